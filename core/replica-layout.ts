@@ -1,0 +1,78 @@
+/**
+ * The LMDB replica every edge node holds (DESIGN §1, §5, §6). Pure
+ * description — names, key and value encodings — shared by the writer
+ * (sync/replica-writer.ts, the node's single writer: the edge daemon) and the
+ * readers (edge/replica-reader.ts, one per edge server process).
+ *
+ * One LMDB environment at `<dataDir>/replica/`, opened with these named
+ * databases (lmdb-js `openDB({ name })`):
+ *
+ *   db "codes"    key: uid (16 raw bytes)            value: encodeCodeRecord()  [fmt][msgpack CodeRecord]
+ *   db "display"  key: uid (16 raw bytes)            value: display entry (below) — the exact GET /v1/code
+ *                                                     body with a TF1 token signed by THIS node
+ *   db "venues"   key: venue id (utf-8 string)       value: encodeVenue()       [fmt][msgpack Venue]
+ *   db "risk"     key: region code (utf-8 string)    value: encodeVersioned(RiskArea)
+ *   db "rules"    key: version (utf-8 string)        value: encodeVersioned({ version, activeFrom, ruleSet })
+ *   db "meta"     key: META_* string                 value: msgpack (lmdb-js default encoding)
+ *
+ * meta keys:
+ *   appliedSeq  number   last outbox sequence applied; written in the SAME
+ *                        transaction as the deltas it covers, so after a
+ *                        crash the daemon resumes exactly there
+ *   format      number   FORMAT_VERSION the replica was written with
+ *   syncedAt    number   unix ms at which the daemon last knew it was level
+ *                        with the stream (after an empty poll or a drained
+ *                        batch). lag = now − syncedAt; it stops advancing when
+ *                        the daemon, Redis or the master is gone.
+ *   keys        object   the public key set of all nodes { keys: PublicKeyInfo[] } (GET /v1/keys)
+ *   snapshotSeq number   sequence of the snapshot this replica was bootstrapped from
+ *   streamId    string   last delta-stream entry id read (Redis `<seq>-0` form)
+ *
+ * Display entry (value of db "display"), big-endian:
+ *
+ *   bytes 0–3    token expiresAt, unix seconds (uint32)
+ *   bytes 4–5    key id that signed the token (uint16)
+ *   bytes 6..    UTF-8 JSON body of GET /v1/code, byte for byte what is sent
+ *
+ * Invariant: a display entry exists only while it matches the current code:
+ * applying a code delta deletes the uid's display entry in the same
+ * transaction. The hot path is then one lookup — present and not near expiry
+ * → send bytes 6.. as they are; absent or expiring → sign (off the event
+ * loop), render, store, send.
+ */
+export const REPLICA_DIR = 'replica';
+export const DB_CODES = 'codes';
+export const DB_DISPLAY = 'display';
+export const DB_VENUES = 'venues';
+export const DB_RISK = 'risk';
+export const DB_RULES = 'rules';
+export const DB_META = 'meta';
+
+export const META_APPLIED_SEQ = 'appliedSeq';
+export const META_FORMAT = 'format';
+export const META_SYNCED_AT = 'syncedAt';
+export const META_KEYS = 'keys';
+export const META_SNAPSHOT_SEQ = 'snapshotSeq';
+export const META_STREAM_ID = 'streamId';
+
+/** lmdb-js `maxDbs` for the replica env (6 named dbs + headroom). */
+export const REPLICA_MAX_DBS = 12;
+
+export const DISPLAY_HEADER_BYTES = 6;
+
+export function encodeDisplayEntry(expiresAt: number, kid: number, body: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(DISPLAY_HEADER_BYTES + body.length);
+  out.writeUInt32BE(expiresAt, 0);
+  out.writeUInt16BE(kid, 4);
+  out.set(body, DISPLAY_HEADER_BYTES);
+  return out;
+}
+
+/** Expiry of a display entry without copying it (hot path: no allocation). */
+export function displayExpiresAt(entry: Uint8Array): number {
+  return ((entry[0]! << 24) >>> 0) + (entry[1]! << 16) + (entry[2]! << 8) + entry[3]!;
+}
+
+export function displayKid(entry: Uint8Array): number {
+  return (entry[4]! << 8) | entry[5]!;
+}
