@@ -35,8 +35,14 @@ export const CORE_ERRORS = {
   CORE_ERR_TF1_NOT_YET_VALID: { status: 400, message: 'token is not yet valid' },
   CORE_ERR_TF1_WINDOW: { status: 400, message: 'token expires before it was issued' },
   CORE_ERR_TF1_KEY_WINDOW: { status: 400, message: "token validity lies outside its key's window" },
+  CORE_ERR_TF1_CLAIM: { status: 500, message: 'token claim out of range for the TF1 format' },
   CORE_ERR_KEY_INVALID: { status: 400, message: 'malformed key' },
   CORE_ERR_KEY_SET_INVALID: { status: 400, message: 'malformed key set' },
+  // citizen session tokens (DESIGN §5): all 401 so the app sends the person to log in again
+  CORE_ERR_SESSION_MALFORMED: { status: 401, message: 'session token is malformed' },
+  CORE_ERR_SESSION_BAD_MAC: { status: 401, message: 'session token signature does not verify' },
+  CORE_ERR_SESSION_EXPIRED: { status: 401, message: 'session token has expired' },
+  CORE_ERR_SESSION_KEY: { status: 500, message: 'session key must be at least 32 bytes' },
   // rules (DESIGN §3)
   CORE_ERR_RULE_INVALID: { status: 400, message: 'rule set is invalid' },
   CORE_ERR_FACTS_INVALID: { status: 400, message: 'facts are invalid' },
