@@ -58,6 +58,15 @@ export const META_STREAM_ID = 'streamId';
 /** lmdb-js `maxDbs` for the replica env (6 named dbs + headroom). */
 export const REPLICA_MAX_DBS = 12;
 
+/**
+ * lmdb-js `maxReaders` for the replica env. LMDB sizes the reader table of
+ * lock.mdb when the first process creates it, so the writer and every reader
+ * pass this same value. The default 126 is too few for one edge server
+ * process per core plus the daemon and tools on a large node (FACTS); a slot
+ * costs 64 bytes of lock file.
+ */
+export const REPLICA_MAX_READERS = 1024;
+
 export const DISPLAY_HEADER_BYTES = 6;
 
 export function encodeDisplayEntry(expiresAt: number, kid: number, body: Uint8Array): Buffer {

@@ -1,0 +1,269 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import {
+  decodeCodeRecord,
+  decodeVenue,
+  decodeVersioned,
+  checkRiskArea,
+  FORMAT_VERSION,
+  type CodeRecord,
+  type RiskArea,
+  type Venue,
+} from '../core/code-record.js';
+import { CoreError } from '../core/errors.js';
+import {
+  DB_CODES,
+  DB_DISPLAY,
+  DB_META,
+  DB_RISK,
+  DB_RULES,
+  DB_VENUES,
+  META_APPLIED_SEQ,
+  META_FORMAT,
+  META_KEYS,
+  META_SNAPSHOT_SEQ,
+  META_STREAM_ID,
+  META_SYNCED_AT,
+  REPLICA_MAX_DBS,
+  REPLICA_MAX_READERS,
+} from '../core/replica-layout.js';
+import { EdgeError } from './errors.js';
+
+/**
+ * What each edge server process opens: the node's LMDB replica
+ * (core/replica-layout.ts), memory-mapped, read-mostly. The only writes are
+ * display entries this process signed on demand; LMDB serialises them with
+ * the sync daemon's writes across processes (one writer at a time, lock file).
+ *
+ * Freshness (FACTS): lmdb-js shares one read transaction per event-loop turn
+ * and resets it on a setTimeout(0), so a commit by the daemon (another
+ * process) is visible from the next turn on. `refresh()` forces it sooner
+ * (readyz, tests). No object cache: `cache: true` would go stale when another
+ * process writes.
+ */
+export interface ReplicaRules {
+  readonly version: string;
+  readonly activeFrom: number;
+  readonly ruleSet: unknown;
+}
+
+const UID_BYTES = 16;
+/**
+ * Longest string key looked up. Venue ids arrive in scan requests (user
+ * input): an over-long key would make LMDB throw (its key limit is ~2 KB of
+ * encoded bytes) — a miss is the right answer, not an exception.
+ */
+const MAX_STRING_KEY = 256;
+
+/** The LMDB data file inside an environment directory (lmdb-js opens a path without an extension as a directory). */
+const DATA_FILE = 'data.mdb';
+
+/**
+ * GB/T 2260 region codes from the given one up to its province, most
+ * specific first (the risk-area lookup walks this chain):
+ *
+ *   12 digits  village/community  510104001002
+ *    9 digits  street/township    510104001
+ *    6 digits  district/county    510104
+ *              city               5101 + 00
+ *              province           51 + 0000
+ *
+ * A code that is already a city or province yields only itself and what lies
+ * above. Anything that is not 6, 9 or 12 digits yields [].
+ */
+export function regionChain(region: string): string[] {
+  if (!/^\d{6}(\d{3}(\d{3})?)?$/.test(region)) return [];
+  const chain: string[] = [region];
+  if (region.length === 12) chain.push(region.slice(0, 9));
+  if (region.length >= 9) chain.push(region.slice(0, 6));
+  const city = region.slice(0, 4) + '00';
+  const province = region.slice(0, 2) + '0000';
+  if (chain[chain.length - 1] !== city && city !== province) chain.push(city);
+  if (chain[chain.length - 1] !== province) chain.push(province);
+  return chain;
+}
+
+function isUid(x: unknown): x is Uint8Array {
+  return x instanceof Uint8Array && x.length === UID_BYTES;
+}
+
+export class ReplicaReader {
+  readonly dir: string;
+  private readonly env: RootDatabase;
+  private readonly codes: Database<Uint8Array, Uint8Array>;
+  private readonly display: Database<Uint8Array, Uint8Array>;
+  private readonly venues: Database<Uint8Array, string>;
+  private readonly risk: Database<Uint8Array, string>;
+  private readonly rulesDb: Database<Uint8Array, string>;
+  private readonly meta: Database<unknown, string>;
+  private closed = false;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+    // lmdb-js would silently create an empty environment: check first.
+    if (!existsSync(join(dir, DATA_FILE))) {
+      throw new EdgeError('EDGE_ERR_REPLICA_MISSING', `${join(dir, DATA_FILE)} does not exist`);
+    }
+    this.env = open({ path: dir, maxDbs: REPLICA_MAX_DBS, maxReaders: REPLICA_MAX_READERS, cache: false });
+    try {
+      // `create: false` (lmdb-js DatabaseOptions, not in its .d.ts): a reader
+      // never creates the writer's databases; openDB then returns undefined
+      // for a missing one, meaning sync/replica-writer.ts never initialised it.
+      const uidDb = { keyEncoding: 'binary', encoding: 'binary', cache: false, create: false } as const;
+      const strDb = { encoding: 'binary', cache: false, create: false } as const;
+      const env = this.env;
+      const need = function need<V, K extends string | Uint8Array>(name: string, opts: object): Database<V, K> {
+        const db = env.openDB<V, K>(name, opts) as Database<V, K> | undefined;
+        if (db === undefined) throw new EdgeError('EDGE_ERR_REPLICA_MISSING', `${dir} has no "${name}" database: it was never initialised`);
+        return db;
+      };
+      this.meta = need<unknown, string>(DB_META, { cache: false, create: false });
+      const format = this.meta.get(META_FORMAT);
+      if (typeof format !== 'number') {
+        throw new EdgeError('EDGE_ERR_REPLICA_MISSING', `${dir} holds no replica format: it was never initialised`);
+      }
+      if (format > FORMAT_VERSION) {
+        throw new EdgeError('EDGE_ERR_REPLICA_FORMAT', `${dir} has format ${format}, this build reads up to ${FORMAT_VERSION}`);
+      }
+      this.codes = need<Uint8Array, Uint8Array>(DB_CODES, uidDb);
+      this.display = need<Uint8Array, Uint8Array>(DB_DISPLAY, uidDb);
+      this.venues = need<Uint8Array, string>(DB_VENUES, strDb);
+      this.risk = need<Uint8Array, string>(DB_RISK, strDb);
+      this.rulesDb = need<Uint8Array, string>(DB_RULES, strDb);
+    } catch (err) {
+      void this.env.close();
+      throw err;
+    }
+  }
+
+  /** Opens `<dataDir>/replica`; EDGE_ERR_REPLICA_MISSING when absent, EDGE_ERR_REPLICA_FORMAT when newer than this build. */
+  static open(dir: string): ReplicaReader {
+    return new ReplicaReader(dir);
+  }
+
+  /**
+   * HOT PATH. The display entry of a uid (replica-layout.ts: 6-byte header,
+   * then the GET /v1/code body), or undefined.
+   *
+   * The bytes are a view of lmdb's shared read buffer (getBinaryFast): valid
+   * only until the next read on this reader, so send or copy them before
+   * anything else reads. The view is cut to the entry's size
+   * (`subarray(0, buf.length)`): the raw fast buffer's byteLength is the
+   * whole shared allocation and native senders (uWS res.end) would send all
+   * of it (FACTS, measured).
+   */
+  displayFast(uid: Uint8Array): Uint8Array | undefined {
+    const buf = this.display.getBinaryFast(uid);
+    return buf === undefined ? undefined : buf.subarray(0, buf.length);
+  }
+
+  code(uid: Uint8Array): CodeRecord | undefined {
+    const buf = this.codes.getBinaryFast(uid);
+    return buf === undefined ? undefined : decodeCodeRecord(buf.subarray(0, buf.length));
+  }
+
+  venue(id: string): Venue | undefined {
+    if (id.length === 0 || id.length > MAX_STRING_KEY) return undefined; // LMDB refuses empty and over-long keys
+    const buf = this.venues.getBinaryFast(id);
+    return buf === undefined ? undefined : decodeVenue(buf.subarray(0, buf.length));
+  }
+
+  /** The risk area stored for exactly this region code. */
+  riskArea(region: string): RiskArea | undefined {
+    if (region.length === 0 || region.length > MAX_STRING_KEY) return undefined;
+    const buf = this.risk.getBinaryFast(region);
+    return buf === undefined ? undefined : checkRiskArea(decodeVersioned(buf.subarray(0, buf.length), 'risk area'));
+  }
+
+  /**
+   * The risk area covering a region: the most specific one found walking up
+   * street → district → city → province (regionChain), or undefined.
+   */
+  riskAreaCovering(region: string): RiskArea | undefined {
+    for (const r of regionChain(region)) {
+      const a = this.riskArea(r);
+      if (a !== undefined) return a;
+    }
+    return undefined;
+  }
+
+  /** A stored rule-set version. */
+  rules(version: string): ReplicaRules | undefined {
+    if (version.length === 0 || version.length > MAX_STRING_KEY) return undefined;
+    const buf = this.rulesDb.getBinaryFast(version);
+    if (buf === undefined) return undefined;
+    const v = decodeVersioned(buf.subarray(0, buf.length), 'rules') as Partial<ReplicaRules> | null;
+    if (typeof v !== 'object' || v === null || typeof v.version !== 'string' || typeof v.activeFrom !== 'number') {
+      throw new CoreError('CORE_ERR_RECORD_INVALID', `rules ${version}`);
+    }
+    return { version: v.version, activeFrom: v.activeFrom, ruleSet: v.ruleSet };
+  }
+
+  /** Last outbox sequence applied by the daemon; 0 for a replica that has none yet. */
+  appliedSeq(): number {
+    const v = this.meta.get(META_APPLIED_SEQ);
+    return typeof v === 'number' ? v : 0;
+  }
+
+  snapshotSeq(): number | undefined {
+    const v = this.meta.get(META_SNAPSHOT_SEQ);
+    return typeof v === 'number' ? v : undefined;
+  }
+
+  streamId(): string | undefined {
+    const v = this.meta.get(META_STREAM_ID);
+    return typeof v === 'string' ? v : undefined;
+  }
+
+  /** Unix ms at which the daemon last knew it was level with the stream (lag = now − syncedAt). */
+  syncedAt(): number | undefined {
+    const v = this.meta.get(META_SYNCED_AT);
+    return typeof v === 'number' ? v : undefined;
+  }
+
+  /** The public key set `{ keys: PublicKeyInfo[] }` as the daemon stored it, or undefined. */
+  keys(): unknown {
+    return this.meta.get(META_KEYS);
+  }
+
+  formatVersion(): number | undefined {
+    const v = this.meta.get(META_FORMAT);
+    return typeof v === 'number' ? v : undefined;
+  }
+
+  /** Drops this process's current read snapshot so the next read sees the latest commit (of any process). */
+  refresh(): void {
+    this.env.resetReadTxn();
+  }
+
+  /**
+   * Stores a display entry this process signed on demand (async put, batched
+   * per turn by lmdb's write thread). Pass `ifCodeSeq` = the `seq` of the
+   * CodeRecord the entry was rendered from: the put then runs in a write
+   * transaction that checks the current code still has it, and is dropped
+   * (resolves false) if the daemon changed the code meanwhile — otherwise a
+   * signature finishing after a code delta would store the old colour back.
+   * Same logic as sync/replica-writer.ts putDisplay (edge may import only core/).
+   */
+  putDisplay(uid: Uint8Array, entry: Uint8Array, ifCodeSeq?: number): Promise<boolean> {
+    if (!isUid(uid)) return Promise.reject(new TypeError(`display uid must be ${UID_BYTES} bytes`));
+    if (ifCodeSeq === undefined) return this.display.put(uid, entry);
+    const codes = this.codes;
+    const display = this.display;
+    return display.transaction(function checkAndPut() {
+      const buf = codes.getBinaryFast(uid);
+      if (buf === undefined) return false;
+      if (decodeCodeRecord(buf.subarray(0, buf.length)).seq !== ifCodeSeq) return false;
+      display.putSync(uid, entry);
+      return true;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.env.flushed;
+    await this.env.close();
+  }
+}

@@ -1,0 +1,27 @@
+import { errorClass, type Catalogue } from '../core/coded-error.js';
+
+/**
+ * Catalogue of sync's error codes. Documented in sync/ERRORS.md; the test in
+ * errors.test.ts fails when the two drift. Add a code here AND there (small
+ * additive edits: several parts of sync/ append codes).
+ *
+ * Sync errors never reach a citizen; the status is what an operator endpoint
+ * (readyz, the admin API's sync status) would answer with.
+ */
+export const SYNC_ERRORS = {
+  // replica writer (sync/replica-writer.ts, DESIGN §6)
+  SYNC_ERR_GAP: { status: 500, message: 'delta batch does not start right after the applied sequence' },
+  SYNC_ERR_BATCH_INVALID: { status: 500, message: 'delta batch is malformed' },
+  SYNC_ERR_REPLICA_FORMAT: { status: 500, message: 'replica was written in a newer format than this build reads' },
+  // delta bus and publisher (sync/delta-bus.ts, bus-memory.ts, bus-redis.ts, publisher.ts)
+  SYNC_ERR_BUS_UNAVAILABLE: { status: 503, message: 'the delta bus (Redis) cannot be reached or refused the command' },
+  SYNC_ERR_BUS_CLOSED: { status: 503, message: 'the delta bus has been closed' },
+  SYNC_ERR_BUS_ARGUMENT: { status: 500, message: 'invalid delta bus call' },
+  SYNC_ERR_BUS_AHEAD: { status: 500, message: 'the delta stream holds sequences the master outbox does not' },
+  SYNC_ERR_OUTBOX_GAP: { status: 500, message: 'the outbox is missing a sequence; publishing waits for it' },
+} as const satisfies Catalogue;
+
+export type SyncErrorCode = keyof typeof SYNC_ERRORS;
+
+export const SyncError = errorClass('SyncError', SYNC_ERRORS);
+export type SyncError = InstanceType<typeof SyncError>;

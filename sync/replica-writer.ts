@@ -1,0 +1,414 @@
+import { open, type Database, type RootDatabase } from 'lmdb';
+import {
+  checkRiskArea,
+  decodeCodeRecord,
+  decodeVenue,
+  decodeVersioned,
+  encodeCodeRecord,
+  encodeVenue,
+  encodeVersioned,
+  FORMAT_VERSION,
+  type CodeRecord,
+  type RiskArea,
+  type Venue,
+} from '../core/code-record.js';
+import type { Delta, DeltaBatch } from '../core/delta.js';
+import {
+  DB_CODES,
+  DB_DISPLAY,
+  DB_META,
+  DB_RISK,
+  DB_RULES,
+  DB_VENUES,
+  META_APPLIED_SEQ,
+  META_FORMAT,
+  META_KEYS,
+  META_SNAPSHOT_SEQ,
+  META_STREAM_ID,
+  META_SYNCED_AT,
+  REPLICA_MAX_DBS,
+  REPLICA_MAX_READERS,
+} from '../core/replica-layout.js';
+import { SyncError } from './errors.js';
+
+/**
+ * The single writer of a node's LMDB replica (layout: core/replica-layout.ts,
+ * DESIGN §6). Used by the edge-side sync daemon, the replica builder and
+ * tests. Edge server processes open the same environment through
+ * edge/replica-reader.ts; LMDB serialises write transactions across
+ * processes with its lock file, so their on-demand display puts interleave
+ * safely with ours.
+ *
+ * Crash safety: every batch is applied in ONE write transaction that also
+ * stores META_APPLIED_SEQ = batch.to, and META_APPLIED_SEQ is re-read INSIDE
+ * that transaction. A crash anywhere leaves the replica at the end of the
+ * last committed batch, and the daemon resumes from appliedSeq() + 1; even two
+ * writers racing by mistake cannot apply a delta twice or skip one.
+ */
+export interface ReplicaWriterOptions {
+  /** `<dataDir>/replica` — an LMDB environment directory (data.mdb + lock.mdb), created when absent */
+  dir: string;
+  /** initial map size in bytes; the bundled LMDB grows the map as needed (FACTS) */
+  mapSize?: number;
+}
+
+/** lmdb-js TransactionFlags (index.d.ts): ABORTABLE 1, SYNCHRONOUS_COMMIT 2, NO_SYNC_FLUSH 0x10000. */
+const TXN_DURABLE = 1 | 2; // the lmdb-js default: abortable, returns once committed AND flushed to disk
+const TXN_NO_FLUSH_WAIT = 1 | 2 | 0x10000; // committed and visible on return; the fsync completes in the background
+
+/**
+ * Puts per bulk-load transaction. Measured here (1M sorted 16-byte keys,
+ * 60-byte values): 100k and 1M per transaction load at the same ~1M/s; 200k
+ * bounds the dirty-page memory of one transaction to a few tens of MB.
+ */
+const BULK_CHUNK = 200_000;
+/** onProgress granularity of the bulk loads (a callback, not a commit). */
+const PROGRESS_EVERY = 65_536;
+
+const UID_BYTES = 16;
+
+/** The lmdb-js open options; edge/replica-reader.ts passes the same ones (maxReaders must agree). */
+function replicaEnvOptions(dir: string, mapSize?: number) {
+  return {
+    path: dir,
+    maxDbs: REPLICA_MAX_DBS,
+    // The reader table size is fixed by whichever process creates lock.mdb:
+    // writer and readers pass the same value (FACTS: the default 126 is too
+    // few for one reader process per core on a large node).
+    maxReaders: REPLICA_MAX_READERS,
+    // Per-process object cache goes stale when another process writes (FACTS).
+    cache: false,
+    ...(mapSize === undefined ? {} : { mapSize }),
+  };
+}
+
+function isUid(x: unknown): x is Uint8Array {
+  return x instanceof Uint8Array && x.length === UID_BYTES;
+}
+
+function badBatch(detail: string): never {
+  throw new SyncError('SYNC_ERR_BATCH_INVALID', detail);
+}
+
+export class ReplicaWriter {
+  readonly dir: string;
+  private readonly env: RootDatabase;
+  private readonly codes: Database<Uint8Array, Uint8Array>;
+  private readonly display: Database<Uint8Array, Uint8Array>;
+  private readonly venues: Database<Uint8Array, string>;
+  private readonly risk: Database<Uint8Array, string>;
+  private readonly rules: Database<Uint8Array, string>;
+  private readonly meta: Database<unknown, string>;
+  private closed = false;
+
+  private constructor(dir: string, mapSize: number | undefined) {
+    this.dir = dir;
+    this.env = open(replicaEnvOptions(dir, mapSize));
+    // uid-keyed dbs: raw 16-byte keys, raw values ('binary': the default
+    // value encoding is msgpack, which would wrap our already-encoded bytes).
+    const uidDb = { keyEncoding: 'binary', encoding: 'binary', cache: false } as const;
+    const strDb = { encoding: 'binary', cache: false } as const;
+    this.codes = this.env.openDB<Uint8Array, Uint8Array>(DB_CODES, uidDb);
+    this.display = this.env.openDB<Uint8Array, Uint8Array>(DB_DISPLAY, uidDb);
+    this.venues = this.env.openDB<Uint8Array, string>(DB_VENUES, strDb);
+    this.risk = this.env.openDB<Uint8Array, string>(DB_RISK, strDb);
+    this.rules = this.env.openDB<Uint8Array, string>(DB_RULES, strDb);
+    this.meta = this.env.openDB<unknown, string>(DB_META, { cache: false }); // msgpack, per the layout
+    try {
+      this.env.transactionSync(() => {
+        const stored = this.meta.get(META_FORMAT);
+        if (typeof stored === 'number' && stored > FORMAT_VERSION) {
+          throw new SyncError('SYNC_ERR_REPLICA_FORMAT', `${dir} has format ${stored}, this build writes ${FORMAT_VERSION}`);
+        }
+        // Older (or new) replica: from now on it holds values of this build's format.
+        if (stored !== FORMAT_VERSION) this.meta.putSync(META_FORMAT, FORMAT_VERSION);
+      }, TXN_DURABLE);
+    } catch (err) {
+      void this.env.close();
+      throw err;
+    }
+  }
+
+  static open(opts: ReplicaWriterOptions): ReplicaWriter {
+    return new ReplicaWriter(opts.dir, opts.mapSize);
+  }
+
+  /** Last outbox sequence applied; 0 for a new replica. */
+  appliedSeq(): number {
+    const v = this.meta.get(META_APPLIED_SEQ);
+    return typeof v === 'number' ? v : 0;
+  }
+
+  snapshotSeq(): number | undefined {
+    const v = this.meta.get(META_SNAPSHOT_SEQ);
+    return typeof v === 'number' ? v : undefined;
+  }
+
+  streamId(): string | undefined {
+    const v = this.meta.get(META_STREAM_ID);
+    return typeof v === 'string' ? v : undefined;
+  }
+
+  syncedAt(): number | undefined {
+    const v = this.meta.get(META_SYNCED_AT);
+    return typeof v === 'number' ? v : undefined;
+  }
+
+  /** The current code of a uid (the daemon reads it to re-sign). */
+  code(uid: Uint8Array): CodeRecord | undefined {
+    const buf = this.codes.getBinaryFast(uid);
+    // subarray(0, length): the fast buffer's byteLength is the whole shared allocation (FACTS)
+    return buf === undefined ? undefined : decodeCodeRecord(buf.subarray(0, buf.length));
+  }
+
+  /** A copy of the uid's display entry (the edge reads it zero-copy through edge/replica-reader.ts). */
+  displayEntry(uid: Uint8Array): Uint8Array | undefined {
+    return this.display.getBinary(uid);
+  }
+
+  venue(id: string): Venue | undefined {
+    const buf = id === '' ? undefined : this.venues.getBinaryFast(id);
+    return buf === undefined ? undefined : decodeVenue(buf.subarray(0, buf.length));
+  }
+
+  riskArea(region: string): RiskArea | undefined {
+    const buf = region === '' ? undefined : this.risk.getBinaryFast(region);
+    return buf === undefined ? undefined : checkRiskArea(decodeVersioned(buf.subarray(0, buf.length), 'risk area'));
+  }
+
+  keys(): unknown {
+    return this.meta.get(META_KEYS);
+  }
+
+  /**
+   * Applies one dense batch (core/delta.ts) in ONE transaction together with
+   * META_APPLIED_SEQ = batch.to.
+   *
+   *   batch.to   ≤ applied        → skipped (re-delivery), returns []
+   *   batch.from ≤ applied < to   → only the deltas after `applied` (an overlapping
+   *                                  re-delivery; batches are dense, so the skipped
+   *                                  prefix is exactly what was applied before)
+   *   batch.from = applied + 1    → applied whole
+   *   batch.from > applied + 1    → SYNC_ERR_GAP, nothing written
+   *
+   * A malformed batch (not dense, bad uid, unknown type…) throws
+   * SYNC_ERR_BATCH_INVALID and the transaction is aborted: none of its
+   * writes and not the sequence land.
+   *
+   * A code delta puts (or, for a null record, deletes) the code AND deletes
+   * the uid's display entry, keeping the invariant of replica-layout.ts.
+   * Returns the distinct uids whose code changed, in first-change order (the
+   * daemon re-signs them; for a deleted code `code(uid)` is now undefined).
+   */
+  applyBatch(batch: DeltaBatch): Uint8Array[] {
+    const { from, to, deltas } = batch;
+    if (!Number.isSafeInteger(from) || from < 1 || !Number.isSafeInteger(to) || to < from) {
+      badBatch(`range ${String(from)}..${String(to)}`);
+    }
+    if (!Array.isArray(deltas) || deltas.length !== to - from + 1) {
+      badBatch(`batch ${from}..${to} holds ${Array.isArray(deltas) ? deltas.length : 'no'} deltas`);
+    }
+    const changed: Uint8Array[] = [];
+    const seen = new Set<string>();
+    this.env.transactionSync(() => {
+      // Read inside the write txn: the value cannot move under us.
+      const stored = this.meta.get(META_APPLIED_SEQ);
+      const applied = typeof stored === 'number' ? stored : 0;
+      if (to <= applied) return;
+      if (from > applied + 1) {
+        throw new SyncError('SYNC_ERR_GAP', `batch ${from}..${to} after applied sequence ${applied}: deltas ${applied + 1}..${from - 1} are missing`);
+      }
+      for (let k = Math.max(0, applied + 1 - from); k < deltas.length; k++) {
+        this.applyDelta(deltas[k]!, from + k, changed, seen);
+      }
+      this.meta.putSync(META_APPLIED_SEQ, to);
+    }, TXN_DURABLE);
+    return changed;
+  }
+
+  private applyDelta(d: Delta, expectSeq: number, changed: Uint8Array[], seen: Set<string>): void {
+    if (typeof d !== 'object' || d === null || d.seq !== expectSeq) {
+      badBatch(`delta ${expectSeq}: seq ${String((d as { seq?: unknown } | null)?.seq)} (batches are dense)`);
+    }
+    switch (d.type) {
+      case 'code': {
+        if (!isUid(d.uid)) badBatch(`delta ${expectSeq}: uid is not ${UID_BYTES} bytes`);
+        if (d.record === null) this.codes.removeSync(d.uid);
+        else if (typeof d.record === 'object') this.codes.putSync(d.uid, encodeCodeRecord(d.record));
+        else badBatch(`delta ${expectSeq}: record`);
+        this.display.removeSync(d.uid);
+        const key = Buffer.from(d.uid.buffer, d.uid.byteOffset, UID_BYTES).toString('latin1');
+        if (!seen.has(key)) {
+          seen.add(key);
+          changed.push(d.uid);
+        }
+        return;
+      }
+      case 'venue':
+        if (typeof d.id !== 'string' || d.id === '') badBatch(`delta ${expectSeq}: venue id`);
+        if (d.venue === null) this.venues.removeSync(d.id);
+        else if (typeof d.venue === 'object') this.venues.putSync(d.id, encodeVenue(d.venue));
+        else badBatch(`delta ${expectSeq}: venue`);
+        return;
+      case 'risk_area':
+        if (typeof d.region !== 'string' || d.region === '') badBatch(`delta ${expectSeq}: region`);
+        if (d.area === null) this.risk.removeSync(d.region);
+        else if (typeof d.area === 'object') this.risk.putSync(d.region, encodeVersioned(d.area));
+        else badBatch(`delta ${expectSeq}: area`);
+        return;
+      case 'rules':
+        if (typeof d.version !== 'string' || d.version === '') badBatch(`delta ${expectSeq}: rules version`);
+        this.rules.putSync(d.version, encodeVersioned({ version: d.version, activeFrom: d.activeFrom, ruleSet: d.ruleSet }));
+        return;
+      case 'keys':
+        this.meta.putSync(META_KEYS, d.keys);
+        return;
+      case 'noop':
+        return;
+      default:
+        badBatch(`delta ${expectSeq}: unknown type ${String((d as { type?: unknown }).type)}`);
+    }
+  }
+
+  /**
+   * Stores a display entry (replica-layout.ts) with an async put, batched per
+   * event-loop turn on lmdb's write thread (FACTS).
+   *
+   * Pass `ifCodeSeq` = the `seq` of the CodeRecord the entry was rendered
+   * from: the put then happens in a write transaction that first checks the
+   * uid's current code still has that seq, and is dropped (resolves false)
+   * otherwise. Without it a signature that completes after a code delta was
+   * applied would re-store a display of the OLD colour, breaking the layout's
+   * invariant until the token expires.
+   */
+  putDisplay(uid: Uint8Array, entry: Uint8Array, ifCodeSeq?: number): Promise<boolean> {
+    return putDisplayEntry(this.codes, this.display, uid, entry, ifCodeSeq);
+  }
+
+  /** Unix ms at which the daemon last knew it was level with the stream. Not waited to disk: losing it in a crash is harmless. */
+  setSyncedAt(ms: number): void {
+    this.env.transactionSync(() => this.meta.putSync(META_SYNCED_AT, ms), TXN_NO_FLUSH_WAIT);
+  }
+
+  /** The public key set of all nodes, `{ keys: PublicKeyInfo[] }` (GET /v1/keys). */
+  setKeys(keys: { keys: unknown[] }): void {
+    this.env.transactionSync(() => this.meta.putSync(META_KEYS, keys), TXN_DURABLE);
+  }
+
+  /** Last delta-stream entry id read (Redis `<seq>-0`). */
+  setStreamId(id: string): void {
+    this.env.transactionSync(() => this.meta.putSync(META_STREAM_ID, id), TXN_DURABLE);
+  }
+
+  /**
+   * Records that the replica now holds the state of a snapshot taken at
+   * `seq`: META_SNAPSHOT_SEQ and META_APPLIED_SEQ in one durable
+   * transaction, so deltas resume at seq + 1. Call it AFTER the bulk loads:
+   * a crash mid-bootstrap leaves appliedSeq 0 with partial data, which a
+   * bootstrap detects and redoes.
+   */
+  markSnapshot(seq: number): void {
+    if (!Number.isSafeInteger(seq) || seq < 0) badBatch(`snapshot seq ${String(seq)}`);
+    this.env.transactionSync(() => {
+      this.meta.putSync(META_SNAPSHOT_SEQ, seq);
+      this.meta.putSync(META_APPLIED_SEQ, seq);
+    }, TXN_DURABLE);
+  }
+
+  /**
+   * Bulk load for the builder and snapshot bootstrap: putSync inside
+   * transactionSync chunks of BULK_CHUNK (FACTS: ~1M puts/s). Feed keys in
+   * ascending uid order when you can: measured here on 1M bench codes,
+   * random order loads in 6.0 s into a 364 MiB file, ascending order in
+   * 1.5 s into 107 MiB (random puts leave half-full pages and copy-on-write
+   * garbage all over the tree; see bench/build-replica.ts).
+   *
+   * Does not touch display entries or appliedSeq (see markSnapshot). Chunks
+   * commit without waiting for fsync; close() (or a later durable commit)
+   * makes them durable. Returns the number of entries loaded.
+   */
+  bulkLoadCodes(entries: Iterable<readonly [Uint8Array, CodeRecord]>, onProgress?: (n: number) => void): number {
+    const codes = this.codes;
+    return this.bulkLoad(entries, onProgress, function putCode(e, n) {
+      const uid = e[0];
+      if (!isUid(uid)) badBatch(`bulk entry ${n}: uid is not ${UID_BYTES} bytes`);
+      codes.putSync(uid, encodeCodeRecord(e[1]));
+    });
+  }
+
+  bulkLoadVenues(venues: Iterable<Venue>, onProgress?: (n: number) => void): number {
+    const db = this.venues;
+    return this.bulkLoad(venues, onProgress, function putVenue(v, n) {
+      if (typeof v.id !== 'string' || v.id === '') badBatch(`bulk venue ${n}: id`);
+      db.putSync(v.id, encodeVenue(v));
+    });
+  }
+
+  bulkLoadRiskAreas(areas: Iterable<RiskArea>, onProgress?: (n: number) => void): number {
+    const db = this.risk;
+    return this.bulkLoad(areas, onProgress, function putArea(a, n) {
+      if (typeof a.region !== 'string' || a.region === '') badBatch(`bulk risk area ${n}: region`);
+      db.putSync(a.region, encodeVersioned(a));
+    });
+  }
+
+  private bulkLoad<T>(items: Iterable<T>, onProgress: ((n: number) => void) | undefined, put: (item: T, n: number) => void): number {
+    const it = items[Symbol.iterator]();
+    let n = 0;
+    let done = false;
+    while (!done) {
+      this.env.transactionSync(() => {
+        const end = n + BULK_CHUNK;
+        while (n < end) {
+          const r = it.next();
+          if (r.done === true) {
+            done = true;
+            return;
+          }
+          put(r.value, n);
+          n++;
+          if (onProgress !== undefined && n % PROGRESS_EVERY === 0) onProgress(n);
+        }
+      }, TXN_NO_FLUSH_WAIT);
+    }
+    onProgress?.(n);
+    return n;
+  }
+
+  /** Resolves once every commit so far is on disk. */
+  async flushed(): Promise<void> {
+    await this.env.flushed;
+  }
+
+  /** Waits for pending writes and their flush, then closes the environment. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.env.flushed;
+    await this.env.close();
+  }
+}
+
+/**
+ * edge/replica-reader.ts carries the same logic (edge may import only core/):
+ * keep the two in step.
+ */
+async function putDisplayEntry(
+  codes: Database<Uint8Array, Uint8Array>,
+  display: Database<Uint8Array, Uint8Array>,
+  uid: Uint8Array,
+  entry: Uint8Array,
+  ifCodeSeq: number | undefined,
+): Promise<boolean> {
+  if (!isUid(uid)) throw new TypeError(`display uid must be ${UID_BYTES} bytes`);
+  if (ifCodeSeq === undefined) return display.put(uid, entry);
+  // lmdb-js `transaction`: the callback runs inside the next batched write
+  // txn, so the check and the put are atomic with respect to applyBatch.
+  return display.transaction(function checkAndPut() {
+    const buf = codes.getBinaryFast(uid);
+    if (buf === undefined) return false;
+    if (decodeCodeRecord(buf.subarray(0, buf.length)).seq !== ifCodeSeq) return false;
+    display.putSync(uid, entry);
+    return true;
+  });
+}
