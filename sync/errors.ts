@@ -19,6 +19,7 @@ export const SYNC_ERRORS = {
   SYNC_ERR_BUS_ARGUMENT: { status: 500, message: 'invalid delta bus call' },
   SYNC_ERR_BUS_AHEAD: { status: 500, message: 'the delta stream holds sequences the master outbox does not' },
   SYNC_ERR_OUTBOX_GAP: { status: 500, message: 'the outbox is missing a sequence; publishing waits for it' },
+  SYNC_ERR_PUBLISHER_CONFIG: { status: 500, message: 'invalid publisher option' },
 } as const satisfies Catalogue;
 
 export type SyncErrorCode = keyof typeof SYNC_ERRORS;
