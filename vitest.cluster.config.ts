@@ -9,6 +9,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // builds dist/ once: signing threads and forked servers run compiled JS
+    globalSetup: ['test/global-setup.ts'],
     fileParallelism: false,
   },
 });

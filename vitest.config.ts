@@ -10,5 +10,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // builds dist/ once: signing threads and forked servers run compiled JS
+    globalSetup: ['test/global-setup.ts'],
   },
 });

@@ -1,0 +1,116 @@
+import type { HttpResponse } from '@trufflesuite/uws-js-unofficial';
+import { EdgeError } from './errors.js';
+
+/**
+ * Reading a small JSON request body from uWS (POST /v1/scan, /v1/verify).
+ *
+ * uWS hands the body over in chunks whose ArrayBuffers are detached after
+ * each callback (FACTS), so every chunk is copied. Bodies are capped at
+ * MAX_BODY_BYTES: a scan is `{"venue": "…"}` and a verify carries one
+ * 144-character token; anything bigger is either a mistake or an attack, and
+ * reading stops at the first byte over the cap (the caller answers 413 and
+ * closes the connection, so the rest is never read).
+ *
+ * `onAborted` must be registered before the handler returns or awaits
+ * (FACTS); `startBody` does both registrations synchronously.
+ */
+export const MAX_BODY_BYTES = 4096;
+
+/** Per-request state of an asynchronous answer. */
+export class PendingRequest {
+  aborted = false;
+  /** body read finished (complete, too large or aborted): later chunks are ignored */
+  done = false;
+  tooLarge = false;
+  body: Buffer | null = null;
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private settle: (() => void) | null = null;
+  readonly finished: Promise<void>;
+
+  constructor(readonly res: HttpResponse) {
+    this.finished = new Promise<void>((resolve) => {
+      this.settle = resolve;
+    });
+  }
+
+  /** @internal uWS onData */
+  chunk(ab: ArrayBuffer, isLast: boolean): void {
+    if (this.done) return;
+    this.size += ab.byteLength;
+    if (this.size > MAX_BODY_BYTES) {
+      this.tooLarge = true;
+      this.finish();
+      return;
+    }
+    // copy: the ArrayBuffer is detached when this callback returns
+    if (ab.byteLength > 0) this.chunks.push(Buffer.from(ab.slice(0)));
+    if (isLast) {
+      this.body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
+      this.finish();
+    }
+  }
+
+  /** @internal uWS onAborted */
+  abort(): void {
+    this.aborted = true;
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.chunks = [];
+    this.settle?.();
+    this.settle = null;
+  }
+}
+
+/** Registers the abort and data handlers; await `.finished`, then look at aborted / tooLarge / body. */
+export function startBody(res: HttpResponse): PendingRequest {
+  const p = new PendingRequest(res);
+  res.onAborted(function onBodyAborted() {
+    p.abort();
+  });
+  res.onData(function onBodyData(ab, isLast) {
+    p.chunk(ab, isLast);
+  });
+  return p;
+}
+
+/** Registers only an abort handler (answers that await without a body: display misses). */
+export function watchAbort(res: HttpResponse): PendingRequest {
+  const p = new PendingRequest(res);
+  res.onAborted(function onAborted() {
+    p.abort();
+  });
+  return p;
+}
+
+/** The declared Content-Length, or -1 when absent or unparsable (then the streamed size decides). */
+export function declaredLength(header: string): number {
+  if (header === '' || !/^\d{1,15}$/.test(header)) return -1;
+  return Number(header);
+}
+
+/** The body as a JSON object, or EDGE_ERR_JSON. */
+export function parseJsonObject(body: Buffer | null): Record<string, unknown> {
+  if (body === null || body.length === 0) throw new EdgeError('EDGE_ERR_JSON', 'empty body');
+  let v: unknown;
+  try {
+    v = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new EdgeError('EDGE_ERR_JSON', (err as Error).message);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new EdgeError('EDGE_ERR_JSON', 'expected a JSON object');
+  return v as Record<string, unknown>;
+}
+
+/** A required string field of 1..max characters, or EDGE_ERR_FIELD naming it. */
+export function stringField(o: Record<string, unknown>, name: string, max: number): string {
+  const v = o[name];
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) {
+    throw new EdgeError('EDGE_ERR_FIELD', `must be a string of 1–${max} characters`, name);
+  }
+  return v;
+}

@@ -1,0 +1,134 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import type { Color } from '../core/code-record.js';
+
+/**
+ * The node's durable scan spool (DESIGN §1, §6): every scan and verify is
+ * committed here BEFORE the edge answers, so an answered scan is never lost —
+ * not when the process crashes, not when Redis or the master is down. The
+ * sync daemon ships the spool to the master (`readBatch` … `ack`) and deletes
+ * what the master acknowledged.
+ *
+ * Its own LMDB environment at `<dataDir>/spool/` (not inside the replica:
+ * the replica can be thrown away and re-bootstrapped from a snapshot, the
+ * spool never can). Every edge server process of the node opens it and
+ * appends; LMDB serialises the writers with its lock file.
+ *
+ * Opened with `overlappingSync: false`: lmdb-js then resolves a write's
+ * promise only after the commit is fsync'ed (mdb_txn_commit with sync), so
+ * "answered" implies "on disk" even across a power cut. The fsync is shared:
+ * lmdb-js batches every put of one event-loop turn into one transaction.
+ *
+ * Key (16 bytes, big-endian) — byte order = time order, so the shipper reads
+ * the oldest first and a range scan after the last shipped key continues
+ * exactly where it stopped:
+ *
+ *   bytes 0–7    unix milliseconds (uint64)
+ *   bytes 8–11   writer: the process id (uint32) — several processes append
+ *   bytes 12–15  counter within that process (uint32, wraps)
+ *
+ * Value: msgpack (lmdb-js default encoding) of ScanEvent.
+ */
+export const SPOOL_DIR = 'spool';
+export const SPOOL_KEY_BYTES = 16;
+
+export type ScanKind =
+  /** a citizen scanned a venue's place code (POST /v1/scan) */
+  | 'scan'
+  /** a venue scanner read a citizen's TF1 token (POST /v1/verify) */
+  | 'verify';
+
+export interface ScanEvent {
+  readonly kind: ScanKind;
+  /** 16 bytes */
+  readonly uid: Uint8Array;
+  /** place code id */
+  readonly venue: string;
+  /** unix milliseconds */
+  readonly at: number;
+  /** the colour the edge answered with */
+  readonly color: Color;
+}
+
+export interface SpooledScan {
+  readonly key: Buffer;
+  readonly event: ScanEvent;
+}
+
+export class ScanSpool {
+  private counter = 0;
+  private readonly writer: number;
+
+  private constructor(
+    private readonly root: RootDatabase,
+    private readonly db: Database<ScanEvent, Buffer>,
+    readonly path: string,
+  ) {
+    this.writer = process.pid >>> 0;
+  }
+
+  /** Opens (creating) `<dataDir>/spool/`. */
+  static open(dataDir: string): ScanSpool {
+    const path = join(dataDir, SPOOL_DIR);
+    mkdirSync(path, { recursive: true, mode: 0o700 });
+    const root = open({ path, overlappingSync: false, maxDbs: 2, maxReaders: 1024 });
+    const db = root.openDB<ScanEvent, Buffer>({ name: 'scans', keyEncoding: 'binary', encoding: 'msgpack' });
+    return new ScanSpool(root, db, path);
+  }
+
+  /** The key an event appended now by this process gets. */
+  nextKey(atMs: number): Buffer {
+    const key = Buffer.allocUnsafe(SPOOL_KEY_BYTES);
+    key.writeUIntBE(Math.floor(atMs / 2 ** 32), 0, 4);
+    key.writeUInt32BE(atMs >>> 0, 4);
+    key.writeUInt32BE(this.writer, 8);
+    key.writeUInt32BE(this.counter, 12);
+    this.counter = (this.counter + 1) >>> 0;
+    return key;
+  }
+
+  /**
+   * Appends an event; resolves once it is committed and synced to disk.
+   * Callers answer the client only after this resolves.
+   */
+  async append(event: ScanEvent): Promise<Buffer> {
+    const key = this.nextKey(event.at);
+    // Store uid as a Buffer so every reader gets bytes back, not a plain array.
+    await this.db.put(key, { kind: event.kind, uid: Buffer.from(event.uid), venue: event.venue, at: event.at, color: event.color });
+    return key;
+  }
+
+  /** Up to `n` events after `afterKey` (exclusive; null = from the start), oldest first. */
+  readBatch(afterKey: Uint8Array | null, n: number): SpooledScan[] {
+    const out: SpooledScan[] = [];
+    const range = afterKey === null ? { limit: n + 1 } : { start: Buffer.from(afterKey), limit: n + 1 };
+    for (const { key, value } of this.db.getRange(range)) {
+      if (afterKey !== null && Buffer.compare(key, afterKey) === 0) continue;
+      if (out.length === n) break;
+      out.push({ key: Buffer.from(key), event: toEvent(value) });
+    }
+    return out;
+  }
+
+  /** Deletes shipped events (the master acknowledged them) in one transaction. */
+  async ack(keys: readonly Uint8Array[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.db.transaction(() => {
+      for (const k of keys) this.db.removeSync(Buffer.from(k));
+    });
+  }
+
+  /** Events waiting to be shipped (O(1): LMDB keeps the count in the db's stat). */
+  depth(): number {
+    return (this.db.getStats() as { entryCount: number }).entryCount;
+  }
+
+  async close(): Promise<void> {
+    await this.root.close();
+  }
+}
+
+function toEvent(v: ScanEvent): ScanEvent {
+  return { kind: v.kind, uid: Buffer.from(v.uid), venue: v.venue, at: v.at, color: v.color };
+}
