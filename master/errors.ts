@@ -21,6 +21,19 @@ export const MASTER_ERRORS = {
   MASTER_ERR_INVALID: { status: 400, message: 'invalid value' },
   MASTER_ERR_PERSON_NOT_FOUND: { status: 404, message: 'no such person' },
   MASTER_ERR_OUTBOX_GAP: { status: 500, message: 'outbox rows are missing (sequence is not dense)' },
+  // services: codes, rules, audit, accounts, node keys (code-service.ts, rule-versions.ts, audit-log.ts, admin-users.ts, node-keys-registry.ts)
+  MASTER_ERR_VENUE_NOT_FOUND: { status: 404, message: 'no such venue' },
+  MASTER_ERR_RULE_VERSION_EXISTS: { status: 409, message: 'a rule set with this version already exists (versions are immutable)' },
+  MASTER_ERR_RULE_VERSION_NOT_FOUND: { status: 404, message: 'no such rule set version' },
+  MASTER_ERR_RULE_STATE: { status: 409, message: 'the rule set version is not in a state that allows this' },
+  MASTER_ERR_AUDIT_PII: { status: 400, message: 'audit text holds an unmasked certificate number or phone' },
+  MASTER_ERR_LOGIN_FAILED: { status: 401, message: 'wrong username or password' },
+  MASTER_ERR_LOGIN_LOCKED: { status: 423, message: 'account locked after repeated failed logins' },
+  MASTER_ERR_USER_EXISTS: { status: 409, message: 'an account with this username already exists' },
+  MASTER_ERR_USER_NOT_FOUND: { status: 404, message: 'no such account' },
+  MASTER_ERR_LAST_ADMIN: { status: 409, message: 'the last active admin account cannot be disabled' },
+  MASTER_ERR_KEY_CONFLICT: { status: 409, message: 'key id already names another key or node, or was retired' },
+  MASTER_ERR_KEY_NOT_FOUND: { status: 404, message: 'no such key id' },
 } as const satisfies Catalogue;
 
 export type MasterErrorCode = keyof typeof MASTER_ERRORS;

@@ -257,9 +257,66 @@ CREATE TABLE node_keys (
 CREATE INDEX node_keys_node_ix ON node_keys (node);
 `;
 
+// Version 2: what the code, rule, audit and account services need
+// (code-service.ts, rule-versions.ts, audit-log.ts, admin-users.ts).
+const V2_SERVICES = `
+-- Manual code changes (转码) in force: one row per person, the latest wins.
+-- fact_mark = the person's highest facts.id when the change was made: facts
+-- recorded later (id > fact_mark) are new information the officer did not
+-- see, and may make the code MORE severe (code-service.ts explains the rule).
+-- until NULL: in force until cleared. History lives in code_history and the
+-- audit log; this table only holds what is in force.
+CREATE TABLE code_overrides (
+  person_id  bigint PRIMARY KEY REFERENCES persons (id),
+  color      text NOT NULL CHECK (color IN ('green', 'yellow', 'red')),
+  reason     text NOT NULL,
+  until      timestamptz NULL,
+  fact_mark  bigint NOT NULL DEFAULT 0,
+  actor      text NOT NULL,
+  set_at     timestamptz NOT NULL DEFAULT now()
+);
+
+-- Which rule version every code has been re-evaluated with (the sweep after
+-- a publish, rollback or staged activation). One row; a sweep runs in chunks,
+-- each chunk a transaction that locks this row and moves sweep_cursor, so a
+-- crash resumes and two schedulers cooperate instead of doing work twice.
+CREATE TABLE rule_state (
+  id               boolean PRIMARY KEY DEFAULT true CHECK (id),
+  swept_version    text NULL,
+  sweep_version    text NULL,
+  sweep_cursor     bigint NOT NULL DEFAULT 0,
+  sweep_started_at timestamptz NULL
+);
+INSERT INTO rule_state (id) VALUES (true);
+
+-- Every publish and rollback, append-only: what went live when, by whom,
+-- under which outbox sequence.
+CREATE TABLE rule_publications (
+  id          bigserial PRIMARY KEY,
+  version     text NOT NULL REFERENCES rule_versions (version),
+  action      text NOT NULL CHECK (action IN ('publish', 'rollback')),
+  active_from timestamptz NOT NULL,
+  actor       text NOT NULL,
+  at          timestamptz NOT NULL DEFAULT now(),
+  seq         bigint NOT NULL
+);
+CREATE TRIGGER rule_publications_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON rule_publications
+  FOR EACH STATEMENT EXECUTE FUNCTION hc_append_only();
+CREATE INDEX rule_versions_published_ix ON rule_versions (active_from DESC, published_at DESC) WHERE status = 'published';
+
+-- Audit log filters (list by actor or action, newest first).
+CREATE INDEX audit_log_actor_ix ON audit_log (actor, seq);
+CREATE INDEX audit_log_action_ix ON audit_log (action, seq);
+
+-- Known roles only (admin-users.ts ROLES).
+ALTER TABLE admin_users ADD CONSTRAINT admin_users_role_ck
+  CHECK (role IN ('admin', 'operator', 'analyst', 'city_officer', 'auditor'));
+`;
+
 /** Append only. Never edit an entry once released: add a new version. */
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'initial', sql: V1_INITIAL },
+  { version: 2, name: 'services', sql: V2_SERVICES },
 ]);
 
 export function migrationChecksum(m: Migration): string {

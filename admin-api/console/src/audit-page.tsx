@@ -1,0 +1,210 @@
+import { useCallback, useEffect, useState } from 'react';
+import { api } from './api.js';
+import { errorText, fmtAny, ROLE_LABEL } from './format.js';
+import { Empty, ErrorBox, Section } from './ui.js';
+
+/**
+ * 审计日志: the hash-chained trail of every write and every read of personal
+ * data (issue 5 item 4), newest first, and 校验 — the server recomputes the
+ * chain and says whether any row was edited, inserted or deleted.
+ */
+
+/** master/audit-log.ts AuditEntry, as GET /admin/v1/audit answers it. */
+export interface AuditRow {
+  seq: number;
+  /** ISO 8601 */
+  at: string;
+  actor: string;
+  role: string;
+  action: string;
+  target: string | null;
+  fromAddr: string | null;
+  outcome: string;
+  details: Record<string, unknown>;
+  hash?: string;
+}
+
+/** master/audit-log.ts AuditVerifyResult */
+export interface VerifyAnswer {
+  ok: boolean;
+  entries: number;
+  firstBadSeq?: number;
+  problem?: 'missing' | 'prev_hash' | 'hash' | 'head';
+  detail?: string;
+}
+
+const PROBLEM_TEXT: Record<string, string> = {
+  missing: '记录缺失（被删除）',
+  prev_hash: '前序哈希不符（记录被插入、删除或重排）',
+  hash: '记录内容与哈希不符（被修改）',
+  head: '链尾与登记的链头不符（末尾记录被删除或追加）',
+};
+
+const ACTION_LABEL: Record<string, string> = {
+  'auth.login': '登录',
+  'auth.logout': '退出',
+  access: '越权访问',
+  'codes.query': '赋码查询',
+  'codes.transcode': '转码',
+  'codes.clear': '解除人工转码',
+  'codes.bulk.request': '批量转码申请',
+  'codes.bulk.approve': '批量转码审批',
+  'codes.bulk.reject': '批量转码驳回',
+  'users.create': '新建账户',
+  'users.disable': '停用账户',
+  'users.unlock': '解锁账户',
+  'rules.upload': '上传规则',
+  'rules.dry_run': '规则试算',
+  'rules.publish': '发布规则',
+  'rules.rollback': '回滚规则',
+  'risk.import': '导入风险区域',
+  'risk.publish': '发布风险区域',
+  'venues.create': '新建场所',
+  'venues.import': '导入场所',
+  'audit.read': '查看审计日志',
+  'audit.verify': '校验审计日志',
+};
+
+const PAGE = 50;
+
+function detailText(d: Record<string, unknown> | null | undefined): string {
+  if (!d || Object.keys(d).length === 0) return '';
+  return JSON.stringify(d);
+}
+
+const OK_OUTCOMES = new Set(['ok', 'pending']);
+
+export function AuditPage() {
+  const [rows, setRows] = useState<AuditRow[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [verify, setVerify] = useState<VerifyAnswer | null>(null);
+  const [more, setMore] = useState(true);
+
+  const fetchPage = useCallback(async (before: number | null) => {
+    const q = new URLSearchParams({ limit: String(PAGE), order: 'desc' });
+    if (before !== null) q.set('before', String(before));
+    const got = (await api<{ entries: AuditRow[] }>('GET', `/admin/v1/audit?${q}`)).entries;
+    setMore(got.length >= PAGE);
+    return got;
+  }, []);
+
+  const refresh = useCallback(async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      setRows(await fetchPage(null));
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  }, [fetchPage]);
+
+  useEffect(() => {
+    void refresh();
+  }, [refresh]);
+
+  async function loadMore() {
+    const last = rows[rows.length - 1];
+    if (!last) return;
+    const before = last.seq;
+    setBusy(true);
+    try {
+      const got = await fetchPage(before);
+      setRows((r) => [...r, ...got]);
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function runVerify() {
+    setBusy(true);
+    setError(null);
+    setVerify(null);
+    try {
+      setVerify(await api<VerifyAnswer>('POST', '/admin/v1/audit/verify', {}));
+      // the verification is itself an audit entry: show it
+      setRows(await fetchPage(null));
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const broken = verify && !verify.ok ? verify.firstBadSeq ?? null : null;
+  const why = verify && !verify.ok ? [verify.problem ? PROBLEM_TEXT[verify.problem] ?? verify.problem : '', verify.detail ?? ''].filter(Boolean).join('；') : '';
+
+  return (
+    <Section
+      title="审计日志"
+      actions={
+        <>
+          <button type="button" onClick={() => void refresh()} disabled={busy}>
+            刷新
+          </button>
+          <button type="button" className="btn-primary" onClick={() => void runVerify()} disabled={busy} data-testid="verify">
+            校验
+          </button>
+        </>
+      }
+    >
+      {verify ? (
+        verify.ok ? (
+          <div className="msg msg-ok" role="status" data-testid="verify-result" data-ok="true">
+            校验通过：共 {verify.entries} 条记录，哈希链完整，未发现篡改、插入或删除。
+          </div>
+        ) : (
+          <div className="msg msg-error" role="alert" data-testid="verify-result" data-ok="false">
+            校验失败：哈希链断裂{broken !== null ? `（序号 ${broken}）` : ''}，日志可能被篡改、插入或删除。已校验 {verify.entries} 条。
+            {why ? ` 原因：${why}` : ''}
+          </div>
+        )
+      ) : null}
+      <ErrorBox error={error} />
+      {rows.length === 0 && !busy ? (
+        <Empty>暂无审计记录</Empty>
+      ) : (
+        <table className="audit" data-testid="audit-table">
+          <thead>
+            <tr>
+              <th>序号</th>
+              <th>时间</th>
+              <th>操作人</th>
+              <th>操作</th>
+              <th>对象</th>
+              <th>结果</th>
+              <th>来源地址</th>
+              <th>详情</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr key={r.seq} data-action={r.action}>
+                <td>{r.seq}</td>
+                <td className="nowrap">{fmtAny(r.at)}</td>
+                <td>
+                  {r.actor}
+                  {r.role && r.role !== 'none' ? <span className="muted">（{ROLE_LABEL[r.role] ?? r.role}）</span> : null}
+                </td>
+                <td title={r.action}>{ACTION_LABEL[r.action] ?? r.action}</td>
+                <td>{r.target ?? '—'}</td>
+                <td className={OK_OUTCOMES.has(r.outcome) ? 'ok' : 'bad'}>{r.outcome}</td>
+                <td>{r.fromAddr ?? '—'}</td>
+                <td className="detail">{detailText(r.details)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {more && rows.length > 0 ? (
+        <button type="button" onClick={() => void loadMore()} disabled={busy}>
+          加载更早的记录
+        </button>
+      ) : null}
+    </Section>
+  );
+}

@@ -1,0 +1,96 @@
+import { useEffect, useRef, type ReactNode } from 'react';
+import { COLOR_LABEL } from './format.js';
+
+/** Small shared pieces: colour badge, message boxes, confirmation dialog. */
+
+export function ColorBadge({ color }: { color: string | null | undefined }) {
+  if (!color) return <span className="badge">—</span>;
+  return (
+    <span className={`badge badge-${color}`} data-color={color}>
+      {COLOR_LABEL[color] ?? color}
+    </span>
+  );
+}
+
+export function ErrorBox({ error }: { error: string | null }) {
+  if (!error) return null;
+  return (
+    <div className="msg msg-error" role="alert">
+      {error}
+    </div>
+  );
+}
+
+export function OkBox({ children }: { children: ReactNode }) {
+  return (
+    <div className="msg msg-ok" role="status">
+      {children}
+    </div>
+  );
+}
+
+export function Section({ title, children, actions }: { title: string; children: ReactNode; actions?: ReactNode }) {
+  return (
+    <section className="card">
+      <header className="card-head">
+        <h2>{title}</h2>
+        {actions ? <div className="card-actions">{actions}</div> : null}
+      </header>
+      {children}
+    </section>
+  );
+}
+
+/**
+ * Modal confirmation for writes that change someone's code or every edge's
+ * rules: the officer sees what will happen and confirms it explicitly.
+ * Escape cancels; focus starts on 取消 so a stray Enter does not confirm.
+ */
+export function ConfirmDialog(props: {
+  title: string;
+  children: ReactNode;
+  confirmText?: string;
+  danger?: boolean;
+  busy?: boolean;
+  onConfirm: () => void;
+  onCancel: () => void;
+}) {
+  const cancelRef = useRef<HTMLButtonElement>(null);
+  // the latest onCancel, without re-running the mount effect (which would steal focus on every render)
+  const cancel = useRef(props.onCancel);
+  cancel.current = props.onCancel;
+  useEffect(() => {
+    cancelRef.current?.focus();
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') cancel.current();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
+  return (
+    <div className="overlay">
+      <div className="dialog" role="dialog" aria-modal="true" aria-labelledby="dlg-title">
+        <h3 id="dlg-title">{props.title}</h3>
+        <div className="dialog-body">{props.children}</div>
+        <div className="dialog-actions">
+          <button type="button" ref={cancelRef} onClick={props.onCancel} disabled={props.busy}>
+            取消
+          </button>
+          <button
+            type="button"
+            className={props.danger ? 'btn-danger' : 'btn-primary'}
+            data-testid="confirm"
+            onClick={props.onConfirm}
+            disabled={props.busy}
+          >
+            {props.busy ? '处理中…' : props.confirmText ?? '确认'}
+          </button>
+        </div>
+      </div>
+    </div>
+  );
+}
+
+export function Empty({ children }: { children: ReactNode }) {
+  return <p className="empty">{children}</p>;
+}

@@ -1,0 +1,11 @@
+export * from './app.js';
+export { devIdentityProvider } from './routes-session.js';
+export type { Access, Ctx, IdentityProvider, RateGroup } from './context.js';
+export * from './config.js';
+export * from './errors.js';
+export * from './roles.js';
+export * from './place-code.js';
+export * from './admin-tokens.js';
+export * from './rate-limit.js';
+export * from './bulk-requests.js';
+export { adminErrorHandler, toAdminError } from './error-handler.js';

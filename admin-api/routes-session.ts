@@ -1,0 +1,87 @@
+import type { FastifyInstance } from 'fastify';
+import { CoreError } from '../core/errors.js';
+import { maskIdNo, maskName, maskPhone, normaliseCertificate, normalisePhone } from '../core/identity.js';
+import { issueSession } from '../core/session-token.js';
+import type { PersonInput } from '../master/store.js';
+import type { Ctx, IdentityProvider } from './context.js';
+import { ERROR_BODY, SESSION_BODY } from './schemas.js';
+
+function given(s: string | undefined): s is string {
+  return typeof s === 'string' && s.trim().length > 0;
+}
+
+/**
+ * The embedded development identity provider (DESIGN §5): accepts any
+ * WELL-FORMED identity — a certificate with a name, or a mainland mobile —
+ * and vouches for nothing else. Malformed input throws core's CORE_ERR_*
+ * (400, naming the field): bad check digit, impossible birth date, bad
+ * phone, empty or malformed name.
+ *
+ * A certificate needs the name with it: real-name verification (实名认证)
+ * always matches name and number together, so the development provider asks
+ * for the same input a production one will.
+ */
+export const devIdentityProvider: IdentityProvider = async (claim) => {
+  const now = new Date();
+  if (given(claim.idNo)) {
+    const cert = normaliseCertificate(given(claim.idType) ? claim.idType : 'resident', claim.idNo, now);
+    if (!given(claim.name)) throw new CoreError('CORE_ERR_NAME', 'a certificate login needs the name on it', 'name');
+    maskName(claim.name); // validates: CORE_ERR_NAME
+    const out: PersonInput = { idType: cert.type, idNo: cert.number, name: claim.name };
+    return given(claim.phone) ? { ...out, phone: normalisePhone(claim.phone) } : out;
+  }
+  if (given(claim.phone)) {
+    const phone = normalisePhone(claim.phone);
+    if (given(claim.name)) maskName(claim.name);
+    return given(claim.name) ? { phone, name: claim.name } : { phone };
+  }
+  throw new CoreError('CORE_ERR_PERSON_KEY', 'give {idType, idNo, name} or {phone}', 'idNo');
+};
+
+function label(p: PersonInput): string {
+  if (given(p.idNo)) return `${p.idType ?? 'resident'}:${maskIdNo(p.idNo)}`;
+  return maskPhone(p.phone!);
+}
+
+/**
+ * POST /v1/session (DESIGN §5): identity → citizen session token for the
+ * edges. A first login registers the person with a code by the rules (领码),
+ * which reaches the edges through the outbox like any change; that
+ * registration is a write of personal data and is audited. Later logins are
+ * the citizen's own business and are not (20 M a day would drown the log).
+ */
+export function registerSessionRoutes(app: FastifyInstance, ctx: Ctx): void {
+  const provider = ctx.deps.identityProvider ?? devIdentityProvider;
+  app.post('/v1/session', {
+    config: { access: 'public', rate: 'session' },
+    schema: {
+      summary: 'Issue a citizen session token (first login registers the person)',
+      tags: ['citizen'],
+      body: SESSION_BODY,
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            token: { type: 'string', description: 'Authorization: Bearer <token> at the edge' },
+            expiresAt: { type: 'integer', description: 'unix seconds' },
+            registered: { type: 'boolean', description: 'true on the first login (领码)' },
+          },
+        },
+        400: ERROR_BODY,
+        429: ERROR_BODY,
+      },
+    },
+  }, async (req) => {
+    const identity = await provider(req.body as Parameters<IdentityProvider>[0]);
+    const r = await ctx.deps.codes.register(identity);
+    if (r.created) {
+      ctx.committed();
+      await ctx.audit(req, {
+        actor: 'citizen', role: 'citizen', action: 'person.register', target: label(identity), outcome: 'ok',
+        details: { personId: r.personId, color: r.code.color, seq: r.code.seq },
+      });
+    }
+    const expiresAt = Math.min(ctx.now() + ctx.deps.config.sessionTtlSec, 0xffff_ffff);
+    return { token: issueSession(ctx.deps.sessionKey, r.uid, expiresAt), expiresAt, registered: r.created };
+  });
+}

@@ -1,0 +1,167 @@
+import type { FastifyInstance } from 'fastify';
+import type { Venue } from '../core/code-record.js';
+import type { Ctx } from './context.js';
+import { principalOf } from './context.js';
+import { AdminError } from './errors.js';
+import { newVenueId, placeCodePng, placeCodeSvg, placeCodeText, VENUE_ID_PATTERN } from './place-code.js';
+import { inScope } from './roles.js';
+import { ANY_OBJECT, ERROR_BODY, REGION } from './schemas.js';
+
+/**
+ * Venues and their place codes (DESIGN §3, §7). A venue of kind 'entry'
+ * (入川即检) carries the hours within which an arrival must be tested.
+ * Region-scoped accounts create, import and see only venues in their region.
+ * The QR images encode `HCV1:<venue id>` (place-code.ts, README.md).
+ */
+const MAX_IMPORT = 10_000;
+
+const VENUE_PROPS = {
+  id: { type: 'string', pattern: VENUE_ID_PATTERN, description: 'place code id; generated (V + 16 Base32) when absent' },
+  name: { type: 'string', minLength: 1, maxLength: 200 },
+  region: REGION,
+  kind: { type: 'string', enum: ['normal', 'entry'], default: 'normal' },
+  entryTestHours: { type: 'integer', minimum: 1, maximum: 336, description: "required for kind 'entry', absent otherwise" },
+} as const;
+
+const VENUE_BODY = { type: 'object', additionalProperties: false, required: ['name', 'region'], properties: VENUE_PROPS } as const;
+
+const ID_PARAM = {
+  type: 'object', additionalProperties: false, required: ['id'],
+  properties: { id: { type: 'string', pattern: VENUE_ID_PATTERN } },
+} as const;
+
+type VenueBody = { id?: string; name: string; region: string; kind?: 'normal' | 'entry'; entryTestHours?: number };
+
+function toVenue(b: VenueBody, id: string): Venue {
+  const kind = b.kind ?? 'normal';
+  // a normal venue with hours, or an entry venue without, is refused by the store (MASTER_ERR_INVALID naming the field)
+  return { id, name: b.name, region: b.region, kind, entryTestHours: b.entryTestHours ?? null };
+}
+
+function venueView(v: Venue): Record<string, unknown> {
+  return { ...v, placeCode: placeCodeText(v.id) };
+}
+
+export function registerVenueRoutes(app: FastifyInstance, ctx: Ctx): void {
+  const { store } = ctx.deps;
+
+  /** The venue if it exists and the caller may see it; else 404 (out-of-scope looks like absent). */
+  async function visibleVenue(req: Parameters<typeof principalOf>[0], id: string): Promise<Venue> {
+    const v = await store.getVenue(id);
+    if (v === null || !inScope(principalOf(req).regionPrefix, v.region)) throw new AdminError('ADM_ERR_NOT_FOUND', 'no such venue');
+    return v;
+  }
+
+  function checkScope(req: Parameters<typeof principalOf>[0], region: string, field: string): void {
+    const who = principalOf(req);
+    if (!inScope(who.regionPrefix, region)) throw new AdminError('ADM_ERR_FORBIDDEN', `region is outside ${who.regionPrefix}`, field);
+  }
+
+  app.post('/admin/v1/venues', {
+    config: { access: 'venues.write', rate: 'admin' },
+    schema: {
+      summary: 'Create a venue (place code)',
+      tags: ['venues'], body: VENUE_BODY,
+      response: { 201: ANY_OBJECT, 400: ERROR_BODY, 403: ERROR_BODY, 409: ERROR_BODY },
+    },
+  }, async (req, reply) => {
+    const b = req.body as VenueBody;
+    checkScope(req, b.region, 'region');
+    const id = b.id ?? newVenueId();
+    if ((await store.getVenue(id)) !== null) throw new AdminError('ADM_ERR_CONFLICT', `venue ${id} exists`, 'id');
+    const v = toVenue(b, id);
+    const r = await store.upsertVenue(v); // MASTER_ERR_INVALID for kind/entryTestHours mismatches
+    if (r.changed) ctx.committed();
+    await ctx.audit(req, { action: 'venues.create', target: `venue:${id}`, outcome: 'ok', details: { region: v.region, kind: v.kind, seq: r.seq } });
+    return reply.code(201).send(venueView(v));
+  });
+
+  app.post('/admin/v1/venues/import', {
+    config: { access: 'venues.write', rate: 'admin' },
+    schema: {
+      summary: 'Create or update many venues in one transaction (all or nothing)',
+      tags: ['venues'],
+      body: {
+        type: 'object', additionalProperties: false, required: ['venues'],
+        properties: { venues: { type: 'array', minItems: 1, maxItems: MAX_IMPORT, items: VENUE_BODY } },
+      },
+      response: { 400: ERROR_BODY, 403: ERROR_BODY },
+    },
+  }, async (req) => {
+    const { venues } = req.body as { venues: VenueBody[] };
+    const list = venues.map((b, i) => {
+      checkScope(req, b.region, `venues[${i}].region`);
+      return toVenue(b, b.id ?? newVenueId());
+    });
+    const seen = new Set<string>();
+    list.forEach((v, i) => {
+      if (seen.has(v.id)) throw new AdminError('ADM_ERR_VALIDATION', `id ${v.id} is listed twice`, `venues[${i}].id`);
+      seen.add(v.id);
+    });
+    const scope = principalOf(req).regionPrefix;
+    const changed = await store.transaction(async (s) => {
+      let n = 0;
+      for (const v of list) {
+        // an existing venue of another region is not the caller's to overwrite
+        const old = scope === '' ? null : await s.getVenue(v.id);
+        if (old !== null && !inScope(scope, old.region)) throw new AdminError('ADM_ERR_CONFLICT', `venue ${v.id} exists elsewhere`, 'id');
+        if ((await s.upsertVenue(v)).changed) n++;
+      }
+      return n;
+    });
+    if (changed > 0) ctx.committed();
+    await ctx.audit(req, { action: 'venues.import', outcome: 'ok', details: { count: list.length, changed } });
+    return { count: list.length, changed, unchanged: list.length - changed, ids: list.map((v) => v.id) };
+  });
+
+  app.get('/admin/v1/venues', {
+    config: { access: 'venues.read', rate: 'admin' },
+    schema: {
+      summary: 'Fuzzy search venues by name (substring, case-insensitive), optionally within a region prefix',
+      tags: ['venues'],
+      querystring: {
+        type: 'object', additionalProperties: false, required: ['q'],
+        properties: {
+          q: { type: 'string', minLength: 1, maxLength: 100 },
+          region: { type: 'string', pattern: '^[0-9]{1,12}$' },
+          limit: { type: 'string', pattern: '^[0-9]{1,4}$', description: '1–1000, default 50' },
+        },
+      },
+      response: { 400: ERROR_BODY },
+    },
+  }, async (req) => {
+    const q = req.query as { q: string; region?: string; limit?: string };
+    const scope = principalOf(req).regionPrefix;
+    let prefix = q.region ?? '';
+    // narrow to the caller's region; a prefix outside it finds nothing rather than everything
+    if (!prefix.startsWith(scope)) {
+      if (scope.startsWith(prefix)) prefix = scope;
+      else return { venues: [] };
+    }
+    const limit = q.limit === undefined ? 50 : Number(q.limit);
+    if (limit < 1 || limit > 1000) throw new AdminError('ADM_ERR_VALIDATION', 'must be 1–1000', 'limit');
+    const found = await store.searchVenues(q.q, { regionPrefix: prefix, limit });
+    return { venues: found.map(venueView) };
+  });
+
+  app.get('/admin/v1/venues/:id', {
+    config: { access: 'venues.read', rate: 'admin' },
+    schema: { summary: 'One venue', tags: ['venues'], params: ID_PARAM, response: { 404: ERROR_BODY } },
+  }, async (req) => venueView(await visibleVenue(req, (req.params as { id: string }).id)));
+
+  app.get('/admin/v1/venues/:id/qr.png', {
+    config: { access: 'venues.read', rate: 'admin' },
+    schema: { summary: 'Place code as PNG (HCV1:<id>, error correction M)', tags: ['venues'], params: ID_PARAM },
+  }, async (req, reply) => {
+    const v = await visibleVenue(req, (req.params as { id: string }).id);
+    return reply.type('image/png').header('content-disposition', `inline; filename="venue-${v.id}.png"`).send(await placeCodePng(v.id));
+  });
+
+  app.get('/admin/v1/venues/:id/qr.svg', {
+    config: { access: 'venues.read', rate: 'admin' },
+    schema: { summary: 'Place code as SVG (HCV1:<id>, error correction M)', tags: ['venues'], params: ID_PARAM },
+  }, async (req, reply) => {
+    const v = await visibleVenue(req, (req.params as { id: string }).id);
+    return reply.type('image/svg+xml').header('content-disposition', `inline; filename="venue-${v.id}.svg"`).send(await placeCodeSvg(v.id));
+  });
+}
