@@ -26,9 +26,14 @@ function stopCamera(video) {
   video.hidden = true;
 }
 
-/** A venue id from what a place code carries: the id itself, or a URL with ?v=<id> or ending in /<id>. */
+/**
+ * A venue id from what a place code carries: the printed place code
+ * `HCV1:<id>` (admin-api/place-code.ts), the id itself, or a URL with ?v=<id>
+ * or ending in /<id>.
+ */
 export function venueId(text) {
   const s = String(text).trim();
+  if (/^HCV1:/i.test(s)) return s.slice(5).trim();
   if (/^https?:\/\//i.test(s)) {
     try {
       const u = new URL(s);
