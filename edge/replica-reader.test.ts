@@ -266,6 +266,28 @@ describe('ReplicaReader against a writer in another process', () => {
     expect(Buffer.from(b.subarray(DISPLAY_HEADER_BYTES)).toString()).toBe('{"color":"red"}');
   });
 
+  it('freshDisplayBody reads the uid in place and returns the body only while the entry is valid', async () => {
+    r.refresh();
+    const src = new Uint8Array(64); // a key source like the session table: the uid sits at some offset
+    src.set(uid(2), 5);
+    const b = r.freshDisplayBody(src, 5, 1_700_199_999)!;
+    expect(Buffer.from(b).toString()).toBe('{"color":"red"}');
+    expect(b.byteLength).toBe(b.length);
+    expect(r.freshDisplayBody(src, 5, 1_700_200_000)).toBeUndefined(); // expiry not after `validAfter`: due for re-signing
+    src.set(uid(1), 5);
+    const a = r.freshDisplayBody(src, 5, 0)!;
+    expect(JSON.parse(Buffer.from(a).toString()).pad).toHaveLength(900);
+    expect(a.byteLength).toBe(a.length);
+    // the small one again after the big one: the same view object, showing the small body only
+    src.set(uid(2), 5);
+    expect(r.freshDisplayBody(src, 5, 0)).toBe(b);
+    expect(Buffer.from(b).toString()).toBe('{"color":"red"}');
+    src.set(uid(77), 5);
+    expect(r.freshDisplayBody(src, 5, 0)).toBeUndefined();
+    // byte keys keep working on the same database
+    expect(Buffer.from(r.displayFast(uid(2))!.subarray(DISPLAY_HEADER_BYTES)).toString()).toBe('{"color":"red"}');
+  });
+
   it('stores display entries it signed, visible to the writer process, and loses them when the code changes', async () => {
     const e = encodeDisplayEntry(1_700_300_000, 9, Buffer.from('{"color":"green","by":"edge"}'));
     expect(await r.putDisplay(uid(1), e)).toBe(true);

@@ -20,6 +20,15 @@ export const SYNC_ERRORS = {
   SYNC_ERR_BUS_AHEAD: { status: 500, message: 'the delta stream holds sequences the master outbox does not' },
   SYNC_ERR_OUTBOX_GAP: { status: 500, message: 'the outbox is missing a sequence; publishing waits for it' },
   SYNC_ERR_PUBLISHER_CONFIG: { status: 500, message: 'invalid publisher option' },
+  // snapshots, edge daemon, scans, stack (sync/snapshot*.ts, edge-daemon.ts, scan-*.ts, stack.ts)
+  SYNC_ERR_SNAPSHOT_OLD: { status: 500, message: 'snapshot is older than what the replica already applied' },
+  SYNC_ERR_SNAPSHOT_UNAVAILABLE: { status: 503, message: 'no snapshot can be fetched or built right now' },
+  SYNC_ERR_SNAPSHOT_CORRUPT: { status: 500, message: 'snapshot failed verification' },
+  SYNC_ERR_SCAN_PAYLOAD: { status: 500, message: 'scan stream entry is malformed' },
+  SYNC_ERR_KEY_REGISTRATION: { status: 503, message: 'node keys could not be registered with the master' },
+  SYNC_ERR_UNAUTHORIZED: { status: 401, message: 'sync endpoint needs the sync token' },
+  SYNC_ERR_CONFIG: { status: 500, message: 'invalid configuration' },
+  SYNC_ERR_BAD_REQUEST: { status: 400, message: 'malformed sync request' },
 } as const satisfies Catalogue;
 
 export type SyncErrorCode = keyof typeof SYNC_ERRORS;
