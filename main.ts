@@ -44,6 +44,7 @@ function banner(stack: StackHandle, config: StackConfig): string {
   }
   if (stack.adminPort !== null) {
     lines.push(`  admin-api  http://${adminHost}:${stack.adminPort}   POST /v1/session · /admin/v1/* · /admin/openapi.json`);
+    lines.push(`  console    http://${adminHost}:${stack.adminPort}/console/   (web console; log in with the first admin account)`);
   }
   if (stack.syncPort !== null) lines.push(`  sync       http://${config.sync.host}:${stack.syncPort}   GET /sync/v1/snapshot · POST /sync/v1/node-keys · GET /sync/v1/status`);
   const m = stack.master;

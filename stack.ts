@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildAdminApp } from './admin-api/app.js';
+import { registerConsole } from './admin-api/console-static.js';
 import { generateDemoData, masterIsEmpty, type DemoProgress, type DemoResult } from './demo-data.js';
 import { superviseEdge, type EdgeSupervisor } from './edge/main.js';
 import { ScanSpool } from './edge/scan-spool.js';
@@ -297,6 +298,9 @@ async function startMaster(
     onCommit: () => publisher.kick(),
     ...(opts.adminLogStream === undefined ? {} : { logStream: opts.adminLogStream }),
   });
+  // the web console (issue 5) at /console/ on the admin port; without a
+  // built console it answers 404 saying how to build it
+  registerConsole(admin);
   stops.add('listener', () => admin.close());
 
   return {

@@ -263,3 +263,24 @@ describe('bulk change with a second approver (GB/T 35273 7.1)', () => {
     expect(unknown.body.field).toBe('items[0]');
   });
 });
+
+describe('POST /v1/session from the citizen page (CORS)', () => {
+  const page = 'http://127.0.0.1:8080';
+  it('answers the preflight and the call for a configured origin only', async () => {
+    expect(f.config.corsOrigins).toContain(page);
+    const pre = await f.call('OPTIONS', '/v1/session', {
+      headers: { origin: page, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe(page);
+    expect(pre.headers.get('access-control-allow-headers')).toBe('content-type');
+    const r = await f.call('POST', '/v1/session', { headers: { origin: page }, body: { phone: '13900001111' } });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('access-control-allow-origin')).toBe(page);
+
+    const evil = await f.call('OPTIONS', '/v1/session', { headers: { origin: 'http://evil.example', 'access-control-request-method': 'POST' } });
+    expect(evil.headers.get('access-control-allow-origin')).toBeNull();
+    const evilPost = await f.call('POST', '/v1/session', { headers: { origin: 'http://evil.example' }, body: { phone: '13900001112' } });
+    expect(evilPost.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});

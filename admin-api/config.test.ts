@@ -36,6 +36,8 @@ describe('loadAdminConfig', () => {
     expect(code(() => loadAdminConfig({ SESSION_TTL_SEC: '-5' }))).toEqual({ code: 'ADM_ERR_CONFIG', field: 'SESSION_TTL_SEC' });
     expect(code(() => loadAdminConfig({ ADMIN_LOG_LEVEL: 'loud' }))).toEqual({ code: 'ADM_ERR_CONFIG', field: 'ADMIN_LOG_LEVEL' });
     expect(code(() => loadAdminConfig({ ADMIN_TRUST_PROXY: 'everyone' }))).toEqual({ code: 'ADM_ERR_CONFIG', field: 'ADMIN_TRUST_PROXY' });
+    expect(code(() => loadAdminConfig({ ADMIN_CORS_ORIGINS: 'evil.example' }))).toEqual({ code: 'ADM_ERR_CONFIG', field: 'ADMIN_CORS_ORIGINS' });
+    expect(loadAdminConfig({ EDGE_PORT: '9090' }).corsOrigins).toEqual(['http://127.0.0.1:9090', 'http://localhost:9090']);
     expect(code(() => loadAdminConfig({ ADMIN_TOKEN_TTL_SEC: '600', ADMIN_IDLE_TIMEOUT_SEC: '900' })))
       .toEqual({ code: 'ADM_ERR_CONFIG', field: 'ADMIN_IDLE_TIMEOUT_SEC' });
   });

@@ -43,6 +43,12 @@ export interface AdminConfig {
   readonly bodyLimit: number;
   readonly bulkRequestTtlSec: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /**
+   * Origins allowed to call POST /v1/session from a browser (the citizen
+   * page on the edge's origin logs in here in embedded mode). Exact
+   * `scheme://host:port` strings; empty = no CORS headers at all.
+   */
+  readonly corsOrigins: readonly string[];
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -72,6 +78,14 @@ export function loadAdminConfig(env: NodeJS.ProcessEnv = process.env, overrides:
       throw new AdminError('ADM_ERR_CONFIG', `ADMIN_TRUST_PROXY entry ${JSON.stringify(t)} is not an address or CIDR`, 'ADMIN_TRUST_PROXY');
     }
   }
+  const edgePort = (env.EDGE_PORT ?? '').trim() || '8080';
+  const cors = (env.ADMIN_CORS_ORIGINS ?? `http://127.0.0.1:${edgePort},http://localhost:${edgePort}`)
+    .split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const o of cors) {
+    if (!/^https?:\/\/[A-Za-z0-9.\-\[\]:]+(:[0-9]{1,5})?$/.test(o)) {
+      throw new AdminError('ADM_ERR_CONFIG', `ADMIN_CORS_ORIGINS entry ${JSON.stringify(o)} is not an origin (scheme://host[:port])`, 'ADMIN_CORS_ORIGINS');
+    }
+  }
   const idle = int(env, 'ADMIN_IDLE_TIMEOUT_SEC', 900, 30, 86_400);
   const ttl = int(env, 'ADMIN_TOKEN_TTL_SEC', 28_800, 60, 7 * 86_400);
   const cfg: AdminConfig = {
@@ -89,6 +103,7 @@ export function loadAdminConfig(env: NodeJS.ProcessEnv = process.env, overrides:
     bodyLimit: int(env, 'ADMIN_BODY_LIMIT', 4 * 1024 * 1024, 1024, 256 * 1024 * 1024),
     bulkRequestTtlSec: int(env, 'BULK_REQUEST_TTL_SEC', 86_400, 60, 30 * 86_400),
     logLevel: level,
+    corsOrigins: Object.freeze(cors),
     ...overrides,
   };
   if (cfg.adminIdleTimeoutSec > cfg.adminTokenTtlSec) {

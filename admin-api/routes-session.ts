@@ -50,8 +50,39 @@ function label(p: PersonInput): string {
  * registration is a write of personal data and is audited. Later logins are
  * the citizen's own business and are not (20 M a day would drown the log).
  */
+/**
+ * CORS for the citizen page (edge origin) calling POST /v1/session from the
+ * browser (Fetch standard §3.2): only the configured exact origins get
+ * `Access-Control-Allow-Origin`; anyone else gets no CORS headers and the
+ * browser refuses. No credentials (cookies) are involved: the identity goes
+ * in the JSON body and the token comes back in it.
+ */
+function allowedOrigin(ctx: Ctx, origin: string | undefined): string | null {
+  if (origin === undefined) return null;
+  return ctx.deps.config.corsOrigins.includes(origin) ? origin : null;
+}
+
 export function registerSessionRoutes(app: FastifyInstance, ctx: Ctx): void {
   const provider = ctx.deps.identityProvider ?? devIdentityProvider;
+  app.options('/v1/session', { config: { access: 'public', rate: 'session' }, schema: { hide: true } as Record<string, unknown> }, async (req, reply) => {
+    const origin = allowedOrigin(ctx, req.headers.origin);
+    if (origin !== null) {
+      void reply
+        .header('access-control-allow-origin', origin)
+        .header('access-control-allow-methods', 'POST')
+        .header('access-control-allow-headers', 'content-type')
+        .header('access-control-max-age', '600')
+        .header('vary', 'Origin');
+    }
+    return reply.code(204).send();
+  });
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (req.routeOptions.url === '/v1/session' && req.method === 'POST') {
+      const origin = allowedOrigin(ctx, req.headers.origin);
+      if (origin !== null) void reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
+    }
+    return payload;
+  });
   app.post('/v1/session', {
     config: { access: 'public', rate: 'session' },
     schema: {
