@@ -40,6 +40,7 @@ function banner(stack: StackHandle, config: StackConfig): string {
   const edgeHost = config.edge?.host ?? '127.0.0.1';
   const adminHost = config.admin?.host ?? '127.0.0.1';
   if (stack.edgePort !== null) {
+    lines.push(`  page       http://${edgeHost}:${stack.edgePort}/app/   (citizen page: log in with a demo identity, see the code offline too)`);
     lines.push(`  edge       http://${edgeHost}:${stack.edgePort}   GET /v1/code · POST /v1/scan · POST /v1/verify · GET /v1/keys · /healthz /readyz /metrics (${config.edge!.workers} server${config.edge!.workers === 1 ? '' : 's'})`);
   }
   if (stack.adminPort !== null) {

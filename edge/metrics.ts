@@ -9,7 +9,7 @@ import { SIGN_LATENCY_BUCKETS_MS } from './sign-pool.js';
  * a scrape lands on one process, so scrape often or sum the `pid` series
  * over time; the display path stays free of cross-process coordination.
  */
-export const ROUTES = ['/v1/code', '/v1/scan', '/v1/verify', '/v1/keys', '/healthz', '/readyz', '/metrics', 'other'] as const;
+export const ROUTES = ['/v1/code', '/v1/scan', '/v1/verify', '/v1/keys', '/healthz', '/readyz', '/metrics', '/app', 'other'] as const;
 export type Route = (typeof ROUTES)[number];
 
 export interface Gauges {

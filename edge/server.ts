@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from '@trufflesuite/uws-js-unofficial';
 import { colorByte, type CodeRecord, type Venue } from '../core/code-record.js';
 import { CodedError } from '../core/coded-error.js';
@@ -9,6 +11,7 @@ import { verifySession } from '../core/session-token.js';
 import type { SigningKey } from '../core/signing-key.js';
 import { verifyTf1 } from '../core/token.js';
 import type { Tf1Claims } from '../core/tf1.js';
+import { loadAppAssets, type AppAssets } from './app-assets.js';
 import type { EdgeConfig } from './config.js';
 import {
   activeNotices,
@@ -81,6 +84,31 @@ export interface EdgeDeps {
    * and use the atomic check-and-put (ReplicaReader.putDisplay ifCodeSeq).
    */
   readonly writerInProcess?: boolean;
+  /**
+   * The citizen page served at /app/ (issue 6). Default: the build in
+   * dist/app (edge/app/build.mjs, part of `npm run build`); when it is not
+   * built, /app/ answers 404 and a line is logged. null: no page.
+   */
+  readonly app?: AppAssets | null;
+}
+
+/** dist/app beside the compiled server (dist/edge/server.js), or under dist/ when running from source. */
+export function defaultAppDir(): string {
+  return fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../dist/app/' : '../app/', import.meta.url));
+}
+
+function loadDefaultApp(log: (line: string) => void): AppAssets | null {
+  const dir = defaultAppDir();
+  if (!existsSync(join(dir, 'manifest.json'))) {
+    log(`edge: citizen page not built (${dir}): /app/ answers 404 — run npm run build`);
+    return null;
+  }
+  try {
+    return loadAppAssets(dir);
+  } catch (err) {
+    log(`edge: citizen page build in ${dir} refused: ${(err as Error).message}`);
+    return null;
+  }
 }
 
 export interface EdgeServer {
@@ -125,6 +153,8 @@ class Edge {
   lastRotationCheck = 0;
   lastKeyReload = 0;
   readerError = '';
+  /** the citizen page (issue 6), or null when not served */
+  app: AppAssets | null = null;
 
   constructor(
     readonly config: EdgeConfig,
@@ -636,6 +666,28 @@ function onMetrics(edge: Edge, res: HttpResponse): void {
   res.writeHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8').end(text);
 }
 
+/** GET/HEAD /app and /app/*: the citizen page, precompressed, from memory (edge/app-assets.ts). */
+function onApp(edge: Edge, res: HttpResponse, req: HttpRequest): void {
+  const r = edge.app?.lookup(req.getUrl(), req.getHeader('accept-encoding'), req.getHeader('if-none-match'));
+  if (r === undefined) {
+    replyError(edge, res, '/app', new EdgeError('EDGE_ERR_ROUTE', `${req.getUrl()}: the citizen page is not built on this node`));
+    return;
+  }
+  const head = req.getMethod() === 'head';
+  try {
+    res.writeStatus(r.status === 301 ? '301 Moved Permanently' : STATUS_LINE[r.status] ?? `${r.status} Unknown`);
+    for (const [name, value] of r.headers) res.writeHeader(name, value);
+    // 304 carries no body and must not claim Content-Length: 0 (RFC 9110 §15.4.5)
+    // (uWS 20.30 aborts the process on endWithoutBody(length): measured, so HEAD goes without a length)
+    if (r.status === 304 || head) res.endWithoutBody();
+    else res.end(r.body);
+    edge.metrics.count('/app', r.status);
+  } catch (err) {
+    edge.log(`edge: /app reply failed: ${(err as Error).stack}`);
+    throw err;
+  }
+}
+
 function methodNotAllowed(edge: Edge, res: HttpResponse, route: Route, allow: string): void {
   edge.metrics.count(route, 405);
   const r = errorReply(new EdgeError('EDGE_ERR_METHOD', `${route} allows ${allow}`), logInternal(edge));
@@ -656,6 +708,10 @@ function buildApp(edge: Edge): TemplatedApp {
   app.get('/healthz', (res) => onHealthz(edge, res));
   app.get('/readyz', (res) => onReadyz(edge, res));
   app.get('/metrics', (res) => onMetrics(edge, res));
+  app.get('/app', (res, req) => onApp(edge, res, req));
+  app.get('/app/*', (res, req) => onApp(edge, res, req));
+  app.head('/app', (res, req) => onApp(edge, res, req));
+  app.head('/app/*', (res, req) => onApp(edge, res, req));
   // uWS prefers method-specific routes over `any` on the same pattern: these catch the other methods.
   const allowed: ReadonlyArray<readonly [Route, string]> = [
     ['/v1/code', 'GET'],
@@ -722,6 +778,7 @@ export async function startEdgeServer(config: EdgeConfig, deps: EdgeDeps = {}): 
     pool = new SignPool({ dataDir: config.dataDir, threads: config.signThreads });
     const edge = new Edge(config, reader, ownsReader, spool, ownsSpool, pool, deps.manageKeys ?? true, deps.writerInProcess ?? false, log);
     edge.lastRotationCheck = deps.manageKeys === false ? Number.MAX_SAFE_INTEGER : 0;
+    edge.app = deps.app === undefined ? loadDefaultApp(log) : deps.app;
     refreshState(edge);
     const app = buildApp(edge);
     const socket = await listen(app, config.host, config.port, deps.sharedPort ?? false);

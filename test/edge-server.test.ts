@@ -462,3 +462,32 @@ describe('a node whose replica is not there yet', () => {
     }
   });
 });
+
+describe('citizen page at /app/ (issue 6)', () => {
+  it('serves the page precompressed with revalidation, its service worker, and 404 / 301 around it', async () => {
+    const page = await call(node.base, '/app/', { headers: { 'accept-encoding': 'br' } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(page.headers.get('content-encoding')).toBe('br');
+    expect(page.headers.get('cache-control')).toBe('no-cache');
+    expect(page.text).toContain('id="qr"');
+    const etag = page.headers.get('etag')!;
+    const again = await call(node.base, '/app/', { headers: { 'accept-encoding': 'br', 'if-none-match': etag } });
+    expect(again.status).toBe(304);
+    expect(again.text).toBe('');
+    const sw = await call(node.base, '/app/sw.js');
+    expect(sw.status).toBe(200);
+    expect(sw.headers.get('content-type')).toMatch(/javascript/);
+    const head = await call(node.base, '/app/', { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.text).toBe('');
+    const missing = await call(node.base, '/app/../../etc/passwd');
+    expect(missing.status).toBe(404);
+    const unknown = await call(node.base, '/app/nope.js');
+    expect(unknown.status).toBe(404);
+    expect(unknown.json.error).toBe('EDGE_ERR_APP_NOT_FOUND');
+    const bare = await fetch(`${node.base}/app`, { redirect: 'manual' });
+    expect(bare.status).toBe(301);
+    expect(bare.headers.get('location')).toBe('/app/');
+  });
+});

@@ -25,7 +25,10 @@ export default function setup(): void {
   if (r.status !== 0) {
     process.stderr.write(`test/global-setup: tsc reported errors (tests continue with what it emitted):\n${r.stdout}${r.stderr}\n`);
   }
-  for (const needed of ['dist/edge/sign-worker.js']) {
+  // the citizen page the edge serves at /app/ (a fraction of a second)
+  const page = spawnSync(process.execPath, ['edge/app/build.mjs', '--quiet'], { cwd: root, encoding: 'utf8' });
+  if (page.status !== 0) throw new Error(`test/global-setup: the citizen page did not build:\n${page.stdout}${page.stderr}`);
+  for (const needed of ['dist/edge/sign-worker.js', 'dist/app/manifest.json']) {
     if (!existsSync(new URL(`../${needed}`, import.meta.url))) {
       throw new Error(`test/global-setup: ${needed} was not built:\n${r.stdout}${r.stderr}`);
     }
