@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { issueSession } from '../core/session-token.js';
-import { PROBE_WINDOW, SessionCache, SLOT_BYTES, UID_OFFSET } from './session-cache.js';
+import { MAX_CAPACITY, PROBE_WINDOW, SessionCache, SLOT_BYTES, UID_OFFSET } from './session-cache.js';
 
 const KEY = randomBytes(32);
 const NOW = 1_800_000_000;
@@ -156,8 +156,9 @@ describe('SessionCache', () => {
     expect(c.lookup(`Bearer ${t}`, NOW)).toBe(-1);
   });
 
-  it('refuses a capacity below one', () => {
+  it('refuses a capacity below one or above MAX_CAPACITY', () => {
     expect(() => new SessionCache(0)).toThrow(RangeError);
     expect(() => new SessionCache(1.5)).toThrow(RangeError);
+    expect(() => new SessionCache(MAX_CAPACITY + 1)).toThrow(RangeError);
   });
 });

@@ -38,8 +38,8 @@ import { SESSION_BYTES, SESSION_TEXT_LENGTH, SESSION_UID_BYTES, SESSION_VERSION 
  * request, whatever the input). The table has ≥ 2 × capacity slots (load ≤
  * ½). When a window is full, inserting overwrites an expired slot, or else
  * one chosen round-robin in the window: random replacement, no per-entry LRU
- * bookkeeping on the hot path. Memory: 128 bytes a session (16 MiB for the
- * default 131072).
+ * bookkeeping on the hot path. Memory, allocated up front: 128–256 bytes a
+ * session (16 MiB for the default 131072).
  *
  * Expiry is checked on every hit: a cached session is never honoured past
  * its `expiresAt`.
@@ -52,6 +52,8 @@ export interface CachedSession {
 }
 
 export const SLOT_BYTES = 64;
+/** the table is allocated up front (≤ 4 slots a session): 2^24 sessions = 2 GiB at most */
+export const MAX_CAPACITY = 1 << 24;
 /** where a slot's uid starts (the replica key of the session at `slot + UID_OFFSET`) */
 export const UID_OFFSET = 1;
 const EXP_OFFSET = 1 + SESSION_UID_BYTES;
@@ -87,7 +89,9 @@ export class SessionCache {
   evictions = 0;
 
   constructor(capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`session cache capacity ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CAPACITY) {
+      throw new RangeError(`session cache capacity ${capacity}: must be a whole number 1–${MAX_CAPACITY}`);
+    }
     this.capacity = capacity;
     let slots = PROBE_WINDOW;
     while (slots < 2 * capacity) slots *= 2;
