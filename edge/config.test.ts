@@ -88,6 +88,7 @@ describe('edge config', () => {
       [{ TOKEN_TTL_SEC: '86400', EDGE_KEY_LIFETIME_DAYS: '2' }, 'EDGE_KEY_LIFETIME_DAYS'],
       [{ EDGE_SIGN_THREADS: '100' }, 'EDGE_SIGN_THREADS'],
       [{ EDGE_SESSION_CACHE: 'big' }, 'EDGE_SESSION_CACHE'],
+      [{ EDGE_SESSION_CACHE: String(2 ** 24 + 1) }, 'EDGE_SESSION_CACHE'], // above the session table's limit: refused at config, not at start
       [{ HC_SESSION_KEY: 'abcd' }, 'HC_SESSION_KEY'],
       [{ HC_SESSION_KEY: 'zz'.repeat(32) }, 'HC_SESSION_KEY'],
     ];

@@ -23,7 +23,7 @@ import { EdgeError } from './errors.js';
  * | EDGE_SIGN_ALG          | Ed25519            | algorithm of the node's own keys: Ed25519 or SM2 |
  * | EDGE_KEY_LIFETIME_DAYS | 30                 | validity window of a newly generated node key |
  * | EDGE_SIGN_THREADS      | 1                  | piscina signing threads per server process |
- * | EDGE_SESSION_CACHE     | 131072             | verified sessions cached per generation (2 generations, ≈ 200 B each: ≤ 50 MB a process) |
+ * | EDGE_SESSION_CACHE     | 131072             | verified sessions held in the fixed session table (64-byte slots plus the token text, ≈ 128–256 B each, allocated at start; ≤ 16777216) |
  *
  * EDGE_MAX_LAG_SEC = 120: long enough to ride out a Redis failover or a
  * publisher restart (tens of seconds) without the whole fleet flapping out of
@@ -120,7 +120,7 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
     bad('EDGE_KEY_LIFETIME_DAYS', `at least 4 × TOKEN_TTL_SEC (${tokenTtlSec} s)`, String(keyLifetimeDays));
   }
   const signThreads = intVar(env, 'EDGE_SIGN_THREADS', 1, 1, 64);
-  const sessionCacheSize = intVar(env, 'EDGE_SESSION_CACHE', 131_072, 1, 1 << 26);
+  const sessionCacheSize = intVar(env, 'EDGE_SESSION_CACHE', 131_072, 1, 1 << 24);
   const rawKey = env.HC_SESSION_KEY;
   const sessionKey = rawKey !== undefined && rawKey !== '' ? hexKey('HC_SESSION_KEY', rawKey) : loadOrCreateSessionKey(dataDir);
   return { host, port, workers, dataDir, sessionKey, maxLagSec, tokenTtlSec, signAlg, keyLifetimeDays, signThreads, sessionCacheSize };
