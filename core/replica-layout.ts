@@ -85,3 +85,19 @@ export function displayExpiresAt(entry: Uint8Array): number {
 export function displayKid(entry: Uint8Array): number {
   return (entry[4]! << 8) | entry[5]!;
 }
+
+/** What reading a meta value needs: lmdb-js `Database.get` on the "meta" db. */
+export interface MetaSource {
+  get(key: string): unknown;
+}
+
+/** A numeric meta value, or undefined when absent or of another type (shared by the reader and the writer). */
+export function metaNumber(meta: MetaSource, key: string): number | undefined {
+  const v = meta.get(key);
+  return typeof v === 'number' ? v : undefined;
+}
+
+export function metaString(meta: MetaSource, key: string): string | undefined {
+  const v = meta.get(key);
+  return typeof v === 'string' ? v : undefined;
+}

@@ -29,6 +29,8 @@ import {
   META_SYNCED_AT,
   REPLICA_MAX_DBS,
   REPLICA_MAX_READERS,
+  metaNumber,
+  metaString,
 } from '../core/replica-layout.js';
 import { EdgeError } from './errors.js';
 
@@ -279,24 +281,20 @@ export class ReplicaReader {
 
   /** Last outbox sequence applied by the daemon; 0 for a replica that has none yet. */
   appliedSeq(): number {
-    const v = this.meta.get(META_APPLIED_SEQ);
-    return typeof v === 'number' ? v : 0;
+    return metaNumber(this.meta, META_APPLIED_SEQ) ?? 0;
   }
 
   snapshotSeq(): number | undefined {
-    const v = this.meta.get(META_SNAPSHOT_SEQ);
-    return typeof v === 'number' ? v : undefined;
+    return metaNumber(this.meta, META_SNAPSHOT_SEQ);
   }
 
   streamId(): string | undefined {
-    const v = this.meta.get(META_STREAM_ID);
-    return typeof v === 'string' ? v : undefined;
+    return metaString(this.meta, META_STREAM_ID);
   }
 
   /** Unix ms at which the daemon last knew it was level with the stream (lag = now − syncedAt). */
   syncedAt(): number | undefined {
-    const v = this.meta.get(META_SYNCED_AT);
-    return typeof v === 'number' ? v : undefined;
+    return metaNumber(this.meta, META_SYNCED_AT);
   }
 
   /** The public key set `{ keys: PublicKeyInfo[] }` as the daemon stored it, or undefined. */
@@ -305,8 +303,7 @@ export class ReplicaReader {
   }
 
   formatVersion(): number | undefined {
-    const v = this.meta.get(META_FORMAT);
-    return typeof v === 'number' ? v : undefined;
+    return metaNumber(this.meta, META_FORMAT);
   }
 
   /** Drops this process's current read snapshot so the next read sees the latest commit (of any process). */

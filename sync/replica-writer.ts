@@ -28,6 +28,8 @@ import {
   META_SYNCED_AT,
   REPLICA_MAX_DBS,
   REPLICA_MAX_READERS,
+  metaNumber,
+  metaString,
 } from '../core/replica-layout.js';
 import { SyncError } from './errors.js';
 
@@ -142,23 +144,19 @@ export class ReplicaWriter {
 
   /** Last outbox sequence applied; 0 for a new replica. */
   appliedSeq(): number {
-    const v = this.meta.get(META_APPLIED_SEQ);
-    return typeof v === 'number' ? v : 0;
+    return metaNumber(this.meta, META_APPLIED_SEQ) ?? 0;
   }
 
   snapshotSeq(): number | undefined {
-    const v = this.meta.get(META_SNAPSHOT_SEQ);
-    return typeof v === 'number' ? v : undefined;
+    return metaNumber(this.meta, META_SNAPSHOT_SEQ);
   }
 
   streamId(): string | undefined {
-    const v = this.meta.get(META_STREAM_ID);
-    return typeof v === 'string' ? v : undefined;
+    return metaString(this.meta, META_STREAM_ID);
   }
 
   syncedAt(): number | undefined {
-    const v = this.meta.get(META_SYNCED_AT);
-    return typeof v === 'number' ? v : undefined;
+    return metaNumber(this.meta, META_SYNCED_AT);
   }
 
   /** The current code of a uid (the daemon reads it to re-sign). */
