@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { loadAdminConfig, type AdminConfig } from './admin-api/config.js';
+import { CAPABILITIES } from './capabilities.js';
 import { loadEdgeConfig, loadOrCreateSessionKey, type EdgeConfig } from './edge/config.js';
 import { SyncError } from './sync/errors.js';
 import { NODE_ID } from './sync/scan-wire.js';
@@ -53,6 +54,8 @@ export interface StackConfig {
   readonly admin: AdminConfig | null;
   /** the citizen session HMAC key, shared by admin-api (issues) and edges (verify) */
   readonly sessionKey: Buffer;
+  /** each capability's validated configuration (capabilities.ts), by name; empty on an edge-only process */
+  readonly capabilities: Readonly<Record<string, unknown>>;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -133,9 +136,12 @@ export function loadStackConfig(env: Env = process.env): StackConfig {
   const edge = role === 'master' ? null : loadEdgeConfig(withData);
   const admin = role === 'edge' ? null : loadAdminConfig(withData as NodeJS.ProcessEnv);
   const sessionKey = edge?.sessionKey ?? sessionKeyOf(env, dataDir);
+  const mode = embedded ? 'embedded' : 'cluster';
+  const capabilities: Record<string, unknown> = {};
+  if (role !== 'edge') for (const cap of CAPABILITIES) capabilities[cap.name] = cap.config(withData, { dataDir, mode });
   return {
     role,
-    mode: embedded ? 'embedded' : 'cluster',
+    mode,
     dataDir,
     databaseUrl,
     databaseSchema,
@@ -151,6 +157,7 @@ export function loadStackConfig(env: Env = process.env): StackConfig {
     edge,
     admin,
     sessionKey,
+    capabilities,
   };
 }
 

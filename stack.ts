@@ -2,7 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildAdminApp } from './admin-api/app.js';
+import { migrateCapability, type CapabilityHost, type CapabilityInstance } from './admin-api/capability.js';
 import { registerConsole } from './admin-api/console-static.js';
+import { CAPABILITIES } from './capabilities.js';
 import { generateDemoData, masterIsEmpty, type DemoProgress, type DemoResult } from './demo-data.js';
 import { superviseEdge, type EdgeSupervisor } from './edge/main.js';
 import { ScanSpool } from './edge/scan-spool.js';
@@ -75,6 +77,8 @@ export interface MasterParts {
   readonly importer: ScanImporter;
   readonly firstAdmin: FirstAdminResult;
   readonly demo: DemoResult | null;
+  /** capabilities.ts's instances, in start order; started once admin-api listens */
+  readonly capabilities: readonly CapabilityInstance[];
 }
 
 export interface EdgeParts {
@@ -191,6 +195,7 @@ export async function startStack(config: StackConfig, opts: StackOptions = {}): 
       await admin.listen({ host: config.admin!.host, port: config.admin!.port });
       const addr = admin.server.address();
       adminPort = typeof addr === 'object' && addr !== null ? addr.port : config.admin!.port;
+      for (const c of master!.capabilities) await c.start?.();
     }
 
     let stopped: Promise<void> | null = null;
@@ -287,12 +292,30 @@ async function startMaster(
   stops.add('listener', () => syncHttp.close());
   log(`sync: snapshots and node-key registration on ${syncHttp.url}${SNAPSHOT_PATH}`);
 
+  const host: CapabilityHost = {
+    db, store, codes, rules, audit, users, secrets,
+    dataDir: config.dataDir,
+    mode: config.mode,
+    nowMs: () => store.nowMs(),
+    log,
+    committed: () => publisher.kick(),
+  };
+  const capabilities: CapabilityInstance[] = [];
+  for (const cap of CAPABILITIES) {
+    const mig = await migrateCapability(db, cap);
+    if (mig.applied.length > 0) log(`${cap.name}: schema migrated to version ${mig.version}`);
+    const instance = await cap.create(host, config.capabilities[cap.name]);
+    capabilities.push(instance);
+    if (instance.stop !== undefined) stops.add('loop', () => instance.stop!());
+  }
+
   const admin = await buildAdminApp({
     store,
     codes,
     rules,
     audit,
     users,
+    capabilities,
     sessionKey: config.sessionKey,
     config: config.admin!,
     onCommit: () => publisher.kick(),
@@ -304,7 +327,7 @@ async function startMaster(
   stops.add('listener', () => admin.close());
 
   return {
-    master: { db, store, codes, rules, audit, users, registry, publisher, snapshots, importer, firstAdmin, demo },
+    master: { db, store, codes, rules, audit, users, registry, publisher, snapshots, importer, firstAdmin, demo, capabilities },
     syncHttp,
     admin,
   };

@@ -7,11 +7,12 @@ import { residentIdCheckChar } from '../core/identity.js';
 import { AdminUsers, type AdminRole } from '../master/admin-users.js';
 import { AuditLog } from '../master/audit-log.js';
 import { CodeService } from '../master/code-service.js';
-import { loadOrCreateSecrets } from '../master/pii-crypto.js';
+import { loadOrCreateSecrets, type Secrets } from '../master/pii-crypto.js';
 import { RuleVersions } from '../master/rule-versions.js';
 import { openPglite, type SqlClient } from '../master/sql-client.js';
 import { MasterStore } from '../master/store.js';
 import { buildAdminApp } from './app.js';
+import { migrateCapability, type Capability, type CapabilityHost, type CapabilityInstance } from './capability.js';
 import { loadAdminConfig, type AdminConfig } from './config.js';
 
 /**
@@ -42,6 +43,8 @@ export const ACCOUNTS = {
   city_officer: { role: 'city_officer' as AdminRole, regionPrefix: '5101' },
   city_officer_b: { role: 'city_officer' as AdminRole, regionPrefix: '5105' },
   auditor: { role: 'auditor' as AdminRole, regionPrefix: '' },
+  security: { role: 'security' as AdminRole, regionPrefix: '' },
+  hotline: { role: 'hotline' as AdminRole, regionPrefix: '' },
 } as const;
 export type Account = keyof typeof ACCOUNTS;
 
@@ -80,6 +83,9 @@ export interface Fixture {
   passwords: Record<Account, string>;
   tokens: Record<Account, string>;
   commits: { n: number };
+  /** the plugged-in capabilities' instances, by name */
+  instances: Record<string, CapabilityInstance>;
+  secrets: Secrets;
   call(method: string, path: string, opts?: CallOptions): Promise<Reply>;
   login(account: Account): Promise<string>;
   close(): Promise<void>;
@@ -91,6 +97,15 @@ export interface FixtureOptions {
   config?: Partial<AdminConfig>;
   /** create the accounts and log them in (default true) */
   accounts?: boolean;
+  /**
+   * Capabilities to plug in (capability.ts): migrated, created with the
+   * fixture's master and clock, routes registered. Their background work is
+   * NOT started unless `startCapabilities` is true.
+   */
+  capabilities?: readonly Capability<any>[];
+  /** per capability name: environment its config() reads (default {}) */
+  capabilityEnv?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  startCapabilities?: boolean;
 }
 
 export async function startAdmin(opts: FixtureOptions = {}): Promise<Fixture> {
@@ -113,8 +128,23 @@ export async function startAdmin(opts: FixtureOptions = {}): Promise<Fixture> {
   const sessionKey = randomBytes(32);
   const logLines: string[] = [];
   const commits = { n: 0 };
+  const instances: Record<string, CapabilityInstance> = {};
+  const host: CapabilityHost = {
+    db, store, codes, rules, audit, users, secrets, dataDir, mode: db.kind === 'pglite' ? 'embedded' : 'cluster',
+    nowMs: now,
+    log: () => undefined,
+    committed: () => {
+      commits.n++;
+    },
+  };
+  for (const cap of opts.capabilities ?? []) {
+    await migrateCapability(db, cap);
+    const cfg = cap.config(opts.capabilityEnv?.[cap.name] ?? {}, { dataDir, mode: host.mode });
+    instances[cap.name] = await cap.create(host, cfg);
+  }
   const app = await buildAdminApp({
     store, codes, rules, audit, users, sessionKey, config,
+    capabilities: Object.values(instances),
     onCommit: () => {
       commits.n++;
     },
@@ -159,12 +189,14 @@ export async function startAdmin(opts: FixtureOptions = {}): Promise<Fixture> {
     }
     for (const name of Object.keys(ACCOUNTS) as Account[]) tokens[name] = await login(name);
   }
+  if (opts.startCapabilities === true) for (const i of Object.values(instances)) await i.start?.();
 
   return {
     app, base, db, store, codes, rules, audit, users, config, sessionKey, dataDir, clock, logLines, passwords, tokens, commits,
-    call, login,
+    instances, secrets, call, login,
     close: async () => {
       await app.close();
+      for (const i of Object.values(instances).reverse()) await i.stop?.();
       if (opts.db === undefined) await db.close();
       rmSync(dataDir, { recursive: true, force: true });
     },

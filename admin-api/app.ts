@@ -186,6 +186,7 @@ export async function buildAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
   registerRuleRoutes(app, ctx);
   registerRiskRoutes(app, ctx);
   registerVenueRoutes(app, ctx);
+  for (const cap of deps.capabilities ?? []) await cap.routes?.(app, ctx);
   // Not ready()-ed: the caller may add routes (the web console's static files) before listen().
   return app;
 }

@@ -7,6 +7,7 @@ import type { SqlClient } from '../master/sql-client.js';
 import type { MasterStore, PersonInput } from '../master/store.js';
 import type { AdminSession, AdminTokens } from './admin-tokens.js';
 import type { BulkRequests } from './bulk-requests.js';
+import type { CapabilityInstance } from './capability.js';
 import type { AdminConfig } from './config.js';
 import { AdminError } from './errors.js';
 import type { Permission } from './roles.js';
@@ -59,6 +60,8 @@ export interface AdminDeps {
   readonly identityProvider?: IdentityProvider;
   /** where log lines go (default stdout); tests capture them here */
   readonly logStream?: { write(line: string): unknown };
+  /** the capabilities plugged in (capability.ts), their routes registered after the shell's */
+  readonly capabilities?: readonly CapabilityInstance[];
 }
 
 /** Shared by the route modules. */

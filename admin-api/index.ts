@@ -9,3 +9,4 @@ export * from './admin-tokens.js';
 export * from './rate-limit.js';
 export * from './bulk-requests.js';
 export { adminErrorHandler, toAdminError } from './error-handler.js';
+export * from './capability.js';

@@ -12,6 +12,12 @@ export interface ErrorSpec {
   readonly status: number;
   /** One-line description, also the default message. */
   readonly message: string;
+  /**
+   * What an official or a citizen reads (简体中文), no raw codes, no English.
+   * Every catalogue entry written from now on carries one; a test per
+   * catalogue keeps none missing.
+   */
+  readonly zh?: string;
 }
 
 export type Catalogue = Readonly<Record<string, ErrorSpec>>;

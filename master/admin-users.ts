@@ -27,14 +27,16 @@ import { MasterStore } from './store.js';
  * - Roles: admin (province), operator (changes codes), analyst (read-only,
  *   masked), city_officer (only people whose region starts with
  *   regionPrefix, a GB/T 2260 prefix: 2 province, 4 city, 6 county, 9 or 12
- *   digits street), auditor (audit log only). Enforcement is admin-api's;
+ *   digits street), auditor (audit log only), security (安全管理员: log
+ *   audit and alerting), hotline (热线坐席: appeals and the knowledge base,
+ *   codes masked). Enforcement is admin-api's;
  *   this file stores and checks the values.
  * - First start: ensureFirstAdmin writes one admin with a random password
  *   to <dataDir>/admin-credentials.json, mode 0600. No fixed default
  *   password exists anywhere.
  */
-export type AdminRole = 'admin' | 'operator' | 'analyst' | 'city_officer' | 'auditor';
-export const ADMIN_ROLES: readonly AdminRole[] = Object.freeze(['admin', 'operator', 'analyst', 'city_officer', 'auditor']);
+export type AdminRole = 'admin' | 'operator' | 'analyst' | 'city_officer' | 'auditor' | 'security' | 'hotline';
+export const ADMIN_ROLES: readonly AdminRole[] = Object.freeze(['admin', 'operator', 'analyst', 'city_officer', 'auditor', 'security', 'hotline']);
 
 export interface AdminUser {
   readonly username: string;

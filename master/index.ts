@@ -12,3 +12,4 @@ export * from './audit-log.js';
 export * from './admin-users.js';
 export * from './node-keys-registry.js';
 export * from './risk-import.js';
+export * from './alert-events.js';

@@ -313,10 +313,43 @@ ALTER TABLE admin_users ADD CONSTRAINT admin_users_role_ck
   CHECK (role IN ('admin', 'operator', 'analyst', 'city_officer', 'auditor'));
 `;
 
+// Version 3: what the capability folders share (issues 10–16).
+const V3_CAPABILITIES = `
+-- Two more back-office roles (admin-api/roles.ts): security (安全管理员) and
+-- hotline (热线坐席).
+ALTER TABLE admin_users DROP CONSTRAINT admin_users_role_ck;
+ALTER TABLE admin_users ADD CONSTRAINT admin_users_role_ck
+  CHECK (role IN ('admin', 'operator', 'analyst', 'city_officer', 'auditor', 'security', 'hotline'));
+
+-- Alert events (master/alert-events.ts): any capability that sees something an
+-- operator must hear about (an import over its reject threshold, a log-audit
+-- correlation hit, an overdue appeal) appends a row here IN THE SAME
+-- TRANSACTION as what caused it, so the event is exactly as durable as the
+-- cause. The alerting capability reads them in id order (its own cursor),
+-- applies its rules (grouping, silences, SMS) and never deletes them.
+-- summary is Chinese, one line, and never carries a certificate number,
+-- phone or full name; details is machine-readable (counts, ids, links).
+CREATE TABLE alert_events (
+  id        bigserial PRIMARY KEY,
+  at        timestamptz NOT NULL DEFAULT now(),
+  source    text NOT NULL CHECK (source ~ '^[a-z][a-z0-9-]{0,31}$'),
+  kind      text NOT NULL CHECK (kind ~ '^[a-z][a-z0-9_.-]{0,63}$'),
+  severity  text NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
+  key       text NOT NULL CHECK (length(key) BETWEEN 1 AND 200),
+  summary   text NOT NULL CHECK (length(summary) BETWEEN 1 AND 500),
+  details   jsonb NOT NULL DEFAULT '{}',
+  region    text NULL CHECK (region ~ '^[0-9]{2,12}$')
+);
+CREATE INDEX alert_events_at_ix ON alert_events (at);
+CREATE TRIGGER alert_events_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON alert_events
+  FOR EACH STATEMENT EXECUTE FUNCTION hc_append_only();
+`;
+
 /** Append only. Never edit an entry once released: add a new version. */
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'initial', sql: V1_INITIAL },
   { version: 2, name: 'services', sql: V2_SERVICES },
+  { version: 3, name: 'capabilities', sql: V3_CAPABILITIES },
 ]);
 
 export function migrationChecksum(m: Migration): string {

@@ -1,13 +1,9 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { loadSession, logout, setUnauthorizedHandler, type Session } from './api.js';
-import { AuditPage } from './audit-page.js';
-import { CodesPage } from './codes-page.js';
 import { ROLE_LABEL } from './format.js';
 import { LoginPage } from './login-page.js';
-import { RiskPage } from './risk-page.js';
-import { RulesPage } from './rules-page.js';
+import { PAGES } from './pages.js';
 import { consoleCan, type Permission } from './roles.js';
-import { VenuesPage } from './venues-page.js';
 
 /**
  * Shell: login gate, navigation (hash routes, so the server serves one
@@ -17,20 +13,6 @@ import { VenuesPage } from './venues-page.js';
  * table the server enforces (src/roles.ts, checked against admin-api/roles.ts
  * by a test); the server's 403 stays the real check.
  */
-interface PageDef {
-  id: string;
-  title: string;
-  perm: Permission;
-}
-
-const PAGES: readonly PageDef[] = [
-  { id: 'codes', title: '赋码查询与转码', perm: 'codes.read' },
-  { id: 'audit', title: '审计日志', perm: 'audit.read' },
-  { id: 'rules', title: '规则', perm: 'rules.read' },
-  { id: 'risk', title: '风险区域', perm: 'risk.read' },
-  { id: 'venues', title: '场所码', perm: 'venues.read' },
-];
-
 function allowed(role: string | null, perm: Permission): boolean {
   return consoleCan(role, perm);
 }
@@ -105,6 +87,8 @@ export function App() {
 
   const visible = PAGES.filter((p) => allowed(session.role, p.perm));
   const current = visible.find((p) => p.id === page) ?? visible[0];
+  const groups = [...new Set(visible.map((p) => p.group))];
+  const can = (perm: Permission): boolean => allowed(session.role, perm);
 
   return (
     <div className="shell">
@@ -119,19 +103,22 @@ export function App() {
         </div>
       </header>
       <nav className="sidenav" aria-label="功能">
-        {visible.map((p) => (
-          <a key={p.id} href={`#/${p.id}`} className={p.id === current?.id ? 'active' : ''} data-page={p.id}>
-            {p.title}
-          </a>
+        {groups.map((g) => (
+          <div key={g} className="navgroup">
+            <div className="navgroup-title">{g}</div>
+            {visible
+              .filter((p) => p.group === g)
+              .map((p) => (
+                <a key={p.id} href={`#/${p.id}`} className={p.id === current?.id ? 'active' : ''} data-page={p.id}>
+                  {p.title}
+                </a>
+              ))}
+          </div>
         ))}
       </nav>
       <main className="content">
         {current === undefined ? <p>当前账户没有可用的功能。</p> : null}
-        {current?.id === 'codes' ? <CodesPage canWrite={allowed(session.role, 'codes.write')} /> : null}
-        {current?.id === 'audit' ? <AuditPage /> : null}
-        {current?.id === 'rules' ? <RulesPage canWrite={allowed(session.role, 'rules.write')} /> : null}
-        {current?.id === 'risk' ? <RiskPage canWrite={allowed(session.role, 'risk.write')} /> : null}
-        {current?.id === 'venues' ? <VenuesPage canWrite={allowed(session.role, 'venues.write')} /> : null}
+        {current === undefined ? null : <div key={current.id}>{current.render({ can })}</div>}
       </main>
     </div>
   );

@@ -20,7 +20,9 @@ export const ROLE_LABEL: Record<string, string> = {
   operator: '操作员',
   analyst: '分析员',
   city_officer: '市级专员',
-  auditor: '审计员',
+  auditor: '安全审计员',
+  security: '安全管理员',
+  hotline: '热线坐席',
 };
 
 export const RISK_LEVEL_LABEL: Record<string, string> = { high: '高风险', medium: '中风险', low: '低风险' };
