@@ -16,3 +16,4 @@ export * from './rule-compile.js';
 export * from './rule-interpret.js';
 export * from './rule-schedule.js';
 export * from './default-rules.js';
+export * from './regions.js';
