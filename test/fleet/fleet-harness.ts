@@ -383,7 +383,8 @@ export class Fleet {
     this.procs.set(e, this.net.spawn(e, e, process.execPath, [join(ROOT, 'dist/main.js')], this.env({
       ...this.common(), ...extra,
       HC_ROLE: 'edge', HC_DATA_DIR: this.edgeDir(e), HC_NODE_ID: `edge-${e.slice(1)}`,
-      HC_SYNC_URL: `http://${IPS.m1}:8082`, EDGE_HOST: IPS[e], EDGE_PORT: '8080', EDGE_WORKERS: '1',
+      // two forked uWS servers per node, as production runs them (EDGE_WORKERS > 1: edge/main.ts supervisor)
+      HC_SYNC_URL: `http://${IPS.m1}:8082`, EDGE_HOST: IPS[e], EDGE_PORT: '8080', EDGE_WORKERS: '2',
     }), this.log(e)));
   }
 
@@ -410,6 +411,13 @@ export class Fleet {
     if (p === undefined) throw new Error(`no process ${name}`);
     p.child.kill('SIGKILL');
     await p.exited;
+  }
+
+  /** The node's machine loses power: SIGKILL to every process in its namespace (supervisor, servers, daemon). */
+  async killNode(node: EdgeNode | 'm1'): Promise<void> {
+    const p = this.procs.get(node);
+    this.net.killAll(node);
+    await p?.exited;
   }
 
   async destroy(): Promise<void> {
