@@ -296,6 +296,14 @@ export class FailoverPool extends EventEmitter {
       if (hostLost(err)) this.forget(pool);
       return asLost(err, host);
     };
+    // A checked-out client whose server dies emits 'error'; pg.Pool guards only
+    // idle clients, and an 'error' without a listener kills the process (seen in
+    // the fleet suite when the primary lost power under a query). Listen for the
+    // whole checkout; the query in flight rejects with the same error anyway.
+    const onError = (err: Error): void => {
+      observe(err);
+    };
+    client.on('error', onError);
     const facade = {
       query: (text: string, params?: unknown[]) => client.query(text, params).catch((err: unknown) => Promise.reject(observe(err))),
       on: (event: string, fn: (...args: unknown[]) => void) => {
@@ -306,7 +314,10 @@ export class FailoverPool extends EventEmitter {
         client.off(event as 'error', fn);
         return facade;
       },
-      release: (err?: Error | boolean) => client.release(err),
+      release: (err?: Error | boolean) => {
+        client.off('error', onError);
+        client.release(err);
+      },
     };
     return facade as unknown as pg.PoolClient;
   }

@@ -13,14 +13,20 @@ import type { RedisOptions } from 'ioredis';
  * address, checks with ROLE that the node it reached really is the primary,
  * and on every reconnect asks again. What this file adds:
  *
- *  - `failoverDetector`: ioredis subscribes to `+switch-master` on the
- *    sentinels and drops its connection to the old primary at once, instead
- *    of waiting for the socket to fail (a primary that was demoted, not
- *    killed, keeps its sockets open and answers READONLY).
  *  - `reconnectOnError` for READONLY / "-MASTERDOWN": reconnect (through the
  *    sentinels) and RESEND the command (return 2). Safe for every command we
  *    send: a rejected write was not applied, and the delta publish script
- *    re-checks the stream top on every (re)send (bus-redis.ts).
+ *    re-checks the stream top on every (re)send (bus-redis.ts). This is how a
+ *    primary that was demoted but not killed is left: its sockets stay open,
+ *    its first refused write sends us to the new one. (A blocked XREAD on it
+ *    keeps reading what it now replicates: the same stream, slightly later.)
+ *  - NOT ioredis' `failoverDetector` (its +switch-master subscription):
+ *    measured in the fleet suite (test/fleet), ioredis 6.0.0's detector of
+ *    the previous connection can fire while the client is already
+ *    reconnecting through the sentinels; its `connector.disconnect()` then
+ *    aborts that connect, and the client ends for good ("Connection is
+ *    closed." on every later command — master and edges stopped syncing
+ *    after a Redis primary kill). Reconnecting on the error is enough.
  *  - the configuration, read once by stack-config.ts:
  *
  *    | variable                  | meaning                                                     |
@@ -142,7 +148,6 @@ export function withSentinel(base: RedisOptions, sentinel: RedisSentinelConfig |
     sentinelCommandTimeout: 1000,
     // ask the sentinels again soon and forever: a failover takes seconds (down-after-milliseconds + election)
     sentinelRetryStrategy: (times: number) => Math.min(100 + times * 100, 1000),
-    failoverDetector: true,
     // sentinels learn of each other (`+sentinel`): keep the list current
     updateSentinels: true,
     reconnectOnError: reconnectOnFailover,

@@ -87,7 +87,17 @@ export class FleetNet {
   private readonly procs = new Set<NsProcess>();
   private switchNs: string;
 
+  /** If the test process is stopped (SIGTERM from a runner's timeout) or exits, the machines go with it. */
+  private readonly onExit = (): void => this.destroySync();
+  private readonly onTerm = (): void => {
+    this.destroySync();
+    process.exit(143);
+  };
+
   constructor() {
+    process.once('exit', this.onExit);
+    process.once('SIGTERM', this.onTerm);
+    process.once('SIGINT', this.onTerm);
     this.switchNs = `${this.prefix}-sw`;
     run('ip', ['netns', 'add', this.switchNs]);
     run('ip', ['-n', this.switchNs, 'link', 'add', 'br0', 'type', 'bridge']);
@@ -170,7 +180,17 @@ export class FleetNet {
     }
   }
 
+  /** Synchronous last resort: SIGKILL everything in our namespaces, delete them. */
+  destroySync(): void {
+    for (const node of this.nodes.keys()) this.killAll(node);
+    for (const ns of [...this.nodes.values(), this.switchNs]) spawnSync('ip', ['netns', 'del', ns]);
+    this.nodes.clear();
+  }
+
   async destroy(): Promise<void> {
+    process.off('exit', this.onExit);
+    process.off('SIGTERM', this.onTerm);
+    process.off('SIGINT', this.onTerm);
     for (const p of this.procs) p.child.kill('SIGTERM');
     const deadline = Date.now() + 8000;
     while (this.procs.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
