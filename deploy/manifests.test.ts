@@ -162,6 +162,16 @@ describe('deploy/k8s: Kubernetes manifests', () => {
     expect(redis.spec.template.spec.containers.map((x) => x.command?.at(-1))).toContain('--sentinel');
   });
 
+  it('the Redis pods\' init script is valid sh and never starts a second primary blindly', () => {
+    const cm = byName('ConfigMap', 'healthcode-redis') as unknown as { data: Record<string, string> };
+    const script = join(tmp, 'redis-init.sh');
+    writeFileSync(script, cm.data['init.sh']!);
+    const r = spawnSync('sh', ['-n', script], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(cm.data['init.sh']).toContain('SENTINEL get-master-addr-by-name healthcode');
+    expect(cm.data['redis.conf']).toContain('maxmemory-policy noeviction');
+  });
+
   it('selectors select: workloads their own pods; Services, PDBs and NetworkPolicies some workload', () => {
     for (const w of workloads) expect(matches(w.spec.selector.matchLabels, w.spec.template.metadata.labels), `${w.metadata.name}`).toBe(true);
     const pods = workloads.map((w) => w.spec.template.metadata.labels);
