@@ -121,6 +121,40 @@ function envFile(path: string): Record<string, string> {
   return env;
 }
 
+const TYPES: Record<string, [string, string]> = {
+  'v1/Namespace': ['kubernetes-models/v1/Namespace', 'INamespace'],
+  'v1/ConfigMap': ['kubernetes-models/v1/ConfigMap', 'IConfigMap'],
+  'v1/Service': ['kubernetes-models/v1/Service', 'IService'],
+  'apps/v1/DaemonSet': ['kubernetes-models/apps/v1/DaemonSet', 'IDaemonSet'],
+  'apps/v1/Deployment': ['kubernetes-models/apps/v1/Deployment', 'IDeployment'],
+  'apps/v1/StatefulSet': ['kubernetes-models/apps/v1/StatefulSet', 'IStatefulSet'],
+  'policy/v1/PodDisruptionBudget': ['kubernetes-models/policy/v1/PodDisruptionBudget', 'IPodDisruptionBudget'],
+  'networking.k8s.io/v1/NetworkPolicy': ['kubernetes-models/networking.k8s.io/v1/NetworkPolicy', 'INetworkPolicy'],
+};
+
+/** Every document as a typed object literal in a scratch TypeScript file, compiled with tsc: the errors (empty = clean). */
+function typeCheck(list: readonly Doc[]): string[] {
+  const dir = mkdtempSync(join(tmp, 'types-'));
+  const root = join(DEPLOY, '..');
+  const imports = new Set<string>();
+  const body = list.map((d, i) => {
+    const [mod, type] = TYPES[`${d.apiVersion}/${d.kind}`]!;
+    imports.add(`import type { ${type} } from '${mod}';`);
+    const { file: _file, ...raw } = d as Doc & { file?: string };
+    return `export const d${i}: ${type} = ${JSON.stringify(raw, null, 1)};`;
+  });
+  writeFileSync(join(dir, 'check.ts'), [...imports, ...body, ''].join('\n'));
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: {
+      strict: true, noEmit: true, skipLibCheck: true, module: 'esnext', moduleResolution: 'bundler', types: [],
+      paths: { 'kubernetes-models/*': [join(root, 'node_modules/kubernetes-models/*')] },
+    },
+    files: ['check.ts'],
+  }));
+  const r = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json')], { encoding: 'utf8' });
+  return r.status === 0 ? [] : (r.stdout + r.stderr).split('\n').filter((l) => l.includes('error TS'));
+}
+
 describe('deploy/k8s: Kubernetes manifests', () => {
   it('every document is a known kind and valid against the Kubernetes schemas', () => {
     expect(docs.length).toBeGreaterThan(10);
@@ -131,6 +165,17 @@ describe('deploy/k8s: Kubernetes manifests', () => {
       expect(() => new Model!(raw as never).validate(), `${d.file}: ${d.kind} ${d.metadata.name}`).not.toThrow();
     }
   });
+
+  it('no unknown field anywhere: every document type-checks against the Kubernetes API types (TypeScript excess-property checks)', () => {
+    // JSON schemas allow unknown fields (a typo'd `readinesProbe` would pass them and be
+    // dropped by the API server); the generated TypeScript interfaces do not.
+    expect(typeCheck(docs)).toEqual([]);
+    const typo = structuredClone(workloads.find((w) => w.kind === 'DaemonSet')!) as unknown as Doc & Workload;
+    const c = typo.spec.template.spec.containers[0]! as unknown as Record<string, unknown>;
+    c.readinesProbe = c.readinessProbe;
+    delete c.readinessProbe;
+    expect(typeCheck([typo]).join('\n')).toMatch(/readinesProbe/);
+  }, 120_000);
 
   it('a broken manifest is caught (the validator is not a rubber stamp)', () => {
     const edge = structuredClone(workloads.find((w) => w.kind === 'DaemonSet')!) as unknown as Record<string, unknown> & Workload;
