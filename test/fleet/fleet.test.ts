@@ -127,16 +127,17 @@ describe('fleet: edges, Redis Sentinel, PostgreSQL primary + replica, each in it
         const i = changeNo++;
         const p = watched[i % WATCHED]!;
         const color = COLORS[Math.floor(i / WATCHED) % COLORS.length]!;
-        let failingSince: number | null = null;
+        const t0 = Date.now();
         for (;;) {
           const r = await f.http('POST', `${f.adminUrl()}/admin/v1/codes/transcode`, { phone: p.phone, color, reason: `fleet_${i}` }, adminToken, 25_000);
           if (r.status === 200) {
             expected.set(p.phone, color);
             changes++;
-            if (failingSince !== null) outageMs = Math.max(outageMs, Date.now() - failingSince);
+            // from the first attempt to the acknowledgement: a request that waited
+            // (a failover, a partition) counts as much as one that was retried
+            outageMs = Math.max(outageMs, Date.now() - t0);
             break;
           }
-          failingSince ??= Date.now();
           if (r.status === 401) await login().catch(() => undefined);
           await new Promise((res) => setTimeout(res, 200));
         }
@@ -315,6 +316,16 @@ describe('fleet: edges, Redis Sentinel, PostgreSQL primary + replica, each in it
     rows[rows.length - 1]!.note += `; old primary rebuilt as sync standby in ${(rebuildMs / 1000).toFixed(1)} s`;
   }, 300_000);
 
+  it('the master cut off from the PostgreSQL primary for 6 s (packets dropped, not refused): it resumes without a restart', async () => {
+    await fault('master partitioned from PostgreSQL 6 s', async () => {
+      const ips = [IPS.pg1, IPS.pg2];
+      f.net.partition('m1', ips);
+      await new Promise((r) => setTimeout(r, 6000));
+      f.net.heal('m1', ips);
+      return { note: 'silence, not resets: in-flight queries wait for TCP to retransmit' };
+    });
+  }, 300_000);
+
   it('kill -9 of an edge in the middle of applying a mass change: it restarts where it stopped', async () => {
     await fault('e2 kill -9 mid-apply (mass change), restarted', async () => {
       const from = await appliedSeq('e2');
@@ -391,7 +402,7 @@ describe('fleet: edges, Redis Sentinel, PostgreSQL primary + replica, each in it
 });
 
 function table(rows: readonly Row[]): string {
-  const head = ['fault', 'edges serving', 'display probes', 'longest display gap', 'admin write outage', 'changes acked', 'time to converge', 'scans stored/acked', 'note'];
+  const head = ['fault', 'edges serving', 'display probes', 'longest display gap', 'longest 转码 (waits + retries)', 'changes acked', 'time to converge', 'scans stored/acked', 'note'];
   const body = rows.map((r) => [
     r.fault, r.edgesServing, String(r.displayProbes), `${r.longestGapMs} ms`, `${(r.writeOutageMs / 1000).toFixed(1)} s`, String(r.changes),
     `${(r.convergeMs / 1000).toFixed(2)} s`, r.scans, r.note,
