@@ -3,7 +3,9 @@ import { resolve } from 'node:path';
 import { loadAdminConfig, type AdminConfig } from './admin-api/config.js';
 import { CAPABILITIES } from './capabilities.js';
 import { loadEdgeConfig, loadOrCreateSessionKey, type EdgeConfig } from './edge/config.js';
+import { databaseUrlProblem } from './master/pg-failover.js';
 import { SyncError } from './sync/errors.js';
+import { loadRedisHa, sentinelPlaceholderUrl, type RedisSentinelConfig } from './sync/redis-connection.js';
 import { NODE_ID } from './sync/scan-wire.js';
 
 /**
@@ -33,9 +35,15 @@ export interface StackConfig {
   /** schema first on the search_path (tests use a throw-away one); null = the server's default */
   readonly databaseSchema: string | null;
   readonly databasePool: number;
+  /** DATABASE_READ_URL: a read replica for the back office's heavy reads (reports); null = the primary (master/pg-failover.ts) */
+  readonly databaseReadUrl: string | null;
   /** Redis URL, or null for the in-process bus (role all only) */
   readonly redisUrl: string | null;
   readonly redisPrefix: string;
+  /** REDIS_SENTINELS + REDIS_SENTINEL_NAME: the primary is found through Sentinel (sync/redis-connection.ts) */
+  readonly redisSentinel: RedisSentinelConfig | null;
+  /** HC_REDIS_WAIT_REPLICAS: replicas that must hold appended scans (WAIT) */
+  readonly redisWaitReplicas: number;
   /** the master's sync endpoint (snapshots, key registration) */
   readonly sync: {
     readonly host: string;
@@ -91,6 +99,13 @@ function url(env: Env, name: string, protocols: readonly string[]): string | nul
   return raw;
 }
 
+function pgUrl(env: Env, name: string): string | null {
+  const raw = str(env, name);
+  if (raw === undefined) return null;
+  const problem = databaseUrlProblem(raw);
+  return problem === null ? raw : bad(name, problem);
+}
+
 /** A node id from the host name: what scans and keys are labelled with when HC_NODE_ID is unset. */
 export function defaultNodeId(): string {
   const h = hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
@@ -102,8 +117,12 @@ export function loadStackConfig(env: Env = process.env): StackConfig {
   if (roleRaw !== 'all' && roleRaw !== 'master' && roleRaw !== 'edge') bad('HC_ROLE', `must be all, master or edge, got ${JSON.stringify(roleRaw)}`);
   const role: StackRole = roleRaw;
   const dataDir = resolve(str(env, 'HC_DATA_DIR') ?? './data');
-  const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
-  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
+  // libpq multi-host URLs (host1:5432,host2:5432, target_session_attrs) as well as plain ones: master/pg-failover.ts
+  const databaseUrl = pgUrl(env, 'DATABASE_URL');
+  const databaseReadUrl = pgUrl(env, 'DATABASE_READ_URL');
+  if (databaseReadUrl !== null && databaseUrl === null) bad('DATABASE_READ_URL', 'needs DATABASE_URL (a read replica of which primary?)');
+  const redisHa = loadRedisHa(env, bad);
+  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']) ?? (redisHa.sentinel === null ? null : sentinelPlaceholderUrl(redisHa.sentinel));
   const databaseSchema = str(env, 'HC_DB_SCHEMA') ?? null;
   if (databaseSchema !== null && !/^[a-z_][a-z0-9_]{0,62}$/.test(databaseSchema)) bad('HC_DB_SCHEMA', 'must be a lower-case identifier');
   if (role !== 'all' && redisUrl === null) {
@@ -146,8 +165,11 @@ export function loadStackConfig(env: Env = process.env): StackConfig {
     databaseUrl,
     databaseSchema,
     databasePool,
+    databaseReadUrl,
     redisUrl,
     redisPrefix,
+    redisSentinel: redisHa.sentinel,
+    redisWaitReplicas: redisHa.waitReplicas,
     sync: { host: syncHost, port: syncPort, url: syncUrl, token: syncToken },
     nodeId,
     demo: { people, venues },

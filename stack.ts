@@ -20,6 +20,7 @@ import { MasterStore } from './master/store.js';
 import type { StackConfig } from './stack-config.js';
 import { MemoryDeltaBus } from './sync/bus-memory.js';
 import { RedisDeltaBus, redactRedisUrl } from './sync/bus-redis.js';
+import { describeSentinel } from './sync/redis-connection.js';
 import type { DeltaBus } from './sync/delta-bus.js';
 import { EdgeDaemon, type KeyRegistrar } from './sync/edge-daemon.js';
 import { masterOutboxSource } from './sync/outbox-master.js';
@@ -145,9 +146,21 @@ async function openMasterDb(config: StackConfig): Promise<SqlClient> {
   });
 }
 
+/** DATABASE_READ_URL (a streaming replica) for heavy back-office reads; without it, the primary. */
+async function openReadDb(config: StackConfig, db: SqlClient): Promise<SqlClient> {
+  if (config.databaseReadUrl === null) return db;
+  return openPostgres(config.databaseReadUrl, {
+    max: config.databasePool,
+    ...(config.databaseSchema === null ? {} : { searchPath: config.databaseSchema }),
+  });
+}
+
 async function openBus(config: StackConfig): Promise<DeltaBus> {
   if (config.redisUrl === null) return new MemoryDeltaBus();
-  return RedisDeltaBus.connect({ url: config.redisUrl, keyPrefix: config.redisPrefix, connectionName: `hc-${config.role}-${config.nodeId}` });
+  return RedisDeltaBus.connect({
+    url: config.redisUrl, keyPrefix: config.redisPrefix, connectionName: `hc-${config.role}-${config.nodeId}`,
+    sentinel: config.redisSentinel, waitReplicas: config.redisWaitReplicas, // issue 17: Sentinel, scans on two machines
+  });
 }
 
 /**
@@ -162,7 +175,7 @@ export async function startStack(config: StackConfig, opts: StackOptions = {}): 
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     const bus = await openBus(config);
     stops.add('resource', () => bus.close());
-    if (config.redisUrl !== null) log(`stack: delta bus on Redis ${redactRedisUrl(config.redisUrl)} (prefix ${config.redisPrefix})`);
+    if (config.redisUrl !== null) log(`stack: delta bus on Redis ${config.redisSentinel === null ? redactRedisUrl(config.redisUrl) : describeSentinel(config.redisSentinel)} (prefix ${config.redisPrefix})`);
 
     let master: MasterParts | null = null;
     let syncHttp: SyncHttpServer | null = null;
@@ -229,6 +242,8 @@ async function startMaster(
 ): Promise<{ master: MasterParts; syncHttp: SyncHttpServer; admin: FastifyInstance }> {
   const db = await openMasterDb(config);
   stops.add('resource', () => db.close());
+  const readDb = await openReadDb(config, db); // issue 17: DATABASE_READ_URL, a replica for reports
+  if (readDb !== db) stops.add('resource', () => readDb.close());
   const secrets = loadOrCreateSecrets(config.dataDir);
   const store = new MasterStore(db, secrets, opts.now === undefined ? {} : { now: opts.now });
   const mig = await store.migrate();
@@ -293,7 +308,7 @@ async function startMaster(
   log(`sync: snapshots and node-key registration on ${syncHttp.url}${SNAPSHOT_PATH}`);
 
   const host: CapabilityHost = {
-    db, store, codes, rules, audit, users, secrets,
+    db, readDb, store, codes, rules, audit, users, secrets,
     dataDir: config.dataDir,
     mode: config.mode,
     nowMs: () => store.nowMs(),

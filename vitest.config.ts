@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['**/*.test.ts'],
-    exclude: ['node_modules/**', 'dist/**', 'test/cluster/**', 'admin-api/console/**'],
+    exclude: ['node_modules/**', 'dist/**', 'test/cluster/**', 'test/fleet/**', 'admin-api/console/**'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',

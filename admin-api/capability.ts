@@ -31,6 +31,13 @@ import type { Ctx } from './context.js';
  */
 export interface CapabilityHost {
   readonly db: SqlClient;
+  /**
+   * A read replica for heavy read-only queries (reports, exports, statistics):
+   * DATABASE_READ_URL, a PostgreSQL streaming replica — it lags the primary by
+   * the replication delay (normally milliseconds). Absent (embedded, tests, no
+   * replica configured): use `host.readDb ?? host.db`. Never write through it.
+   */
+  readonly readDb?: SqlClient;
   readonly store: MasterStore;
   readonly codes: CodeService;
   readonly rules: RuleVersions;

@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { PGlite, type Transaction as PgliteTransaction } from '@electric-sql/pglite';
 import pg from 'pg';
 import { MasterError } from './errors.js';
+import { openPgPool } from './pg-failover.js';
 
 /**
  * The ONE interface the master's data-access layer talks to (DESIGN §1: any
@@ -479,7 +480,8 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
   if (opts.searchPath !== undefined && !IDENT.test(opts.searchPath)) {
     throw new MasterError('MASTER_ERR_INVALID', `not a plain lower-case identifier: ${opts.searchPath}`, 'searchPath');
   }
-  const pool = new pg.Pool({
+  // several hosts / target_session_attrs: pg-failover.ts (issue 17); one host: a plain pg.Pool
+  const pool = openPgPool({
     connectionString: url,
     max: opts.max ?? 10,
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,

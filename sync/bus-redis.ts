@@ -11,6 +11,7 @@ import {
   type PublishResult,
 } from './delta-bus.js';
 import { SyncError } from './errors.js';
+import { describeSentinel, withSentinel, type RedisSentinelConfig } from './redis-connection.js';
 
 /**
  * The delta bus on Redis Streams (cluster mode, DESIGN §1, §6), via ioredis.
@@ -74,6 +75,8 @@ export interface RedisBusOptions {
   readonly waitTimeoutMs?: number;
   /** CLIENT SETNAME for every connection (operators find them in CLIENT LIST), default 'hc-sync' */
   readonly connectionName?: string;
+  /** Redis Sentinel (redis-connection.ts): the primary is found through the sentinels, `url` gives only credentials/db/TLS */
+  readonly sentinel?: RedisSentinelConfig | null;
 }
 
 // KEYS[1] delta stream; ARGV[1] fromSeq, ARGV[2] toSeq, ARGV[3] payload.
@@ -204,7 +207,7 @@ export class RedisDeltaBus implements DeltaBus {
 
   /** Connects (and fails with SYNC_ERR_BUS_UNAVAILABLE when Redis cannot be reached within connectTimeoutMs). */
   static async connect(opts: RedisBusOptions): Promise<RedisDeltaBus> {
-    const where = redactRedisUrl(opts.url);
+    const where = opts.sentinel ? describeSentinel(opts.sentinel) : redactRedisUrl(opts.url);
     const options: RedisOptions = {
       lazyConnect: true,
       connectTimeout: opts.connectTimeoutMs ?? 5000,
@@ -215,7 +218,7 @@ export class RedisDeltaBus implements DeltaBus {
       // reconnect quickly and forever: the publisher must catch up soon after Redis is back
       retryStrategy: (times: number) => Math.min(times * 100, 2000),
     };
-    const main = new Redis(opts.url, options);
+    const main = new Redis(opts.url, withSentinel(options, opts.sentinel));
     let lastError: Error | null = null;
     main.on('error', (err: Error) => {
       lastError = err;
