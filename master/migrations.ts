@@ -345,11 +345,56 @@ CREATE TRIGGER alert_events_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON a
   FOR EACH STATEMENT EXECUTE FUNCTION hc_append_only();
 `;
 
+// Version 4: travel data the capabilities share (issues 10, 11, 16). The data
+// exchange (exchange/) writes them from its arrival / travel / carrier
+// datasets; tracing (co-travel, 同乘) and citizen services (行程卡) read them.
+// source/source_ref give lineage like facts: 'import:<dataset>', '<batch>:<row>'.
+const V4_TRAVEL = `
+-- One leg of a journey on public transport: who (person_id), which vehicle
+-- (mode + number, e.g. train G1234, flight CA1501), which day (China date),
+-- where from / to (GB/T 2260), and the seat or carriage when known.
+CREATE TABLE travel_segments (
+  id          bigserial PRIMARY KEY,
+  person_id   bigint NOT NULL REFERENCES persons (id),
+  mode        text NOT NULL CHECK (mode IN ('train', 'flight', 'bus', 'ship', 'car', 'other')),
+  number      text NOT NULL CHECK (length(number) BETWEEN 1 AND 32),
+  travel_date date NOT NULL,
+  seat        text NULL CHECK (length(seat) <= 32),
+  from_region text NULL CHECK (from_region ~ '^[0-9]{6}$'),
+  to_region   text NULL CHECK (to_region ~ '^[0-9]{6}$'),
+  depart_at   timestamptz NULL,
+  arrive_at   timestamptz NULL,
+  source      text NOT NULL,
+  source_ref  text NULL,
+  created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX travel_segments_vehicle_ix ON travel_segments (mode, number, travel_date);
+CREATE INDEX travel_segments_person_ix ON travel_segments (person_id, travel_date);
+
+-- Carrier stays (行程卡): the cities a phone number stayed in, one row per
+-- phone, city and China day, as the carriers report them. Keyed by the
+-- person's phone_hash (persons.phone_hash: HMAC of the number), never the
+-- number itself.
+CREATE TABLE carrier_stays (
+  id          bigserial PRIMARY KEY,
+  phone_hash  bytea NOT NULL,
+  carrier     text NOT NULL CHECK (length(carrier) BETWEEN 1 AND 32),
+  region      text NOT NULL CHECK (region ~ '^[0-9]{4}([0-9]{2})?$'),
+  day         date NOT NULL,
+  source      text NOT NULL,
+  source_ref  text NULL,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (phone_hash, region, day)
+);
+CREATE INDEX carrier_stays_day_ix ON carrier_stays (day);
+`;
+
 /** Append only. Never edit an entry once released: add a new version. */
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'initial', sql: V1_INITIAL },
   { version: 2, name: 'services', sql: V2_SERVICES },
   { version: 3, name: 'capabilities', sql: V3_CAPABILITIES },
+  { version: 4, name: 'travel', sql: V4_TRAVEL },
 ]);
 
 export function migrationChecksum(m: Migration): string {
