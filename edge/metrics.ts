@@ -16,6 +16,9 @@ export interface Gauges {
   readonly lagSec: number | null;
   readonly appliedSeq: number;
   readonly spoolDepth: number;
+  /** fsync'ed spool commits of this process and the events they carried (group commit: events / commits = mean group) */
+  readonly spoolCommits?: number;
+  readonly spoolEvents?: number;
   readonly sessionCacheEntries: number;
   readonly signingKeyPublished: boolean | null;
   readonly ready: boolean;
@@ -99,6 +102,12 @@ export class EdgeMetrics {
     L.push('# HELP edge_spool_depth Scan events waiting to be shipped to the master.');
     L.push('# TYPE edge_spool_depth gauge');
     L.push(`edge_spool_depth{pid="${pid}"} ${g.spoolDepth}`);
+    L.push('# HELP edge_spool_commits_total Durable (fsync\'ed) spool commits of this process; each carries every scan of its tick (group commit).');
+    L.push('# TYPE edge_spool_commits_total counter');
+    L.push(`edge_spool_commits_total{pid="${pid}"} ${g.spoolCommits ?? 0}`);
+    L.push('# HELP edge_spool_events_total Scan events written by those commits.');
+    L.push('# TYPE edge_spool_events_total counter');
+    L.push(`edge_spool_events_total{pid="${pid}"} ${g.spoolEvents ?? 0}`);
     L.push('# HELP edge_session_cache_entries Verified sessions cached.');
     L.push('# TYPE edge_session_cache_entries gauge');
     L.push(`edge_session_cache_entries{pid="${pid}"} ${g.sessionCacheEntries}`);

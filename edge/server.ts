@@ -513,7 +513,7 @@ async function finishScan(edge: Edge, p: PendingRequest, auth: string): Promise<
     if (record === undefined) throw new EdgeError('EDGE_ERR_NOT_REGISTERED');
     const { notices, riskArea } = scanNotices(edge, record, venue, reader);
     // durable BEFORE the answer (DESIGN §1, §6): an answered scan is never lost
-    await edge.spool.append({ kind: 'scan', uid: s.uid, venue: venue.id, at: Date.now(), color: record.color });
+    await edge.spool.add({ kind: 'scan', uid: s.uid, venue: venue.id, at: Date.now(), color: record.color });
     edge.metrics.scans++;
     if (p.aborted) return;
     const out = JSON.stringify({ color: record.color, name: record.name, venue: venueJson(venue), riskArea, notices });
@@ -566,7 +566,7 @@ async function finishVerify(edge: Edge, p: PendingRequest): Promise<void> {
     const record = reader.code(uid);
     if (record === undefined) throw new EdgeError('EDGE_ERR_NOT_REGISTERED');
     const { notices, riskArea } = scanNotices(edge, record, venue, reader);
-    await edge.spool.append({ kind: 'verify', uid, venue: venue.id, at: Date.now(), color: record.color });
+    await edge.spool.add({ kind: 'verify', uid, venue: venue.id, at: Date.now(), color: record.color });
     edge.metrics.verifies++;
     if (p.aborted) return;
     const tokenColor = claims.color === 0 ? 'green' : claims.color === 1 ? 'yellow' : 'red';
@@ -657,6 +657,8 @@ function onMetrics(edge: Edge, res: HttpResponse): void {
       lagSec: edge.lagSec,
       appliedSeq: edge.appliedSeq,
       spoolDepth,
+      spoolCommits: edge.spool.commits,
+      spoolEvents: edge.spool.written,
       sessionCacheEntries: edge.sessions.size,
       signingKeyPublished: edge.signing?.published ?? null,
       ready: !edge.stale,
