@@ -13,6 +13,12 @@ import {
 } from '../core/code-record.js';
 import { CoreError } from '../core/errors.js';
 import {
+  CHANGE_ALL,
+  CHANGE_HEADER_BYTES,
+  changeEntryFrom,
+  changeKey,
+  changeKeySeq,
+  DB_CHANGES,
   DB_CODES,
   DB_DISPLAY,
   DISPLAY_HEADER_BYTES,
@@ -139,7 +145,11 @@ export class ReplicaReader {
   private readonly risk: Database<Uint8Array, string>;
   private readonly rulesDb: Database<Uint8Array, string>;
   private readonly meta: Database<unknown, string>;
+  /** the writer's change log (replica-layout.ts); undefined in a replica written by an older build */
+  private readonly changes: Database<Uint8Array, Uint8Array> | undefined;
   private closed = false;
+  /** stored expiry of the entry freshDisplayBody last returned (unix s) */
+  lastExpiresAt = 0;
   /** @internal where numeric display keys are read from (see uidKeyEncoder); set by freshDisplayBody */
   keySrc: Uint8Array = new Uint8Array(UID_BYTES);
   /** lmdb's shared read buffer the cached body views below look into */
@@ -180,6 +190,7 @@ export class ReplicaReader {
       this.venues = need<Uint8Array, string>(DB_VENUES, strDb);
       this.risk = need<Uint8Array, string>(DB_RISK, strDb);
       this.rulesDb = need<Uint8Array, string>(DB_RULES, strDb);
+      this.changes = env.openDB<Uint8Array, Uint8Array>(DB_CHANGES, uidDb) as Database<Uint8Array, Uint8Array> | undefined;
     } catch (err) {
       void this.env.close();
       throw err;
@@ -222,7 +233,10 @@ export class ReplicaReader {
     const buf = this.display.getBinaryFast(off as unknown as Uint8Array);
     if (buf === undefined) return undefined;
     const size = buf.length; // lmdb-js sets .length to the value's size (FACTS)
-    if (size < DISPLAY_HEADER_BYTES || displayExpiresAt(buf) <= validAfter) return undefined;
+    if (size < DISPLAY_HEADER_BYTES) return undefined;
+    const exp = displayExpiresAt(buf);
+    if (exp <= validAfter) return undefined;
+    this.lastExpiresAt = exp;
     if (size > MAX_VIEWED_ENTRY) return buf.subarray(DISPLAY_HEADER_BYTES, size);
     if (buf !== this.viewedBuffer) {
       // lmdb-js replaced its shared buffer (a larger value was read): views of the old one are void
@@ -235,6 +249,26 @@ export class ReplicaReader {
       this.views[size] = v;
     }
     return v;
+  }
+
+  /**
+   * Walks the change log after `after` up to `upTo` (the applied sequence
+   * read in this same read transaction), calling `drop(entry, offset)` for
+   * each uid listed. False when the log cannot tell what changed: no log
+   * (older replica), a gap (trimmed, a snapshot load), an entry marked
+   * "everything", or a log that does not reach `upTo`.
+   */
+  changesAfter(after: number, upTo: number, drop: (src: Uint8Array, off: number) => void): boolean {
+    if (this.changes === undefined || after < 0) return false;
+    let expect = after + 1;
+    for (const { key, value } of this.changes.getRange({ start: changeKey(after + 1) })) {
+      const to = changeKeySeq(key);
+      if (to > upTo) break;
+      if (value.length < CHANGE_HEADER_BYTES || changeEntryFrom(value) > expect || value[0] === CHANGE_ALL) return false;
+      for (let o = CHANGE_HEADER_BYTES; o + UID_BYTES <= value.length; o += UID_BYTES) drop(value, o);
+      expect = to + 1;
+    }
+    return expect > upTo;
   }
 
   code(uid: Uint8Array): CodeRecord | undefined {

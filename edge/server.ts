@@ -23,6 +23,7 @@ import {
   withNotice,
   type WireNotice,
 } from './display-body.js';
+import { DisplayCache } from './display-cache.js';
 import { EdgeError } from './errors.js';
 import { errorReply, JSON_TYPE, replyCorked, replyJson, STATUS_LINE } from './http-reply.js';
 import { EdgeMetrics, type Route } from './metrics.js';
@@ -155,6 +156,10 @@ class Edge {
   readerError = '';
   /** the citizen page (issue 6), or null when not served */
   app: AppAssets | null = null;
+  /** display bodies in memory (edge/display-cache.ts), null when EDGE_DISPLAY_CACHE=0 */
+  readonly cache: DisplayCache | null;
+  /** the cache was validated against the replica in this event-loop turn */
+  turnChecked = false;
 
   constructor(
     readonly config: EdgeConfig,
@@ -169,6 +174,8 @@ class Edge {
   ) {
     this.reader = reader;
     this.sessions = new SessionCache(config.sessionCacheSize);
+    const n = config.displayCacheSize ?? config.sessionCacheSize;
+    this.cache = n > 0 ? new DisplayCache(n, this.sessions.table) : null;
     this.keyWatcher = new NodeKeyWatcher(config.dataDir);
     this.marginSec = Math.max(1, Math.ceil(config.tokenTtlSec / 10));
   }
@@ -337,9 +344,22 @@ function onCode(edge: Edge, res: HttpResponse, req: HttpRequest): void {
     const auth = req.getHeader('authorization');
     const slot = edge.sessions.lookup(auth, edge.nowSec);
     if (slot >= 0 && !edge.stale) {
+      const cache = edge.cache;
+      if (cache !== null) {
+        if (!edge.turnChecked) checkTurn(edge, cache);
+        const kept = cache.body(edge.sessions.table, slot, edge.refreshBefore);
+        if (kept !== undefined) {
+          edge.metrics.displayHits++;
+          res.writeHeader('content-type', JSON_TYPE).end(kept);
+          return;
+        }
+      }
       // synchronously, before anything else reads: the body is a view of lmdb's shared buffer (FACTS)
-      const body = edge.reader!.freshDisplayBody(edge.sessions.table, slot + UID_OFFSET, edge.refreshBefore);
+      const reader = edge.reader!;
+      const body = reader.freshDisplayBody(edge.sessions.table, slot + UID_OFFSET, edge.refreshBefore);
       if (body !== undefined) {
+        // the validation above read the applied sequence in this same turn: the body is no older
+        if (cache !== null && edge.turnChecked) cache.fill(edge.sessions.table, slot, body, reader.lastExpiresAt);
         edge.metrics.displayHits++;
         res.writeHeader('content-type', JSON_TYPE).end(body);
         return;
@@ -349,6 +369,24 @@ function onCode(edge: Edge, res: HttpResponse, req: HttpRequest): void {
   } catch (err) {
     replyError(edge, res, '/v1/code', err);
   }
+}
+
+/**
+ * Once per event-loop turn, before the first cached body is served: bring
+ * the display cache to the replica's applied sequence (the change log names
+ * what to drop). The flag is cleared in the check phase of this turn, so the
+ * next turn validates again — after lmdb-js has renewed its read snapshot.
+ */
+function checkTurn(edge: Edge, cache: DisplayCache): void {
+  const reader = edge.reader;
+  if (reader === null) return;
+  edge.turnChecked = true;
+  setImmediate(endTurn, edge);
+  cache.validate(reader.appliedSeq(), reader);
+}
+
+function endTurn(edge: Edge): void {
+  edge.turnChecked = false;
 }
 
 function displaySlow(edge: Edge, res: HttpResponse, auth: string): void {
@@ -659,6 +697,7 @@ function onMetrics(edge: Edge, res: HttpResponse): void {
       spoolDepth,
       spoolCommits: edge.spool.commits,
       spoolEvents: edge.spool.written,
+      displayCache: edge.cache,
       sessionCacheEntries: edge.sessions.size,
       signingKeyPublished: edge.signing?.published ?? null,
       ready: !edge.stale,

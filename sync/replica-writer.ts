@@ -17,6 +17,9 @@ import {
   DB_CODES,
   DB_DISPLAY,
   DB_META,
+  DB_CHANGES,
+  changeKey,
+  encodeChangeEntry,
   DB_RISK,
   DB_RULES,
   DB_VENUES,
@@ -55,6 +58,10 @@ export interface ReplicaWriterOptions {
 }
 
 /** lmdb-js TransactionFlags (index.d.ts): ABORTABLE 1, SYNCHRONOUS_COMMIT 2, NO_SYNC_FLUSH 0x10000. */
+/** change-log entries kept: an edge server idle for longer than this many batches drops its whole display cache once */
+const CHANGE_LOG_KEEP = 10_000;
+/** uids listed in one change-log entry at most (64 KiB); a larger batch is logged as "everything changed" */
+const CHANGE_LIST_MAX = 4096;
 const TXN_DURABLE = 1 | 2; // the lmdb-js default: abortable, returns once committed AND flushed to disk
 const TXN_NO_FLUSH_WAIT = 1 | 2 | 0x10000; // committed and visible on return; the fsync completes in the background
 
@@ -108,6 +115,8 @@ export class ReplicaWriter {
   private readonly risk: Database<Uint8Array, string>;
   private readonly rules: Database<Uint8Array, string>;
   private readonly meta: Database<unknown, string>;
+  /** change log (replica-layout.ts): the uids each batch changed, for the edges' in-memory display bodies */
+  private readonly changes: Database<Uint8Array, Uint8Array>;
   private closed = false;
 
   private constructor(dir: string, mapSize: number | undefined) {
@@ -123,6 +132,7 @@ export class ReplicaWriter {
     this.risk = this.env.openDB<Uint8Array, string>(DB_RISK, strDb);
     this.rules = this.env.openDB<Uint8Array, string>(DB_RULES, strDb);
     this.meta = this.env.openDB<unknown, string>(DB_META, { cache: false }); // msgpack, per the layout
+    this.changes = this.env.openDB<Uint8Array, Uint8Array>(DB_CHANGES, uidDb);
     try {
       this.env.transactionSync(() => {
         const stored = this.meta.get(META_FORMAT);
@@ -226,6 +236,7 @@ export class ReplicaWriter {
       for (let k = Math.max(0, applied + 1 - from); k < deltas.length; k++) {
         this.applyDelta(deltas[k]!, from + k, changed, seen);
       }
+      this.logChanges(applied + 1, to, changed);
       this.meta.putSync(META_APPLIED_SEQ, to);
     }, TXN_DURABLE);
     return changed;
@@ -271,9 +282,22 @@ export class ReplicaWriter {
       }
       if (applied === start) return;
       changed = todo.length >= SORT_FROM ? this.applySorted(todo, maxChanged) : this.applyInOrder(todo, maxChanged);
+      this.logChanges(start + 1, applied, changed);
       this.meta.putSync(META_APPLIED_SEQ, applied);
     }, TXN_DURABLE);
     return changed;
+  }
+
+  /**
+   * Inside the apply transaction: one change-log entry for seqs from..to
+   * (replica-layout.ts), and the oldest entries beyond CHANGE_LOG_KEEP
+   * dropped. More than CHANGE_LIST_MAX uids (a mass change) or an unknown
+   * list (null) is logged as "everything": edges drop every in-memory body.
+   */
+  private logChanges(from: number, to: number, changed: readonly Uint8Array[] | null): void {
+    this.changes.putSync(changeKey(to), encodeChangeEntry(from, changed === null || changed.length > CHANGE_LIST_MAX ? null : changed));
+    const over = entryCount(this.changes) - CHANGE_LOG_KEEP;
+    if (over > 0) for (const k of this.changes.getKeys({ limit: over })) this.changes.removeSync(k);
   }
 
   private applyInOrder(todo: readonly Delta[], maxChanged: number): Uint8Array[] | null {
