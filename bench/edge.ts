@@ -11,11 +11,13 @@ import { DB_DISPLAY, REPLICA_DIR, REPLICA_MAX_DBS, REPLICA_MAX_READERS } from '.
 import { issueSession } from '../core/session-token.js';
 import { ensureNodeKeys, publicNodeKeys, readNodeKeys } from '../edge/node-keys.js';
 import { SPOOL_DIR } from '../edge/scan-spool.js';
+import type { DisplaySweepMetrics } from '../sync/display-sweep.js';
 import { ReplicaWriter } from '../sync/replica-writer.js';
 import { buildReplica, writeBenchUid, type BuildProgress } from './build-replica.js';
 import { summariseCpuProfile, type ProfileSummary } from './cpu-profile.js';
 import { havePerf, recordPerf, summarisePerf, type PerfSummary } from './perf-profile.js';
 import { cpuSeconds, machine, memory, type Memory } from './proc-stat.js';
+import { getRequests, openLoop, type OpenLoopResult } from './edge-open-loop.js';
 import { haveCommand, runWrk, writeWrkScript, type WrkRun } from './wrk.js';
 
 /**
@@ -55,20 +57,18 @@ import { haveCommand, runWrk, writeWrkScript, type WrkRun } from './wrk.js';
  *    /proc/<pid>/stat to its requests: requests per server CPU-second is the
  *    capacity of one core, and cores for 240k QPS = 240000 / that.
  * 5. Latency at 80 % of peak: peak = the edge's requests per CPU-second
- *    (one core, fully busy). wrk has no rate limit (wrk2 is not packaged
- *    here), so the run uses a think time: each connection waits 1 ms after
- *    every answer (Lua `delay()`), and the number of connections is tuned by
- *    short probes until the offered rate is 80 % of peak. Caveat, measured:
- *    wrk's timers tick in whole milliseconds, so the connections whose think
- *    time ended in one tick send together — bursts of ≈ rate × 1 ms requests
- *    (≈ 100 at 100k req/s) that queue for ≈ 100 × the service time. That
- *    puts a floor of ≈ 1–1.5 ms under p99 whatever the server, which is why
- *    hello-world is run at the same offered load and connections: its p99 is
- *    the method's (and the machine's) own floor. The saturated runs above
- *    (64 connections, closed loop) give the other bound: p99 with every
- *    connection queued behind the others.
- * 6. POST /v1/scan with the durable spool (fsync'ed LMDB commit before the
- *    answer), same session table, random venues.
+ *    (one core, fully busy). An open-loop generator (bench/edge-open-loop.ts,
+ *    wrk2-style: constant rate, latency from each request's SCHEDULED time,
+ *    so a stall shows up instead of slowing the load down) offers 80 % of
+ *    peak to the edge and then the same rate to hello-world, whose p99 is
+ *    the method's (and the machine's) own floor. (wrk's `delay()` think time
+ *    ticks in whole milliseconds and sends bursts of rate × 1 ms: a 1–1.5 ms
+ *    p99 floor under any server, which is why it is no longer used here.)
+ * 6. POST /v1/scan with the durable spool (group commit: one fsync'ed
+ *    commit per tick, answers after it), same session table, random venues;
+ *    scans per commit from the server's /metrics. Then, with --sweep-entries
+ *    expired display entries stored by a child process, the display run is
+ *    repeated while that child runs the production background sweep.
  * 7. Profile: a second edge process under `node --cpu-prof` (V8: self time
  *    per JS function) and, when `perf` is installed and permitted, `perf
  *    record` of the same process (whole stack: kernel, LMDB's C code, uWS,
@@ -93,12 +93,12 @@ const SERVER_CORE = 1;
 /** the throughput the province needs at peak (issue 3, Targets) */
 const PROVINCE_QPS = 240_000;
 const LOAD_FRACTION = 0.8;
-const THINK_MS = 1;
-const PROBE_SEC = 3;
+/** connections of the open-loop generator (requests due on a busy one are pipelined) */
+const OPEN_LOOP_CONNECTIONS = 64;
 const HOT_SESSIONS = 1000;
 
-const USAGE = `usage: node dist/bench/edge.js [--people 10000000] [--sessions 200000] [--connections 64]
-                             [--duration 10] [--rounds 3] [--reuse] [--no-profile]
+const USAGE = `usage: node dist/bench/edge.js [--short] [--people 10000000] [--sessions 200000] [--connections 64]
+                             [--duration 10] [--rounds 3] [--reuse] [--no-profile] [--sweep-entries 1000000]
                              [--dir bench/out/edge-data] [--redis redis://127.0.0.1:6379]
 `;
 
@@ -112,6 +112,8 @@ interface Options {
   profile: boolean;
   dir: string;
   redis: string;
+  /** expired display entries stored for the sweep run (0 = no sweep run) */
+  sweepEntries: number;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -125,6 +127,7 @@ function parseArgs(argv: readonly string[]): Options {
     profile: true,
     dir: join(OUT, 'edge-data'),
     redis: 'redis://127.0.0.1:6379',
+    sweepEntries: 1_000_000,
   };
   for (let k = 0; k < argv.length; k++) {
     const a = argv[k]!;
@@ -144,6 +147,11 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === '--duration') o.duration = count(2, 600);
     else if (a === '--rounds') o.rounds = count(1, 20);
     else if (a === '--reuse') o.reuse = true;
+    else if (a === '--sweep-entries') o.sweepEntries = count(0, 100_000_000);
+    else if (a === '--short') {
+      // a quick look on a shared machine (minutes, not tens of them): small replica, one short round, no profile
+      Object.assign(o, { people: 200_000, sessions: 20_000, duration: 4, rounds: 1, profile: false, sweepEntries: 200_000 });
+    }
     else if (a === '--no-profile') o.profile = false;
     else if (a === '--dir') o.dir = resolve(value());
     else if (a === '--redis') o.redis = value();
@@ -223,6 +231,34 @@ function startPinned(name: string, core: number, nodeArgs: string[], script: str
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(err);
+    });
+  });
+}
+
+const SWEEP_JS = join(ROOT, 'dist', 'bench', 'edge-sweep-child.js');
+
+/** bench/edge-sweep-child.ts on the load core: stores the expired entries, then sweeps on 'go' until stopped. */
+function startSweepChild(dir: string, entries: number, firstIndex: number): Promise<{ child: ChildProcess; fillMs: number; stop(): Promise<{ ms: number; metrics: DisplaySweepMetrics }> }> {
+  return new Promise((resolveFilled, reject) => {
+    const child = spawn('taskset', ['-c', String(LOAD_CORE), process.execPath, SWEEP_JS, dir, String(entries), String(firstIndex)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    children.add(child);
+    let swept: ((r: { ms: number; metrics: DisplaySweepMetrics }) => void) | null = null;
+    const sweptP = new Promise<{ ms: number; metrics: DisplaySweepMetrics }>((r) => (swept = r));
+    child.on('message', (m: { type?: string; ms?: number; metrics?: DisplaySweepMetrics }) => {
+      if (m?.type === 'filled') {
+        resolveFilled({
+          child,
+          fillMs: m.ms ?? 0,
+          stop: () => {
+            if (child.connected) child.send({ type: 'stop' });
+            return sweptP;
+          },
+        });
+      } else if (m?.type === 'swept') swept!({ ms: m.ms ?? 0, metrics: m.metrics! });
+    });
+    child.on('exit', (code, signal) => {
+      children.delete(child);
+      reject(new Error(`sweep child exited (${signal ?? `code ${code}`})`));
     });
   });
 }
@@ -517,39 +553,30 @@ function describe(r: WrkRun): string {
 interface AtLoad {
   readonly targetQps: number;
   readonly connections: number;
-  readonly thinkMs: number;
-  readonly probes: { connections: number; qps: number }[];
-  readonly run: WrkRun;
+  readonly run: OpenLoopResult;
+  /** server CPU over the run / wall time (1 = its whole core) */
+  readonly serverCoreUse: number;
   /** achieved QPS / peak */
   readonly fraction: number;
 }
 
-/** p99 at LOAD_FRACTION of peak: think time per connection, connections tuned by short probes (see the file comment, 5). */
-async function atLoad(url: string, script: string, serverPid: number, peak: number, p50us: number, duration: number): Promise<AtLoad> {
-  const targetQps = LOAD_FRACTION * peak;
-  const c0 = Math.max(1, Math.round((targetQps * (THINK_MS + p50us / 1000)) / 1000));
-  // Never more than 2 × the first estimate: when the offered rate is not reached because something
-  // else holds the cores, more connections only build queues and measure those.
-  const cMax = 2 * c0;
-  let c = c0;
-  const probes: { connections: number; qps: number }[] = [];
-  for (let k = 0; k < 4; k++) {
-    const r = await runWrk({ url, script, connections: c, durationSec: PROBE_SEC, core: LOAD_CORE, serverPid, thinkMs: THINK_MS, onSpawn: trackWrk });
-    probes.push({ connections: c, qps: r.qps });
-    say(`  probe -c${c}: ${human(r.qps)} req/s (want ${human(targetQps)})`);
-    if (Math.abs(r.qps - targetQps) / targetQps < 0.03) break;
-    const prev = probes[probes.length - 2];
-    // more connections bought no more throughput: go back to the best probe and stop
-    if (prev !== undefined && c > prev.connections && r.qps < prev.qps * 1.05) {
-      c = prev.connections;
-      break;
-    }
-    const nc = Math.max(1, Math.min(cMax, Math.round((c * targetQps) / Math.max(1, r.qps))));
-    if (nc === c) break;
-    c = nc;
-  }
-  const run = await runWrk({ url, script, connections: c, durationSec: duration, core: LOAD_CORE, serverPid, thinkMs: THINK_MS, onSpawn: trackWrk });
-  return { targetQps, connections: c, thinkMs: THINK_MS, probes, run, fraction: run.qps / peak };
+/**
+ * Latency at LOAD_FRACTION of peak with the open-loop generator
+ * (bench/edge-open-loop.ts: constant rate, latency from each request's
+ * scheduled time — wrk2's method; wrk's delay() ticks in whole ms).
+ */
+async function atLoad(port: number, headers: readonly string[], serverPid: number, rate: number, duration: number): Promise<AtLoad> {
+  const c0 = readCpu(serverPid);
+  const t0 = performance.now();
+  const run = await openLoop({ host: '127.0.0.1', port, requests: getRequests('/v1/code', `127.0.0.1:${port}`, headers), rate, durationSec: duration, connections: OPEN_LOOP_CONNECTIONS });
+  const wall = (performance.now() - t0) / 1000;
+  return { targetQps: rate, connections: OPEN_LOOP_CONNECTIONS, run, serverCoreUse: (readCpu(serverPid) - c0) / wall, fraction: run.achievedQps / (rate / LOAD_FRACTION) };
+}
+
+function describeOpen(r: AtLoad): string {
+  const o = r.run;
+  return `${human(o.achievedQps).padStart(7)} req/s of ${human(o.offeredQps)} offered  p50 ${ms(o.p50)}  p99 ${ms(o.p99)}  p99.9 ${ms(o.p999)}  max ${ms(o.max)}  server ${(100 * r.serverCoreUse).toFixed(0)} % core  generator ${o.cpuSec.toFixed(1)} CPU-s, late ≤ ${o.lateMs.toFixed(1)} ms` +
+    (o.statusErrors + o.socketErrors > 0 ? `  ERRORS status ${o.statusErrors} socket ${o.socketErrors}` : '');
 }
 
 /** node names them CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is the event loop (the others: signing threads) */
@@ -582,10 +609,12 @@ interface Report {
   /** diagnostic: the edge with a 1,000-session active set (cache-resident) */
   readonly hot: TargetResult;
   /** hello-world at the offered load of the 80 % run: the machine's latency floor */
-  readonly helloAtLoad: WrkRun;
+  readonly helloAtLoad: AtLoad;
   /** Redis server CPU per baseline request, when its process is readable here */
   readonly baselineRedisCpuShare: number | null;
   readonly atLoad: AtLoad;
+  readonly scanGroups: { readonly commits: number; readonly events: number };
+  readonly sweep: { readonly entries: number; readonly fillMs: number; readonly ms: number; readonly metrics: DisplaySweepMetrics; readonly run: WrkRun } | null;
   readonly scan: TargetResult;
   readonly edgeMemory: Memory;
   readonly ratios: {
@@ -632,15 +661,24 @@ function markdown(r: Report): string {
   L.push('|---|---:|---:|---|');
   L.push(`| display vs hello-world, per CPU-second | ${x.vsHelloCpu.toFixed(2)} (QPS ${x.vsHelloQps.toFixed(2)}) | ≥ 0.9 | ${check(x.vsHelloCpu >= 0.9)} |`);
   L.push(`| display vs Fastify + Redis baseline, per CPU-second (hello-world: ${pairedRatio(r.hello.runs, r.baseline.runs, 'reqPerCpuSec').toFixed(1)} ×) | ${x.vsBaselineCpu.toFixed(1)} × (QPS ${x.vsBaselineQps.toFixed(1)} ×) | ≥ 4 × | ${check(x.vsBaselineCpu >= 4)} |`);
-  L.push(`| p99 at ${(100 * r.atLoad.fraction).toFixed(0)} % of peak (${human(r.atLoad.run.qps)} req/s; peak = ${human(r.edge.reqPerCpuSec)} req per CPU-s); hello-world at the same offered load: p99 ${ms(r.helloAtLoad.wrk.p99)} | ${ms(r.atLoad.run.wrk.p99)} (p99.9 ${ms(r.atLoad.run.wrk.p999)}) | ≤ 1 ms | ${check(r.atLoad.run.wrk.p99 <= 1000)} |`);
+  L.push(`| p99 at ${(100 * r.atLoad.fraction).toFixed(0)} % of peak, open loop (${human(r.atLoad.run.achievedQps)} req/s; peak = ${human(r.edge.reqPerCpuSec)} req per CPU-s); hello-world at the same rate: p99 ${ms(r.helloAtLoad.run.p99)} | ${ms(r.atLoad.run.p99)} (p99.9 ${ms(r.atLoad.run.p999)}) | ≤ 1 ms | ${check(r.atLoad.run.p99 <= 1000)} |`);
   L.push(`| cores for ${human(PROVINCE_QPS)} QPS (240000 / req per CPU-s) | ${x.coresFor240k.toFixed(2)} | ≤ 1.3 | ${check(x.coresFor240k <= 1.3)} |`);
   L.push('');
   L.push(`Edge RSS after the runs: ${bytes(r.edgeMemory.rssKiB * 1024)} (anonymous ${bytes(r.edgeMemory.anonKiB * 1024)}, file-backed LMDB pages ${bytes(r.edgeMemory.fileKiB * 1024)} — page cache shared by all server processes of a node; session cache capacity ${human(r.sessionCache)} sessions).`);
   L.push(`Warm-up (first display of each active session: session HMAC, Ed25519 sign on the pool, render, LMDB put — same pinned core): ${human(r.warmup.perSec)} displays/s (${human(r.warmup.requests)} in ${r.warmup.sec.toFixed(1)} s).`);
   L.push(
-    `80 % load method: wrk with a ${r.atLoad.thinkMs} ms think time per connection (Lua \`delay()\`), -c${r.atLoad.connections} found by ${r.atLoad.probes.length} ${PROBE_SEC} s probes; server at ${(100 * r.atLoad.run.serverCoreUse).toFixed(0)} % of its core. ` +
-      `wrk's timers tick in whole milliseconds, so requests leave in bursts of ≈ ${human(r.atLoad.run.qps / 1000)} (rate × 1 ms): hello-world's p99 under the same load is the method's floor.`,
+    `80 % load method: open loop (bench/edge-open-loop.ts, wrk2-style): ${human(r.atLoad.targetQps)} req/s scheduled at constant intervals over ${r.atLoad.connections} keep-alive connections (a request due on a busy connection is pipelined), ` +
+      `latency from each request's scheduled time to its answer; server at ${(100 * r.atLoad.serverCoreUse).toFixed(0)} % of its core; the generator fell behind its schedule by ≤ ${r.atLoad.run.lateMs.toFixed(1)} ms ` +
+      `(edge run) / ${r.helloAtLoad.run.lateMs.toFixed(1)} ms (hello-world run) — the generator's own lateness counts in the latencies.`,
   );
+  L.push(`Scans (group commit, edge/scan-spool.ts): ${human(r.scanGroups.events)} scans in ${human(r.scanGroups.commits)} fsync'ed commits = ${r.scanGroups.commits > 0 ? (r.scanGroups.events / r.scanGroups.commits).toFixed(1) : '—'} scans a commit; scan vs hello-world per CPU-second ${(r.scan.reqPerCpuSec / r.hello.reqPerCpuSec).toFixed(2)} (goal ≥ 0.6).`);
+  if (r.sweep !== null) {
+    const w = r.sweep;
+    L.push(
+      `Display during a sweep of ${human(w.entries)} expired display entries (sync/display-sweep.ts, production pacing: ${w.metrics.steps} steps of ≤ 1000, longest ${w.metrics.maxStepMs.toFixed(1)} ms; ${human(w.metrics.scanned)} scanned, ${human(w.metrics.removed)} removed in ${(w.ms / 1000).toFixed(1)} s, filled in ${(w.fillMs / 1000).toFixed(1)} s): ` +
+        `${human(w.run.qps)} req/s, ${human(w.run.reqPerCpuSec)} req per CPU-s (${(w.run.reqPerCpuSec / r.edge.reqPerCpuSec).toFixed(2)} × the edge's run without a sweep), p99 ${ms(w.run.wrk.p99)}.`,
+    );
+  }
   if (r.perf !== null && r.profiledRun !== null) {
     const usPerReq = 1e6 / r.profiledRun.reqPerCpuSec;
     const part = (prefix: string): number => Object.entries(r.perf!.categories).filter(([k]) => k.startsWith(prefix)).reduce((a, [, v]) => a + v, 0);
@@ -755,10 +793,8 @@ async function main(): Promise<void> {
     const hotLua = join(OUT, 'edge-display-hot.lua');
     writeWrkScript({ path: hotLua, headersFile: hotFile, method: 'GET', urlPath: '/v1/code' });
     const displayLua = join(OUT, 'edge-display.lua');
-    const displayThinkLua = join(OUT, 'edge-display-think.lua');
     const scanLua = join(OUT, 'edge-scan.lua');
     writeWrkScript({ path: displayLua, headersFile: sessions.headersFile, method: 'GET', urlPath: '/v1/code' });
-    writeWrkScript({ path: displayThinkLua, headersFile: sessions.headersFile, method: 'GET', urlPath: '/v1/code', thinkMs: THINK_MS });
     writeWrkScript({ path: scanLua, headersFile: sessions.headersFile, method: 'POST', urlPath: '/v1/scan', scanVenues: 100_000 });
 
     const targets = [
@@ -796,12 +832,13 @@ async function main(): Promise<void> {
     const baseRes = aggregate('baseline', runs.baseline!);
     const hotRes = aggregate('hot', runs.hot!);
 
-    say(`latency at ${100 * LOAD_FRACTION} % of peak (${human(edgeRes.reqPerCpuSec)} req per CPU-s)`);
-    const load = await atLoad(url(edge), displayThinkLua, edge.pid, edgeRes.reqPerCpuSec, edgeRes.p50, o.duration);
-    say(`at load: ${describe(load.run)}`);
-    // the machine's own floor at the same offered load: hello-world, same connections and think time
-    const helloAtLoad = await runWrk({ url: url(hello), script: displayThinkLua, connections: load.connections, durationSec: o.duration, core: LOAD_CORE, serverPid: hello.pid, thinkMs: THINK_MS, onSpawn: trackWrk });
-    say(`hello-world, same offered load: ${describe(helloAtLoad)}`);
+    say(`latency at ${100 * LOAD_FRACTION} % of peak (${human(edgeRes.reqPerCpuSec)} req per CPU-s), open loop`);
+    const headerLines = sessions.tokens.map((t) => `Bearer ${t}`);
+    const load = await atLoad(edge.port, headerLines, edge.pid, LOAD_FRACTION * edgeRes.reqPerCpuSec, o.duration);
+    say(`at load: ${describeOpen(load)}`);
+    // the machine's own floor at the same offered rate: hello-world, same generator
+    const helloAtLoad = await atLoad(hello.port, headerLines, hello.pid, LOAD_FRACTION * edgeRes.reqPerCpuSec, o.duration);
+    say(`hello-world, same offered rate: ${describeOpen(helloAtLoad)}`);
 
     await stopChild(hello.child);
     await stopChild(fastify.child);
@@ -810,6 +847,20 @@ async function main(): Promise<void> {
     const scanRun = await runWrk({ url: url(edge, '/v1/scan'), script: scanLua, connections: o.connections, durationSec: o.duration, core: LOAD_CORE, serverPid: edge.pid, onSpawn: trackWrk });
     say(`scan: ${describe(scanRun)}`);
     const scanRes = aggregate('scan', [scanRun]);
+    const scanMetrics = await metricsText(edgeBase);
+    const scanGroups = { commits: metric(scanMetrics, 'edge_spool_commits_total', 'pid='), events: metric(scanMetrics, 'edge_spool_events_total', 'pid=') };
+    say(`scan group commit: ${scanGroups.events} scans in ${scanGroups.commits} commits (${(scanGroups.events / Math.max(1, scanGroups.commits)).toFixed(1)} a commit)`);
+
+    let sweep: Report['sweep'] = null;
+    if (o.sweepEntries > 0) {
+      say(`sweep: storing ${human(o.sweepEntries)} expired display entries (a child process, like the node's daemon, on core ${LOAD_CORE})`);
+      const sw = await startSweepChild(o.dir, o.sweepEntries, o.people);
+      sw.child.send({ type: 'go' });
+      const run = await runWrk({ url: url(edge), script: displayLua, connections: o.connections, durationSec: o.duration, core: LOAD_CORE, serverPid: edge.pid, onSpawn: trackWrk });
+      const done = await sw.stop();
+      sweep = { entries: o.sweepEntries, fillMs: sw.fillMs, ms: done.ms, metrics: done.metrics, run };
+      say(`display during the sweep: ${describe(run)}; sweep ${done.metrics.scanned} scanned, ${done.metrics.removed} removed, longest step ${done.metrics.maxStepMs.toFixed(1)} ms`);
+    }
     const edgeMemory = memory(edge.pid);
 
     let profile: ProfileSummary | null = null;
@@ -864,6 +915,8 @@ async function main(): Promise<void> {
       helloAtLoad,
       baselineRedisCpuShare: redisPid !== null && baselineWall > 0 ? redisCpu / baselineWall : null,
       atLoad: load,
+      scanGroups,
+      sweep,
       scan: scanRes,
       edgeMemory,
       ratios: {

@@ -160,6 +160,8 @@ class Edge {
   readonly cache: DisplayCache | null;
   /** the cache was validated against the replica in this event-loop turn */
   turnChecked = false;
+  /** where the background session sweep continues (slot index) */
+  sweepAt = 0;
 
   constructor(
     readonly config: EdgeConfig,
@@ -183,9 +185,13 @@ class Edge {
 
 // ─── periodic state (timer, never per request) ───────────────────────────────
 
+/** session slots swept per tick (250 ms): a 262 144-slot table (the default cache) every 8 s, ≈ 20 µs a tick */
+const SESSION_SWEEP_SLOTS = 8192;
+
 function tick(edge: Edge): void {
   edge.nowSec = Math.floor(Date.now() / 1000);
   edge.refreshBefore = edge.nowSec + edge.marginSec;
+  edge.sweepAt = edge.sessions.sweep(edge.sweepAt, SESSION_SWEEP_SLOTS, edge.nowSec);
   if (++edge.ticks % SLOW_EVERY === 0) {
     try {
       refreshState(edge);

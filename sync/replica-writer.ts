@@ -18,6 +18,8 @@ import {
   DB_DISPLAY,
   DB_META,
   DB_CHANGES,
+  DISPLAY_HEADER_BYTES,
+  displayExpiresAt,
   changeKey,
   encodeChangeEntry,
   DB_RISK,
@@ -614,6 +616,54 @@ export class ReplicaWriter {
       result = { mode: 'merge', seq: image.seq, codes, venues, risk, rules };
     }, TXN_DURABLE);
     return result!;
+  }
+
+  /** Bench and test helper: `n` display entries from `make(k)` in ONE write transaction (no change-log entry: display entries are not codes). */
+  bulkDisplays(n: number, make: (k: number) => readonly [Uint8Array, Uint8Array]): void {
+    this.env.transactionSync(() => {
+      for (let k = 0; k < n; k++) {
+        const [uid, entry] = make(k);
+        this.display.putSync(uid, entry);
+      }
+    }, TXN_NO_FLUSH_WAIT);
+  }
+
+  /**
+   * One step of the background sweep (sync/display-sweep.ts): looks at up
+   * to `maxKeys` display entries after `after` (exclusive; null = from the
+   * first) in ONE short write transaction and deletes those whose stored
+   * expiry is at or before `nowSec` — the hot path never serves them, they
+   * only grow the tree. The expiry is read inside the transaction, so an
+   * entry an edge server has just re-signed is never removed. Not waited
+   * to disk (TXN_NO_FLUSH_WAIT): a sweep lost in a crash is redone.
+   * Returns the last key looked at (the next step's `after`), or null when
+   * the end was reached.
+   */
+  sweepDisplays(after: Uint8Array | null, maxKeys: number, nowSec: number): { next: Uint8Array | null; scanned: number; removed: number } {
+    let next: Uint8Array | null = null;
+    let scanned = 0;
+    let removed = 0;
+    let more = false;
+    const display = this.display;
+    this.env.transactionSync(() => {
+      // one more than a step takes (and the `after` key itself): tells whether the pass goes on
+      const range = after === null ? { limit: maxKeys + 1 } : { start: after, limit: maxKeys + 2 };
+      const dead: Uint8Array[] = [];
+      for (const { key, value } of display.getRange(range)) {
+        if (after !== null && scanned === 0 && next === null && Buffer.compare(key, after) === 0) continue;
+        if (scanned === maxKeys) {
+          more = true;
+          break;
+        }
+        scanned++;
+        next = Buffer.from(key);
+        if (value.length < DISPLAY_HEADER_BYTES || displayExpiresAt(value) <= nowSec) dead.push(next);
+      }
+      // deleted after the walk: no delete under the iterating cursor
+      for (const k of dead) display.removeSync(k);
+      removed = dead.length;
+    }, TXN_NO_FLUSH_WAIT);
+    return { next: more ? next : null, scanned, removed };
   }
 
   /** Resolves once every commit so far is on disk. */
