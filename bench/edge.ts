@@ -948,6 +948,15 @@ async function main(): Promise<void> {
       for (const e of perf.top.filter((x) => !x.dso.includes('kernel')).slice(0, 15)) process.stdout.write(`| ${e.pct.toFixed(2)} % | ${e.dso} | \`${e.sym.slice(0, 90)}\` |\n`);
     }
     process.stdout.write(`\nraw results: ${jsonFile}\n`);
+    // the summary, last, for scripts and people skimming
+    const x = report.ratios;
+    process.stdout.write(
+      `bench:edge: display ${x.vsHelloCpu.toFixed(2)} × hello-world per CPU-s (${human(edgeRes.reqPerCpuSec)}), ${x.vsBaselineCpu.toFixed(1)} × baseline; ` +
+        `scan ${(scanRes.reqPerCpuSec / helloRes.reqPerCpuSec).toFixed(2)} × hello-world (${(scanGroups.events / Math.max(1, scanGroups.commits)).toFixed(1)} a commit); ` +
+        `p99 at 80 % open loop ${ms(load.run.p99)} (hello-world ${ms(helloAtLoad.run.p99)})` +
+        (sweep === null ? '' : `; display during sweep ${(sweep.run.reqPerCpuSec / edgeRes.reqPerCpuSec).toFixed(2)} × (longest step ${sweep.metrics.maxStepMs.toFixed(1)} ms)`) +
+        `; load average at start ${loadAvgAtStart[0]!.toFixed(1)}\n`,
+    );
   } finally {
     await cleanup();
   }

@@ -147,4 +147,19 @@ describe('DisplayCache', () => {
     expect(cache.body(sessions.table, slotOf(4), NOW + 4)).toBeDefined();
     expect(cache.body(sessions.table, slotOf(4), NOW + 5)).toBeUndefined();
   });
+  it('works the same on a reader attached to the writer’s environment (one env per process, EDGE_WORKERS=1)', async () => {
+    const attached = ReplicaReader.attach(join(dir, REPLICA_DIR), writer.rootEnv());
+    await store(5, '{"p":5}');
+    const slot = slotOf(5);
+    expect(Buffer.from(attached.freshDisplayBody(sessions.table, slot + UID_OFFSET, NOW)!).toString()).toBe('{"p":5}');
+    const c = new DisplayCache(4, sessions.table);
+    c.validate(attached.appliedSeq(), attached);
+    c.fill(sessions.table, slot, attached.freshDisplayBody(sessions.table, slot + UID_OFFSET, NOW)!, attached.lastExpiresAt);
+    code(5, 'red');
+    c.validate(attached.appliedSeq(), attached);
+    expect(c.body(sessions.table, slot, NOW)).toBeUndefined();
+    expect(c.dropped).toBe(1);
+    await attached.close(); // leaves the writer's environment open
+    expect(writer.appliedSeq()).toBeGreaterThan(0);
+  });
 });

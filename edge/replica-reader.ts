@@ -148,6 +148,7 @@ export class ReplicaReader {
   /** the writer's change log (replica-layout.ts); undefined in a replica written by an older build */
   private readonly changes: Database<Uint8Array, Uint8Array> | undefined;
   private closed = false;
+  private readonly ownsEnv: boolean;
   /** stored expiry of the entry freshDisplayBody last returned (unix s) */
   lastExpiresAt = 0;
   /** @internal where numeric display keys are read from (see uidKeyEncoder); set by freshDisplayBody */
@@ -157,13 +158,14 @@ export class ReplicaReader {
   /** body views of viewedBuffer by entry size: the hot path allocates no view per request */
   private views: (Uint8Array | undefined)[] = [];
 
-  private constructor(dir: string) {
+  private constructor(dir: string, shared: RootDatabase | null) {
     this.dir = dir;
+    this.ownsEnv = shared === null;
     // lmdb-js would silently create an empty environment: check first.
     if (!existsSync(join(dir, DATA_FILE))) {
       throw new EdgeError('EDGE_ERR_REPLICA_MISSING', `${join(dir, DATA_FILE)} does not exist`);
     }
-    this.env = open({ path: dir, maxDbs: REPLICA_MAX_DBS, maxReaders: REPLICA_MAX_READERS, cache: false });
+    this.env = shared ?? open({ path: dir, maxDbs: REPLICA_MAX_DBS, maxReaders: REPLICA_MAX_READERS, cache: false });
     try {
       // `create: false` (lmdb-js DatabaseOptions, not in its .d.ts): a reader
       // never creates the writer's databases; openDB then returns undefined
@@ -192,14 +194,25 @@ export class ReplicaReader {
       this.rulesDb = need<Uint8Array, string>(DB_RULES, strDb);
       this.changes = env.openDB<Uint8Array, Uint8Array>(DB_CHANGES, uidDb) as Database<Uint8Array, Uint8Array> | undefined;
     } catch (err) {
-      void this.env.close();
+      if (this.ownsEnv) void this.env.close();
       throw err;
     }
   }
 
   /** Opens `<dataDir>/replica`; EDGE_ERR_REPLICA_MISSING when absent, EDGE_ERR_REPLICA_FORMAT when newer than this build. */
   static open(dir: string): ReplicaReader {
-    return new ReplicaReader(dir);
+    return new ReplicaReader(dir, null);
+  }
+
+  /**
+   * A reader on an environment this process has ALREADY opened (the
+   * embedded stack: its sync daemon's writer). FACTS (lmdb): never open the
+   * same environment twice in one process — with EDGE_WORKERS=1 the stack
+   * did, and two roots in one process can deadlock lmdb-js's callback
+   * transactions. close() then leaves the environment to its owner.
+   */
+  static attach(dir: string, env: RootDatabase): ReplicaReader {
+    return new ReplicaReader(dir, env);
   }
 
   /**
@@ -371,6 +384,7 @@ export class ReplicaReader {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (!this.ownsEnv) return;
     await this.env.flushed;
     await this.env.close();
   }

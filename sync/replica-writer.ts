@@ -666,6 +666,15 @@ export class ReplicaWriter {
     return { next: more ? next : null, scanned, removed };
   }
 
+  /**
+   * The open LMDB environment, for a reader in the SAME process
+   * (edge/replica-reader.ts ReplicaReader.attach): one environment per
+   * process (FACTS: lmdb).
+   */
+  rootEnv(): RootDatabase {
+    return this.env;
+  }
+
   /** Resolves once every commit so far is on disk. */
   async flushed(): Promise<void> {
     await this.env.flushed;
