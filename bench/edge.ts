@@ -1,9 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { open as openLmdb } from 'lmdb';
@@ -11,15 +11,16 @@ import { DB_DISPLAY, REPLICA_DIR, REPLICA_MAX_DBS, REPLICA_MAX_READERS } from '.
 import { issueSession } from '../core/session-token.js';
 import { ensureNodeKeys, publicNodeKeys, readNodeKeys } from '../edge/node-keys.js';
 import { SPOOL_DIR } from '../edge/scan-spool.js';
-import type { DisplaySweepMetrics } from '../sync/display-sweep.js';
 import { ReplicaWriter } from '../sync/replica-writer.js';
 import { buildReplica, writeBenchUid, type BuildProgress } from './build-replica.js';
 import { summariseCpuProfile, type ProfileSummary } from './cpu-profile.js';
 import { havePerf, recordPerf, summarisePerf, type PerfSummary } from './perf-profile.js';
-import { cpuSeconds, machine, memory, type Memory } from './proc-stat.js';
-import { getRequests, openLoop, type OpenLoopResult } from './edge-open-loop.js';
+import { machine, memory } from './proc-stat.js';
 import { haveCommand, runWrk, writeWrkScript, type WrkRun } from './wrk.js';
-
+import { HOT_SESSIONS, LOAD_CORE, LOAD_FRACTION, OUT, parseArgs, PROVINCE_QPS, RIVALS_JS, ROOT, say, SERVER_CORE, WORKER_JS, bytes, human, ms, type Options } from './edge-setup.js';
+import { children, killAllNow, killWrk, RedisBodies, startPinned, startSweepChild, stopChild, trackWrk, type Served } from './edge-children.js';
+import { aggregate, atLoad, describe, describeOpen, pairedRatio, readCpu } from './edge-results.js';
+import { markdown, type ReplicaInfo, type Report, type Warmup } from './edge-report.js';
 /**
  * `npm run bench:edge` — the edge's display path against its ceiling and
  * its baseline, in one run (issue 3, item 8; DESIGN §1 operating contract).
@@ -82,263 +83,8 @@ import { haveCommand, runWrk, writeWrkScript, type WrkRun } from './wrk.js';
  * error or Ctrl-C. Raw results: bench/out/edge-<date>.json (gitignored).
  */
 
-const HERE = fileURLToPath(new URL('.', import.meta.url));
-/** repository root: this file runs as dist/bench/edge.js */
-const ROOT = resolve(HERE, '..', '..');
-const WORKER_JS = join(ROOT, 'dist', 'edge', 'worker.js');
-const RIVALS_JS = join(ROOT, 'dist', 'bench', 'edge-rivals.js');
-const OUT = join(ROOT, 'bench', 'out');
-const LOAD_CORE = 0;
-const SERVER_CORE = 1;
-/** the throughput the province needs at peak (issue 3, Targets) */
-const PROVINCE_QPS = 240_000;
-const LOAD_FRACTION = 0.8;
-/** connections of the open-loop generator (requests due on a busy one are pipelined) */
-const OPEN_LOOP_CONNECTIONS = 64;
-const HOT_SESSIONS = 1000;
-
-const USAGE = `usage: node dist/bench/edge.js [--short] [--people 10000000] [--sessions 200000] [--connections 64]
-                             [--duration 10] [--rounds 3] [--reuse] [--no-profile] [--sweep-entries 1000000]
-                             [--dir bench/out/edge-data] [--redis redis://127.0.0.1:6379]
-`;
-
-interface Options {
-  people: number;
-  sessions: number;
-  connections: number;
-  duration: number;
-  rounds: number;
-  reuse: boolean;
-  profile: boolean;
-  dir: string;
-  redis: string;
-  /** expired display entries stored for the sweep run (0 = no sweep run) */
-  sweepEntries: number;
-}
-
-function parseArgs(argv: readonly string[]): Options {
-  const o: Options = {
-    people: 10_000_000,
-    sessions: 200_000,
-    connections: 64,
-    duration: 10,
-    rounds: 3,
-    reuse: false,
-    profile: true,
-    dir: join(OUT, 'edge-data'),
-    redis: 'redis://127.0.0.1:6379',
-    sweepEntries: 1_000_000,
-  };
-  for (let k = 0; k < argv.length; k++) {
-    const a = argv[k]!;
-    const value = (): string => {
-      const v = argv[++k];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    const count = (min: number, max: number): number => {
-      const v = value().replace(/_/g, '');
-      if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new Error(`${a} needs a whole number ${min}–${max}, got ${v}`);
-      return Number(v);
-    };
-    if (a === '--people') o.people = count(1000, 0xffff_ffff);
-    else if (a === '--sessions') o.sessions = count(100, 5_000_000);
-    else if (a === '--connections') o.connections = count(1, 10_000);
-    else if (a === '--duration') o.duration = count(2, 600);
-    else if (a === '--rounds') o.rounds = count(1, 20);
-    else if (a === '--reuse') o.reuse = true;
-    else if (a === '--sweep-entries') o.sweepEntries = count(0, 100_000_000);
-    else if (a === '--short') {
-      // a quick look on a shared machine (minutes, not tens of them): small replica, one short round, no profile
-      Object.assign(o, { people: 200_000, sessions: 20_000, duration: 4, rounds: 1, profile: false, sweepEntries: 200_000 });
-    }
-    else if (a === '--no-profile') o.profile = false;
-    else if (a === '--dir') o.dir = resolve(value());
-    else if (a === '--redis') o.redis = value();
-    else if (a === '--help' || a === '-h') {
-      process.stdout.write(USAGE);
-      process.exit(0);
-    } else throw new Error(`unknown argument ${a}`);
-  }
-  if (o.sessions > o.people) throw new Error(`--sessions ${o.sessions} > --people ${o.people}`);
-  return o;
-}
-
-// ─── output helpers ───────────────────────────────────────────────────────────
-
-function say(line: string): void {
-  process.stderr.write(`${line}\n`);
-}
-
-function human(n: number): string {
-  return n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)}k` : n >= 100 ? n.toFixed(0) : n.toFixed(2);
-}
-
-function bytes(n: number): string {
-  return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : `${(n / 2 ** 20).toFixed(1)} MiB`;
-}
-
-function ms(us: number): string {
-  return us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${Math.round(us)} µs`;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-// ─── processes: started here, always stopped here ──────────────────────────────
-
-const children = new Set<ChildProcess>();
 /** set on Ctrl-C / SIGTERM: the runs that fail because their processes were stopped are not errors */
 let interrupted = false;
-
-interface Served {
-  readonly name: string;
-  readonly child: ChildProcess;
-  readonly pid: number;
-  readonly port: number;
-}
-
-/**
- * Starts `node <nodeArgs> <script> <args>` pinned to `core` (taskset execs
- * node, so the pid and the IPC channel are node's) and waits for its
- * `{type:'ready', port}` message.
- */
-function startPinned(name: string, core: number, nodeArgs: string[], script: string, args: string[], env: NodeJS.ProcessEnv): Promise<Served> {
-  return new Promise((resolveReady, reject) => {
-    const child = spawn('taskset', ['-c', String(core), process.execPath, ...nodeArgs, script, ...args], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env,
-    });
-    children.add(child);
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${name} did not report ready within 120 s`));
-    }, 120_000);
-    child.on('message', (m: { type?: string; port?: number }) => {
-      if (m?.type === 'ready' && typeof m.port === 'number') {
-        clearTimeout(timer);
-        resolveReady({ name, child, pid: child.pid!, port: m.port });
-      }
-    });
-    child.on('exit', (code, signal) => {
-      children.delete(child);
-      clearTimeout(timer);
-      reject(new Error(`${name} exited before it was ready (${signal ?? `code ${code}`})`));
-    });
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
-}
-
-const SWEEP_JS = join(ROOT, 'dist', 'bench', 'edge-sweep-child.js');
-
-/** bench/edge-sweep-child.ts on the load core: stores the expired entries, then sweeps on 'go' until stopped. */
-function startSweepChild(dir: string, entries: number, firstIndex: number): Promise<{ child: ChildProcess; fillMs: number; stop(): Promise<{ ms: number; metrics: DisplaySweepMetrics }> }> {
-  return new Promise((resolveFilled, reject) => {
-    const child = spawn('taskset', ['-c', String(LOAD_CORE), process.execPath, SWEEP_JS, dir, String(entries), String(firstIndex)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    children.add(child);
-    let swept: ((r: { ms: number; metrics: DisplaySweepMetrics }) => void) | null = null;
-    const sweptP = new Promise<{ ms: number; metrics: DisplaySweepMetrics }>((r) => (swept = r));
-    child.on('message', (m: { type?: string; ms?: number; metrics?: DisplaySweepMetrics }) => {
-      if (m?.type === 'filled') {
-        resolveFilled({
-          child,
-          fillMs: m.ms ?? 0,
-          stop: () => {
-            if (child.connected) child.send({ type: 'stop' });
-            return sweptP;
-          },
-        });
-      } else if (m?.type === 'swept') swept!({ ms: m.ms ?? 0, metrics: m.metrics! });
-    });
-    child.on('exit', (code, signal) => {
-      children.delete(child);
-      reject(new Error(`sweep child exited (${signal ?? `code ${code}`})`));
-    });
-  });
-}
-
-function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
-  return new Promise((done) => {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      children.delete(child);
-      done();
-      return;
-    }
-    const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.once('exit', () => {
-      clearTimeout(kill);
-      children.delete(child);
-      done();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-function killAllNow(): void {
-  for (const c of children) {
-    try {
-      c.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  children.clear();
-}
-
-/** wrk is started by runWrk; its pid is kept so Ctrl-C can end it too. */
-let wrkPid = 0;
-function trackWrk(pid: number): void {
-  wrkPid = pid;
-}
-function killWrk(): void {
-  if (wrkPid === 0) return;
-  try {
-    process.kill(wrkPid, 'SIGKILL');
-  } catch {
-    // it ended by itself
-  }
-  wrkPid = 0;
-}
-
-// ─── Redis keys: loaded under a unique prefix, always deleted ──────────────────
-
-class RedisBodies {
-  readonly prefix = `hcbench:edge:${process.pid}:${randomBytes(4).toString('hex')}:`;
-  private readonly keys: string[] = [];
-  constructor(readonly redis: Redis) {}
-
-  async load(tokens: readonly string[], bodies: readonly Buffer[]): Promise<void> {
-    const CHUNK = 5000;
-    for (let i = 0; i < tokens.length; i += CHUNK) {
-      const p = this.redis.pipeline();
-      for (let j = i; j < Math.min(tokens.length, i + CHUNK); j++) {
-        const key = this.prefix + tokens[j]!;
-        this.keys.push(key);
-        // EX: even a bench killed with SIGKILL leaves nothing behind for long
-        p.set(key, bodies[j]!, 'EX', 3600);
-      }
-      const r = await p.exec();
-      const failed = r?.find(([err]) => err !== null);
-      if (failed) throw failed[0]!;
-    }
-  }
-
-  async clean(): Promise<number> {
-    let n = 0;
-    const CHUNK = 5000;
-    while (this.keys.length > 0) {
-      const batch = this.keys.splice(0, CHUNK);
-      n += await this.redis.unlink(...batch);
-    }
-    return n;
-  }
-}
 
 // ─── steps ────────────────────────────────────────────────────────────────────
 
@@ -362,14 +108,6 @@ function pinSelf(): void {
   spawnSync('taskset', ['-a', '-pc', String(LOAD_CORE), String(process.pid)], { stdio: 'ignore' });
 }
 
-interface ReplicaInfo {
-  readonly people: number;
-  readonly reused: boolean;
-  readonly buildSec: number;
-  readonly phaseSec: Record<string, number>;
-  readonly fileBytes: number;
-  readonly diskBytes: number;
-}
 
 const BUILD_MARKER = 'bench-build.json';
 
@@ -458,12 +196,6 @@ function mintSessions(o: Options, file: string): Sessions {
   return { key, tokens, headersFile: file };
 }
 
-interface Warmup {
-  readonly requests: number;
-  readonly sec: number;
-  readonly perSec: number;
-  readonly statuses: Record<string, number>;
-}
 
 /**
  * Asks each session's display once (128 in flight over 64 keep-alive
@@ -511,74 +243,6 @@ function metric(text: string, name: string, label: string): number {
   return m === null ? Number.NaN : Number(m[1]);
 }
 
-interface TargetResult {
-  readonly name: string;
-  readonly runs: WrkRun[];
-  readonly qps: number;
-  readonly reqPerCpuSec: number;
-  readonly serverCoreUse: number;
-  readonly wrkCoreUse: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly p999: number;
-  readonly statusErrors: number;
-}
-
-function aggregate(name: string, runs: WrkRun[]): TargetResult {
-  return {
-    name,
-    runs,
-    qps: median(runs.map((r) => r.qps)),
-    reqPerCpuSec: median(runs.map((r) => r.reqPerCpuSec)),
-    serverCoreUse: median(runs.map((r) => r.serverCoreUse)),
-    wrkCoreUse: median(runs.map((r) => r.wrkCoreUse)),
-    p50: median(runs.map((r) => r.wrk.p50)),
-    p99: median(runs.map((r) => r.wrk.p99)),
-    p999: median(runs.map((r) => r.wrk.p999)),
-    statusErrors: runs.reduce((s, r) => s + r.wrk.statusErrors + r.wrk.readErrors + r.wrk.writeErrors + r.wrk.connectErrors + r.wrk.timeouts, 0),
-  };
-}
-
-function pairedRatio(a: readonly WrkRun[], b: readonly WrkRun[], field: 'qps' | 'reqPerCpuSec'): number {
-  return median(a.map((r, i) => r[field] / b[i]![field]));
-}
-
-function describe(r: WrkRun): string {
-  return `${human(r.qps).padStart(7)} req/s  p50 ${ms(r.wrk.p50)}  p99 ${ms(r.wrk.p99)}  p99.9 ${ms(r.wrk.p999)}  server ${(100 * r.serverCoreUse).toFixed(0)} % core → ${human(r.reqPerCpuSec)} req/CPU-s  wrk ${(100 * r.wrkCoreUse).toFixed(0)} %` +
-    (r.wrk.statusErrors + r.wrk.readErrors + r.wrk.connectErrors + r.wrk.timeouts > 0
-      ? `  ERRORS status ${r.wrk.statusErrors} read ${r.wrk.readErrors} connect ${r.wrk.connectErrors} timeout ${r.wrk.timeouts}`
-      : '');
-}
-
-interface AtLoad {
-  readonly targetQps: number;
-  readonly connections: number;
-  readonly run: OpenLoopResult;
-  /** server CPU over the run / wall time (1 = its whole core) */
-  readonly serverCoreUse: number;
-  /** achieved QPS / peak */
-  readonly fraction: number;
-}
-
-/**
- * Latency at LOAD_FRACTION of peak with the open-loop generator
- * (bench/edge-open-loop.ts: constant rate, latency from each request's
- * scheduled time — wrk2's method; wrk's delay() ticks in whole ms).
- */
-async function atLoad(port: number, headers: readonly string[], serverPid: number, rate: number, duration: number): Promise<AtLoad> {
-  const c0 = readCpu(serverPid);
-  const t0 = performance.now();
-  const run = await openLoop({ host: '127.0.0.1', port, requests: getRequests('/v1/code', `127.0.0.1:${port}`, headers), rate, durationSec: duration, connections: OPEN_LOOP_CONNECTIONS });
-  const wall = (performance.now() - t0) / 1000;
-  return { targetQps: rate, connections: OPEN_LOOP_CONNECTIONS, run, serverCoreUse: (readCpu(serverPid) - c0) / wall, fraction: run.achievedQps / (rate / LOAD_FRACTION) };
-}
-
-function describeOpen(r: AtLoad): string {
-  const o = r.run;
-  return `${human(o.achievedQps).padStart(7)} req/s of ${human(o.offeredQps)} offered  p50 ${ms(o.p50)}  p99 ${ms(o.p99)}  p99.9 ${ms(o.p999)}  max ${ms(o.max)}  server ${(100 * r.serverCoreUse).toFixed(0)} % core  generator ${o.cpuSec.toFixed(1)} CPU-s, late ≤ ${o.lateMs.toFixed(1)} ms` +
-    (o.statusErrors + o.socketErrors > 0 ? `  ERRORS status ${o.statusErrors} socket ${o.socketErrors}` : '');
-}
-
 /** node names them CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is the event loop (the others: signing threads) */
 function mainThreadProfile(dir: string, pid: number): string | undefined {
   if (!existsSync(dir)) return undefined;
@@ -589,112 +253,6 @@ function mainThreadProfile(dir: string, pid: number): string | undefined {
 /** CLOCK_MONOTONIC in µs: the clock V8 stamps .cpuprofile samples with (TimeTicks), shared by all processes */
 function monotonicUs(): number {
   return Number(process.hrtime.bigint() / 1000n);
-}
-
-// ─── the report ─────────────────────────────────────────────────────────────────
-
-interface Report {
-  readonly date: string;
-  readonly machine: ReturnType<typeof machine>;
-  readonly loadAvgAtStart: number[];
-  readonly options: Options;
-  readonly tool: string;
-  readonly replica: ReplicaInfo;
-  readonly sessionCache: number;
-  readonly bodyBytes: { hello: number; mean: number };
-  readonly warmup: Warmup;
-  readonly edge: TargetResult;
-  readonly hello: TargetResult;
-  readonly baseline: TargetResult;
-  /** diagnostic: the edge with a 1,000-session active set (cache-resident) */
-  readonly hot: TargetResult;
-  /** hello-world at the offered load of the 80 % run: the machine's latency floor */
-  readonly helloAtLoad: AtLoad;
-  /** Redis server CPU per baseline request, when its process is readable here */
-  readonly baselineRedisCpuShare: number | null;
-  readonly atLoad: AtLoad;
-  readonly scanGroups: { readonly commits: number; readonly events: number };
-  readonly sweep: { readonly entries: number; readonly fillMs: number; readonly ms: number; readonly metrics: DisplaySweepMetrics; readonly run: WrkRun } | null;
-  readonly scan: TargetResult;
-  readonly edgeMemory: Memory;
-  readonly ratios: {
-    readonly vsHelloQps: number;
-    readonly vsHelloCpu: number;
-    readonly vsBaselineQps: number;
-    readonly vsBaselineCpu: number;
-    readonly coresFor240k: number;
-  };
-  readonly profile: ProfileSummary | null;
-  readonly profileFile: string | null;
-  readonly perf: PerfSummary | null;
-  /** the wrk run the profiles were taken during */
-  readonly profiledRun: WrkRun | null;
-}
-
-function check(ok: boolean): string {
-  return ok ? 'met' : '**not met**';
-}
-
-function markdown(r: Report): string {
-  const m = r.machine;
-  const o = r.options;
-  const row = (label: string, t: TargetResult, vsHello: boolean): string =>
-    `| ${label} | ${human(t.qps)} | ${ms(t.p50)} | ${ms(t.p99)} | ${ms(t.p999)} | ${(100 * t.serverCoreUse).toFixed(0)} % | ${human(t.reqPerCpuSec)} | ` +
-    (vsHello ? `${pairedRatio(t.runs, r.hello.runs, 'qps').toFixed(2)} / ${pairedRatio(t.runs, r.hello.runs, 'reqPerCpuSec').toFixed(2)}` : '—') +
-    ' |';
-  const x = r.ratios;
-  const L: string[] = [];
-  L.push(`Machine: ${m.cpu}, ${m.cores} cores, Linux ${m.kernel}, Node ${m.node}; ${r.date}; load average at start ${r.loadAvgAtStart.map((v) => v.toFixed(1)).join(' ')} (shared machine).`);
-  L.push(`Tool: ${r.tool}. Each server: ONE process pinned to core ${SERVER_CORE} (\`taskset -c ${SERVER_CORE}\`); wrk pinned to core ${LOAD_CORE}.`);
-  L.push(`Flags: \`-t1 -c${o.connections} -d${o.duration}s --latency\`, a Lua request() picking one of ${human(o.sessions)} sessions at random per request (same script for every server); medians of ${o.rounds} alternating rounds (ratios: median of the per-round ratios).`);
-  L.push(`Replica: ${human(r.replica.people)} people, ${bytes(r.replica.diskBytes)} data.mdb, built in ${r.replica.buildSec.toFixed(1)} s${r.replica.reused ? ' (reused from an earlier run)' : ''}. Display body ${r.bodyBytes.hello} B (mean ${r.bodyBytes.mean.toFixed(0)} B).`);
-  L.push('');
-  L.push('| server (one process, one core) | QPS | p50 | p99 | p99.9 | server core | req per CPU-second | × hello-world (QPS / per CPU-s) |');
-  L.push('|---|---:|---:|---:|---:|---:|---:|---:|');
-  L.push(row('uWS hello-world, same bytes (ceiling)', r.hello, false));
-  L.push(row('**edge `GET /v1/code`, authenticated, random person**', r.edge, true));
-  L.push(row('Fastify + ioredis, 1 Redis GET (baseline)', r.baseline, true));
-  L.push(row('edge `POST /v1/scan`, durable spool', r.scan, true));
-  L.push(row(`edge \`GET /v1/code\`, ${human(HOT_SESSIONS)}-session hot set (diagnostic: cache-resident)`, r.hot, true));
-  L.push('');
-  L.push('| target (issue 3) | measured | goal | |');
-  L.push('|---|---:|---:|---|');
-  L.push(`| display vs hello-world, per CPU-second | ${x.vsHelloCpu.toFixed(2)} (QPS ${x.vsHelloQps.toFixed(2)}) | ≥ 0.9 | ${check(x.vsHelloCpu >= 0.9)} |`);
-  L.push(`| display vs Fastify + Redis baseline, per CPU-second (hello-world: ${pairedRatio(r.hello.runs, r.baseline.runs, 'reqPerCpuSec').toFixed(1)} ×) | ${x.vsBaselineCpu.toFixed(1)} × (QPS ${x.vsBaselineQps.toFixed(1)} ×) | ≥ 4 × | ${check(x.vsBaselineCpu >= 4)} |`);
-  L.push(`| p99 at ${(100 * r.atLoad.fraction).toFixed(0)} % of peak, open loop (${human(r.atLoad.run.achievedQps)} req/s; peak = ${human(r.edge.reqPerCpuSec)} req per CPU-s); hello-world at the same rate: p99 ${ms(r.helloAtLoad.run.p99)} | ${ms(r.atLoad.run.p99)} (p99.9 ${ms(r.atLoad.run.p999)}) | ≤ 1 ms | ${check(r.atLoad.run.p99 <= 1000)} |`);
-  L.push(`| cores for ${human(PROVINCE_QPS)} QPS (240000 / req per CPU-s) | ${x.coresFor240k.toFixed(2)} | ≤ 1.3 | ${check(x.coresFor240k <= 1.3)} |`);
-  L.push('');
-  L.push(`Edge RSS after the runs: ${bytes(r.edgeMemory.rssKiB * 1024)} (anonymous ${bytes(r.edgeMemory.anonKiB * 1024)}, file-backed LMDB pages ${bytes(r.edgeMemory.fileKiB * 1024)} — page cache shared by all server processes of a node; session cache capacity ${human(r.sessionCache)} sessions).`);
-  L.push(`Warm-up (first display of each active session: session HMAC, Ed25519 sign on the pool, render, LMDB put — same pinned core): ${human(r.warmup.perSec)} displays/s (${human(r.warmup.requests)} in ${r.warmup.sec.toFixed(1)} s).`);
-  L.push(
-    `80 % load method: open loop (bench/edge-open-loop.ts, wrk2-style): ${human(r.atLoad.targetQps)} req/s scheduled at constant intervals over ${r.atLoad.connections} keep-alive connections (a request due on a busy connection is pipelined), ` +
-      `latency from each request's scheduled time to its answer; server at ${(100 * r.atLoad.serverCoreUse).toFixed(0)} % of its core; the generator fell behind its schedule by ≤ ${r.atLoad.run.lateMs.toFixed(1)} ms ` +
-      `(edge run) / ${r.helloAtLoad.run.lateMs.toFixed(1)} ms (hello-world run) — the generator's own lateness counts in the latencies.`,
-  );
-  L.push(`Scans (group commit, edge/scan-spool.ts): ${human(r.scanGroups.events)} scans in ${human(r.scanGroups.commits)} fsync'ed commits = ${r.scanGroups.commits > 0 ? (r.scanGroups.events / r.scanGroups.commits).toFixed(1) : '—'} scans a commit; scan vs hello-world per CPU-second ${(r.scan.reqPerCpuSec / r.hello.reqPerCpuSec).toFixed(2)} (goal ≥ 0.6).`);
-  if (r.sweep !== null) {
-    const w = r.sweep;
-    L.push(
-      `Display during a sweep of ${human(w.entries)} expired display entries (sync/display-sweep.ts, production pacing: ${w.metrics.steps} steps of ≤ 1000, longest ${w.metrics.maxStepMs.toFixed(1)} ms; ${human(w.metrics.scanned)} scanned, ${human(w.metrics.removed)} removed in ${(w.ms / 1000).toFixed(1)} s, filled in ${(w.fillMs / 1000).toFixed(1)} s): ` +
-        `${human(w.run.qps)} req/s, ${human(w.run.reqPerCpuSec)} req per CPU-s (${(w.run.reqPerCpuSec / r.edge.reqPerCpuSec).toFixed(2)} × the edge's run without a sweep), p99 ${ms(w.run.wrk.p99)}.`,
-    );
-  }
-  if (r.perf !== null && r.profiledRun !== null) {
-    const usPerReq = 1e6 / r.profiledRun.reqPerCpuSec;
-    const part = (prefix: string): number => Object.entries(r.perf!.categories).filter(([k]) => k.startsWith(prefix)).reduce((a, [, v]) => a + v, 0);
-    const lmdb = part('LMDB') + part('libc memcpy');
-    const ours = part('our JavaScript');
-    const kernel = part('kernel');
-    L.push(
-      `Where a display's CPU goes (perf, profiled run at ${human(r.profiledRun.reqPerCpuSec)} req per CPU-s = ${usPerReq.toFixed(1)} µs a request; hello-world ${(1e6 / r.hello.reqPerCpuSec).toFixed(1)} µs): ` +
-        `kernel ${kernel.toFixed(0)} % (${((kernel * usPerReq) / 100).toFixed(1)} µs), LMDB lookup ${lmdb.toFixed(0)} % (${((lmdb * usPerReq) / 100).toFixed(2)} µs), ` +
-        `our JavaScript ${ours.toFixed(0)} % (${((ours * usPerReq) / 100).toFixed(2)} µs); with a cache-resident active set the edge reaches ${pairedRatio(r.hot.runs, r.hello.runs, 'reqPerCpuSec').toFixed(2)} of hello-world per CPU-second.`,
-    );
-  }
-  if (r.baselineRedisCpuShare !== null) {
-    L.push(`Baseline with Redis's own CPU counted: ${human(r.baseline.qps / (r.baseline.serverCoreUse + r.baselineRedisCpuShare))} req per CPU-s (Redis used ${(100 * r.baselineRedisCpuShare).toFixed(0)} % of a core, unpinned).`);
-  }
-  return L.join('\n');
 }
 
 // ─── main ───────────────────────────────────────────────────────────────────────
@@ -962,13 +520,6 @@ async function main(): Promise<void> {
   }
 }
 
-function readCpu(pid: number): number {
-  try {
-    return cpuSeconds(pid);
-  } catch {
-    return 0;
-  }
-}
 
 function wrkVersion(): string {
   const r = spawnSync('wrk', ['-v'], { encoding: 'utf8' });
