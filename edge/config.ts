@@ -24,6 +24,7 @@ import { EdgeError } from './errors.js';
  * | EDGE_KEY_LIFETIME_DAYS | 30                 | validity window of a newly generated node key |
  * | EDGE_SIGN_THREADS      | 1                  | piscina signing threads per server process |
  * | EDGE_SESSION_CACHE     | 131072             | verified sessions held in the fixed session table (64-byte slots plus the token text, ≈ 128–256 B each, allocated at start; ≤ 16777216) |
+ * | EDGE_DISPLAY_CACHE     | = EDGE_SESSION_CACHE | display bodies kept in memory per server process (512 B each, allocated at start; 0 = serve every display from LMDB; edge/display-cache.ts) |
  *
  * EDGE_MAX_LAG_SEC = 120: long enough to ride out a Redis failover or a
  * publisher restart (tens of seconds) without the whole fleet flapping out of
@@ -43,6 +44,8 @@ export interface EdgeConfig {
   readonly keyLifetimeDays: number;
   readonly signThreads: number;
   readonly sessionCacheSize: number;
+  /** display bodies held in memory per server process (edge/display-cache.ts); 0 = none; absent = sessionCacheSize */
+  readonly displayCacheSize?: number;
 }
 
 /** `<data dir>/session.key`: the session HMAC key, 64 hex characters and a newline, mode 0600. */
@@ -121,7 +124,8 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
   }
   const signThreads = intVar(env, 'EDGE_SIGN_THREADS', 1, 1, 64);
   const sessionCacheSize = intVar(env, 'EDGE_SESSION_CACHE', 131_072, 1, 1 << 24);
+  const displayCacheSize = intVar(env, 'EDGE_DISPLAY_CACHE', sessionCacheSize, 0, 1 << 24);
   const rawKey = env.HC_SESSION_KEY;
   const sessionKey = rawKey !== undefined && rawKey !== '' ? hexKey('HC_SESSION_KEY', rawKey) : loadOrCreateSessionKey(dataDir);
-  return { host, port, workers, dataDir, sessionKey, maxLagSec, tokenTtlSec, signAlg, keyLifetimeDays, signThreads, sessionCacheSize };
+  return { host, port, workers, dataDir, sessionKey, maxLagSec, tokenTtlSec, signAlg, keyLifetimeDays, signThreads, sessionCacheSize, displayCacheSize };
 }
