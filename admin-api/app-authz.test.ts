@@ -167,7 +167,7 @@ describe('route × role table', () => {
       const url = await row.url('auditor');
       const anon = await f.call(row.method, url, row.body === undefined ? {} : { body: row.body('auditor') });
       expect(anon.status).toBe(401);
-      expect(anon.body).toEqual({ error: 'ADM_ERR_UNAUTHENTICATED', message: 'missing, invalid or expired bearer token' });
+      expect(anon.body).toEqual({ error: 'ADM_ERR_UNAUTHENTICATED', message: 'missing, invalid or expired bearer token', zh: '登录已失效，请重新登录' });
       const forged = await f.call(row.method, url, { token: 'A'.repeat(43) });
       expect(forged.status).toBe(401);
     });
@@ -268,7 +268,7 @@ describe('malformed requests and unknown routes', () => {
   it('unknown route → 404 JSON', async () => {
     const r = await f.call('GET', '/admin/v1/nope', { token: f.tokens.admin });
     expect(r.status).toBe(404);
-    expect(r.body).toEqual({ error: 'ADM_ERR_NOT_FOUND', message: 'not found: no such route' });
+    expect(r.body).toEqual({ error: 'ADM_ERR_NOT_FOUND', message: 'not found: no such route', zh: '请求的内容不存在' });
     expect((await f.call('DELETE', '/admin/v1/codes/query')).status).toBe(404);
   });
   it('broken JSON → 400 ADM_ERR_BAD_JSON', async () => {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { hash, parseOptions, verify, type Algorithm, type Options } from '@node-rs/argon2';
+import { chinaTime } from '../core/china-time.js';
 import { MasterError } from './errors.js';
 import type { SqlClient } from './sql-client.js';
 import { MasterStore } from './store.js';
@@ -226,7 +227,7 @@ export class AdminUsers {
       throw new MasterError('MASTER_ERR_LOGIN_FAILED');
     }
     if (row.locked_until !== null && row.locked_until.getTime() > nowMs) {
-      throw new MasterError('MASTER_ERR_LOGIN_LOCKED', `until ${row.locked_until.toISOString()}`);
+      throw new MasterError('MASTER_ERR_LOGIN_LOCKED', `until ${row.locked_until.toISOString()}`, undefined, `请于北京时间 ${chinaTime(row.locked_until.getTime())} 后再试`);
     }
     let ok = false;
     try {
@@ -244,7 +245,7 @@ export class AdminUsers {
       );
       const after = r.rows[0];
       if (after !== undefined && after.locked_until !== null && after.locked_until.getTime() > nowMs) {
-        throw new MasterError('MASTER_ERR_LOGIN_LOCKED', `until ${after.locked_until.toISOString()}`);
+        throw new MasterError('MASTER_ERR_LOGIN_LOCKED', `until ${after.locked_until.toISOString()}`, undefined, `请于北京时间 ${chinaTime(after.locked_until.getTime())} 后再试`);
       }
       throw new MasterError('MASTER_ERR_LOGIN_FAILED');
     }

@@ -12,6 +12,8 @@ export interface ErrorBody {
   error: string;
   message: string;
   field?: string;
+  /** Chinese text for people (admin-api/error-zh.ts): the only text the console shows */
+  zh?: string;
 }
 
 export class ApiError extends Error {
@@ -20,6 +22,7 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly field?: string,
+    readonly zh?: string,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -113,7 +116,7 @@ async function failure(res: Response): Promise<ApiError> {
   } catch {
     // not JSON (a proxy's error page): fall through with the status
   }
-  return new ApiError(res.status, body.error ?? `HTTP_${res.status}`, body.message ?? res.statusText, body.field);
+  return new ApiError(res.status, body.error ?? `HTTP_${res.status}`, body.message ?? res.statusText, body.field, body.zh);
 }
 
 /** JSON call; throws ApiError for any non-2xx answer. */

@@ -65,34 +65,31 @@ export function localInputToSec(v: string): number | null {
   return Number.isNaN(ms) ? null : Math.floor(ms / 1000);
 }
 
-const CODE_TEXT: Record<string, string> = {
-  ADM_ERR_BAD_CREDENTIALS: '用户名或密码错误',
-  ADM_ERR_LOCKED: '登录失败次数过多，账户已暂时锁定，请稍后再试',
-  ADM_ERR_RATE_LIMITED: '请求过于频繁，请稍后再试',
-  ADM_ERR_UNAUTHENTICATED: '登录已失效，请重新登录',
-  ADM_ERR_FORBIDDEN: '当前账户无权执行此操作',
-  ADM_ERR_NOT_FOUND: '未找到记录（或不在您的管辖范围内）',
-  ADM_ERR_AMBIGUOUS: '该手机号对应多人，请改用证件号查询',
-  ADM_ERR_VALIDATION: '输入不符合要求',
-  ADM_ERR_BAD_JSON: '请求内容不是有效的 JSON',
-  ADM_ERR_PAYLOAD_TOO_LARGE: '提交的数据过大',
-  ADM_ERR_CONFLICT: '记录已存在',
-  ADM_ERR_REQUEST_STATE: '该请求已处理或已过期',
-  ADM_ERR_SAME_APPROVER: '不能审批自己提交的请求',
-  ADM_ERR_INTERNAL: '服务器内部错误，请联系运维人员',
-  MASTER_ERR_UNAVAILABLE: '主数据库暂不可用，请稍后再试',
-  NETWORK: '无法连接服务器，请检查网络后重试',
+/** Only for answers without a `zh` (a proxy's error page, a network failure): by HTTP status. */
+const STATUS_TEXT: Record<number, string> = {
+  0: '无法连接服务器，请检查网络后重试',
+  401: '登录已失效，请重新登录',
+  403: '当前账户无权执行此操作',
+  404: '未找到记录（或不在您的管辖范围内）',
+  413: '提交的数据过大',
+  429: '请求过于频繁，请稍后再试',
+  502: '服务暂时不可用，请稍后再试',
+  503: '服务暂时不可用，请稍后再试',
+  504: '服务响应超时，请稍后再试',
 };
 
-/** A human message for any thrown value; keeps the server's field path and message for detail. */
+/**
+ * What the official reads for any thrown value: the server's Chinese text
+ * (`zh`, field already named in Chinese) and nothing else — no code, no
+ * English. A console-side Error (our own checks) carries Chinese already.
+ */
 export function errorText(e: unknown): string {
   if (e instanceof ApiError) {
-    const base = CODE_TEXT[e.code] ?? (e.code.startsWith('CORE_ERR_ID') || e.code.startsWith('CORE_ERR_PHONE') ? '证件号或手机号格式不正确' : `操作失败（${e.code}）`);
-    const where = e.field ? `，字段 ${e.field}` : '';
-    return e.code === 'NETWORK' ? base : `${base}${where}：${e.message}`;
+    if (e.zh !== undefined && e.zh !== '') return e.zh;
+    return STATUS_TEXT[e.status] ?? (e.status >= 500 ? '服务器内部错误，请稍后重试或联系系统管理员' : '操作失败，请检查填写内容后重试');
   }
-  if (e instanceof Error) return e.message;
-  return String(e);
+  if (e instanceof Error && /[\u4e00-\u9fff]/.test(e.message)) return e.message;
+  return '操作失败，请稍后重试';
 }
 
 export function triggerDownload(blob: Blob, filename: string): void {
