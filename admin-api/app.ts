@@ -10,6 +10,7 @@ import { can } from './roles.js';
 import { registerAccountRoutes } from './routes-account.js';
 import { registerAuditRoutes } from './routes-audit.js';
 import { registerCodeRoutes } from './routes-codes.js';
+import { registerDemoRoutes } from './routes-demo.js';
 import { registerRiskRoutes } from './routes-risk.js';
 import { registerRuleRoutes } from './routes-rules.js';
 import { registerSessionRoutes } from './routes-session.js';
@@ -180,6 +181,7 @@ export async function buildAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
   app.get('/healthz', { config: { access: 'public' }, schema: { hide: true } as Record<string, unknown> }, async () => ({ ok: true }));
 
   registerSessionRoutes(app, ctx);
+  registerDemoRoutes(app, ctx);
   registerAccountRoutes(app, ctx);
   registerCodeRoutes(app, ctx);
   registerAuditRoutes(app, ctx);

@@ -41,11 +41,11 @@ export const VENUE_KIND_LABEL: Record<string, string> = { normal: '普通场所'
 
 const pad = (n: number): string => String(n).padStart(2, '0');
 
-/** unix seconds → '2026-03-01 14:05:09' in the browser's time zone (the province's offices: UTC+8). */
+/** unix seconds → '2026-03-01 14:05:09' in China time (Asia/Shanghai, UTC+8, whatever the browser's zone). */
 export function fmtTime(sec: number | null | undefined): string {
   if (sec === null || sec === undefined || !Number.isFinite(sec)) return '—';
-  const d = new Date(sec * 1000);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const d = new Date(sec * 1000 + 8 * 3600 * 1000);
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
 }
 
 /** Accepts unix seconds, milliseconds or an ISO string (audit rows may carry either). */
@@ -58,11 +58,22 @@ export function fmtAny(t: unknown): string {
   return '—';
 }
 
-/** <input type="datetime-local"> value → unix seconds, or null when empty. */
+/** <input type="datetime-local"> or type="date" value, read as China time → unix seconds, or null when empty. */
 export function localInputToSec(v: string): number | null {
-  if (v.trim() === '') return null;
-  const ms = new Date(v).getTime();
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2}))?)?$/.exec(v.trim());
+  if (!m) return null;
+  const ms = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +(m[4] ?? 0), +(m[5] ?? 0), +(m[6] ?? 0)) - 8 * 3600 * 1000;
   return Number.isNaN(ms) ? null : Math.floor(ms / 1000);
+}
+
+/** unix seconds → a datetime-local value in China time ('2026-03-01T14:05'). */
+export function secToLocalInput(sec: number): string {
+  return fmtTime(sec).slice(0, 16).replace(' ', 'T');
+}
+
+/** unix seconds → a date input value in China time ('2026-03-01'). */
+export function secToDateInput(sec: number): string {
+  return fmtTime(sec).slice(0, 10);
 }
 
 /** Only for answers without a `zh` (a proxy's error page, a network failure): by HTTP status. */
