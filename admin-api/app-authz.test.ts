@@ -84,6 +84,9 @@ const TABLE: Row[] = [
   { method: 'POST', route: '/admin/v1/users', url: () => '/admin/v1/users', body: () => ({ username: `n${uniq()}`, role: 'analyst' }), ok: { admin: 201 } },
   { method: 'POST', route: '/admin/v1/users/{username}/disable', url: async () => `/admin/v1/users/${await throwawayUser()}/disable`, ok: { admin: 200 } },
   { method: 'POST', route: '/admin/v1/users/{username}/unlock', url: async () => `/admin/v1/users/${await throwawayUser()}/unlock`, ok: { admin: 200 } },
+  { method: 'POST', route: '/admin/v1/users/{username}/enable', url: async () => `/admin/v1/users/${await throwawayUser()}/enable`, ok: { admin: 200 } },
+  { method: 'POST', route: '/admin/v1/users/{username}/reset-password', url: async () => `/admin/v1/users/${await throwawayUser()}/reset-password`, ok: { admin: 200 } },
+  { method: 'POST', route: '/admin/v1/users/{username}', url: async () => `/admin/v1/users/${await throwawayUser()}`, body: () => ({ regionPrefix: '5101' }), ok: { admin: 200 } },
   { method: 'POST', route: '/admin/v1/codes/query', url: () => '/admin/v1/codes/query', body: () => ({ idNo: CHENGDU_ID }), ok: readers(200) },
   {
     method: 'POST', route: '/admin/v1/codes/transcode', url: () => '/admin/v1/codes/transcode',
@@ -139,7 +142,7 @@ const TABLE: Row[] = [
 ];
 
 /** Routes anyone may call (no token): tested in their own files; listed so the coverage check knows them. */
-const PUBLIC = new Set(['POST /v1/session', 'POST /admin/v1/login']);
+const PUBLIC = new Set(['POST /v1/session', 'POST /admin/v1/login', 'GET /v1/session/demo']);
 
 describe('route × role table', () => {
   it('covers every route of the OpenAPI document', async () => {
