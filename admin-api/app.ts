@@ -11,6 +11,7 @@ import { registerAccountRoutes } from './routes-account.js';
 import { registerAuditRoutes } from './routes-audit.js';
 import { registerCodeRoutes } from './routes-codes.js';
 import { registerDemoRoutes } from './routes-demo.js';
+import { registerExportRoutes } from './routes-export.js';
 import { registerRiskRoutes } from './routes-risk.js';
 import { registerRuleRoutes } from './routes-rules.js';
 import { registerSessionRoutes } from './routes-session.js';
@@ -188,6 +189,7 @@ export async function buildAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
   registerRuleRoutes(app, ctx);
   registerRiskRoutes(app, ctx);
   registerVenueRoutes(app, ctx);
+  registerExportRoutes(app, ctx);
   for (const cap of deps.capabilities ?? []) await cap.routes?.(app, ctx);
   // Not ready()-ed: the caller may add routes (the web console's static files) before listen().
   return app;

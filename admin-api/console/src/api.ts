@@ -134,6 +134,13 @@ export async function apiBlob(path: string): Promise<Blob> {
   return res.blob();
 }
 
+/** Binary answer of a POST with a JSON body (XLSX exports, PDF posters). */
+export async function apiBlobPost(path: string, body: unknown): Promise<Blob> {
+  const res = await send('POST', path, body, true);
+  if (!res.ok) throw await failure(res);
+  return res.blob();
+}
+
 export interface LoginAnswer {
   token: string;
   expiresAt?: number;

@@ -1,9 +1,11 @@
 import type { ReactNode } from 'react';
 import { AuditPage } from './audit-page.js';
+import { BulkPage } from './bulk-page.js';
 import { CodesPage } from './codes-page.js';
 import { RiskPage } from './risk-page.js';
 import type { Permission } from './roles.js';
 import { RulesPage } from './rules-page.js';
+import { UsersPage } from './users-page.js';
 import { VenuesPage } from './venues-page.js';
 
 /**
@@ -36,8 +38,10 @@ export const GROUP_SYSTEM = '系统管理';
 
 export const PAGES: readonly PageDef[] = [
   { id: 'codes', title: '赋码查询与转码', group: GROUP_CODES, perm: 'codes.read', render: (p) => <CodesPage canWrite={p.can('codes.write')} /> },
+  { id: 'bulk', title: '批量转码与审批', group: GROUP_CODES, perm: 'codes.approve', render: (p) => <BulkPage canRequest={p.can('codes.write')} canApprove={p.can('codes.approve')} /> },
   { id: 'rules', title: '规则', group: GROUP_CODES, perm: 'rules.read', render: (p) => <RulesPage canWrite={p.can('rules.write')} /> },
   { id: 'risk', title: '风险区域', group: GROUP_CODES, perm: 'risk.read', render: (p) => <RiskPage canWrite={p.can('risk.write')} /> },
   { id: 'venues', title: '场所码', group: GROUP_CODES, perm: 'venues.read', render: (p) => <VenuesPage canWrite={p.can('venues.write')} /> },
+  { id: 'users', title: '账号与角色', group: GROUP_SYSTEM, perm: 'users.manage', render: () => <UsersPage /> },
   { id: 'audit', title: '审计日志', group: GROUP_SYSTEM, perm: 'audit.read', render: () => <AuditPage /> },
 ];
