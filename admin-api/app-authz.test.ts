@@ -84,6 +84,7 @@ const TABLE: Row[] = [
   { method: 'POST', route: '/admin/v1/users', url: () => '/admin/v1/users', body: () => ({ username: `n${uniq()}`, role: 'analyst' }), ok: { admin: 201 } },
   { method: 'POST', route: '/admin/v1/users/{username}/disable', url: async () => `/admin/v1/users/${await throwawayUser()}/disable`, ok: { admin: 200 } },
   { method: 'POST', route: '/admin/v1/users/{username}/unlock', url: async () => `/admin/v1/users/${await throwawayUser()}/unlock`, ok: { admin: 200 } },
+  { method: 'POST', route: '/admin/v1/export/xlsx', url: () => '/admin/v1/export/xlsx', body: () => ({ title: '测试', columns: ['甲'], rows: [['乙']] }), ok: all(200) },
   { method: 'POST', route: '/admin/v1/users/{username}/enable', url: async () => `/admin/v1/users/${await throwawayUser()}/enable`, ok: { admin: 200 } },
   { method: 'POST', route: '/admin/v1/users/{username}/reset-password', url: async () => `/admin/v1/users/${await throwawayUser()}/reset-password`, ok: { admin: 200 } },
   { method: 'POST', route: '/admin/v1/users/{username}', url: async () => `/admin/v1/users/${await throwawayUser()}`, body: () => ({ regionPrefix: '5101' }), ok: { admin: 200 } },

@@ -330,14 +330,21 @@ describe('web console', () => {
     try {
       await login(page, creds.username, creds.password);
       await page.click('a[data-page=risk]');
-      const since = Math.floor(Date.now() / 1000) - 3600;
-      await page.fill('textarea[aria-label="风险区域 JSON"]', JSON.stringify([{ region: '510116001', level: 'medium', since }]));
+      // the region picker by name (四川省 → 成都市 → 双流区 → first township), level, start date: no codes, no Unix seconds
+      const picker = page.locator('[data-name=risk-region]');
+      await picker.locator('select').nth(0).selectOption('5101');
+      await picker.locator('select').nth(1).selectOption('510116');
+      await picker.locator('select').nth(2).selectOption('510116001');
+      await page.selectOption('select[name=risk-level]', 'medium');
+      await page.click('[data-testid=risk-add]');
+      await page.waitForSelector('[data-testid=risk-draft] >> text=双流区');
       await page.click('button:has-text("预览差异")');
       await page.waitForSelector('[data-testid=risk-diff] tr.row-add');
-      expect(await page.textContent('[data-testid=risk-diff]')).toContain('510116001');
+      expect(await page.textContent('[data-testid=risk-diff] tr.row-add')).toContain('四川省成都市双流区');
       await page.click('[data-testid=risk-publish]');
       await page.click('[data-testid=confirm]');
-      await page.waitForSelector('[data-testid=risk-current] >> text=510116001');
+      await page.waitForSelector('[data-testid=risk-current] >> text=双流区');
+      expect(await page.textContent('[data-testid=risk-current]')).not.toContain('510116001');
       expect(problemsOf(page)).toEqual([]);
     } finally {
       await ctx.close();
