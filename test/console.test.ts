@@ -276,8 +276,14 @@ describe('web console', () => {
       await login(page, creds.username, creds.password);
       await page.click('a[data-page=rules]');
       await page.waitForSelector('[data-testid=rule-versions] .tag-ok');
+      // the structured editor first: a parameter by its Chinese name, written through to the rule set
+      await page.waitForSelector('[data-testid=rule-form] input[name=param-closeContactDays]');
+      expect(await page.textContent('[data-testid=rule-form]')).toContain('密切接触者管控天数');
+      expect(await page.textContent('[data-testid=rule-form]')).toContain('最近一次密接的时间');
+      await page.fill('[data-testid=rule-form] input[name=param-closeContactDays]', '10');
+      await page.click('[data-testid=rule-view-toggle]'); // JSON view, the option
       const editor = page.locator('textarea.code-editor');
-      await page.waitForFunction(() => (document.querySelector('textarea.code-editor') as { value: string } | null)?.value.includes('"rules"'));
+      await page.waitForFunction(() => (document.querySelector('textarea.code-editor') as { value: string } | null)?.value.includes('"closeContactDays": 10'));
       const ruleSet = JSON.parse(await editor.inputValue()) as { version: string; rules: { when: unknown; color: string }[] };
 
       // a bad colour: reported at its path and line before anything is sent

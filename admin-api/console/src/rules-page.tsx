@@ -1,3 +1,4 @@
+import { asDraft, RuleForm } from './rule-form.js';
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { validateRuleSet } from '../../../core/rule-set.js';
 import { api } from './api.js';
@@ -104,6 +105,14 @@ export function RulesPage({ canWrite }: { canWrite: boolean }) {
   const [startAt, setStartAt] = useState('');
   const [confirm, setConfirm] = useState<null | { kind: 'publish'; version: string } | { kind: 'rollback' }>(null);
   const area = useRef<HTMLTextAreaElement>(null);
+  const [jsonView, setJsonView] = useState(false);
+  const draft = useMemo(() => {
+    try {
+      return asDraft(JSON.parse(text));
+    } catch {
+      return null;
+    }
+  }, [text]);
 
   const problem = useMemo(() => check(text), [text]);
   const shown = problem ?? serverProblem;
@@ -326,6 +335,22 @@ export function RulesPage({ canWrite }: { canWrite: boolean }) {
           ) : null
         }
       >
+        <div className="form-row">
+          <button type="button" onClick={() => setJsonView(!jsonView)} data-testid="rule-view-toggle" disabled={!jsonView && draft === null && text !== ''}>
+            {jsonView ? '表格编辑' : 'JSON 视图'}
+          </button>
+        </div>
+        {!jsonView && draft !== null ? (
+          <RuleForm
+            draft={draft}
+            readOnly={!canWrite}
+            onChange={(d) => {
+              setText(JSON.stringify(d, null, 2));
+              setServerProblem(null);
+            }}
+          />
+        ) : null}
+        <div hidden={!jsonView && draft !== null}>
         <p className="muted">
           JSON 格式：{'{'}"version", "params", "rules": [{'{'}"id", "when", "color", "reason", "until"?, "notice"?{'}'}]{'}'}。修改后请更换版本号。
         </p>
@@ -342,6 +367,7 @@ export function RulesPage({ canWrite }: { canWrite: boolean }) {
           aria-invalid={shown !== null}
           rows={22}
         />
+        </div>
         {shown ? (
           <div className="msg msg-error" role="alert" data-testid="rule-problem">
             {shown.kind === 'server' ? '服务器校验未通过' : shown.kind === 'syntax' ? '格式错误' : '规则校验未通过'}
