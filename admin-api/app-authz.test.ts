@@ -140,6 +140,13 @@ const TABLE: Row[] = [
   { method: 'GET', route: '/admin/v1/venues/{id}', url: () => `/admin/v1/venues/${venueId}`, ok: readers(200) },
   { method: 'GET', route: '/admin/v1/venues/{id}/qr.png', url: () => `/admin/v1/venues/${venueId}/qr.png`, ok: readers(200) },
   { method: 'GET', route: '/admin/v1/venues/{id}/qr.svg', url: () => `/admin/v1/venues/${venueId}/qr.svg`, ok: readers(200) },
+  { method: 'GET', route: '/admin/v1/venues/{id}/poster.pdf', url: () => `/admin/v1/venues/${venueId}/poster.pdf`, ok: readers(200) },
+  { method: 'POST', route: '/admin/v1/venues/{id}', url: () => `/admin/v1/venues/${venueId}`, body: () => ({ name: '春熙路商场', region: '510104' }), ok: writers(200) },
+  {
+    method: 'POST', route: '/admin/v1/venues/{id}/disable',
+    url: async () => `/admin/v1/venues/${(await f.call('POST', '/admin/v1/venues', { token: f.tokens.admin, body: { name: `停用${uniq()}`, region: '510104' } })).body.id}/disable`,
+    ok: writers(200),
+  },
 ];
 
 /** Routes anyone may call (no token): tested in their own files; listed so the coverage check knows them. */

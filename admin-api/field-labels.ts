@@ -14,7 +14,7 @@ export const FIELD_LABELS: Readonly<Record<string, string>> = {
   // accounts
   username: '用户名', password: '密码', role: '角色', regionPrefix: '管辖地区', newPassword: '新密码',
   // venues, risk areas
-  region: '地区', kind: '场所类型', entryTestHours: '入境检测时限（小时）', venues: '场所列表', q: '搜索关键词',
+  region: '地区', kind: '场所类型', entryTestHours: '入川后检测时限（小时）', venues: '场所列表', q: '搜索关键词',
   level: '风险等级', areas: '风险区域', expiresAt: '失效时间',
   // rules
   ruleSet: '规则集', version: '版本号', activeFrom: '生效时间', params: '参数', rules: '规则',
