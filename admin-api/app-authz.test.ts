@@ -140,6 +140,10 @@ const TABLE: Row[] = [
   { method: 'GET', route: '/admin/v1/venues/{id}', url: () => `/admin/v1/venues/${venueId}`, ok: readers(200) },
   { method: 'GET', route: '/admin/v1/venues/{id}/qr.png', url: () => `/admin/v1/venues/${venueId}/qr.png`, ok: readers(200) },
   { method: 'GET', route: '/admin/v1/venues/{id}/qr.svg', url: () => `/admin/v1/venues/${venueId}/qr.svg`, ok: readers(200) },
+  {
+    method: 'POST', route: '/admin/v1/venues/parse', url: () => '/admin/v1/venues/parse',
+    body: () => ({ filename: 'v.csv', data: Buffer.from('场所名称,区划代码\n春熙路,510104\n').toString('base64') }), ok: writers(200),
+  },
   { method: 'GET', route: '/admin/v1/venues/{id}/poster.pdf', url: () => `/admin/v1/venues/${venueId}/poster.pdf`, ok: readers(200) },
   { method: 'POST', route: '/admin/v1/venues/{id}', url: () => `/admin/v1/venues/${venueId}`, body: () => ({ name: '春熙路商场', region: '510104' }), ok: writers(200) },
   {

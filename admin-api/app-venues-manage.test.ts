@@ -60,3 +60,39 @@ describe('venues', () => {
     expect(Buffer.from(await r.arrayBuffer()).subarray(0, 5).toString()).toBe('%PDF-');
   });
 });
+
+describe('venue spreadsheet import', () => {
+  it('reads an .xlsx with Chinese headers and region names, and says per row what is wrong', async () => {
+    const ExcelJS = (await import('exceljs')).default;
+    const wb = new ExcelJS.Workbook();
+    const ws = wb.addWorksheet('场所');
+    ws.addRow(['场所名称', '地区', '类型', '检测时限（小时）']);
+    ws.addRow(['双流机场T2', '四川省成都市双流区', '入川卡口', 48]);
+    ws.addRow(['春熙路', '锦江区', '普通场所', null]);
+    ws.addRow(['无名地', '火星区', '普通场所', null]);
+    ws.addRow(['', '锦江区', '', null]);
+    const data = Buffer.from(await wb.xlsx.writeBuffer()).toString('base64');
+    const r = await f.call('POST', '/admin/v1/venues/parse', { token: f.tokens.operator, body: { filename: '场所.xlsx', data } });
+    expect(r.status).toBe(200);
+    expect(r.body.rows[0]).toEqual({ row: 2, venue: { name: '双流机场T2', region: '510116', kind: 'entry', entryTestHours: 48 }, problem: null });
+    expect(r.body.rows[1].venue).toMatchObject({ name: '春熙路', region: '510104', kind: 'normal' });
+    expect(r.body.rows[2]).toMatchObject({ row: 4, venue: null, problem: '找不到地区“火星区”' });
+    expect(r.body.rows[3]).toMatchObject({ row: 5, problem: '场所名称为空' });
+    const ok = r.body.rows.filter((x: { venue: unknown }) => x.venue !== null).map((x: { venue: unknown }) => x.venue);
+    expect((await f.call('POST', '/admin/v1/venues/import', { token: f.tokens.operator, body: { venues: ok } })).body.count).toBe(2);
+  });
+
+  it('reads a GB18030 CSV (Excel on Chinese Windows) and refuses other files in Chinese', async () => {
+    const iconv = (await import('iconv-lite')).default;
+    const csv = iconv.encode('场所名称,区划代码,类型\r\n高新区政务中心,510107,普通\r\n', 'gb18030');
+    const r = await f.call('POST', '/admin/v1/venues/parse', { token: f.tokens.operator, body: { filename: 'v.csv', data: csv.toString('base64') } });
+    expect(r.body.rows).toEqual([{ row: 2, venue: { name: '高新区政务中心', region: '510107', kind: 'normal' }, problem: null }]);
+    const noHeader = await f.call('POST', '/admin/v1/venues/parse', { token: f.tokens.operator, body: { filename: 'v.csv', data: Buffer.from('a,b\n1,2\n').toString('base64') } });
+    expect(noHeader.body).toMatchObject({ error: 'ADM_ERR_VALIDATION', field: 'file' });
+    expect(noHeader.body.zh).toContain('表头须包含“场所名称”和“区划代码”');
+    const pdf = await f.call('POST', '/admin/v1/venues/parse', { token: f.tokens.operator, body: { filename: 'v.pdf', data: 'AAAA' } });
+    expect(pdf.body.zh).toContain('只支持 Excel（.xlsx）和 CSV 文件');
+    const broken = await f.call('POST', '/admin/v1/venues/parse', { token: f.tokens.operator, body: { filename: 'v.xlsx', data: 'AAAA' } });
+    expect(broken.body.zh).toContain('不是可读取的 Excel（.xlsx）文件');
+  });
+});

@@ -5,6 +5,7 @@ import { principalOf } from './context.js';
 import { AdminError } from './errors.js';
 import { newVenueId, placeCodePng, placeCodeSvg, placeCodeText, VENUE_ID_PATTERN } from './place-code.js';
 import { inScope } from './roles.js';
+import { parseVenueFile } from './venue-file.js';
 import { listVenues } from './venue-list.js';
 import { venuePosterPdf } from './venue-poster.js';
 import { ANY_OBJECT, ERROR_BODY, REGION } from './schemas.js';
@@ -166,6 +167,41 @@ export function registerVenueRoutes(app: FastifyInstance, ctx: Ctx): void {
     }
     const page = await listVenues(store.db, { text: q.q ?? '', regionPrefix: prefix, kind: q.kind ?? null, limit, offset });
     return { venues: page.venues.map(venueView), total: page.total, offset, limit };
+  });
+
+  app.post('/admin/v1/venues/parse', {
+    config: { access: 'venues.write', rate: 'admin' },
+    schema: {
+      summary: 'Read a venue spreadsheet (.xlsx or .csv, base64) into rows with a Chinese problem per bad row; writes nothing',
+      tags: ['venues'],
+      body: {
+        type: 'object', additionalProperties: false, required: ['filename', 'data'],
+        properties: { filename: { type: 'string', minLength: 1, maxLength: 200 }, data: { type: 'string', maxLength: 6 * 1024 * 1024, description: 'file bytes, base64' } },
+      },
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            rows: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  row: { type: 'integer', description: 'row number as the spreadsheet shows it' },
+                  venue: { anyOf: [{ type: 'null' }, { type: 'object', additionalProperties: true }] },
+                  problem: { type: ['string', 'null'], description: 'Chinese' },
+                },
+              },
+            },
+            columns: { type: 'array', items: { type: 'string' } },
+          },
+        },
+        400: ERROR_BODY,
+      },
+    },
+  }, async (req) => {
+    const b = req.body as { filename: string; data: string };
+    return parseVenueFile(b.filename, Buffer.from(b.data, 'base64'));
   });
 
   app.post('/admin/v1/venues/:id', {
