@@ -364,7 +364,10 @@ describe('web console', () => {
       await login(page, creds.username, creds.password);
       await page.click('a[data-page=venues]');
       await page.fill('input[name=venueName]', '控制台测试入川卡口');
-      await page.fill('input[name=region]', '510116');
+      const picker = page.locator('[data-name=region]');
+      await picker.locator('select').nth(0).selectOption('51');
+      await picker.locator('select').nth(1).selectOption('5101');
+      await picker.locator('select').nth(2).selectOption('510116');
       await page.selectOption('select[name=kind]', 'entry');
       await page.fill('input[name=entryTestHours]', '48');
       await page.click('form[aria-label="新建场所"] button[type=submit]');
@@ -382,8 +385,13 @@ describe('web console', () => {
       const [svg] = await Promise.all([page.waitForEvent('download'), row.locator('button:has-text("SVG")').click()]);
       expect(readFileSync((await svg.path())!, 'utf8')).toContain('<svg');
 
+      expect(await row.textContent()).toContain('四川省成都市双流区');
       await row.locator('button:has-text("预览")').click();
       await page.waitForSelector('[data-testid=qr-img]');
+      // the preview opens right under the row that was clicked, not below the whole list
+      expect(await page.evaluate(() => (document.querySelector('tr.qr-row') as { previousElementSibling: { textContent: string } } | null)?.previousElementSibling.textContent ?? '')).toContain('控制台测试入川卡口');
+      const [poster] = await Promise.all([page.waitForEvent('download'), row.locator('button:has-text("海报")').click()]);
+      expect(readFileSync((await poster.path())!).subarray(0, 5).toString()).toBe('%PDF-');
       expect(problemsOf(page)).toEqual([]);
     } finally {
       await ctx.close();
