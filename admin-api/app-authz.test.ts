@@ -84,6 +84,8 @@ const TABLE: Row[] = [
   { method: 'POST', route: '/admin/v1/users', url: () => '/admin/v1/users', body: () => ({ username: `n${uniq()}`, role: 'analyst' }), ok: { admin: 201 } },
   { method: 'POST', route: '/admin/v1/users/{username}/disable', url: async () => `/admin/v1/users/${await throwawayUser()}/disable`, ok: { admin: 200 } },
   { method: 'POST', route: '/admin/v1/users/{username}/unlock', url: async () => `/admin/v1/users/${await throwawayUser()}/unlock`, ok: { admin: 200 } },
+  { method: 'GET', route: '/admin/v1/overview', url: () => '/admin/v1/overview', ok: all(200) },
+  { method: 'GET', route: '/admin/v1/audit/export.xlsx', url: () => '/admin/v1/audit/export.xlsx?outcome=ok', ok: { admin: 200, auditor: 200 } },
   { method: 'POST', route: '/admin/v1/export/xlsx', url: () => '/admin/v1/export/xlsx', body: () => ({ title: '测试', columns: ['甲'], rows: [['乙']] }), ok: all(200) },
   { method: 'POST', route: '/admin/v1/users/{username}/enable', url: async () => `/admin/v1/users/${await throwawayUser()}/enable`, ok: { admin: 200 } },
   { method: 'POST', route: '/admin/v1/users/{username}/reset-password', url: async () => `/admin/v1/users/${await throwawayUser()}/reset-password`, ok: { admin: 200 } },

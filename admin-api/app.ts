@@ -12,6 +12,7 @@ import { registerAuditRoutes } from './routes-audit.js';
 import { registerCodeRoutes } from './routes-codes.js';
 import { registerDemoRoutes } from './routes-demo.js';
 import { registerExportRoutes } from './routes-export.js';
+import { registerOverviewRoutes } from './routes-overview.js';
 import { registerRiskRoutes } from './routes-risk.js';
 import { registerRuleRoutes } from './routes-rules.js';
 import { registerSessionRoutes } from './routes-session.js';
@@ -190,6 +191,7 @@ export async function buildAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
   registerRiskRoutes(app, ctx);
   registerVenueRoutes(app, ctx);
   registerExportRoutes(app, ctx);
+  registerOverviewRoutes(app, ctx);
   for (const cap of deps.capabilities ?? []) await cap.routes?.(app, ctx);
   // Not ready()-ed: the caller may add routes (the web console's static files) before listen().
   return app;

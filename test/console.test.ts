@@ -239,11 +239,11 @@ describe('web console', () => {
       await page.fill('input[name=reason]', 'manual_review');
       await page.click('form[aria-label="转码"] button[type=submit]');
       await page.waitForSelector('[role=dialog]');
-      expect(await page.textContent('[role=dialog]')).toContain('manual_review');
+      expect(await page.textContent('[role=dialog]')).toContain('人工复核');
       await page.click('[data-testid=confirm]');
       await page.waitForSelector('[data-testid=code-result] [data-color=red]');
       await page.waitForSelector('[data-testid=override]');
-      expect(await page.textContent('[data-testid=history]')).toContain('manual_review');
+      expect(await page.textContent('[data-testid=history]')).toContain('人工复核');
       if (process.env.HC_CONSOLE_SCREENSHOT) await page.screenshot({ path: process.env.HC_CONSOLE_SCREENSHOT, fullPage: true });
 
       // the citizen's code on the edge turns red (the delta travels master → bus → edge replica)
@@ -419,7 +419,11 @@ describe('web console', () => {
     try {
       await login(page, 'console-auditor', password);
       const nav = await page.locator('nav a').allTextContents();
-      expect(nav).toEqual(['审计日志']);
+      expect(nav).toEqual(['首页', '审计日志']);
+      // the landing page: no code counts for an auditor, the latest audit entries instead
+      await page.waitForSelector('[data-testid=recent-audit]');
+      expect(await page.locator('[data-testid=color-counts]').count()).toBe(0);
+      await page.click('a[data-page=audit]');
       await page.waitForSelector('[data-testid=audit-table]');
       expect(problemsOf(page)).toEqual([]);
     } finally {
