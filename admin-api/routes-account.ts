@@ -4,6 +4,7 @@ import { ADMIN_ROLES, type AdminRole, type AdminUser } from '../master/admin-use
 import type { Ctx } from './context.js';
 import { principalOf } from './context.js';
 import { EMPTY_BODY as EMPTY, ERROR_BODY } from './schemas.js';
+import { ME, NO_CONTENT, USER_CREATED, USER_LIST, USER_ONE } from './response-schemas.js';
 
 const USERNAME = { type: 'string', minLength: 1, maxLength: 64 } as const;
 const USERNAME_PARAM = {
@@ -108,7 +109,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: Ctx): void {
 
   app.post('/admin/v1/logout', {
     config: { access: 'authenticated', rate: 'admin' },
-    schema: { summary: 'End this bearer token', tags: ['accounts'], body: { type: 'object', additionalProperties: false, properties: {} } },
+    schema: { response: { 204: NO_CONTENT }, summary: 'End this bearer token', tags: ['accounts'], body: { type: 'object', additionalProperties: false, properties: {} } },
   }, async (req, reply) => {
     const h = req.headers.authorization ?? '';
     ctx.tokens.revoke(h.replace(/^Bearer\s+/i, '').trim());
@@ -118,7 +119,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: Ctx): void {
 
   app.get('/admin/v1/me', {
     config: { access: 'authenticated', rate: 'admin' },
-    schema: { summary: 'Who this bearer token belongs to', tags: ['accounts'], response: { 401: ERROR_BODY } },
+    schema: { summary: 'Who this bearer token belongs to', tags: ['accounts'], response: { 200: ME, 401: ERROR_BODY } },
   }, async (req) => {
     const p = principalOf(req);
     return { username: p.username, role: p.role, regionPrefix: p.regionPrefix, expiresAt: p.expiresAt };
@@ -126,12 +127,13 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: Ctx): void {
 
   app.get('/admin/v1/users', {
     config: { access: 'users.manage', rate: 'admin' },
-    schema: { summary: 'List back-office accounts', tags: ['accounts'] },
+    schema: { response: { 200: USER_LIST }, summary: 'List back-office accounts', tags: ['accounts'] },
   }, async () => ({ users: (await users.list()).map(userView) }));
 
   app.post('/admin/v1/users', {
     config: { access: 'users.manage', rate: 'admin' },
     schema: {
+      response: { 201: USER_CREATED },
       summary: 'Create an account; answers its one-time password once',
       tags: ['accounts'],
       body: {
@@ -153,7 +155,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: Ctx): void {
 
   app.post('/admin/v1/users/:username/disable', {
     config: { access: 'users.manage', rate: 'admin' },
-    schema: { summary: 'Disable an account and end its sessions', tags: ['accounts'], params: USERNAME_PARAM, body: { type: 'object', additionalProperties: false, properties: {} } },
+    schema: { response: { 200: USER_ONE }, summary: 'Disable an account and end its sessions', tags: ['accounts'], params: USERNAME_PARAM, body: { type: 'object', additionalProperties: false, properties: {} } },
   }, async (req) => {
     const { username } = req.params as { username: string };
     const u = await users.setDisabled(username, true);
@@ -218,7 +220,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: Ctx): void {
 
   app.post('/admin/v1/users/:username/unlock', {
     config: { access: 'users.manage', rate: 'admin' },
-    schema: { summary: 'End a login lockout early', tags: ['accounts'], params: USERNAME_PARAM, body: { type: 'object', additionalProperties: false, properties: {} } },
+    schema: { response: { 200: USER_ONE }, summary: 'End a login lockout early', tags: ['accounts'], params: USERNAME_PARAM, body: { type: 'object', additionalProperties: false, properties: {} } },
   }, async (req) => {
     const { username } = req.params as { username: string };
     await users.unlock(username);

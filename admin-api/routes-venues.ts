@@ -9,6 +9,7 @@ import { parseVenueFile } from './venue-file.js';
 import { listVenues } from './venue-list.js';
 import { venuePosterPdf } from './venue-poster.js';
 import { ANY_OBJECT, ERROR_BODY, REGION } from './schemas.js';
+import { PNG, SVG, VENUE_IMPORTED } from './response-schemas.js';
 
 /**
  * Venues and their place codes (DESIGN §3, §7). A venue of kind 'entry'
@@ -84,7 +85,7 @@ export function registerVenueRoutes(app: FastifyInstance, ctx: Ctx): void {
     schema: {
       summary: 'Create a venue (place code)',
       tags: ['venues'], body: VENUE_BODY,
-      response: { 201: ANY_OBJECT, 400: ERROR_BODY, 403: ERROR_BODY, 409: ERROR_BODY },
+      response: { 201: VENUE_VIEW, 400: ERROR_BODY, 403: ERROR_BODY, 409: ERROR_BODY },
     },
   }, async (req, reply) => {
     const b = req.body as VenueBody;
@@ -107,7 +108,7 @@ export function registerVenueRoutes(app: FastifyInstance, ctx: Ctx): void {
         type: 'object', additionalProperties: false, required: ['venues'],
         properties: { venues: { type: 'array', minItems: 1, maxItems: MAX_IMPORT, items: VENUE_BODY } },
       },
-      response: { 400: ERROR_BODY, 403: ERROR_BODY },
+      response: { 200: VENUE_IMPORTED, 400: ERROR_BODY, 403: ERROR_BODY },
     },
   }, async (req) => {
     const { venues } = req.body as { venues: VenueBody[] };
@@ -259,12 +260,12 @@ export function registerVenueRoutes(app: FastifyInstance, ctx: Ctx): void {
 
   app.get('/admin/v1/venues/:id', {
     config: { access: 'venues.read', rate: 'admin' },
-    schema: { summary: 'One venue', tags: ['venues'], params: ID_PARAM, response: { 404: ERROR_BODY } },
+    schema: { summary: 'One venue', tags: ['venues'], params: ID_PARAM, response: { 200: VENUE_VIEW, 404: ERROR_BODY } },
   }, async (req) => venueView(await visibleVenue(req, (req.params as { id: string }).id)));
 
   app.get('/admin/v1/venues/:id/qr.png', {
     config: { access: 'venues.read', rate: 'admin' },
-    schema: { summary: 'Place code as PNG (HCV1:<id>, error correction M)', tags: ['venues'], params: ID_PARAM },
+    schema: { response: { 200: PNG }, summary: 'Place code as PNG (HCV1:<id>, error correction M)', tags: ['venues'], params: ID_PARAM },
   }, async (req, reply) => {
     const v = await visibleVenue(req, (req.params as { id: string }).id);
     return reply.type('image/png').header('content-disposition', `inline; filename="venue-${v.id}.png"`).send(await placeCodePng(v.id));
@@ -272,7 +273,7 @@ export function registerVenueRoutes(app: FastifyInstance, ctx: Ctx): void {
 
   app.get('/admin/v1/venues/:id/qr.svg', {
     config: { access: 'venues.read', rate: 'admin' },
-    schema: { summary: 'Place code as SVG (HCV1:<id>, error correction M)', tags: ['venues'], params: ID_PARAM },
+    schema: { response: { 200: SVG }, summary: 'Place code as SVG (HCV1:<id>, error correction M)', tags: ['venues'], params: ID_PARAM },
   }, async (req, reply) => {
     const v = await visibleVenue(req, (req.params as { id: string }).id);
     return reply.type('image/svg+xml').header('content-disposition', `inline; filename="venue-${v.id}.svg"`).send(await placeCodeSvg(v.id));

@@ -443,7 +443,7 @@ describe('web console', () => {
         sessionStorage.setItem('hc-console-session', JSON.stringify(s));
       });
       await page.reload();
-      await page.click('a[data-page=audit]');
+      // the landing page's first call (GET /admin/v1/overview) meets the 401
       await page.waitForSelector('[data-testid=session-notice]');
       expect(await page.textContent('[data-testid=session-notice]')).toContain('登录已失效');
       expect(await page.isVisible('input[name=password]')).toBe(true);
