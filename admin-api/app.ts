@@ -11,6 +11,7 @@ import { registerAccountRoutes } from './routes-account.js';
 import { registerAuditRoutes } from './routes-audit.js';
 import { registerCodeRoutes } from './routes-codes.js';
 import { registerDemoRoutes } from './routes-demo.js';
+import { registerDocsRoutes } from './routes-docs.js';
 import { registerExportRoutes } from './routes-export.js';
 import { registerOverviewRoutes } from './routes-overview.js';
 import { registerRiskRoutes } from './routes-risk.js';
@@ -192,6 +193,7 @@ export async function buildAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
   registerVenueRoutes(app, ctx);
   registerExportRoutes(app, ctx);
   registerOverviewRoutes(app, ctx);
+  registerDocsRoutes(app, ctx);
   for (const cap of deps.capabilities ?? []) await cap.routes?.(app, ctx);
   // Not ready()-ed: the caller may add routes (the web console's static files) before listen().
   return app;

@@ -36,4 +36,17 @@ describe('OpenAPI document', () => {
     expect(missing).toEqual([]);
     expect(n).toBeGreaterThan(30);
   });
+
+  it('the docs page and both documents are served by the stack, without a token', async () => {
+    const page = await fetch(`${f.base}/admin/docs/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(await page.text()).toContain('健康码接口文档');
+    expect((await fetch(`${f.base}/admin/docs/docs.js`)).status).toBe(200);
+    const edge = (await (await fetch(`${f.base}/admin/docs/edge-openapi.json`)).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(edge.paths).sort()).toEqual(['/v1/code', '/v1/keys', '/v1/scan', '/v1/verify']);
+    expect((await fetch(`${f.base}/admin/docs/nope.js`)).status).toBe(404);
+    expect((await fetch(`${f.base}/admin/docs`, { redirect: 'manual' })).status).toBe(301);
+  });
 });
