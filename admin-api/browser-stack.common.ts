@@ -71,12 +71,19 @@ export async function startBrowserStack(opts: { people?: number; venues?: number
     ...opts.env,
   });
   const stack = await startEmbeddedStack(config, { log: () => undefined, adminLogStream: { write: () => true } });
+  // the edge answers /readyz 200 once its replica is loaded and current: before that the page shows "stale"
+  const edgeOrigin = `http://127.0.0.1:${edgePort}`;
+  for (let t = Date.now(); Date.now() - t < 90_000; ) {
+    const r = await fetch(`${edgeOrigin}/readyz`).catch(() => null);
+    if (r?.status === 200) break;
+    await new Promise((res) => setTimeout(res, 200));
+  }
   const creds = JSON.parse(readFileSync(join(dataDir, 'admin-credentials.json'), 'utf8')) as { username: string; password: string };
   return {
     stack,
     browser,
     adminOrigin: `http://127.0.0.1:${adminPort}`,
-    edgeOrigin: `http://127.0.0.1:${edgePort}`,
+    edgeOrigin,
     creds,
     dataDir,
     async newPage(ctx) {

@@ -38,7 +38,9 @@ describe('citizen page', () => {
     await page.click('#demo li button');
     await page.click('#login button[type=submit]');
     await page.waitForSelector('#card:not([hidden])', { timeout: 30_000 });
-    await page.waitForSelector('body[data-state=live]', { timeout: 30_000 });
+    await page.waitForSelector('body[data-state=live]', { timeout: 30_000 }).catch(async (e: unknown) => {
+      throw new Error(`state ${await page.getAttribute('body', 'data-state')}: ${await page.textContent('main')} ${page.problems.join(' | ')} (${String(e)})`);
+    });
     expect(await page.textContent('#color-label')).toContain('码');
     expect(page.problems).toEqual([]);
     await ctx.close();
