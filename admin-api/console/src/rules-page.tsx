@@ -1,4 +1,5 @@
 import { asDraft, RuleForm } from './rule-form.js';
+import { ruleProblemZh } from './rule-problem-zh.js';
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { validateRuleSet } from '../../../core/rule-set.js';
 import { api } from './api.js';
@@ -73,7 +74,7 @@ function check(text: string): Problem | null {
     // CoreError messages read "<path>: <detail>"; the path is shown on its own
     let message = err.message ?? String(e);
     if (path !== null && message.startsWith(`${path}: `)) message = message.slice(path.length + 2);
-    return { kind: 'rule', path, message, offset: off, line: off === null ? null : whereAt(text, off).line };
+    return { kind: 'rule', path, message: ruleProblemZh(message), offset: off, line: off === null ? null : whereAt(text, off).line };
   }
 }
 
