@@ -13,6 +13,7 @@ import {
   RISK_LEVEL_LABEL,
   type Color,
 } from './format.js';
+import { ExportButton } from './export.js';
 import { regionText, useRegions } from './regions.js';
 import { ColorBadge, ConfirmDialog, Empty, ErrorBox, OkBox, Section } from './ui.js';
 
@@ -392,7 +393,16 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
       ) : null}
 
       {answer ? (
-        <Section title="赋码历史">
+        <Section
+          title="赋码历史"
+          actions={
+            <ExportButton
+              title="赋码历史"
+              columns={['时间', '原颜色', '新颜色', '原因', '有效至', '操作人', '规则版本']}
+              rows={() => answer.history.map((h) => [fmtTime(h.at), h.prevColor ? COLOR_LABEL[h.prevColor] ?? h.prevColor : '新赋码', COLOR_LABEL[h.color] ?? h.color, reasonText(h.reason), h.until === null ? '长期' : fmtTime(h.until), h.actor, h.ruleVersion ?? ''])}
+            />
+          }
+        >
           {answer.history && answer.history.length > 0 ? (
             <table data-testid="history">
               <thead>

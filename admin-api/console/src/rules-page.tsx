@@ -1,3 +1,4 @@
+import { ExportButton } from './export.js';
 import { asDraft, RuleForm } from './rule-form.js';
 import { ruleProblemZh } from './rule-problem-zh.js';
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from 'react';
@@ -240,11 +241,18 @@ export function RulesPage({ canWrite }: { canWrite: boolean }) {
       <Section
         title="规则版本"
         actions={
-          canWrite ? (
-            <button type="button" className="btn-danger" disabled={busy} onClick={() => setConfirm({ kind: 'rollback' })}>
-              回滚到上一版本
-            </button>
-          ) : null
+          <>
+            <ExportButton
+              title="规则版本"
+              columns={['版本', '状态', '生效时间', '上传人', '上传时间']}
+              rows={() => versions.map((v) => [v.version, STATUS_LABEL[v.status] ?? v.status, v.status === 'draft' ? '—' : fmtTime(v.activeFrom), v.createdBy, fmtTime(v.createdAt)])}
+            />
+            {canWrite ? (
+              <button type="button" className="btn-danger" disabled={busy} onClick={() => setConfirm({ kind: 'rollback' })}>
+                回滚到上一版本
+              </button>
+            ) : null}
+          </>
         }
       >
         {versions.length === 0 ? (
