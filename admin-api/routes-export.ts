@@ -25,7 +25,7 @@ export const EXPORT_BODY = {
     columns: { type: 'array', minItems: 1, maxItems: MAX_COLS, items: { type: 'string', maxLength: 64 } },
     rows: {
       type: 'array', maxItems: MAX_ROWS,
-      items: { type: 'array', maxItems: MAX_COLS, items: { type: ['string', 'number', 'null'], maxLength: 2000 } },
+      items: { type: 'array', maxItems: MAX_COLS, items: { anyOf: [{ type: 'string', maxLength: 2000 }, { type: 'number' }, { type: 'null' }] } },
     },
   },
 } as const;
