@@ -336,6 +336,7 @@ async function startMaster(
     sessionKey: config.sessionKey,
     config: config.admin!,
     onCommit: () => publisher.kick(),
+    demoPeople: config.demo.people,
     ...(opts.adminLogStream === undefined ? {} : { logStream: opts.adminLogStream }),
   });
   // the web console (issue 5) at /console/ on the admin port; without a
@@ -392,6 +393,7 @@ async function startEdgeNode(
     // Forked servers read the environment themselves (edge/worker.ts): make it say what we resolved.
     process.env.HC_DATA_DIR = config.dataDir;
     process.env.HC_SESSION_KEY = config.sessionKey.toString('hex');
+    if (ec.appSessionUrl !== undefined) process.env.EDGE_APP_SESSION_URL = ec.appSessionUrl ?? 'none';
     supervisor = await superviseEdge(ec, log);
     const sup = supervisor;
     stops.add('listener', () => sup.stop());

@@ -76,19 +76,24 @@ export interface EdgeDeps {
   readonly app?: AppAssets | null;
 }
 
-/** dist/app beside the compiled server (dist/edge/server.js), or under dist/ when running from source. */
+/**
+ * dist/app beside the compiled server (dist/edge/server.js), or under dist/ when running from source;
+ * HC_APP_DIR overrides it (like HC_CONSOLE_DIR for the console: tests serve their own build).
+ */
 export function defaultAppDir(): string {
+  const dir = process.env.HC_APP_DIR;
+  if (dir !== undefined && dir !== '') return dir;
   return fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../dist/app/' : '../app/', import.meta.url));
 }
 
-function loadDefaultApp(log: (line: string) => void): AppAssets | null {
+function loadDefaultApp(log: (line: string) => void, sessionUrl?: string | null): AppAssets | null {
   const dir = defaultAppDir();
   if (!existsSync(join(dir, 'manifest.json'))) {
     log(`edge: citizen page not built (${dir}): /app/ answers 404 — run npm run build`);
     return null;
   }
   try {
-    return loadAppAssets(dir);
+    return loadAppAssets(dir, sessionUrl === undefined ? {} : { sessionUrl });
   } catch (err) {
     log(`edge: citizen page build in ${dir} refused: ${(err as Error).message}`);
     return null;
@@ -180,7 +185,7 @@ export async function startEdgeServer(config: EdgeConfig, deps: EdgeDeps = {}): 
     pool = new SignPool({ dataDir: config.dataDir, threads: config.signThreads });
     const edge = new Edge(config, reader, ownsReader, spool, ownsSpool, pool, deps.manageKeys ?? true, deps.writerInProcess ?? false, log);
     edge.lastRotationCheck = deps.manageKeys === false ? Number.MAX_SAFE_INTEGER : 0;
-    edge.app = deps.app === undefined ? loadDefaultApp(log) : deps.app;
+    edge.app = deps.app === undefined ? loadDefaultApp(log, config.appSessionUrl) : deps.app;
     refreshState(edge);
     const app = buildApp(edge);
     const socket = await listen(app, config.host, config.port, deps.sharedPort ?? false);

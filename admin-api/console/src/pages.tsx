@@ -1,9 +1,12 @@
 import type { ReactNode } from 'react';
 import { AuditPage } from './audit-page.js';
+import { BulkPage } from './bulk-page.js';
 import { CodesPage } from './codes-page.js';
+import { HomePage } from './home-page.js';
 import { RiskPage } from './risk-page.js';
 import type { Permission } from './roles.js';
 import { RulesPage } from './rules-page.js';
+import { UsersPage } from './users-page.js';
 import { VenuesPage } from './venues-page.js';
 
 /**
@@ -23,7 +26,8 @@ export interface PageDef {
   readonly title: string;
   /** navigation group heading, Chinese */
   readonly group: string;
-  readonly perm: Permission;
+  /** 'any': every logged-in role (the landing page) */
+  readonly perm: Permission | 'any';
   render(p: PageProps): ReactNode;
 }
 
@@ -31,13 +35,17 @@ export interface PageProps {
   can(perm: Permission): boolean;
 }
 
+export const GROUP_HOME = '总览';
 export const GROUP_CODES = '赋码管理';
 export const GROUP_SYSTEM = '系统管理';
 
 export const PAGES: readonly PageDef[] = [
+  { id: 'home', title: '首页', group: GROUP_HOME, perm: 'any', render: (p) => <HomePage canCodes={p.can('codes.read')} canApprove={p.can('codes.approve')} /> },
   { id: 'codes', title: '赋码查询与转码', group: GROUP_CODES, perm: 'codes.read', render: (p) => <CodesPage canWrite={p.can('codes.write')} /> },
+  { id: 'bulk', title: '批量转码与审批', group: GROUP_CODES, perm: 'codes.approve', render: (p) => <BulkPage canRequest={p.can('codes.write')} canApprove={p.can('codes.approve')} /> },
   { id: 'rules', title: '规则', group: GROUP_CODES, perm: 'rules.read', render: (p) => <RulesPage canWrite={p.can('rules.write')} /> },
   { id: 'risk', title: '风险区域', group: GROUP_CODES, perm: 'risk.read', render: (p) => <RiskPage canWrite={p.can('risk.write')} /> },
   { id: 'venues', title: '场所码', group: GROUP_CODES, perm: 'venues.read', render: (p) => <VenuesPage canWrite={p.can('venues.write')} /> },
+  { id: 'users', title: '账号与角色', group: GROUP_SYSTEM, perm: 'users.manage', render: () => <UsersPage /> },
   { id: 'audit', title: '审计日志', group: GROUP_SYSTEM, perm: 'audit.read', render: () => <AuditPage /> },
 ];
