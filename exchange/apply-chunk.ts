@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import type { Fact, FactKind } from '../core/facts.js';
+import { validateFacts, type Fact, type FactKind } from '../core/facts.js';
 import { maskName, personKey, uidOf, type IdType } from '../core/identity.js';
 import { CodeService } from '../master/code-service.js';
 import { PiiCrypto, type Secrets } from '../master/pii-crypto.js';
@@ -129,6 +129,12 @@ export function decryptReject(crypto: PiiCrypto, batchId: string, row: number, d
   return JSON.parse(crypto.decrypt('name', rejectAad(batchId, row), data)) as string[];
 }
 
+/** EXCHANGE_PROFILE=1: time per stage, printed by the bench (development aid, no personal data). */
+export const PROFILE = new Map<string, number>();
+function prof(stage: string, since: number): void {
+  if (process.env.EXCHANGE_PROFILE === '1') PROFILE.set(stage, (PROFILE.get(stage) ?? 0) + performance.now() - since);
+}
+
 /** Applies a chunk; `nextRow` = the record number after its last row. */
 export async function applyChunk(c: ChunkContext, rows: readonly ChunkRow[], nextRow: number): Promise<ChunkResult> {
   const { def, batchId } = c;
@@ -162,6 +168,7 @@ export async function applyChunk(c: ChunkContext, rows: readonly ChunkRow[], nex
 
   return c.store.transaction(async (s) => {
     const tx = s.db;
+    const t0 = performance.now();
     // Duplicates: keyed hashes of the key fields, first within the chunk, then in the table.
     const keyed = new Map<string, CheckedRow>();
     for (const r of candidates) {
@@ -200,6 +207,7 @@ export async function applyChunk(c: ChunkContext, rows: readonly ChunkRow[], nex
       accepted = [...keyed.values()].filter((r) => !rejectedRows.has(r.row));
     }
 
+    prof('keys', t0);
     let changed = 0;
     if (accepted.length > 0) changed = await writeTarget(c, s, accepted, plans, source);
 
@@ -230,6 +238,7 @@ export async function applyChunk(c: ChunkContext, rows: readonly ChunkRow[], nex
         [batchId, JSON.stringify([...perCode].map(([code, set]) => ({ c: code, n: set.size })))],
       );
     }
+    prof('chunk-total', t0);
     await tx.query(
       `UPDATE exchange_batches SET rows_total = rows_total + $2, accepted = accepted + $3, rejected = rejected + $4, next_row = $5
         WHERE id = $1`,
@@ -289,7 +298,9 @@ async function writeTarget(
     });
     uidOfRow.set(r.row, u);
   }
+  let t = performance.now();
   const ids = await upsertPersons(tx, plans);
+  prof('persons', t);
   const personOf = (row: number): number => ids.get(uidOfRow.get(row)!)!;
 
   if (def.target === 'vaccination') {
@@ -318,18 +329,32 @@ async function writeTarget(
       [source, JSON.stringify(list)],
     );
   }
-  // Facts for code assignment: addFactsMany inside this transaction (savepoints), then lineage per row.
-  const items = rows.map((r) => ({ personId: personOf(r.row), facts: factsOf(def, r.values) })).filter((i) => i.facts.length > 0);
-  if (items.length === 0) return 0;
-  const chunkRef = `${batchId}:chunk:${rows[0]!.row}`;
-  const codes = new CodeService(s, { log: c.log });
-  const res = await codes.addFactsMany(items, { source, sourceRef: chunkRef, actor: source });
-  const lineage = rows.flatMap((r) => factsOf(def, r.values).map((f) => ({ p: personOf(r.row), k: f.kind, t: f.at, r: `${batchId}:${r.row}` })));
+  // Facts for code assignment, each with its row's lineage ('<batch>:<row>'), validated like
+  // CodeService does; then addFactsMany inside this transaction (savepoints) re-evaluates those
+  // people by the rules in force and writes codes, history and outbox deltas.
+  const nowSec = Math.floor(c.nowMs / 1000);
+  const factRows: { p: number; k: string; t: number; s: string; sr: string; r: string | null; rg: string | null }[] = [];
+  const people = new Set<number>();
+  for (const r of rows) {
+    const facts = validateFacts({ now: nowSec, facts: factsOf(def, r.values) }).facts;
+    const p = personOf(r.row);
+    for (const f of facts) {
+      factRows.push({ p, k: f.kind, t: f.at, s: source, sr: `${batchId}:${r.row}`, r: f.result ?? null, rg: f.region ?? null });
+      people.add(p);
+    }
+  }
+  if (factRows.length === 0) return 0;
+  t = performance.now();
   await tx.query(
-    `UPDATE facts f SET source_ref = x.r
-       FROM jsonb_to_recordset($1::jsonb) AS x(p bigint, k text, t bigint, r text)
-      WHERE f.source_ref = $2 AND f.person_id = x.p AND f.kind = x.k AND f.at = to_timestamp(x.t)`,
-    [JSON.stringify(lineage), chunkRef],
+    `INSERT INTO facts (person_id, kind, at, source, source_ref, result, region)
+     SELECT x.p, x.k, to_timestamp(x.t), x.s, x.sr, x.r, x.rg
+       FROM jsonb_to_recordset($1::jsonb) AS x(p bigint, k text, t bigint, s text, sr text, r text, rg text)`,
+    [JSON.stringify(factRows)],
   );
+  prof('facts', t);
+  t = performance.now();
+  const codes = new CodeService(s, { log: c.log });
+  const res = await codes.addFactsMany([...people].map((personId) => ({ personId, facts: [] })), { source, actor: source });
+  prof('addFactsMany', t);
   return res.changed;
 }

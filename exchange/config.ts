@@ -25,7 +25,7 @@ function num(env: Readonly<Record<string, string | undefined>>, name: string, de
 
 export function loadExchangeConfig(env: Readonly<Record<string, string | undefined>>, base: { readonly dataDir: string }): ExchangeConfig {
   return {
-    chunkRows: num(env, 'EXCHANGE_CHUNK_ROWS', 5000, 1, 50_000),
+    chunkRows: num(env, 'EXCHANGE_CHUNK_ROWS', 10_000, 1, 50_000),
     maxUploadBytes: num(env, 'EXCHANGE_MAX_UPLOAD_MB', 2048, 1, 65_536) * 1024 * 1024,
     alertRejectShare: num(env, 'EXCHANGE_REJECT_ALERT_SHARE', 0.05, 0, 1, false),
     alertMinRows: num(env, 'EXCHANGE_REJECT_ALERT_MIN_ROWS', 20, 1, 1_000_000_000),

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { CapabilityHost } from '../admin-api/capability.js';
 import { raiseAlertEvent } from '../master/alert-events.js';
 import { PiiCrypto } from '../master/pii-crypto.js';
-import { applyChunk, type ChunkRow } from './apply-chunk.js';
+import { applyChunk, PROFILE, type ChunkRow } from './apply-chunk.js';
 import type { ExchangeConfig } from './config.js';
 import type { DatasetStore } from './dataset-store.js';
 import type { DatasetDef } from './datasets.js';
@@ -218,7 +218,9 @@ export class ImportJobs {
       nowMs: this.host.nowMs(), log: (l: string) => this.host.log(l),
     };
     const flush = async (nextRow: number): Promise<void> => {
+      const t = performance.now();
       const r = await applyChunk({ ...ctx, nowMs: this.host.nowMs() }, chunk, nextRow);
+      PROFILE.set('applyChunk', (PROFILE.get('applyChunk') ?? 0) + performance.now() - t);
       chunk = [];
       if (r.changed > 0) this.host.committed();
       this.onChunk?.(b.id, nextRow);
