@@ -66,7 +66,12 @@ function csvError(err: unknown): ExchangeError {
   return new ExchangeError('EXC_ERR_FILE_UNREADABLE', code === '' ? 'CSV' : code);
 }
 
-export async function* csvRows(path: string, encoding: Encoding): AsyncGenerator<RawRow> {
+/** Bytes of the file read so far (progress of a running batch). */
+export interface ReadProgress {
+  bytesRead: number;
+}
+
+export async function* csvRows(path: string, encoding: Encoding, progress: ReadProgress = { bytesRead: 0 }): AsyncGenerator<RawRow> {
   const parser = parse({
     relax_column_count: true,
     skip_empty_lines: true,
@@ -74,6 +79,9 @@ export async function* csvRows(path: string, encoding: Encoding): AsyncGenerator
     max_record_size: MAX_RECORD_BYTES,
   });
   const source = createReadStream(path, { highWaterMark: 256 * 1024 });
+  source.on('data', (b) => {
+    progress.bytesRead += b.length;
+  });
   const decoder = iconv.decodeStream(encoding, { stripBOM: true });
   source.on('error', (e) => parser.destroy(e));
   decoder.on('error', (e) => parser.destroy(e));
@@ -118,8 +126,12 @@ function cellText(v: Cell): { text: string; formula: boolean } {
 }
 
 /** The first worksheet's rows. Corrupt archives and non-XLSX files → EXC_ERR_FILE_UNREADABLE. */
-export async function* xlsxRows(path: string): AsyncGenerator<RawRow> {
-  const reader = new ExcelJS.stream.xlsx.WorkbookReader(path, {
+export async function* xlsxRows(path: string, progress: ReadProgress = { bytesRead: 0 }): AsyncGenerator<RawRow> {
+  const source = createReadStream(path, { highWaterMark: 256 * 1024 });
+  source.on('data', (b) => {
+    progress.bytesRead += b.length;
+  });
+  const reader = new ExcelJS.stream.xlsx.WorkbookReader(source, {
     worksheets: 'emit', sharedStrings: 'cache', hyperlinks: 'ignore', styles: 'cache', entries: 'emit',
   } as Partial<ExcelJS.stream.xlsx.WorkbookStreamReaderOptions>);
   let width = 0;
@@ -146,11 +158,15 @@ export async function* xlsxRows(path: string): AsyncGenerator<RawRow> {
   } catch (err) {
     if (err instanceof ExchangeError) throw err;
     throw new ExchangeError('EXC_ERR_FILE_UNREADABLE', 'XLSX');
+  } finally {
+    source.destroy();
   }
 }
 
-export async function openRows(path: string, format: FileFormat): Promise<{ encoding: Encoding | null; rows: AsyncGenerator<RawRow> }> {
-  if (format === 'xlsx') return { encoding: null, rows: xlsxRows(path) };
+export async function openRows(
+  path: string, format: FileFormat, progress: ReadProgress = { bytesRead: 0 },
+): Promise<{ encoding: Encoding | null; rows: AsyncGenerator<RawRow> }> {
+  if (format === 'xlsx') return { encoding: null, rows: xlsxRows(path, progress) };
   const encoding = await sniffEncoding(path);
-  return { encoding, rows: csvRows(path, encoding) };
+  return { encoding, rows: csvRows(path, encoding, progress) };
 }

@@ -88,6 +88,8 @@ export class ImportJobs {
   private started = false;
   private readonly crypto: PiiCrypto;
   readonly spoolDir: string;
+  /** bytes read of the batch in progress (in-process: the console's progress bar) */
+  private readonly progress = new Map<string, { bytesRead: number }>();
   /** called after each committed chunk (console progress; tests stop the queue here to simulate a restart) */
   onChunk: ((batchId: string, nextRow: number) => void) | null = null;
 
@@ -114,6 +116,11 @@ export class ImportJobs {
   async get(id: string): Promise<BatchRow | null> {
     const r = await this.host.db.query<DbBatch>(`SELECT ${BATCH_COLUMNS} FROM exchange_batches WHERE id = $1`, [id]);
     return r.rows.length === 0 ? null : toBatch(r.rows[0]!);
+  }
+
+  /** Bytes of the file read so far while the batch runs in this process; null otherwise. */
+  bytesRead(id: string): number | null {
+    return this.progress.get(id)?.bytesRead ?? null;
   }
 
   enqueue(id: string): void {
@@ -207,7 +214,9 @@ export class ImportJobs {
 
   /** Streams the file through the checks in chunks. false = stopped before the end. */
   private async process(b: BatchRow, def: DatasetDef, path: string): Promise<boolean> {
-    const { encoding, rows } = await openRows(path, b.format);
+    const progress = { bytesRead: 0 };
+    this.progress.set(b.id, progress);
+    const { encoding, rows } = await openRows(path, b.format, progress);
     if (encoding !== null && b.encoding === null) {
       await this.host.db.query('UPDATE exchange_batches SET encoding = $2 WHERE id = $1', [b.id, encoding]);
     }
@@ -246,6 +255,7 @@ export class ImportJobs {
         }
       }
     } finally {
+      this.progress.delete(b.id);
       await rows.return(undefined);
     }
     if (layout === null) throw new ExchangeError('EXC_ERR_EMPTY_FILE');

@@ -178,8 +178,10 @@ export async function registerExchangeRoutes(
       [id, q.errorsLimit, q.errorsOffset],
     );
     const n = await host.db.query<{ n: number }>('SELECT count(*)::int AS n FROM exchange_errors WHERE batch_id = $1', [id]);
+    const read = jobs.bytesRead(id);
     return {
       ...b,
+      progress: b.status === 'done' ? 1 : read === null || b.sizeBytes === 0 ? 0 : Math.min(0.99, read / b.sizeBytes),
       errors: e.rows,
       errorsTotal: n.rows[0]!.n,
       errorsOffset: q.errorsOffset,
