@@ -32,6 +32,16 @@ export const EXCHANGE_ERRORS = {
   EXC_ERR_FILE_UNREADABLE: { status: 422, message: 'the file is corrupt or not of its declared type', zh: '文件损坏或格式无法识别' },
   EXC_ERR_INTERRUPTED: { status: 500, message: 'the import was interrupted and its file is gone', zh: '导入中断且上传文件已丢失，请重新上传' },
   EXC_ERR_INTERNAL: { status: 500, message: 'the import failed unexpectedly', zh: '导入处理异常，请联系运维人员' },
+  // archives and forwarding
+  EXC_ERR_ZIP_CORRUPT: { status: 422, message: 'the archive is corrupt or truncated', zh: '压缩包损坏或不完整' },
+  EXC_ERR_ZIP_PASSWORD: { status: 422, message: 'no password of the department\'s rule opens the archive', zh: '压缩包密码错误（与报送单位的密码规则不符）' },
+  EXC_ERR_ZIP_BOMB: { status: 422, message: 'the archive expands beyond the limits (zip bomb)', zh: '压缩包解压后超过限制（疑似压缩炸弹）' },
+  EXC_ERR_ZIP_PATH: { status: 422, message: 'an entry name leaves the extraction folder (path traversal)', zh: '压缩包内文件路径非法' },
+  EXC_ERR_ZIP_EMPTY: { status: 422, message: 'the archive holds no CSV or XLSX file', zh: '压缩包内没有 CSV 或 XLSX 文件' },
+  EXC_ERR_NO_PASSWORD_RULE: { status: 422, message: 'the department has no password rule', zh: '报送单位未设置密码规则' },
+  EXC_ERR_PASSWORD_RULE: { status: 400, message: 'invalid password rule', zh: '密码规则不合法' },
+  EXC_ERR_RECIPIENT: { status: 400, message: 'invalid recipient', zh: '接收方配置不合法' },
+  EXC_ERR_SFTP: { status: 502, message: 'the SFTP server could not be reached or refused the file', zh: 'SFTP 服务器连接或传输失败，将自动重试' },
   // row errors
   EXC_ERR_REQUIRED: { status: 422, message: 'required field is empty', zh: '必填字段为空' },
   EXC_ERR_ID_INVALID: { status: 422, message: 'certificate number is invalid', zh: '证件号码不合法' },
