@@ -11,6 +11,17 @@ export interface ExchangeConfig {
   /** … when it has at least this many rows (a 3-row file with one typo is not a trend) */
   readonly alertMinRows: number;
   readonly dataDir: string;
+  /** how often the intake folder is scanned for archives (0 = only on demand) */
+  readonly intakePollMs: number;
+  /** how often due SFTP forwards are attempted (0 = only on demand) */
+  readonly forwardPollMs: number;
+  /** attempts of one forward before it is given up (and an alert raised) */
+  readonly forwardMaxAttempts: number;
+  readonly sftpTimeoutMs: number;
+  /** zip-bomb limits */
+  readonly zipMaxEntries: number;
+  readonly zipMaxBytes: number;
+  readonly zipMaxRatio: number;
 }
 
 function num(env: Readonly<Record<string, string | undefined>>, name: string, def: number, min: number, max: number, int = true): number {
@@ -30,5 +41,12 @@ export function loadExchangeConfig(env: Readonly<Record<string, string | undefin
     alertRejectShare: num(env, 'EXCHANGE_REJECT_ALERT_SHARE', 0.05, 0, 1, false),
     alertMinRows: num(env, 'EXCHANGE_REJECT_ALERT_MIN_ROWS', 20, 1, 1_000_000_000),
     dataDir: base.dataDir,
+    intakePollMs: num(env, 'EXCHANGE_INTAKE_POLL_MS', 5000, 0, 3_600_000),
+    forwardPollMs: num(env, 'EXCHANGE_FORWARD_POLL_MS', 2000, 0, 3_600_000),
+    forwardMaxAttempts: num(env, 'EXCHANGE_FORWARD_MAX_ATTEMPTS', 20, 1, 1000),
+    sftpTimeoutMs: num(env, 'EXCHANGE_SFTP_TIMEOUT_MS', 10_000, 100, 600_000),
+    zipMaxEntries: num(env, 'EXCHANGE_ZIP_MAX_ENTRIES', 100, 1, 100_000),
+    zipMaxBytes: num(env, 'EXCHANGE_ZIP_MAX_MB', 4096, 1, 1_048_576) * 1024 * 1024,
+    zipMaxRatio: num(env, 'EXCHANGE_ZIP_MAX_RATIO', 200, 2, 100_000),
   };
 }

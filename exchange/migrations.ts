@@ -102,4 +102,66 @@ CREATE TABLE exchange_vaccinations (
 CREATE INDEX exchange_vaccinations_person_ix ON exchange_vaccinations (person_id);
 `;
 
-export const EXCHANGE_MIGRATIONS: readonly Migration[] = Object.freeze([{ version: 1, name: 'imports', sql: V1 }]);
+/**
+ * Encrypted archives: password rules (密码规则) per department and the
+ * forwarding recipients, their secrets AES-GCM encrypted with the master's
+ * PII key (secret-box.ts); archives taken in; forwards to recipients, one
+ * row per archive and recipient — the exactly-once ledger of the SFTP push.
+ */
+const V2 = `
+CREATE TABLE exchange_password_rules (
+  department  text PRIMARY KEY,
+  rule_enc    bytea NOT NULL,
+  version     integer NOT NULL DEFAULT 1,
+  updated_by  text NOT NULL,
+  updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE exchange_recipients (
+  id          text PRIMARY KEY,
+  name        text NOT NULL,
+  host        text NOT NULL,
+  port        integer NOT NULL,
+  username    text NOT NULL,
+  remote_dir  text NOT NULL,
+  datasets    jsonb NOT NULL,
+  secret_enc  bytea NOT NULL,
+  updated_by  text NOT NULL,
+  updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE exchange_archives (
+  id            text PRIMARY KEY,
+  department    text NOT NULL,
+  dataset       text NOT NULL,
+  file_name     text NOT NULL,
+  sha256        text NOT NULL,
+  size_bytes    bigint NOT NULL,
+  status        text NOT NULL CHECK (status IN ('done', 'failed', 'duplicate')),
+  error_code    text NULL,
+  error_message text NULL,
+  batches       jsonb NOT NULL DEFAULT '[]',
+  created_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX exchange_archives_sha_ix ON exchange_archives (sha256);
+
+CREATE TABLE exchange_forwards (
+  id              text PRIMARY KEY,
+  archive_id      text NOT NULL REFERENCES exchange_archives (id),
+  recipient_id    text NOT NULL REFERENCES exchange_recipients (id),
+  remote_name     text NOT NULL,
+  bytes           bigint NOT NULL,
+  status          text NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+  attempts        integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz NOT NULL DEFAULT now(),
+  last_error      text NULL,
+  sent_at         timestamptz NULL,
+  created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX exchange_forwards_due_ix ON exchange_forwards (next_attempt_at) WHERE status = 'pending';
+`;
+
+export const EXCHANGE_MIGRATIONS: readonly Migration[] = Object.freeze([
+  { version: 1, name: 'imports', sql: V1 },
+  { version: 2, name: 'archives', sql: V2 },
+]);

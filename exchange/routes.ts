@@ -17,6 +17,10 @@ import { codeTable, type DatasetDef } from './datasets.js';
 import { ExchangeError } from './errors.js';
 import type { FileFormat } from './file-reader.js';
 import { BATCH_COLUMNS, newBatchId, toBatch, type BatchRow, type ImportJobs } from './import-jobs.js';
+import type { ArchiveIntake } from './archive-intake.js';
+import { maskPattern } from './password-rules.js';
+import { validateRecipient, type ExchangeSecrets } from './recipients.js';
+import type { SftpForwarder } from './sftp-forward.js';
 
 /**
  * The exchange's API (issue 10):
@@ -67,10 +71,18 @@ export function datasetView(d: DatasetDef): Record<string, unknown> {
   };
 }
 
-export async function registerExchangeRoutes(
-  app: FastifyInstance, ctx: Ctx, host: CapabilityHost, cfg: ExchangeConfig, jobs: ImportJobs, datasets: DatasetStore,
-): Promise<void> {
+export interface ExchangeParts {
+  readonly jobs: ImportJobs;
+  readonly datasets: DatasetStore;
+  readonly secrets: ExchangeSecrets;
+  readonly intake: ArchiveIntake;
+  readonly forwarder: SftpForwarder;
+}
+
+export async function registerExchangeRoutes(app: FastifyInstance, ctx: Ctx, host: CapabilityHost, cfg: ExchangeConfig, parts: ExchangeParts): Promise<void> {
+  const { jobs, datasets, secrets } = parts;
   const crypto = new PiiCrypto(host.secrets);
+  registerArchiveRoutes(app, ctx, host, parts);
 
   // Own encapsulated context: the multipart parser stays with these routes.
   await app.register(async (sub) => {
@@ -270,6 +282,91 @@ export async function registerExchangeRoutes(
         ...t,
         share: t.rows === 0 ? 0 : t.rejected / t.rows,
         byRule: Object.fromEntries(byRule.rows.filter((r) => r.dataset === t.dataset && r.day === t.day).map((r) => [r.code, r.n])),
+      })),
+    };
+  });
+}
+
+/**
+ * Password rules (exchange.secrets to change; the rule itself is never
+ * answered, logged or audited — the console sees it masked), forwarding
+ * recipients (their keys and passwords likewise), archives taken and their
+ * forwards.
+ */
+function registerArchiveRoutes(app: FastifyInstance, ctx: Ctx, host: CapabilityHost, parts: ExchangeParts): void {
+  const { secrets } = parts;
+  const DEPT_PARAM = { type: 'object', additionalProperties: false, required: ['department'], properties: { department: { type: 'string', minLength: 1, maxLength: 64 } } } as const;
+
+  app.get('/admin/v1/exchange/password-rules', {
+    config: { access: 'exchange.read', rate: 'admin' },
+    schema: { summary: 'Password rules of the departments (masked)', tags: ['exchange'] },
+  }, async () => ({
+    rules: (await secrets.listPasswordRules()).map((r) => ({ department: r.department, version: r.version, updatedBy: r.updatedBy, updatedAt: r.updatedAt, masked: maskPattern(r.rule) })),
+  }));
+
+  app.put('/admin/v1/exchange/password-rules/:department', {
+    config: { access: 'exchange.secrets', rate: 'admin' },
+    schema: {
+      summary: "Set or rotate a department's archive password rule, e.g. {\"pattern\": \"CDJK{yyyyMMdd}\"}", tags: ['exchange'], params: DEPT_PARAM,
+      body: { type: 'object', additionalProperties: false, required: ['pattern'], properties: { pattern: { type: 'string', maxLength: 64 } } },
+      response: { 400: ERROR_BODY },
+    },
+  }, async (req) => {
+    const { department } = req.params as { department: string };
+    if (CONTROL.test(department)) throw new ExchangeError('EXC_ERR_DEPARTMENT', undefined, 'department');
+    const version = await secrets.setPasswordRule(department, (req.body as { pattern: string }).pattern, principalOf(req).username);
+    await ctx.audit(req, { action: 'exchange.password_rule.set', target: `department:${department}`, outcome: 'ok', details: { version } });
+    return { department, version };
+  });
+
+  app.get('/admin/v1/exchange/recipients', {
+    config: { access: 'exchange.read', rate: 'admin' },
+    schema: { summary: 'Forwarding recipients (no secrets)', tags: ['exchange'] },
+  }, async () => ({ recipients: await secrets.recipients() }));
+
+  app.put('/admin/v1/exchange/recipients/:id', {
+    config: { access: 'exchange.secrets', rate: 'admin' },
+    schema: {
+      summary: 'Add or change a forwarding recipient: SFTP server, login key or password, remote folder, datasets and its archive password rule', tags: ['exchange'],
+      params: { type: 'object', additionalProperties: false, required: ['id'], properties: { id: { type: 'string', maxLength: 40 } } },
+      body: {
+        type: 'object', additionalProperties: false, required: ['name', 'host', 'port', 'username', 'remoteDir', 'datasets', 'zipPattern'],
+        properties: {
+          name: { type: 'string' }, host: { type: 'string' }, port: { type: 'integer' }, username: { type: 'string' }, remoteDir: { type: 'string' },
+          datasets: { type: 'array', items: { type: 'string' }, maxItems: 50 }, privateKey: { type: 'string', maxLength: 16384 },
+          password: { type: 'string', maxLength: 256 }, zipPattern: { type: 'string', maxLength: 64 },
+        },
+      },
+      response: { 400: ERROR_BODY },
+    },
+  }, async (req) => {
+    const { id } = req.params as { id: string };
+    const input = validateRecipient(id, req.body);
+    await secrets.setRecipient(id, input, principalOf(req).username);
+    await ctx.audit(req, { action: 'exchange.recipient.set', target: `recipient:${id}`, outcome: 'ok', details: { host: input.host, port: input.port, datasets: input.datasets } });
+    return { id };
+  });
+
+  app.get('/admin/v1/exchange/archives', {
+    config: { access: 'exchange.read', rate: 'admin' },
+    schema: { summary: 'Archives taken in (newest first) with their batches and forwards', tags: ['exchange'] },
+  }, async () => {
+    const a = await host.db.query<{ id: string; department: string; dataset: string; file_name: string; size_bytes: string | number; status: string; error_code: string | null; error_message: string | null; batches: string[]; created_at: Date }>(
+      'SELECT id, department, dataset, file_name, size_bytes, status, error_code, error_message, batches, created_at FROM exchange_archives ORDER BY created_at DESC, id LIMIT 200',
+    );
+    const fw = await host.db.query<{ id: string; archive_id: string; recipient_id: string; status: string; attempts: number; last_error: string | null; sent_at: Date | null }>(
+      'SELECT id, archive_id, recipient_id, status, attempts, last_error, sent_at FROM exchange_forwards WHERE archive_id = ANY($1::text[])',
+      [a.rows.map((x) => x.id)],
+    );
+    return {
+      archives: a.rows.map((x) => ({
+        id: x.id, department: x.department, dataset: x.dataset, fileName: x.file_name, sizeBytes: Number(x.size_bytes), status: x.status,
+        error: x.error_code === null ? null : { code: x.error_code, message: x.error_message }, batches: x.batches,
+        createdAt: Math.floor(new Date(x.created_at).getTime() / 1000),
+        forwards: fw.rows.filter((f) => f.archive_id === x.id).map((f) => ({
+          id: f.id, recipientId: f.recipient_id, status: f.status, attempts: f.attempts, lastError: f.last_error,
+          sentAt: f.sent_at === null ? null : Math.floor(new Date(f.sent_at).getTime() / 1000),
+        })),
       })),
     };
   });
