@@ -5,7 +5,7 @@ import { startAdmin, type Fixture } from '../admin-api/admin-fixture.common.js';
 import { alertEventsAfter } from '../master/alert-events.js';
 import { exchangeCapability, type ExchangeInstance } from './capability.js';
 import { candidatePasswords, expandPattern, maskPattern, validatePattern } from './password-rules.js';
-import { makeSshd, type Sshd } from './sshd.common.js';
+import { makeSshd, type Sshd } from './sshd-server.js';
 import { chinaTime, csv, NAT_HEADER, residentId } from './test-helpers.common.js';
 import { encryptZip, extractZip } from './zip-archive.js';
 

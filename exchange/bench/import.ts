@@ -16,6 +16,10 @@ import { openPglite } from '../../master/sql-client.js';
 import { MasterStore } from '../../master/store.js';
 import { PROFILE } from '../apply-chunk.js';
 import { exchangeCapability, type ExchangeInstance } from '../capability.js';
+import { makeSshd } from '../sshd-server.js';
+import { encryptZip } from '../zip-archive.js';
+import ExcelJS from 'exceljs';
+import SftpClient from 'ssh2-sftp-client';
 
 /**
  * `npm run bench:import` — issue 10's number: builds a `nat-result` CSV of
@@ -32,6 +36,10 @@ import { exchangeCapability, type ExchangeInstance } from '../capability.js';
  * whole process (PGlite's WASM heap included), getrusage maxrss.
  */
 const N = Number(process.env.IMPORT_ROWS ?? 1_000_000);
+/** rows of the XLSX run (0 = skip) */
+const N_XLSX = Number(process.env.IMPORT_XLSX_ROWS ?? 100_000);
+/** size of the re-encrypt + SFTP forward run in MB (0 = skip) */
+const FORWARD_MB = Number(process.env.IMPORT_FORWARD_MB ?? 100);
 if (!Number.isSafeInteger(N) || N < 100) throw new Error('IMPORT_ROWS must be an integer ≥ 100');
 
 const dir = mkdtempSync(join(tmpdir(), 'hc-bench-import-'));
@@ -88,6 +96,59 @@ async function buildCsv(): Promise<number> {
   return bad;
 }
 
+/** Same rows as the CSV, as a streamed XLSX workbook. */
+async function buildXlsx(path: string, n: number): Promise<void> {
+  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: path, useSharedStrings: false, useStyles: false });
+  const ws = wb.addWorksheet('核酸检测结果');
+  ws.addRow(['证件类型', '证件号码', '姓名', '手机号', '采样时间', '检测结果', '检测机构']).commit();
+  const past = chinaTime(Date.now() - 3 * 3600_000);
+  for (let i = 0; i < n; i++) {
+    ws.addRow(['居民身份证', residentId(20_000_000 + i), '周某', `137${String(i % 1e8).padStart(8, '0')}`, past, '阴性', '成都市核酸检测实验室']).commit();
+  }
+  ws.commit();
+  await wb.commit();
+}
+
+/** issue 10: re-encrypt + SFTP forward rate of an archive of `mb` MB, to a real sshd on loopback. */
+async function forwardRate(mb: number): Promise<void> {
+  const sshd = await makeSshd();
+  await sshd.start();
+  try {
+    const plain = join(dir, 'forward.csv');
+    const out = createWriteStream(plain);
+    // realistic rows (distinct IDs, phones, times) so compression does not flatter the rate
+    let written = 0;
+    let i = 0;
+    while (written < mb * 1048576) {
+      let block = '';
+      for (let k = 0; k < 5000; k++, i++) {
+        block += `resident,${residentId(i)},张某,139${String((i * 7919) % 1e8).padStart(8, '0')},2026-12-0${1 + (i % 7)} ${String(i % 24).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}:00,${i % 997 === 0 ? '阳性' : '阴性'},成都市核酸检测实验室\n`;
+      }
+      const buf = Buffer.from(block);
+      written += buf.length;
+      if (!out.write(buf)) await once(out, 'drain');
+    }
+    out.end();
+    await once(out, 'finish');
+    const size = statSync(plain).size;
+    const t0 = performance.now();
+    const zip = join(dir, 'forward.zip');
+    const bytes = await encryptZip([{ name: '核酸结果.csv', path: plain }], zip, 'SJ20261207');
+    const t1 = performance.now();
+    const sftp = new SftpClient('bench');
+    await sftp.connect({ host: '127.0.0.1', port: sshd.port, username: sshd.username, privateKey: sshd.privateKey });
+    await sftp.fastPut(zip, `${sshd.remoteDir}/forward.zip.part`);
+    await sftp.rename(`${sshd.remoteDir}/forward.zip.part`, `${sshd.remoteDir}/forward.zip`);
+    await sftp.end();
+    const t2 = performance.now();
+    const secs = (t2 - t0) / 1000;
+    console.log(`forward: ${(size / 1048576).toFixed(0)} MiB → AES-256 archive ${(bytes / 1048576).toFixed(1)} MiB, re-encrypt ${((t1 - t0) / 1000).toFixed(1)} s + SFTP ${((t2 - t1) / 1000).toFixed(1)} s = ${(size / 1048576 / secs).toFixed(1)} MiB/s`);
+  } finally {
+    await sshd.stop();
+    rmSync(sshd.dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const t0 = Date.now();
   const bad = await buildCsv();
@@ -129,6 +190,24 @@ async function main(): Promise<void> {
   const sampler = setInterval(() => {
     peakDuring = Math.max(peakDuring, process.memoryUsage().rss);
   }, 200);
+  if (N_XLSX > 0) {
+    const xlsx = join(dir, 'nat-result.xlsx');
+    await buildXlsx(xlsx, N_XLSX);
+    const tx = Date.now();
+    const fx = new FormData();
+    fx.append('dataset', 'nat-result');
+    fx.append('department', '基准测试');
+    fx.append('file', await openAsBlob(xlsx), 'nat-result.xlsx');
+    const ux = await fetch(`${base}/admin/v1/imports`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: fx });
+    const { id: xid } = (await ux.json()) as { id: string };
+    await inst.jobs.idle();
+    const bx = (await (await fetch(`${base}/admin/v1/imports/${xid}?errorsLimit=3`, { headers: { authorization: `Bearer ${token}` } })).json()) as { status: string; rows: { accepted: number }; errors: { row: number; code: string }[] };
+    if (bx.errors.length > 0) console.log(`  xlsx errors: ${JSON.stringify(bx.errors.map((e) => [e.row, e.code]))}`);
+    const sx = (Date.now() - tx) / 1000;
+    console.log(`xlsx: ${N_XLSX} rows (${(statSync(xlsx).size / 1048576).toFixed(1)} MiB) ${bx.status}, accepted ${bx.rows.accepted}, in ${sx.toFixed(1)} s = ${Math.round(N_XLSX / sx)} rows/s`);
+  }
+  if (FORWARD_MB > 0) await forwardRate(FORWARD_MB);
+
   const t1 = Date.now();
   const form = new FormData();
   form.append('dataset', 'nat-result');
@@ -150,7 +229,7 @@ async function main(): Promise<void> {
     if (b.status === 'failed') throw new Error(`batch failed: ${JSON.stringify(b.error)}`);
     if (b.status === 'done') {
       const secs = (Date.now() - t1) / 1000;
-      const facts = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM facts WHERE source = 'import:nat-result'");
+      const facts = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM facts WHERE source_ref LIKE $1', [`${id}:%`]);
       if (b.rows.rejected !== bad || b.rows.accepted !== N - bad || facts.rows[0]!.n !== N - bad) {
         throw new Error(`expected exactly ${bad} rejected and ${N - bad} facts, got ${JSON.stringify(b.rows)} and ${facts.rows[0]!.n} facts`);
       }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * A real OpenSSH server for the SFTP tests (Debian's /usr/sbin/sshd, never a
+ * A real OpenSSH server for the SFTP tests and the forward bench (Debian's /usr/sbin/sshd, never a
  * mock): own host key and user key generated into a temp dir, own
  * sshd_config (`-f`), foreground (`-D -e`), internal-sftp, loopback port.
  * Tests run as root here, hence PermitRootLogin and StrictModes no.
