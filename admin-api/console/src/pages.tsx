@@ -1,4 +1,5 @@
 import type { ReactNode } from 'react';
+import { EXCHANGE_PAGES } from '../../../exchange/console/pages.js';
 import { AuditPage } from './audit-page.js';
 import { BulkPage } from './bulk-page.js';
 import { CodesPage } from './codes-page.js';
@@ -47,5 +48,6 @@ export const PAGES: readonly PageDef[] = [
   { id: 'risk', title: '风险区域', group: GROUP_CODES, perm: 'risk.read', render: (p) => <RiskPage canWrite={p.can('risk.write')} /> },
   { id: 'venues', title: '场所码', group: GROUP_CODES, perm: 'venues.read', render: (p) => <VenuesPage canWrite={p.can('venues.write')} /> },
   { id: 'users', title: '账号与角色', group: GROUP_SYSTEM, perm: 'users.manage', render: () => <UsersPage /> },
+  ...EXCHANGE_PAGES,
   { id: 'audit', title: '审计日志', group: GROUP_SYSTEM, perm: 'audit.read', render: () => <AuditPage /> },
 ];
