@@ -1,0 +1,32 @@
+import { defineCapability } from '../admin-api/capability.js';
+import { loadTracingConfig, type TracingConfig } from './config.js';
+import { TRACING_MIGRATIONS } from './migrations.js';
+import { registerSearchRoutes } from './routes-search.js';
+import { VenueIndex } from './venue-index.js';
+
+/**
+ * Tracing and analytics (issue 11): fuzzy venue search, tracing tasks
+ * (co-presence from scans, co-travel from travel_segments), risk groups
+ * changed through the bulk-request flow, back-office queries, lineage and
+ * statistics. README.md describes it.
+ */
+export const tracingCapability = defineCapability<TracingConfig>({
+  name: 'tracing',
+  migrations: TRACING_MIGRATIONS,
+  config: (env) => loadTracingConfig(env),
+  create(host, cfg) {
+    const index = new VenueIndex(host.readDb ?? host.db, { refreshMs: cfg.indexRefreshMs });
+    return {
+      routes(app, ctx) {
+        registerSearchRoutes(app, ctx, index);
+      },
+      async start() {
+        // built in the background: a search before it is ready waits for it
+        index.build().then(
+          () => host.log(`tracing: venue index ready, ${index.size} venues`),
+          (err: unknown) => host.log(`tracing: venue index failed to build: ${(err as Error).message}`),
+        );
+      },
+    };
+  },
+});

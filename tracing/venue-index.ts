@@ -1,0 +1,221 @@
+import type { SqlClient } from '../master/sql-client.js';
+import { TracingError } from './errors.js';
+import { nameGrams, normaliseName, queryGrams } from './venue-text.js';
+
+/**
+ * In-memory fuzzy index over the master's `venues` names (精准找人).
+ *
+ * Why in memory and not pg_trgm: the master's PostgreSQL may not have the
+ * extension (migrations.ts says so), PGlite has none, and a bigram posting
+ * list of 1M short names is ~60 MB in this process while answering in a few
+ * milliseconds; pinyin initials and traditional→simplified need JavaScript
+ * (pinyin-pro, opencc-js) anyway.
+ *
+ * Kept current without a full reload: `refresh()` reads venues whose
+ * updated_at moved since the last read (an index on updated_at from this
+ * capability's migration), re-indexing renamed ones; a search verifies its
+ * hits against the table, so a deleted venue drops out at once (and is
+ * tombstoned). Every entry is a slot: a rename tombstones the old slot and
+ * appends a new one, so posting lists only ever grow by appending in slot
+ * order (sorted, no rewrite).
+ */
+export interface VenueHit {
+  readonly id: string;
+  readonly name: string;
+  readonly region: string;
+  readonly kind: 'normal' | 'entry';
+  /** 0 … 1: the share of the search text's grams the name holds */
+  readonly score: number;
+}
+
+export interface SearchOptions {
+  readonly regionPrefix?: string;
+  readonly limit?: number;
+}
+
+const MAX_QUERY = 100;
+const PAGE = 20_000;
+/** re-read this much before the cursor: a transaction that started earlier may commit later with an older updated_at */
+const CURSOR_SLACK_MS = 60_000;
+
+export class VenueIndex {
+  private ids: string[] = [];
+  private norms: string[] = [];
+  private regions: string[] = [];
+  private alive: boolean[] = [];
+  private readonly slotOf = new Map<string, number>();
+  private readonly postings = new Map<string, number[]>();
+  private scores = new Float64Array(1024);
+  private cursor: Date | null = null;
+  private building: Promise<void> | null = null;
+  private lastRefresh = 0;
+  private refreshing: Promise<void> | null = null;
+
+  constructor(
+    private readonly db: SqlClient,
+    private readonly opts: { readonly refreshMs: number; readonly now?: () => number } = { refreshMs: 2000 },
+  ) {}
+
+  /** live entries */
+  get size(): number {
+    return this.slotOf.size;
+  }
+
+  /** Loads every venue once (keyset pages, no long transaction); later calls wait for the same load. */
+  build(): Promise<void> {
+    this.building ??= this.load().catch((err: unknown) => {
+      this.building = null; // the next call tries again
+      throw err;
+    });
+    return this.building;
+  }
+
+  private async load(): Promise<void> {
+    const t = await this.db.query<{ t: Date }>('SELECT now() AS t');
+    const startedAt = t.rows[0]!.t;
+    let last = '';
+    for (;;) {
+      const r = await this.db.query<{ id: string; name: string; region: string }>(
+        'SELECT id, name, region FROM venues WHERE id > $1 ORDER BY id LIMIT $2', [last, PAGE],
+      );
+      for (const v of r.rows) this.put(v.id, v.name, v.region);
+      if (r.rows.length < PAGE) break;
+      last = r.rows[r.rows.length - 1]!.id;
+    }
+    this.cursor = new Date(startedAt.getTime() - CURSOR_SLACK_MS);
+    this.lastRefresh = Date.now();
+  }
+
+  /** Re-reads venues changed since the last read. */
+  async refresh(): Promise<number> {
+    await this.build();
+    if (this.refreshing !== null) {
+      await this.refreshing;
+      return 0;
+    }
+    let n = 0;
+    const run = async (): Promise<void> => {
+      const t = await this.db.query<{ t: Date }>('SELECT now() AS t');
+      const next = new Date(t.rows[0]!.t.getTime() - CURSOR_SLACK_MS);
+      const r = await this.db.query<{ id: string; name: string; region: string }>(
+        'SELECT id, name, region FROM venues WHERE updated_at >= $1', [this.cursor],
+      );
+      for (const v of r.rows) if (this.put(v.id, v.name, v.region)) n++;
+      this.cursor = next;
+      this.lastRefresh = Date.now();
+    };
+    this.refreshing = run().finally(() => {
+      this.refreshing = null;
+    });
+    await this.refreshing;
+    return n;
+  }
+
+  /** Adds or re-indexes one venue; returns whether anything changed. */
+  put(id: string, name: string, region: string): boolean {
+    const norm = normaliseName(name);
+    const old = this.slotOf.get(id);
+    if (old !== undefined) {
+      if (this.norms[old] === norm) {
+        this.regions[old] = region;
+        return false;
+      }
+      this.alive[old] = false;
+    }
+    const slot = this.ids.length;
+    this.ids.push(id);
+    this.norms.push(norm);
+    this.regions.push(region);
+    this.alive.push(true);
+    this.slotOf.set(id, slot);
+    for (const g of nameGrams(norm)) {
+      let list = this.postings.get(g);
+      if (list === undefined) this.postings.set(g, (list = []));
+      list.push(slot);
+    }
+    return true;
+  }
+
+  remove(id: string): void {
+    const slot = this.slotOf.get(id);
+    if (slot === undefined) return;
+    this.alive[slot] = false;
+    this.slotOf.delete(id);
+  }
+
+  /**
+   * Venues whose names best match the text, best first, verified against the
+   * table (current name, region and kind; deleted ones dropped). Throws
+   * TRC_ERR_QUERY_TOO_LONG / TRC_ERR_QUERY_EMPTY before any work.
+   */
+  async search(text: string, o: SearchOptions = {}): Promise<VenueHit[]> {
+    if (text.length > MAX_QUERY) throw new TracingError('TRC_ERR_QUERY_TOO_LONG', `${text.length} characters, at most ${MAX_QUERY}`, 'q');
+    const norm = normaliseName(text);
+    if (norm === '') throw new TracingError('TRC_ERR_QUERY_EMPTY', undefined, 'q');
+    await this.build();
+    if (Date.now() - this.lastRefresh >= this.opts.refreshMs) await this.refresh();
+    const limit = o.limit ?? 20;
+    const ranked = this.rank(norm, o.regionPrefix ?? '', limit * 2 + 10);
+    if (ranked.length === 0) return [];
+    const r = await this.db.query<{ id: string; name: string; region: string; kind: 'normal' | 'entry' }>(
+      'SELECT id, name, region, kind FROM venues WHERE id = ANY($1::text[])', [ranked.map((x) => x.id)],
+    );
+    const byId = new Map(r.rows.map((v) => [v.id, v]));
+    const out: VenueHit[] = [];
+    for (const x of ranked) {
+      const v = byId.get(x.id);
+      if (v === undefined) {
+        this.remove(x.id); // deleted since it was indexed
+        continue;
+      }
+      if (!v.region.startsWith(o.regionPrefix ?? '')) continue;
+      out.push({ id: v.id, name: v.name, region: v.region, kind: v.kind, score: Math.round(x.score * 1000) / 1000 });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /** Candidate slots scored by the weighted share of the query's grams they hold. */
+  rank(norm: string, regionPrefix: string, limit: number): { id: string; score: number }[] {
+    const n = this.ids.length;
+    if (this.scores.length < n) this.scores = new Float64Array(Math.max(n, this.scores.length * 2));
+    const scores = this.scores;
+    const touched: number[] = [];
+    const cps = [...norm];
+    let total: number;
+    if (cps.length === 1) {
+      // one character: no bigram to look up; a substring scan of the names (a few ms per million)
+      total = 1;
+      for (let i = 0; i < n; i++) {
+        if (this.alive[i] && this.norms[i]!.includes(norm)) {
+          scores[i] = 1;
+          touched.push(i);
+        }
+      }
+    } else {
+      const q = queryGrams(norm);
+      total = q.total;
+      for (const [g, w] of q.grams) {
+        const list = this.postings.get(g);
+        if (list === undefined) continue;
+        for (const slot of list) {
+          if (scores[slot] === 0) touched.push(slot);
+          scores[slot] += w;
+        }
+      }
+    }
+    // at least half the query's grams (a misspelt character costs two bigrams of a long name)
+    const floor = total * 0.5 - 1e-9;
+    const hits: { slot: number; score: number; len: number }[] = [];
+    for (const slot of touched) {
+      const s = scores[slot]!;
+      scores[slot] = 0;
+      if (s < floor || !this.alive[slot] || !this.regions[slot]!.startsWith(regionPrefix)) continue;
+      hits.push({ slot, score: Math.min(1, s / total), len: this.norms[slot]!.length });
+    }
+    // best coverage first; among equals the shorter name (closer to what was asked), then contains-the-text
+    hits.sort((a, b) => b.score - a.score || a.len - b.len || a.slot - b.slot);
+    return hits.slice(0, limit).map((h) => ({ id: this.ids[h.slot]!, score: h.score }));
+  }
+}
+
