@@ -2,6 +2,8 @@ import { defineCapability } from '../admin-api/capability.js';
 import { loadTracingConfig, type TracingConfig } from './config.js';
 import { TRACING_MIGRATIONS } from './migrations.js';
 import { registerSearchRoutes } from './routes-search.js';
+import { registerTaskRoutes } from './routes-tasks.js';
+import { TaskService } from './tasks.js';
 import { VenueIndex } from './venue-index.js';
 
 /**
@@ -16,9 +18,11 @@ export const tracingCapability = defineCapability<TracingConfig>({
   config: (env) => loadTracingConfig(env),
   create(host, cfg) {
     const index = new VenueIndex(host.readDb ?? host.db, { refreshMs: cfg.indexRefreshMs });
+    const tasks = new TaskService(host.db, host.readDb ?? host.db, cfg, () => host.nowMs());
     return {
       routes(app, ctx) {
         registerSearchRoutes(app, ctx, index);
+        registerTaskRoutes(app, ctx, tasks);
       },
       async start() {
         // built in the background: a search before it is ready waits for it

@@ -158,7 +158,8 @@ export class VenueIndex {
     const ranked = this.rank(norm, o.regionPrefix ?? '', limit * 2 + 10);
     if (ranked.length === 0) return [];
     const r = await this.db.query<{ id: string; name: string; region: string; kind: 'normal' | 'entry' }>(
-      'SELECT id, name, region, kind FROM venues WHERE id = ANY($1::text[])', [ranked.map((x) => x.id)],
+      'SELECT id, name, region, kind FROM venues WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))',
+      [JSON.stringify(ranked.map((x) => x.id))],
     );
     const byId = new Map(r.rows.map((v) => [v.id, v]));
     const out: VenueHit[] = [];
