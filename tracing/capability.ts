@@ -1,6 +1,8 @@
 import { defineCapability } from '../admin-api/capability.js';
 import { loadTracingConfig, type TracingConfig } from './config.js';
 import { TRACING_MIGRATIONS } from './migrations.js';
+import { GroupService } from './groups.js';
+import { registerGroupRoutes } from './routes-groups.js';
 import { registerSearchRoutes } from './routes-search.js';
 import { registerTaskRoutes } from './routes-tasks.js';
 import { TaskService } from './tasks.js';
@@ -19,10 +21,12 @@ export const tracingCapability = defineCapability<TracingConfig>({
   create(host, cfg) {
     const index = new VenueIndex(host.readDb ?? host.db, { refreshMs: cfg.indexRefreshMs });
     const tasks = new TaskService(host.db, host.readDb ?? host.db, cfg, () => host.nowMs());
+    const groups = new GroupService(host.db, tasks, () => host.nowMs());
     return {
       routes(app, ctx) {
         registerSearchRoutes(app, ctx, index);
         registerTaskRoutes(app, ctx, tasks);
+        registerGroupRoutes(app, ctx, tasks, groups, cfg.maxGroup);
       },
       async start() {
         // built in the background: a search before it is ready waits for it

@@ -24,6 +24,7 @@ export const TRACING_ERRORS = {
   TRC_ERR_GROUP_EMPTY: { status: 409, message: 'the group has nobody in it', zh: '该风险人群中没有人员' },
   TRC_ERR_GROUP_TOO_LARGE: { status: 409, message: 'the group is larger than one bulk change may be', zh: '风险人群人数超过一次批量转码的上限，请拆分任务' },
   TRC_ERR_CHANGE_PENDING: { status: 409, message: 'a code change of this group awaits approval', zh: '该风险人群已有待审批的转码申请' },
+  TRC_ERR_UNTIL_PAST: { status: 400, message: 'until must be in the future', zh: '截止时间必须晚于当前时间' },
   TRC_ERR_PERSON_NOT_FOUND: { status: 404, message: 'no such person that you may see', zh: '查无此人或不在您的管辖范围内' },
   TRC_ERR_RANGE: { status: 400, message: 'date range is inverted or longer than 366 days', zh: '统计日期范围无效（开始晚于结束或超过一年）' },
   TRC_ERR_CONFIG: { status: 500, message: 'invalid tracing configuration', zh: '追踪模块配置错误' },
