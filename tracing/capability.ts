@@ -4,6 +4,8 @@ import { TRACING_MIGRATIONS } from './migrations.js';
 import { GroupService } from './groups.js';
 import { registerGroupRoutes } from './routes-groups.js';
 import { registerSearchRoutes } from './routes-search.js';
+import { registerStatsRoutes } from './routes-stats.js';
+import { StatsService } from './stats.js';
 import { registerTaskRoutes } from './routes-tasks.js';
 import { TaskService } from './tasks.js';
 import { VenueIndex } from './venue-index.js';
@@ -22,11 +24,13 @@ export const tracingCapability = defineCapability<TracingConfig>({
     const index = new VenueIndex(host.readDb ?? host.db, { refreshMs: cfg.indexRefreshMs });
     const tasks = new TaskService(host.db, host.readDb ?? host.db, cfg, () => host.nowMs());
     const groups = new GroupService(host.db, tasks, () => host.nowMs());
+    const stats = new StatsService(host.readDb ?? host.db);
     return {
       routes(app, ctx) {
         registerSearchRoutes(app, ctx, index);
         registerTaskRoutes(app, ctx, tasks);
         registerGroupRoutes(app, ctx, tasks, groups, cfg.maxGroup);
+        registerStatsRoutes(app, ctx, stats, cfg.retentionDays);
       },
       async start() {
         // built in the background: a search before it is ready waits for it
