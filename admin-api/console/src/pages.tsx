@@ -5,6 +5,7 @@ import { RiskPage } from './risk-page.js';
 import type { Permission } from './roles.js';
 import { RulesPage } from './rules-page.js';
 import { VenuesPage } from './venues-page.js';
+import { TRACING_PAGES } from '../../../tracing/console/pages.js';
 
 /**
  * Every page of the console, in navigation order, grouped under a heading.
@@ -40,4 +41,5 @@ export const PAGES: readonly PageDef[] = [
   { id: 'risk', title: '风险区域', group: GROUP_CODES, perm: 'risk.read', render: (p) => <RiskPage canWrite={p.can('risk.write')} /> },
   { id: 'venues', title: '场所码', group: GROUP_CODES, perm: 'venues.read', render: (p) => <VenuesPage canWrite={p.can('venues.write')} /> },
   { id: 'audit', title: '审计日志', group: GROUP_SYSTEM, perm: 'audit.read', render: () => <AuditPage /> },
+  ...TRACING_PAGES,
 ];

@@ -1,0 +1,175 @@
+import { lazy, Suspense, useEffect, useMemo, useRef, useState } from 'react';
+import { api } from '../../admin-api/console/src/api.js';
+import { COLOR_HEX } from '../../admin-api/console/src/format.js';
+import { Empty, ErrorBox, Section } from '../../admin-api/console/src/ui.js';
+import { sourceLabel } from './person-page.js';
+import { daysAgo, trcErrorText } from './trc-common.js';
+
+/**
+ * 统计看板: red/yellow trend, distribution per city, reason ranking, daily
+ * intake per source, the busiest venues, and the data-flow map (数据流通一张图)
+ * drawn from real counts. 大屏 shows it full-screen on a dark background for
+ * the command centre's wall.
+ */
+const TrcChart = lazy(() => import('./trc-chart.js'));
+
+interface Daily { rows: { day: string; cityName: string; color: string; reason: string; source: string; assigned: number; changed: number }[] }
+interface RedYellow { now: { cityName: string; color: string; reason: string; people: number }[]; trend: { day: string; red: number; yellow: number }[] }
+interface Venues { venues: { cityName: string; kind: string; venues: number }[]; scans: { name: string; regionName: string; day: string; scans: number; people: number }[] }
+interface Flow {
+  sources: { source: string; facts: number; people: number }[]; travel: { source: string; rows: number }[];
+  master: { people: number; codes: Record<string, number> }; outbox: { type: string; deltas: number }[]; returns: { node: string; scans: number }[];
+}
+
+const OUTBOX_LABEL: Record<string, string> = { code: '赋码变更', venue: '场所码', risk_area: '风险区域', rules: '规则', keys: '密钥', noop: '心跳' };
+
+function sumBy<T>(rows: readonly T[], key: (r: T) => string, val: (r: T) => number): [string, number][] {
+  const m = new Map<string, number>();
+  for (const r of rows) m.set(key(r), (m.get(key(r)) ?? 0) + val(r));
+  return [...m.entries()].sort((a, b) => b[1] - a[1]);
+}
+
+export function flowOption(f: Flow): Record<string, unknown> {
+  const nodes = new Set<string>();
+  const links: { source: string; target: string; value: number }[] = [];
+  const link = (source: string, target: string, value: number) => {
+    if (value <= 0) return;
+    nodes.add(source);
+    nodes.add(target);
+    links.push({ source, target, value });
+  };
+  for (const s of f.sources) link(sourceLabel(s.source), '省级主库', s.facts);
+  for (const t of f.travel) link(`${sourceLabel(t.source)}·行程`, '省级主库', t.rows);
+  for (const o of f.outbox) link('省级主库', `下发·${OUTBOX_LABEL[o.type] ?? '其他'}`, o.deltas);
+  for (const o of f.outbox) link(`下发·${OUTBOX_LABEL[o.type] ?? '其他'}`, '各地边缘节点', o.deltas);
+  for (const r of f.returns) link('各地边缘节点', `回传扫码·${r.node}`, r.scans);
+  return {
+    tooltip: { trigger: 'item' },
+    series: [{ type: 'sankey', data: [...nodes].map((name) => ({ name })), links, emphasis: { focus: 'adjacency' }, label: { fontSize: 12 } }],
+  };
+}
+
+export function DashboardPage() {
+  const [from, setFrom] = useState(daysAgo(29));
+  const [to, setTo] = useState(daysAgo(0));
+  const [daily, setDaily] = useState<Daily | null>(null);
+  const [ry, setRy] = useState<RedYellow | null>(null);
+  const [venues, setVenues] = useState<Venues | null>(null);
+  const [flow, setFlow] = useState<Flow | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [big, setBig] = useState(false);
+  const box = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    const qs = new URLSearchParams({ from, to }).toString();
+    setError(null);
+    Promise.all([
+      api<Daily>('GET', `/admin/v1/tracing/stats/daily?${qs}`),
+      api<RedYellow>('GET', `/admin/v1/tracing/stats/red-yellow?${qs}`),
+      api<Venues>('GET', `/admin/v1/tracing/stats/venues?${qs}`),
+      api<Flow>('GET', `/admin/v1/tracing/stats/flow?${new URLSearchParams({ from: to, to }).toString()}`),
+    ]).then(([d, r, v, f]) => {
+      setDaily(d);
+      setRy(r);
+      setVenues(v);
+      setFlow(f);
+    }).catch((e: unknown) => setError(trcErrorText(e)));
+  }, [from, to]);
+
+  const trend = useMemo(() => ry && ({
+    tooltip: { trigger: 'axis' }, legend: { data: ['红码', '黄码'] }, grid: { left: 48, right: 16, top: 36, bottom: 28 },
+    xAxis: { type: 'category', data: ry.trend.map((x) => x.day) }, yAxis: { type: 'value', name: '人次', minInterval: 1 },
+    series: [
+      { name: '红码', type: 'line', data: ry.trend.map((x) => x.red), itemStyle: { color: COLOR_HEX.red } },
+      { name: '黄码', type: 'line', data: ry.trend.map((x) => x.yellow), itemStyle: { color: COLOR_HEX.yellow } },
+    ],
+  }), [ry]);
+  const cities = useMemo(() => {
+    if (!ry) return null;
+    const names = [...new Set(ry.now.map((x) => x.cityName))];
+    const val = (c: string, color: string) => ry.now.filter((x) => x.cityName === c && x.color === color).reduce((a, x) => a + x.people, 0);
+    return {
+      tooltip: { trigger: 'axis' }, legend: { data: ['红码', '黄码'] }, grid: { left: 48, right: 16, top: 36, bottom: 28 },
+      xAxis: { type: 'category', data: names }, yAxis: { type: 'value', name: '人数', minInterval: 1 },
+      series: [
+        { name: '红码', type: 'bar', stack: 'c', data: names.map((c) => val(c, 'red')), itemStyle: { color: COLOR_HEX.red } },
+        { name: '黄码', type: 'bar', stack: 'c', data: names.map((c) => val(c, 'yellow')), itemStyle: { color: COLOR_HEX.yellow } },
+      ],
+    };
+  }, [ry]);
+  const reasons = useMemo(() => {
+    if (!ry) return null;
+    const r = sumBy(ry.now, (x) => x.reason, (x) => x.people).slice(0, 10).reverse();
+    return {
+      tooltip: {}, grid: { left: 120, right: 24, top: 16, bottom: 24 },
+      xAxis: { type: 'value', minInterval: 1 }, yAxis: { type: 'category', data: r.map((x) => x[0]) },
+      series: [{ type: 'bar', data: r.map((x) => x[1]), itemStyle: { color: '#2563eb' } }],
+    };
+  }, [ry]);
+  const intake = useMemo(() => {
+    if (!daily) return null;
+    const days = [...new Set(daily.rows.map((x) => x.day))];
+    const sources = sumBy(daily.rows, (x) => x.source, (x) => x.assigned + x.changed).slice(0, 6).map((x) => x[0]);
+    return {
+      tooltip: { trigger: 'axis' }, legend: { data: sources.map(sourceLabel) }, grid: { left: 48, right: 16, top: 40, bottom: 28 },
+      xAxis: { type: 'category', data: days }, yAxis: { type: 'value', name: '赋码/变更', minInterval: 1 },
+      series: sources.map((s) => ({
+        name: sourceLabel(s), type: 'bar', stack: 's',
+        data: days.map((d) => daily.rows.filter((x) => x.day === d && x.source === s).reduce((a, x) => a + x.assigned + x.changed, 0)),
+      })),
+    };
+  }, [daily]);
+  const flowOpt = useMemo(() => (flow ? flowOption(flow) : null), [flow]);
+
+  function toggleBig() {
+    if (!big) void box.current?.requestFullscreen?.().catch(() => undefined);
+    else if (document.fullscreenElement) void document.exitFullscreen();
+    setBig(!big);
+  }
+
+  const chart = (opt: Record<string, unknown> | null, label: string, id: string, height?: number) => (
+    opt === null ? <Empty>加载中…</Empty> : (
+      <Suspense fallback={<div className="chart">图表加载中…</div>}>
+        <TrcChart option={opt} label={label} testId={id} {...(height === undefined ? {} : { height })} />
+      </Suspense>
+    )
+  );
+
+  return (
+    <div ref={box} className={big ? 'trc-big' : undefined} style={big ? { background: '#0b1220', color: '#e5e7eb', padding: 16, minHeight: '100vh' } : undefined}>
+      <Section title="统计看板" actions={(
+        <>
+          <label>从<input type="date" value={from} onChange={(e) => setFrom(e.target.value)} aria-label="开始日期" /></label>
+          <label>到<input type="date" value={to} onChange={(e) => setTo(e.target.value)} aria-label="结束日期" /></label>
+          <button type="button" onClick={toggleBig}>{big ? '退出大屏' : '大屏'}</button>
+        </>
+      )}>
+        <ErrorBox error={error} />
+        {flow ? (
+          <p data-testid="trc-kpis">
+            人员 {flow.master.people} 人；当前红码 {flow.master.codes.red ?? 0} 人，黄码 {flow.master.codes.yellow ?? 0} 人，绿码 {flow.master.codes.green ?? 0} 人；
+            今日下发 {flow.outbox.reduce((a, x) => a + x.deltas, 0)} 条，回传扫码 {flow.returns.reduce((a, x) => a + x.scans, 0)} 条。
+          </p>
+        ) : null}
+      </Section>
+      <Section title="红黄码趋势">{chart(trend, '红黄码每日趋势折线图', 'trc-chart-trend')}</Section>
+      <Section title="各地市红黄码分布">{chart(cities, '各地市红黄码柱状图', 'trc-chart-cities')}</Section>
+      <Section title="赋码原因排行">{chart(reasons, '赋码原因排行条形图', 'trc-chart-reasons')}</Section>
+      <Section title="每日赋码来源（部门数据接入）">{chart(intake, '每日赋码来源堆叠柱状图', 'trc-chart-intake')}</Section>
+      <Section title="数据流通一张图（今日）">{chart(flowOpt, '数据流通桑基图', 'trc-chart-flow', 380)}</Section>
+      <Section title="场所统计">
+        {venues === null ? <Empty>加载中…</Empty> : (
+          <>
+            <p>{sumBy(venues.venues, (x) => x.cityName, (x) => x.venues).map(([c, n]) => `${c} ${n} 个`).join('，') || '暂无场所'}</p>
+            {venues.scans.length === 0 ? <Empty>所选日期内无扫码。</Empty> : (
+              <table data-testid="trc-venue-scans">
+                <thead><tr><th>场所</th><th>地区</th><th>日期</th><th>扫码次数</th><th>人数</th></tr></thead>
+                <tbody>{venues.scans.slice(0, 20).map((s, i) => <tr key={i}><td>{s.name}</td><td>{s.regionName}</td><td>{s.day}</td><td>{s.scans}</td><td>{s.people}</td></tr>)}</tbody>
+              </table>
+            )}
+          </>
+        )}
+      </Section>
+    </div>
+  );
+}
