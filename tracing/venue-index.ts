@@ -33,7 +33,14 @@ export interface SearchOptions {
   readonly limit?: number;
 }
 
+interface Hit {
+  readonly slot: number;
+  readonly score: number;
+  readonly len: number;
+}
+
 const MAX_QUERY = 100;
+const COMMON = 20_000;
 const PAGE = 20_000;
 /** re-read this much before the cursor: a transaction that started earlier may commit later with an older updated_at */
 const CURSOR_SLACK_MS = 60_000;
@@ -155,7 +162,7 @@ export class VenueIndex {
     await this.build();
     if (Date.now() - this.lastRefresh >= this.opts.refreshMs) await this.refresh();
     const limit = o.limit ?? 20;
-    const ranked = this.rank(norm, o.regionPrefix ?? '', limit * 2 + 10);
+    const ranked = this.rank(norm, o.regionPrefix ?? '', limit + 5);
     if (ranked.length === 0) return [];
     const r = await this.db.query<{ id: string; name: string; region: string; kind: 'normal' | 'entry' }>(
       'SELECT id, name, region, kind FROM venues WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))',
@@ -180,43 +187,105 @@ export class VenueIndex {
   rank(norm: string, regionPrefix: string, limit: number): { id: string; score: number }[] {
     const n = this.ids.length;
     if (this.scores.length < n) this.scores = new Float64Array(Math.max(n, this.scores.length * 2));
-    const scores = this.scores;
-    const touched: number[] = [];
-    const cps = [...norm];
-    let total: number;
-    if (cps.length === 1) {
+    let hits: Hit[];
+    if ([...norm].length === 1) {
       // one character: no bigram to look up; a substring scan of the names (a few ms per million)
-      total = 1;
+      const touched: number[] = [];
       for (let i = 0; i < n; i++) {
         if (this.alive[i] && this.norms[i]!.includes(norm)) {
-          scores[i] = 1;
+          this.scores[i] = 1;
           touched.push(i);
         }
       }
+      hits = this.collect(touched, 1, regionPrefix, 1);
     } else {
       const q = queryGrams(norm);
-      total = q.total;
-      for (const [g, w] of q.grams) {
-        const list = this.postings.get(g);
-        if (list === undefined) continue;
+      const lists = [...q.grams].map(([g, w]) => ({ w, list: this.postings.get(g) ?? [] })).sort((a, b) => a.list.length - b.list.length);
+      // Tiers, cheapest first: names missing at most 1.5 of the query's
+      // weight (one wrong character: such a name holds one of the two or
+      // three shortest lists), then 3.5 (two), then half. The first tier
+      // that yields ENOUGH names (10, or `limit` if smaller) answers: an
+      // officer picks from the close matches; weaker ones are searched for
+      // only when there are not that many close ones.
+      const enough = Math.min(limit, 10);
+      hits = [];
+      for (const min of [q.total - 1.5, q.total - 3.5, q.total * 0.5]) {
+        const m = Math.max(min, q.total * 0.5);
+        hits = this.collect(this.gather(lists, q.total, m), q.total, regionPrefix, m);
+        if (hits.length >= enough || m === q.total * 0.5) break;
+      }
+    }
+    return hits.slice(0, limit).map((h) => ({ id: this.ids[h.slot]!, score: h.score }));
+  }
+
+  /**
+   * Scores (in this.scores) every name that can reach `min` of the weight.
+   * Shortest posting lists first; once the lists left weigh less than
+   * `min`, a name not seen yet cannot reach it, so the long lists (a common
+   * word like '广场') only add to names already found: by binary search when
+   * those are few, else by one pass over the list.
+   */
+  private gather(lists: readonly { w: number; list: readonly number[] }[], total: number, min: number): number[] {
+    const scores = this.scores;
+    const touched: number[] = [];
+    let left = total;
+    const need = min - 1e-9;
+    for (const { w, list } of lists) {
+      // a list longer than COMMON (a word in 2% of all names) brings no new
+      // names once some were found: '营业厅' alone is no evidence of which
+      // 营业厅 was meant (the one approximation: a name sharing only common
+      // words with the query is not offered)
+      if (left >= need && (list.length <= COMMON || touched.length === 0)) {
         for (const slot of list) {
           if (scores[slot] === 0) touched.push(slot);
           scores[slot] += w;
         }
+      } else if (touched.length * Math.log2(list.length + 2) < list.length) {
+        for (const slot of touched) if (has(list, slot)) scores[slot] += w;
+      } else {
+        for (const slot of list) if (scores[slot] !== 0) scores[slot] += w;
       }
+      left -= w;
     }
-    // at least half the query's grams (a misspelt character costs two bigrams of a long name)
-    const floor = total * 0.5 - 1e-9;
-    const hits: { slot: number; score: number; len: number }[] = [];
+    return touched;
+  }
+
+  /**
+   * The gathered names at or above `min`, and within 1.5 of the best one (a
+   * common word must not make us sort 100k candidates), best first; among
+   * equals the shorter name (closer to what was asked). Resets the scores.
+   */
+  private collect(touched: readonly number[], total: number, regionPrefix: string, min: number): Hit[] {
+    const scores = this.scores;
+    let best = 0;
+    for (const slot of touched) {
+      const s = scores[slot]!;
+      if (s > best && this.alive[slot] && this.regions[slot]!.startsWith(regionPrefix)) best = s;
+    }
+    const floor = Math.max(min, best - 1.5) - 1e-9;
+    const hits: Hit[] = [];
     for (const slot of touched) {
       const s = scores[slot]!;
       scores[slot] = 0;
       if (s < floor || !this.alive[slot] || !this.regions[slot]!.startsWith(regionPrefix)) continue;
       hits.push({ slot, score: Math.min(1, s / total), len: this.norms[slot]!.length });
     }
-    // best coverage first; among equals the shorter name (closer to what was asked), then contains-the-text
     hits.sort((a, b) => b.score - a.score || a.len - b.len || a.slot - b.slot);
-    return hits.slice(0, limit).map((h) => ({ id: this.ids[h.slot]!, score: h.score }));
+    return hits;
   }
+
 }
 
+/** Binary search in a posting list (slots ascending: appended in slot order). */
+function has(list: readonly number[], slot: number): boolean {
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = list[mid]!;
+    if (v === slot) return true;
+    if (v < slot) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
+}
