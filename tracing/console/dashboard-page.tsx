@@ -2,13 +2,12 @@ import { lazy, Suspense, useEffect, useMemo, useRef, useState } from 'react';
 import { api } from '../../admin-api/console/src/api.js';
 import { COLOR_HEX } from '../../admin-api/console/src/format.js';
 import { Empty, ErrorBox, Section } from '../../admin-api/console/src/ui.js';
-import { sourceLabel } from './person-page.js';
-import { daysAgo, trcErrorText } from './trc-common.js';
+import { daysAgo, reasonLabel, sourceLabel, trcErrorText } from './trc-common.js';
 
 /**
  * 统计看板: red/yellow trend, distribution per city, reason ranking, daily
  * intake per source, the busiest venues, and the data-flow map (数据流通一张图)
- * drawn from real counts. 大屏 shows it full-screen on a dark background for
+ * drawn from real counts (SVG). 大屏 shows it full-screen on a dark background for
  * the command centre's wall.
  */
 const TrcChart = lazy(() => import('./trc-chart.js'));
@@ -29,24 +28,52 @@ function sumBy<T>(rows: readonly T[], key: (r: T) => string, val: (r: T) => numb
   return [...m.entries()].sort((a, b) => b[1] - a[1]);
 }
 
-export function flowOption(f: Flow): Record<string, unknown> {
-  const nodes = new Set<string>();
-  const links: { source: string; target: string; value: number }[] = [];
-  const link = (source: string, target: string, value: number) => {
-    if (value <= 0) return;
-    nodes.add(source);
-    nodes.add(target);
-    links.push({ source, target, value });
-  };
-  for (const s of f.sources) link(sourceLabel(s.source), '省级主库', s.facts);
-  for (const t of f.travel) link(`${sourceLabel(t.source)}·行程`, '省级主库', t.rows);
-  for (const o of f.outbox) link('省级主库', `下发·${OUTBOX_LABEL[o.type] ?? '其他'}`, o.deltas);
-  for (const o of f.outbox) link(`下发·${OUTBOX_LABEL[o.type] ?? '其他'}`, '各地边缘节点', o.deltas);
-  for (const r of f.returns) link('各地边缘节点', `回传扫码·${r.node}`, r.scans);
-  return {
-    tooltip: { trigger: 'item' },
-    series: [{ type: 'sankey', data: [...nodes].map((name) => ({ name })), links, emphasis: { focus: 'adjacency' }, label: { fontSize: 12 } }],
-  };
+/**
+ * 数据流通一张图 as SVG: four columns — department sources, the provincial
+ * master, the deltas sent down by kind, the scans each edge node returned —
+ * each box with its real count, arrows into the next column.
+ */
+export function FlowMap({ f }: { f: Flow }) {
+  const cols: { title: string; items: [string, number][] }[] = [
+    {
+      title: '数据来源',
+      items: [...f.sources.map((s): [string, number] => [sourceLabel(s.source), s.facts]), ...f.travel.map((t): [string, number] => [`${sourceLabel(t.source)}·行程`, t.rows])].slice(0, 8),
+    },
+    { title: '省级主库', items: [['人员', f.master.people], ['红码', f.master.codes.red ?? 0], ['黄码', f.master.codes.yellow ?? 0], ['绿码', f.master.codes.green ?? 0]] },
+    { title: '下发各地', items: f.outbox.map((o): [string, number] => [OUTBOX_LABEL[o.type] ?? '其他', o.deltas]).slice(0, 8) },
+    { title: '边缘回传', items: f.returns.map((r): [string, number] => [`节点 ${r.node}`, r.scans]).slice(0, 8) },
+  ];
+  const W = 960;
+  const colW = 190;
+  const gap = (W - colW * 4) / 3;
+  const rowH = 40;
+  const rows = Math.max(1, ...cols.map((c) => c.items.length));
+  const H = 40 + rows * rowH + 10;
+  const x = (i: number) => i * (colW + gap);
+  const mid = (i: number) => 40 + (Math.max(1, cols[i]!.items.length) * rowH) / 2 - 4;
+  return (
+    <svg viewBox={`0 0 ${W} ${H}`} width="100%" role="img" aria-label="数据流通一张图" data-testid="trc-flow-map">
+      <defs>
+        <marker id="trc-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+          <path d="M0,0 L10,5 L0,10 z" fill="#64748b" />
+        </marker>
+      </defs>
+      {cols.map((c, i) => (
+        <g key={c.title}>
+          <text x={x(i) + colW / 2} y={20} textAnchor="middle" fontWeight="bold" fontSize="14" fill="currentColor">{c.title}</text>
+          {c.items.length === 0 ? <text x={x(i) + colW / 2} y={60} textAnchor="middle" fontSize="12" fill="#94a3b8">今日无数据</text> : null}
+          {c.items.map(([label, n], j) => (
+            <g key={label}>
+              <rect x={x(i)} y={32 + j * rowH} width={colW} height={rowH - 8} rx="6" fill={i === 1 ? '#dbeafe' : '#f1f5f9'} stroke="#94a3b8" />
+              <text x={x(i) + 10} y={32 + j * rowH + 21} fontSize="12" fill="#0f172a">{label.length > 12 ? `${label.slice(0, 12)}…` : label}</text>
+              <text x={x(i) + colW - 10} y={32 + j * rowH + 21} fontSize="12" textAnchor="end" fontWeight="bold" fill="#0f172a">{n.toLocaleString('zh-CN')}</text>
+            </g>
+          ))}
+          {i < 3 ? <line x1={x(i) + colW + 4} y1={mid(i)} x2={x(i + 1) - 6} y2={mid(i + 1)} stroke="#64748b" strokeWidth="2" markerEnd="url(#trc-arrow)" /> : null}
+        </g>
+      ))}
+    </svg>
+  );
 }
 
 export function DashboardPage() {
@@ -77,7 +104,7 @@ export function DashboardPage() {
   }, [from, to]);
 
   const trend = useMemo(() => ry && ({
-    tooltip: { trigger: 'axis' }, legend: { data: ['红码', '黄码'] }, grid: { left: 48, right: 16, top: 36, bottom: 28 },
+    tooltip: { trigger: 'axis' }, legend: { top: 0, data: ['红码', '黄码'] }, grid: { left: 48, right: 16, top: 36, bottom: 28 },
     xAxis: { type: 'category', data: ry.trend.map((x) => x.day) }, yAxis: { type: 'value', name: '人次', minInterval: 1 },
     series: [
       { name: '红码', type: 'line', data: ry.trend.map((x) => x.red), itemStyle: { color: COLOR_HEX.red } },
@@ -89,7 +116,7 @@ export function DashboardPage() {
     const names = [...new Set(ry.now.map((x) => x.cityName))];
     const val = (c: string, color: string) => ry.now.filter((x) => x.cityName === c && x.color === color).reduce((a, x) => a + x.people, 0);
     return {
-      tooltip: { trigger: 'axis' }, legend: { data: ['红码', '黄码'] }, grid: { left: 48, right: 16, top: 36, bottom: 28 },
+      tooltip: { trigger: 'axis' }, legend: { top: 0, data: ['红码', '黄码'] }, grid: { left: 48, right: 16, top: 36, bottom: 28 },
       xAxis: { type: 'category', data: names }, yAxis: { type: 'value', name: '人数', minInterval: 1 },
       series: [
         { name: '红码', type: 'bar', stack: 'c', data: names.map((c) => val(c, 'red')), itemStyle: { color: COLOR_HEX.red } },
@@ -102,7 +129,7 @@ export function DashboardPage() {
     const r = sumBy(ry.now, (x) => x.reason, (x) => x.people).slice(0, 10).reverse();
     return {
       tooltip: {}, grid: { left: 120, right: 24, top: 16, bottom: 24 },
-      xAxis: { type: 'value', minInterval: 1 }, yAxis: { type: 'category', data: r.map((x) => x[0]) },
+      xAxis: { type: 'value', minInterval: 1 }, yAxis: { type: 'category', data: r.map((x) => reasonLabel(x[0])) },
       series: [{ type: 'bar', data: r.map((x) => x[1]), itemStyle: { color: '#2563eb' } }],
     };
   }, [ry]);
@@ -111,7 +138,7 @@ export function DashboardPage() {
     const days = [...new Set(daily.rows.map((x) => x.day))];
     const sources = sumBy(daily.rows, (x) => x.source, (x) => x.assigned + x.changed).slice(0, 6).map((x) => x[0]);
     return {
-      tooltip: { trigger: 'axis' }, legend: { data: sources.map(sourceLabel) }, grid: { left: 48, right: 16, top: 40, bottom: 28 },
+      tooltip: { trigger: 'axis' }, legend: { top: 0, data: sources.map(sourceLabel) }, grid: { left: 48, right: 16, top: 40, bottom: 28 },
       xAxis: { type: 'category', data: days }, yAxis: { type: 'value', name: '赋码/变更', minInterval: 1 },
       series: sources.map((s) => ({
         name: sourceLabel(s), type: 'bar', stack: 's',
@@ -119,7 +146,6 @@ export function DashboardPage() {
       })),
     };
   }, [daily]);
-  const flowOpt = useMemo(() => (flow ? flowOption(flow) : null), [flow]);
 
   function toggleBig() {
     if (!big) void box.current?.requestFullscreen?.().catch(() => undefined);
@@ -156,7 +182,7 @@ export function DashboardPage() {
       <Section title="各地市红黄码分布">{chart(cities, '各地市红黄码柱状图', 'trc-chart-cities')}</Section>
       <Section title="赋码原因排行">{chart(reasons, '赋码原因排行条形图', 'trc-chart-reasons')}</Section>
       <Section title="每日赋码来源（部门数据接入）">{chart(intake, '每日赋码来源堆叠柱状图', 'trc-chart-intake')}</Section>
-      <Section title="数据流通一张图（今日）">{chart(flowOpt, '数据流通桑基图', 'trc-chart-flow', 380)}</Section>
+      <Section title="数据流通一张图（今日）">{flow === null ? <Empty>加载中…</Empty> : <FlowMap f={flow} />}</Section>
       <Section title="场所统计">
         {venues === null ? <Empty>加载中…</Empty> : (
           <>

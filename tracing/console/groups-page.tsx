@@ -3,7 +3,7 @@ import { api, apiBlob } from '../../admin-api/console/src/api.js';
 import { COLOR_LABEL, fmtTime, triggerDownload } from '../../admin-api/console/src/format.js';
 import { ConfirmDialog, Empty, ErrorBox, OkBox, Section } from '../../admin-api/console/src/ui.js';
 import { PeopleTable, type PersonRow } from './tasks-page.js';
-import { CHANGE_STATUS_LABEL, trcErrorText } from './trc-common.js';
+import { CHANGE_STATUS_LABEL, reasonLabel, trcErrorText } from './trc-common.js';
 
 /**
  * 风险人群: the groups made from tasks; one code change for a whole group
@@ -112,7 +112,7 @@ export function GroupsPage({ canChange }: { canChange: boolean }) {
               <tbody>
                 {g.changes.map((c) => (
                   <tr key={c.id}>
-                    <td>{fmtTime(c.requestedAt)}</td><td>{COLOR_LABEL[c.color]}</td><td>{c.reason}</td><td>{c.people}</td><td>{c.requestedBy}</td>
+                    <td>{fmtTime(c.requestedAt)}</td><td>{COLOR_LABEL[c.color]}</td><td>{reasonLabel(c.reason)}</td><td>{c.people}</td><td>{c.requestedBy}</td>
                     <td>{CHANGE_STATUS_LABEL[c.status] ?? c.status}</td>
                   </tr>
                 ))}

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { api } from '../../admin-api/console/src/api.js';
 import { COLOR_LABEL, FACT_KIND_LABEL, fmtTime, ID_TYPE_LABEL } from '../../admin-api/console/src/format.js';
 import { ColorBadge, Empty, ErrorBox, Section } from '../../admin-api/console/src/ui.js';
-import { MODE_LABEL, trcErrorText } from './trc-common.js';
+import { MODE_LABEL, reasonLabel, sourceLabel, trcErrorText } from './trc-common.js';
 
 /**
  * 个人溯源: one person by certificate — their red/yellow periods, and where
@@ -22,12 +22,6 @@ interface Trace {
 }
 interface History { periods: { color: string; reason: string; from: number; to: number | null; ruleVersion: string | null; actor: string }[] }
 
-export function sourceLabel(s: string | undefined): string {
-  if (s === undefined) return '—';
-  if (s.startsWith('import:')) return `部门数据导入（${s.slice(7)}）`;
-  if (s === 'manual') return '人工录入';
-  return s;
-}
 
 export function PersonPage() {
   const [idType, setIdType] = useState('resident');
@@ -67,11 +61,11 @@ export function PersonPage() {
       {t ? (
         <>
           <Section title={`${t.person.name}（${t.person.regionName}）`}>
-            <p>证件：<span className="mono">{t.person.idNo ?? '—'}</span>　手机：<span className="mono">{t.person.phone ?? '—'}</span>　当前：<ColorBadge color={t.code?.color} /> {t.code ? `${t.code.reason}，自 ${fmtTime(t.code.since)}，规则版本 ${t.code.ruleVersion ?? '人工'}` : '未赋码'}</p>
+            <p>证件：<span className="mono">{t.person.idNo ?? '—'}</span>　手机：<span className="mono">{t.person.phone ?? '—'}</span>　当前：<ColorBadge color={t.code?.color} /> {t.code ? `${reasonLabel(t.code.reason)}，自 ${fmtTime(t.code.since)}，规则版本 ${t.code.ruleVersion ?? '人工'}` : '未赋码'}</p>
             {h && h.periods.length > 0 ? (
               <table data-testid="trc-periods">
                 <thead><tr><th>码色</th><th>原因</th><th>开始</th><th>结束</th><th>规则版本</th><th>来源</th></tr></thead>
-                <tbody>{h.periods.map((p, i) => <tr key={i}><td>{COLOR_LABEL[p.color]}</td><td>{p.reason}</td><td>{fmtTime(p.from)}</td><td>{p.to === null ? '仍在生效' : fmtTime(p.to)}</td><td>{p.ruleVersion ?? '—'}</td><td>{sourceLabel(p.actor)}</td></tr>)}</tbody>
+                <tbody>{h.periods.map((p, i) => <tr key={i}><td>{COLOR_LABEL[p.color]}</td><td>{reasonLabel(p.reason)}</td><td>{fmtTime(p.from)}</td><td>{p.to === null ? '仍在生效' : fmtTime(p.to)}</td><td>{p.ruleVersion ?? '—'}</td><td>{sourceLabel(p.actor)}</td></tr>)}</tbody>
               </table>
             ) : <Empty>没有红黄码记录。</Empty>}
           </Section>
@@ -86,7 +80,7 @@ export function PersonPage() {
           <Section title="赋码变更与下发">
             <table data-testid="trc-history">
               <thead><tr><th>时间</th><th>变更</th><th>原因</th><th>规则版本</th><th>操作来源</th><th>下发序号</th><th>进入下发队列</th></tr></thead>
-              <tbody>{t.history.map((x) => <tr key={x.seq}><td>{fmtTime(x.at)}</td><td>{x.prevColor ? COLOR_LABEL[x.prevColor] : '首次'} → {COLOR_LABEL[x.color]}</td><td>{x.reason}</td><td>{x.ruleVersion ?? '人工'}</td><td>{sourceLabel(x.actor)}</td><td className="mono">{x.seq}</td><td>{fmtTime(pushAt.get(x.seq))}</td></tr>)}</tbody>
+              <tbody>{t.history.map((x) => <tr key={x.seq}><td>{fmtTime(x.at)}</td><td>{x.prevColor ? COLOR_LABEL[x.prevColor] : '首次'} → {COLOR_LABEL[x.color]}</td><td>{reasonLabel(x.reason)}</td><td>{x.ruleVersion ?? '人工'}</td><td>{sourceLabel(x.actor)}</td><td className="mono">{x.seq}</td><td>{fmtTime(pushAt.get(x.seq))}</td></tr>)}</tbody>
             </table>
           </Section>
           <Section title="扫码与行程">

@@ -1,15 +1,15 @@
-import { BarChart, LineChart, PieChart, SankeyChart } from 'echarts/charts';
+import { BarChart, LineChart } from 'echarts/charts';
 import { GridComponent, LegendComponent, TitleComponent, TooltipComponent } from 'echarts/components';
 import * as echarts from 'echarts/core';
 import { CanvasRenderer } from 'echarts/renderers';
 import { useEffect, useRef } from 'react';
 
 /**
- * One ECharts canvas for the tracing dashboard (modular import: line, bar,
- * pie and sankey only). Loaded lazily by the dashboard page so the rest of
+ * One ECharts canvas for the tracing dashboard (modular import: line and
+ * bar only). Loaded lazily by the dashboard page so the rest of
  * the console does not carry it.
  */
-echarts.use([BarChart, LineChart, PieChart, SankeyChart, GridComponent, LegendComponent, TitleComponent, TooltipComponent, CanvasRenderer]);
+echarts.use([BarChart, LineChart, GridComponent, LegendComponent, TitleComponent, TooltipComponent, CanvasRenderer]);
 
 export default function TrcChart({ option, label, testId, height = 300 }: { option: echarts.EChartsCoreOption; label: string; testId: string; height?: number }) {
   const el = useRef<HTMLDivElement>(null);
