@@ -138,4 +138,19 @@ export function registerStatsRoutes(app: FastifyInstance, ctx: Ctx, stats: Stats
     const range = dayRange(q.from, q.to, ctx.now(), 1);
     return { from: range.from, to: range.to, ...(await stats.flow(range, effectivePrefix(who, q.region))) };
   });
+
+  app.get('/admin/v1/tracing/lineage/batches', {
+    config: { access: 'stats.read', rate: 'admin' },
+    schema: {
+      summary: 'File- and interface-level lineage: what each source and batch brought in, people concerned, code changes made',
+      tags: ['tracing'],
+      querystring: { ...RANGE_QS, properties: { ...RANGE_QS.properties, source: { type: 'string', maxLength: 128 } } },
+      response: ERRORS_4XX,
+    },
+  }, async (req) => {
+    const who = principalOf(req);
+    const q = req.query as RangeQs & { source?: string };
+    const range = dayRange(q.from, q.to, ctx.now(), 30);
+    return { from: range.from, to: range.to, batches: await stats.batches(range, effectivePrefix(who, q.region), q.source) };
+  });
 }

@@ -121,6 +121,20 @@ describe('statistics', () => {
     expect(r.body.returns).toEqual([{ node: 'edge-test', scans: 7 }]);
   });
 
+  it('file-level lineage: each source and batch with its facts, people and the code changes it made', async () => {
+    const r = await get(f.tokens.operator, '/admin/v1/tracing/lineage/batches');
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.batches).toEqual(expect.arrayContaining([
+      expect.objectContaining({ source: 'import:hospital', batch: 'b7', facts: 1, people: 1, kinds: { confirmed: 1 }, codeChanges: 1 }),
+      expect.objectContaining({ source: 'import:cdc', batch: 'b8', facts: 1, people: 1 }),
+    ]));
+    const one = await get(f.tokens.operator, '/admin/v1/tracing/lineage/batches?source=import:cdc');
+    expect(one.body.batches.map((b: { source: string }) => b.source)).toEqual(['import:cdc']);
+    // the Chengdu officer does not see the Luzhou contact's batch
+    const city = await get(f.tokens.city_officer, '/admin/v1/tracing/lineage/batches');
+    expect(city.body.batches.map((b: { source: string }) => b.source)).toEqual(['import:hospital']);
+  });
+
   it('refuses bad ranges and regions with coded errors, and roles without stats.read', async () => {
     expect((await get(f.tokens.operator, '/admin/v1/tracing/stats/daily?from=2026-03-01&to=2026-02-01')).body.error).toBe('TRC_ERR_RANGE');
     expect((await get(f.tokens.operator, '/admin/v1/tracing/stats/daily?from=2024-01-01&to=2026-02-01')).body.error).toBe('TRC_ERR_RANGE');

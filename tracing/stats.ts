@@ -155,4 +155,39 @@ export class StatsService {
       returns: returns.rows.map((x) => ({ node: x.node, scans: x.n })),
     };
   }
+
+  /**
+   * File- and interface-level lineage (溯源到文件/接口): what each source
+   * brought in, per batch (facts.source_ref = '<batchId>:<row>', the
+   * exchange's convention; an interface call without a batch is '—'), with
+   * the people it concerned and the code changes that source made. Scoped
+   * by the people's region.
+   */
+  async batches(range: DayRange, prefix: string, source: string | undefined): Promise<{
+    source: string; batch: string; facts: number; people: number; kinds: Record<string, number>; first: number; last: number; codeChanges: number;
+  }[]> {
+    const r = await this.db.query<{ source: string; batch: string; facts: number; people: number; kinds: Record<string, number>; first: Date; last: Date }>(
+      `WITH f AS (
+         SELECT f.source, COALESCE(NULLIF(split_part(f.source_ref, ':', 1), ''), '—') AS batch, f.kind, f.person_id, f.created_at
+           FROM facts f JOIN persons p ON p.id = f.person_id
+          WHERE f.created_at >= $1 AND f.created_at < $2 AND ${inScope('p.region', '$3')} AND ($4::text IS NULL OR f.source = $4)),
+       k AS (SELECT source, batch, kind, count(*)::int AS n FROM f GROUP BY 1, 2, 3),
+       b AS (SELECT source, batch, count(*)::int AS facts, count(DISTINCT person_id)::int AS people, min(created_at) AS first, max(created_at) AS last
+               FROM f GROUP BY 1, 2)
+       SELECT b.source, b.batch, b.facts, b.people, b.first, b.last,
+              (SELECT jsonb_object_agg(k.kind, k.n) FROM k WHERE k.source = b.source AND k.batch = b.batch) AS kinds
+         FROM b ORDER BY b.first DESC, b.source, b.batch LIMIT 200`,
+      [new Date(range.start * 1000), new Date(range.end * 1000), prefix, source ?? null],
+    );
+    const changes = await this.db.query<{ source: string; n: number }>(
+      `SELECT h.actor AS source, count(*)::int AS n FROM code_history h JOIN persons p ON p.id = h.person_id
+        WHERE h.at >= $1 AND h.at < $2 AND ${inScope('p.region', '$3')} AND ($4::text IS NULL OR h.actor = $4) GROUP BY 1`,
+      [new Date(range.start * 1000), new Date(range.end * 1000), prefix, source ?? null],
+    );
+    const bySource = new Map(changes.rows.map((x) => [x.source, x.n]));
+    return r.rows.map((x) => ({
+      source: x.source, batch: x.batch, facts: x.facts, people: x.people, kinds: x.kinds,
+      first: Math.floor(x.first.getTime() / 1000), last: Math.floor(x.last.getTime() / 1000), codeChanges: bySource.get(x.source) ?? 0,
+    }));
+  }
 }
