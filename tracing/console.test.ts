@@ -117,6 +117,7 @@ describe('tracing console pages', () => {
     expect(map).toContain('省级主库');
     expect(map).toContain('演示数据'); // the demo's facts, by their source
     expect(await page.textContent('[data-testid=trc-kpis]')).toMatch(/人员 200 人/);
+    expect(await page.textContent('[data-testid=trc-batches]')).toContain('演示数据');
     await shot('dashboard');
 
     await page.click('[data-page=tracing-tasks]');

@@ -1,6 +1,6 @@
 import { lazy, Suspense, useEffect, useMemo, useRef, useState } from 'react';
 import { api } from '../../admin-api/console/src/api.js';
-import { COLOR_HEX } from '../../admin-api/console/src/format.js';
+import { COLOR_HEX, FACT_KIND_LABEL, fmtTime } from '../../admin-api/console/src/format.js';
 import { Empty, ErrorBox, Section } from '../../admin-api/console/src/ui.js';
 import { daysAgo, reasonLabel, sourceLabel, trcErrorText } from './trc-common.js';
 
@@ -19,6 +19,8 @@ interface Flow {
   sources: { source: string; facts: number; people: number }[]; travel: { source: string; rows: number }[];
   master: { people: number; codes: Record<string, number> }; outbox: { type: string; deltas: number }[]; returns: { node: string; scans: number }[];
 }
+
+interface Batches { batches: { source: string; batch: string; facts: number; people: number; kinds: Record<string, number>; first: number; last: number; codeChanges: number }[] }
 
 const OUTBOX_LABEL: Record<string, string> = { code: '赋码变更', venue: '场所码', risk_area: '风险区域', rules: '规则', keys: '密钥', noop: '心跳' };
 
@@ -83,6 +85,7 @@ export function DashboardPage() {
   const [ry, setRy] = useState<RedYellow | null>(null);
   const [venues, setVenues] = useState<Venues | null>(null);
   const [flow, setFlow] = useState<Flow | null>(null);
+  const [batches, setBatches] = useState<Batches | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [big, setBig] = useState(false);
   const box = useRef<HTMLDivElement>(null);
@@ -95,7 +98,9 @@ export function DashboardPage() {
       api<RedYellow>('GET', `/admin/v1/tracing/stats/red-yellow?${qs}`),
       api<Venues>('GET', `/admin/v1/tracing/stats/venues?${qs}`),
       api<Flow>('GET', `/admin/v1/tracing/stats/flow?${new URLSearchParams({ from: to, to }).toString()}`),
-    ]).then(([d, r, v, f]) => {
+      api<Batches>('GET', `/admin/v1/tracing/lineage/batches?${qs}`),
+    ]).then(([d, r, v, f, b]) => {
+      setBatches(b);
       setDaily(d);
       setRy(r);
       setVenues(v);
@@ -183,6 +188,22 @@ export function DashboardPage() {
       <Section title="赋码原因排行">{chart(reasons, '赋码原因排行条形图', 'trc-chart-reasons')}</Section>
       <Section title="每日赋码来源（部门数据接入）">{chart(intake, '每日赋码来源堆叠柱状图', 'trc-chart-intake')}</Section>
       <Section title="数据流通一张图（今日）">{flow === null ? <Empty>加载中…</Empty> : <FlowMap f={flow} />}</Section>
+      <Section title="数据批次溯源（文件/接口）">
+        {batches === null ? <Empty>加载中…</Empty> : batches.batches.length === 0 ? <Empty>所选日期内没有接入数据。</Empty> : (
+          <table data-testid="trc-batches">
+            <thead><tr><th>来源</th><th>批次</th><th>事实数</th><th>涉及人数</th><th>内容</th><th>该来源赋码变更</th><th>首次接入</th><th>最后接入</th></tr></thead>
+            <tbody>
+              {batches.batches.slice(0, 50).map((b) => (
+                <tr key={`${b.source}|${b.batch}`}>
+                  <td>{sourceLabel(b.source)}</td><td className="mono">{b.batch === '—' ? '（接口）' : b.batch}</td><td>{b.facts}</td><td>{b.people}</td>
+                  <td>{Object.entries(b.kinds).map(([k, n]) => `${FACT_KIND_LABEL[k] ?? '其他'} ${n}`).join('，')}</td>
+                  <td>{b.codeChanges}</td><td>{fmtTime(b.first)}</td><td>{fmtTime(b.last)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Section>
       <Section title="场所统计">
         {venues === null ? <Empty>加载中…</Empty> : (
           <>
