@@ -119,6 +119,8 @@ describe('statistics', () => {
     expect(r.body.master.people).toBe(8);
     expect(r.body.outbox.find((x: { type: string }) => x.type === 'code').deltas).toBeGreaterThanOrEqual(3);
     expect(r.body.returns).toEqual([{ node: 'edge-test', scans: 7 }]);
+    expect(r.body.anomalies).toMatchObject({ unknownVenueScans: 0, factsWithoutRegion: 0, failedTasks: 0 });
+    expect(r.body.anomalies.newRed).toBeGreaterThanOrEqual(1);
   });
 
   it('file-level lineage: each source and batch with its facts, people and the code changes it made', async () => {

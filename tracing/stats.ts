@@ -125,10 +125,11 @@ export class StatsService {
     master: { people: number; codes: Record<string, number> };
     outbox: { type: string; deltas: number }[];
     returns: { node: string; scans: number }[];
+    anomalies: { unknownVenueScans: number; factsWithoutRegion: number; newRed: number; failedTasks: number };
   }> {
     const from = new Date(range.start * 1000);
     const to = new Date(range.end * 1000);
-    const [sources, travel, people, codes, outbox, returns] = await Promise.all([
+    const [sources, travel, people, codes, outbox, returns, anomalies] = await Promise.all([
       this.db.query<{ source: string; facts: number; people: number }>(
         `SELECT CASE WHEN f.source LIKE 'import:%' THEN f.source ELSE split_part(f.source, ':', 1) END AS source,
                 count(*)::int AS facts, count(DISTINCT f.person_id)::int AS people
@@ -146,13 +147,29 @@ export class StatsService {
       this.db.query<{ node: string; n: number }>(
         `SELECT s.node, count(*)::int AS n FROM scans s LEFT JOIN venues v ON v.id = s.venue_id
           WHERE s.at >= $1 AND s.at < $2 AND ($3 = '' OR v.region LIKE $3 || '%') GROUP BY 1 ORDER BY 2 DESC LIMIT 50`, [from, to, prefix]),
+      // 今日异常数据: scans of place codes the master does not know (a forged or
+      // deleted code; province-wide only, they have no region), facts about
+      // people without a region (no city can see them), people turned red,
+      // tracing tasks that failed
+      this.db.query<{ unknown_venue: number; no_region: number; new_red: number; failed: number }>(
+        `SELECT
+           (SELECT count(*)::int FROM scans s WHERE s.at >= $1 AND s.at < $2 AND $3 = '' AND s.venue_id IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM venues v WHERE v.id = s.venue_id)) AS unknown_venue,
+           (SELECT count(*)::int FROM facts f JOIN persons p ON p.id = f.person_id
+             WHERE f.created_at >= $1 AND f.created_at < $2 AND p.region IS NULL AND $3 = '') AS no_region,
+           (SELECT count(*)::int FROM code_history h JOIN persons p ON p.id = h.person_id
+             WHERE h.at >= $1 AND h.at < $2 AND h.color = 'red' AND h.prev_color IS DISTINCT FROM 'red' AND ${inScope('p.region', '$3')}) AS new_red,
+           (SELECT count(*)::int FROM tracing_tasks t WHERE t.created_at >= $1 AND t.created_at < $2 AND t.state = 'failed'
+              AND t.region_prefix LIKE $3 || '%') AS failed`, [from, to, prefix]),
     ]);
+    const a = anomalies.rows[0]!;
     return {
       sources: sources.rows,
       travel: travel.rows,
       master: { people: people.rows[0]!.n, codes: Object.fromEntries(codes.rows.map((x) => [x.color, x.n])) },
       outbox: outbox.rows.map((x) => ({ type: x.type, deltas: x.n })),
       returns: returns.rows.map((x) => ({ node: x.node, scans: x.n })),
+      anomalies: { unknownVenueScans: a.unknown_venue, factsWithoutRegion: a.no_region, newRed: a.new_red, failedTasks: a.failed },
     };
   }
 

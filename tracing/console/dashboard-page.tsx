@@ -18,6 +18,7 @@ interface Venues { venues: { cityName: string; kind: string; venues: number }[];
 interface Flow {
   sources: { source: string; facts: number; people: number }[]; travel: { source: string; rows: number }[];
   master: { people: number; codes: Record<string, number> }; outbox: { type: string; deltas: number }[]; returns: { node: string; scans: number }[];
+  anomalies: { unknownVenueScans: number; factsWithoutRegion: number; newRed: number; failedTasks: number };
 }
 
 interface Batches { batches: { source: string; batch: string; facts: number; people: number; kinds: Record<string, number>; first: number; last: number; codeChanges: number }[] }
@@ -180,6 +181,12 @@ export function DashboardPage() {
           <p data-testid="trc-kpis">
             人员 {flow.master.people} 人；当前红码 {flow.master.codes.red ?? 0} 人，黄码 {flow.master.codes.yellow ?? 0} 人，绿码 {flow.master.codes.green ?? 0} 人；
             今日下发 {flow.outbox.reduce((a, x) => a + x.deltas, 0)} 条，回传扫码 {flow.returns.reduce((a, x) => a + x.scans, 0)} 条。
+          </p>
+        ) : null}
+        {flow ? (
+          <p data-testid="trc-anomalies" className={flow.anomalies.unknownVenueScans + flow.anomalies.factsWithoutRegion + flow.anomalies.failedTasks > 0 ? 'msg msg-warn' : 'muted'}>
+            今日异常数据：未登记场所码扫码 {flow.anomalies.unknownVenueScans} 条，无所属地区人员的数据 {flow.anomalies.factsWithoutRegion} 条，
+            新转红码 {flow.anomalies.newRed} 人，失败的流调任务 {flow.anomalies.failedTasks} 个。
           </p>
         ) : null}
       </Section>
