@@ -1,5 +1,5 @@
 import ExcelJS from 'exceljs';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { principalOf, type Ctx } from '../admin-api/context.js';
 import { seesMasked } from '../admin-api/roles.js';
 import { ANY_OBJECT, COLOR, REASON, UNIX_SECONDS } from '../admin-api/schemas.js';
@@ -38,6 +38,8 @@ function groupView(g: GroupRow): Record<string, unknown> {
 export function registerGroupRoutes(app: FastifyInstance, ctx: Ctx, tasks: TaskService, groups: GroupService, maxGroup: number): void {
   const { store } = ctx.deps;
   void tasks;
+  /** groups whose change request is being prepared in this process */
+  const inFlight = new Set<number>();
 
   app.post('/admin/v1/tracing/tasks/:id/group', {
     config: { access: 'tracing.write', rate: 'admin' },
@@ -165,6 +167,19 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: Ctx, tasks: TaskS
     const b = req.body as { color: Color; reason: string; until?: number };
     const until = b.until ?? null;
     if (until !== null && until <= ctx.now()) throw new TracingError('TRC_ERR_UNTIL_PAST', undefined, 'until');
+    // two officials pressing at once: the second is refused here, before any await
+    if (inFlight.has(g.id)) throw new TracingError('TRC_ERR_CHANGE_PENDING');
+    inFlight.add(g.id);
+    try {
+      return await requestChange(g, b, until, who.username, req, reply);
+    } finally {
+      inFlight.delete(g.id);
+    }
+  });
+
+  async function requestChange(
+    g: GroupRow, b: { color: Color; reason: string }, until: number | null, username: string, req: FastifyRequest, reply: FastifyReply,
+  ): Promise<FastifyReply> {
     const pending = (await groups.changes(g.id)).find((c) => ctx.bulk.get(c.bulkRequestId)?.status === 'pending');
     if (pending !== undefined) throw new TracingError('TRC_ERR_CHANGE_PENDING', `request ${pending.bulkRequestId}`);
     const members = await groups.members(g.id);
@@ -181,11 +196,11 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: Ctx, tasks: TaskS
     }
     const change = { color: b.color, reason: b.reason, until };
     const request = ctx.bulk.create({
-      requestedBy: who.username, change,
+      requestedBy: username, change,
       personIds: members.map((m) => m.personId), regions: members.map((m) => m.region), targets,
     });
     await store.db.transaction(async (tx) => {
-      await groups.recordChange(tx, g.id, { bulkRequestId: request.id, ...change, requestedBy: who.username, people: members.length });
+      await groups.recordChange(tx, g.id, { bulkRequestId: request.id, ...change, requestedBy: username, people: members.length });
       // the alerting capability turns this into the SMS hook (notify the group's members once approved)
       await raiseAlertEvent(tx, {
         source: 'tracing', kind: 'tracing.group.change_requested', severity: 'info', key: `group:${g.id}`,
@@ -199,7 +214,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: Ctx, tasks: TaskS
       }, tx);
     });
     return reply.code(202).send({ groupId: g.id, bulkRequestId: request.id, status: request.status, count: members.length, expiresAt: request.expiresAt });
-  });
+  }
 }
 
 async function evidenceOf(store: MasterStore, taskId: number, ids: readonly number[]): Promise<Map<number, { venues: unknown[]; trips: unknown[] }>> {
