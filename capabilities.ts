@@ -1,5 +1,6 @@
 import type { Capability } from './admin-api/capability.js';
 import { exchangeCapability } from './exchange/capability.js';
+import { tracingCapability } from './tracing/index.js';
 
 /**
  * Every capability of the back office, in start order (admin-api/capability.ts
@@ -9,4 +10,5 @@ import { exchangeCapability } from './exchange/capability.js';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const CAPABILITIES: readonly Capability<any>[] = Object.freeze([
   exchangeCapability,
+  tracingCapability,
 ]);

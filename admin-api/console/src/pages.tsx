@@ -9,6 +9,7 @@ import type { Permission } from './roles.js';
 import { RulesPage } from './rules-page.js';
 import { UsersPage } from './users-page.js';
 import { VenuesPage } from './venues-page.js';
+import { TRACING_PAGES } from '../../../tracing/console/pages.js';
 
 /**
  * Every page of the console, in navigation order, grouped under a heading.
@@ -50,4 +51,5 @@ export const PAGES: readonly PageDef[] = [
   { id: 'users', title: '账号与角色', group: GROUP_SYSTEM, perm: 'users.manage', render: () => <UsersPage /> },
   ...EXCHANGE_PAGES,
   { id: 'audit', title: '审计日志', group: GROUP_SYSTEM, perm: 'audit.read', render: () => <AuditPage /> },
+  ...TRACING_PAGES,
 ];
