@@ -234,6 +234,14 @@ export class SmsClient {
   }
 
   private async post(row: Row): Promise<{ kind: 'sent'; answer: ReturnType<typeof parseAnswer> & object } | { kind: 'rejected' | 'retry'; error: string }> {
+    const first = await this.postOnce(row);
+    // a keep-alive connection the gateway closed while idle: the request never
+    // arrived (or, if it did, the id makes the resend a duplicate) — resend at once
+    if (first.kind === 'retry' && /ECONNRESET|UND_ERR_SOCKET|EPIPE/.test(first.error)) return this.postOnce(row);
+    return first;
+  }
+
+  private async postOnce(row: Row): Promise<{ kind: 'sent'; answer: ReturnType<typeof parseAnswer> & object } | { kind: 'rejected' | 'retry'; error: string }> {
     const body = JSON.stringify({ phones: this.o.phones[row.recipients], text: row.text, id: row.id });
     const ts = String(Date.now());
     let status: number;
