@@ -1,6 +1,7 @@
 import type { Capability } from './admin-api/capability.js';
 import { exchangeCapability } from './exchange/capability.js';
 import { tracingCapability } from './tracing/index.js';
+import { alertingCapability } from './alerting/index.js';
 
 /**
  * Every capability of the back office, in start order (admin-api/capability.ts
@@ -12,3 +13,4 @@ export const CAPABILITIES: readonly Capability<any>[] = Object.freeze([
   exchangeCapability,
   tracingCapability,
 ]);
+export const CAPABILITIES: readonly Capability<any>[] = Object.freeze([alertingCapability]);

@@ -1,5 +1,6 @@
 import type { ReactNode } from 'react';
 import { EXCHANGE_PAGES } from '../../../exchange/console/pages.js';
+import { ALERTING_PAGES } from '../../../alerting/console/pages.js';
 import { AuditPage } from './audit-page.js';
 import { BulkPage } from './bulk-page.js';
 import { CodesPage } from './codes-page.js';
@@ -52,4 +53,5 @@ export const PAGES: readonly PageDef[] = [
   ...EXCHANGE_PAGES,
   { id: 'audit', title: '审计日志', group: GROUP_SYSTEM, perm: 'audit.read', render: () => <AuditPage /> },
   ...TRACING_PAGES,
+  ...ALERTING_PAGES,
 ];
