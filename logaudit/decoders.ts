@@ -138,7 +138,8 @@ function kvPairs(s: string, assign: string, want: Map<string, FieldDef>, out: Lo
     } else {
       let e = j;
       while (e < n && s[e] !== ' ' && s[e] !== ',' && s[e] !== ';' && s[e] !== ')') e++;
-      val = s.slice(j, e);
+      // the last value of a sentence-style message ("…, rule-name=deny-rdp.") loses the full stop
+      val = e === n && s[e - 1] === '.' ? s.slice(j, e - 1) : s.slice(j, e);
       j = e;
     }
     const def = want.get(key);
@@ -226,7 +227,7 @@ export class DecoderSet {
             if (c !== undefined) out[def.name] = c;
           }
         }
-        if (r.kv) kvPairs(rec.msg, r.assign, r.kv, out);
+        if (r.kv) kvPairs(subject, r.assign, r.kv, out);
         if (!r.re && Object.keys(out).length === 0) continue;
         for (const [k, v] of fam.base) if (out[k] === undefined) out[k] = v;
         for (const [k, v] of r.set) out[k] = v;

@@ -108,6 +108,8 @@ export function parseSyslog(line: string, nowMs: number, tzOffsetMin = 480): Sys
       if (!tok.endsWith(':') && !tok.includes('=') && !tok.startsWith('%') && !tok.includes('[') && timed) {
         rec.host = tok;
         s = s.slice(sp + 1);
+        if (s.startsWith(': ')) s = s.slice(2); // ASA with device-id: "host : %ASA-4-106023: …"
+
       }
     }
     const t = RE_TAG.exec(s);
