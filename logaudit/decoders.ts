@@ -127,7 +127,7 @@ function kvPairs(s: string, assign: string, want: Map<string, FieldDef>, out: Lo
     if (eq < 0) break;
     // key: back from '=' to a separator
     let k0 = eq;
-    while (k0 > i && !/[\s,;(]/.test(s[k0 - 1]!)) k0--;
+    while (k0 > i && !/[\s,;(|]/.test(s[k0 - 1]!)) k0--;
     const key = s.slice(k0, eq);
     let j = eq + assign.length;
     let val: string;
