@@ -16,7 +16,7 @@ function run(ruleId: string, events: LogEvent[], repeat: number): number {
   let t = T0;
   for (let i = 0; i < repeat; i++) {
     for (const e of events) {
-      t += 1000;
+      t += 50; // 1000 events fit in the shortest (1 minute) window
       hits += c.feed({ '@timestamp': new Date(t).toISOString(), ...e }, t).length;
     }
   }

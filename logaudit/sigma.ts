@@ -112,7 +112,7 @@ function cidrMatcher(c: string, file: string): (v: string) => boolean {
 
 function valueMatcher(mods: string[], raw: unknown, file: string): (v: string | number) => boolean {
   const s = String(raw);
-  const mod = mods.find((m) => m !== 'all') ?? '';
+  const mod = mods.find((m) => m !== 'all' && m !== 'i') ?? '';
   switch (mod) {
     case '': {
       if (typeof raw === 'number') return (v) => Number(v) === raw;
@@ -126,7 +126,9 @@ function valueMatcher(mods: string[], raw: unknown, file: string): (v: string | 
     case 'endswith': { const lo = s.toLowerCase(); return (v) => String(v).toLowerCase().endsWith(lo); }
     case 're': {
       let re: RegExp;
-      try { re = new RegExp(s); } catch (e) { throw bad(file, `re ${s}: ${(e as Error).message}`); }
+      // Sigma rules carry PCRE's inline "(?i)"; JavaScript wants it as a flag (so does the re|i modifier)
+      const ci = s.startsWith('(?i)') || mods.includes('i');
+      try { re = new RegExp(ci && s.startsWith('(?i)') ? s.slice(4) : s, ci ? 'i' : ''); } catch (e) { throw bad(file, `re ${s}: ${(e as Error).message}`); }
       return (v) => re.test(String(v));
     }
     case 'cidr': { const m = cidrMatcher(s, file); return (v) => m(String(v)); }
