@@ -43,7 +43,7 @@ export interface EngineOptions {
   config: LogAuditConfig;
   now?: () => number;
   /** where alerts go (the capability writes them with raiseAlertEvent); default: kept in `alertsRaised` */
-  raise?: (a: AlertOut) => Promise<void>;
+  raise?: (alerts: readonly AlertOut[]) => Promise<void>;
   decoders?: DecoderSet;
   rules?: CompiledRule[];
   /** called when the queue has room again (the intake resumes paused TCP senders) */
@@ -73,6 +73,7 @@ export class LogAuditEngine {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private readonly lastAlertAt = new Map<string, number>();
   private alertChain: Promise<void> = Promise.resolve();
+  private pendingAlerts: AlertOut[] = [];
   private timer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
   private readonly cfg: LogAuditConfig;
@@ -184,16 +185,19 @@ export class LogAuditEngine {
   private process(batch: RawMessage[]): void {
     const outcome = (o: Outcome): void => { this.counters[o]++; };
     const events: LogEvent[] = new Array(batch.length);
+    const times: number[] = new Array(batch.length);
     const opts = { tzOffsetMin: this.cfg.tzOffsetMin, maxSkewMs: this.cfg.maxSkewMs };
     for (let i = 0; i < batch.length; i++) {
       const m = batch[i]!;
       const e = normalise(m, this.decoders, opts, outcome);
+      const t = Date.parse(e['@timestamp'] as string);
       events[i] = e;
+      times[i] = t;
       this.touchAsset(e, m);
-      const hits = this.correlator.feed(e, m.receivedMs);
+      const hits = this.correlator.feed(e, m.receivedMs, t);
       for (const h of hits) this.onHit(h);
     }
-    this.store.append(events, this.now());
+    this.store.append(events, this.now(), times);
     this.counters.stored += events.length;
     this.handled += events.length;
   }
@@ -248,16 +252,24 @@ export class LogAuditEngine {
 
   private enqueueAlert(a: AlertOut): void {
     this.counters.alerts++;
-    this.alertChain = this.alertChain.then(async () => {
-      try {
-        if (this.opts.raise) await this.opts.raise(a);
-        else this.alertsRaised.push(a);
-        this.alertLatencies.push(Date.now() - a.triggerReceivedMs);
-      } catch (err) {
-        this.counters.alert_errors++;
-        this.opts.log?.(`logaudit: could not raise alert ${a.kind}: ${(err as Error).message}`);
-      }
-    });
+    this.pendingAlerts.push(a);
+    if (this.pendingAlerts.length === 1) this.alertChain = this.alertChain.then(() => this.flushAlerts());
+  }
+
+  /** Everything pending goes out in one call (one transaction): a burst of hits costs one commit, not one each. */
+  private async flushAlerts(): Promise<void> {
+    const batch = this.pendingAlerts;
+    this.pendingAlerts = [];
+    if (batch.length === 0) return;
+    try {
+      if (this.opts.raise) await this.opts.raise(batch);
+      else this.alertsRaised.push(...batch);
+      const done = Date.now();
+      for (const a of batch) this.alertLatencies.push(done - a.triggerReceivedMs);
+    } catch (err) {
+      this.counters.alert_errors += batch.length;
+      this.opts.log?.(`logaudit: could not raise ${batch.length} alert(s): ${(err as Error).message}`);
+    }
   }
 
   /** Silent devices: known sources with nothing for `silentAfterMs` (checked by the tick). */

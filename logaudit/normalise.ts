@@ -31,8 +31,14 @@ export interface NormaliseOptions {
 const SEVERITY_NAMES = ['emergency', 'alert', 'critical', 'error', 'warning', 'notice', 'informational', 'debug'];
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+// a batch mostly shares one receive time and many lines one claimed time: remember the last two conversions
+let isoA = NaN, isoAs = '', isoB = NaN, isoBs = '';
 function iso(ms: number): string {
-  return new Date(ms).toISOString();
+  if (ms === isoA) return isoAs;
+  if (ms === isoB) return isoBs;
+  const s = new Date(ms).toISOString();
+  isoB = isoA; isoBs = isoAs; isoA = ms; isoAs = s;
+  return s;
 }
 
 export function decodeText(bytes: Buffer): { text: string; valid: boolean } {

@@ -57,11 +57,12 @@ export class LogAuditService {
     return this.engine ? this.engine.accept(m) : this.collector!.accept(m);
   }
 
-  private async raise(a: AlertOut): Promise<void> {
+  private async raise(alerts: readonly AlertOut[]): Promise<void> {
     const db = this.deps.db;
-    if (!db) { this.deps.log(`logaudit alert (no database): ${a.kind} ${a.summary}`); return; }
-    const { triggerReceivedMs: _t, ...input } = a;
-    await db.transaction((tx) => raiseAlertEvent(tx, input));
+    if (!db) { for (const a of alerts) this.deps.log(`logaudit alert (no database): ${a.kind} ${a.summary}`); return; }
+    await db.transaction(async (tx) => {
+      for (const { triggerReceivedMs: _t, ...input } of alerts) await raiseAlertEvent(tx, input);
+    });
     this.deps.committed?.();
   }
 

@@ -276,7 +276,7 @@ function opHolds(op: Agg['op'], a: number, b: number): boolean {
   return op === '>' ? a > b : op === '>=' ? a >= b : op === '<' ? a < b : op === '<=' ? a <= b : a === b;
 }
 
-interface GroupState { times: number[]; distinct: Map<string, number> | null; lastHitMs: number }
+interface GroupState { times: number[]; head: number; distinct: Map<string, number> | null; lastHitMs: number }
 
 /**
  * Streaming evaluation. Window state per (rule, group) holds the matching
@@ -290,6 +290,9 @@ export class Correlator {
   private readonly state = new Map<string, GroupState>();
   matched = 0;
   hits = 0;
+  private readonly lastSingle = new Map<string, number>();
+  /** quiet time of a single-event rule for the same device/source/account */
+  singleQuietMs = 60_000;
 
   constructor(readonly rules: readonly CompiledRule[]) {
     for (const r of rules) {
@@ -302,7 +305,8 @@ export class Correlator {
     }
   }
 
-  feed(e: LogEvent, receivedMs: number): RuleHit[] {
+  /** `atMs`: the event's time when the caller has it as a number already (else @timestamp is parsed) */
+  feed(e: LogEvent, receivedMs: number, atMs?: number): RuleHit[] {
     let out: RuleHit[] | null = null;
     const a = e['event.action'];
     const d = e['event.dataset'];
@@ -314,42 +318,51 @@ export class Correlator {
         if (list === ld && la && la.includes(r)) continue; // indexed under both: already looked at
         if (!r.match(e)) continue;
         this.matched++;
-        const h = this.aggregate(r, e, receivedMs);
+        const h = this.aggregate(r, e, receivedMs, atMs ?? Date.parse(e['@timestamp'] as string));
         if (h) (out ??= []).push(h);
       }
     }
     return out ?? [];
   }
 
-  private aggregate(r: CompiledRule, e: LogEvent, receivedMs: number): RuleHit | null {
-    const t = Date.parse(e['@timestamp'] as string);
+  private aggregate(r: CompiledRule, e: LogEvent, receivedMs: number, t: number): RuleHit | null {
     if (!r.agg) {
+      // a single-event rule alerts once per device, source and account a minute, not once per matching line
+      const key = `${r.id}\u0000${String(e['observer.ip'] ?? '')}\u0000${String(e['source.ip'] ?? '')}\u0000${String(e['user.name'] ?? '')}`;
+      const last = this.lastSingle.get(key);
+      if (last !== undefined && t - last < this.singleQuietMs && t >= last) return null;
+      this.lastSingle.set(key, t);
       this.hits++;
       return { rule: r, group: '', count: 1, firstMs: t, lastMs: t, triggerReceivedMs: receivedMs, sample: e };
     }
     const group = r.agg.by.map((f) => String(e[f] ?? '')).join('|');
     const key = `${r.id}\u0000${group}`;
     let st = this.state.get(key);
-    if (!st) { st = { times: [], distinct: r.agg.distinct ? new Map() : null, lastHitMs: -Infinity }; this.state.set(key, st); }
+    if (!st) { st = { times: [], head: 0, distinct: r.agg.distinct ? new Map() : null, lastHitMs: -Infinity }; this.state.set(key, st); }
     const from = t - r.windowMs;
     let count: number;
+    let first: number;
     if (st.distinct) {
       const v = e[r.agg.distinct!];
       if (v === undefined) return null;
-      st.distinct.set(String(v), t);
-      for (const [k, at] of st.distinct) if (at < from) st.distinct.delete(k);
+      // insertion order = last-seen order (delete + set), so expired values sit at the front
+      const sv = String(v);
+      st.distinct.delete(sv);
+      st.distinct.set(sv, t);
+      for (const [k, at] of st.distinct) { if (at >= from) break; st.distinct.delete(k); }
       count = st.distinct.size;
+      first = st.distinct.values().next().value ?? t;
     } else {
       st.times.push(t);
-      let drop = 0;
-      while (drop < st.times.length && st.times[drop]! < from) drop++;
-      if (drop > 0) st.times.splice(0, drop);
-      count = st.times.length;
+      while (st.head < st.times.length && st.times[st.head]! < from) st.head++;
+      if (st.head > 1024 && st.head * 2 > st.times.length) { st.times = st.times.slice(st.head); st.head = 0; }
+      count = st.times.length - st.head;
+      first = st.times[st.head]!;
     }
     if (!opHolds(r.agg.op, count, r.agg.n) || t - st.lastHitMs < r.windowMs) return null;
-    const first = st.distinct ? Math.min(...st.distinct.values()) : st.times[0]!;
     st.lastHitMs = t;
     st.times = [];
+    st.head = 0;
     st.distinct?.clear();
     this.hits++;
     return { rule: r, group, count, firstMs: first, lastMs: t, triggerReceivedMs: receivedMs, sample: e };
@@ -357,8 +370,9 @@ export class Correlator {
 
   /** drops window state older than the longest window (called from the engine's tick) */
   sweep(nowMs: number): void {
+    for (const [k, t] of this.lastSingle) if (nowMs - t > this.singleQuietMs) this.lastSingle.delete(k);
     for (const [k, st] of this.state) {
-      const last = st.times.length > 0 ? st.times[st.times.length - 1]! : st.distinct && st.distinct.size > 0 ? Math.max(...st.distinct.values()) : -Infinity;
+      const last = st.times.length > st.head ? st.times[st.times.length - 1]! : st.distinct && st.distinct.size > 0 ? [...st.distinct.values()].pop()! : -Infinity;
       if (nowMs - Math.max(last, st.lastHitMs) > 86_400_000) this.state.delete(k);
     }
   }

@@ -147,7 +147,7 @@ export class EventStore {
   }
 
   /** Appends one batch (one gzip member) to the intake day of `atMs`. */
-  append(events: readonly LogEvent[], atMs = this.now()): void {
+  append(events: readonly LogEvent[], atMs = this.now(), times?: readonly number[]): void {
     if (events.length === 0) return;
     const st = this.open(cstDay(atMs));
     let minMs = Infinity;
@@ -155,10 +155,17 @@ export class EventStore {
     const lines: string[] = new Array(events.length);
     for (let i = 0; i < events.length; i++) {
       const e = events[i]!;
-      const t = Date.parse(e['@timestamp'] as string);
+      const t = times ? times[i]! : Date.parse(e['@timestamp'] as string);
       if (t < minMs) minMs = t;
       if (t > maxMs) maxMs = t;
-      lines[i] = JSON.stringify(e);
+      // `message` is nearly always the tail of `event.original`: stored as its length (read() restores it)
+      const m = e.message;
+      const o = e['event.original'];
+      if (typeof m === 'string' && typeof o === 'string' && m.length > 0 && o.endsWith(m)) {
+        e.message = m.length;
+        lines[i] = JSON.stringify(e);
+        e.message = m;
+      } else lines[i] = JSON.stringify(e);
     }
     const gz = gzipSync(lines.join('\n') + '\n', { level: 1 });
     writeSync(st.fd, gz);
@@ -223,7 +230,9 @@ export class EventStore {
       const text = gunzipSync(data.subarray(b.off, b.off + b.len)).toString('utf8');
       for (const line of text.split('\n')) {
         if (line.length === 0) continue;
-        yield JSON.parse(line) as LogEvent;
+        const e = JSON.parse(line) as LogEvent;
+        if (typeof e.message === 'number') e.message = String(e['event.original']).slice(-e.message);
+        yield e;
       }
     }
   }
