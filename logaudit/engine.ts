@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AlertEventInput } from '../master/alert-events.js';
 import type { LogAuditConfig } from './config.js';
@@ -51,7 +52,22 @@ export interface EngineOptions {
   log?: (line: string) => void;
 }
 
-const BATCH = 2000;
+/** messages per slice: small, so the loop gets back to the sockets before the kernel's UDP buffer fills */
+const BATCH = 64;
+/** events per store write (one gzip member): large, so compression and the index stay cheap */
+const STORE_BATCH = 4000;
+
+/** RcvbufErrors of /proc/net/snmp (UDP drops no socket read in time); 0 where there is no such file */
+export function udpRcvbufErrors(): number {
+  try {
+    const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+    const names = lines[0]!.split(/\s+/);
+    const vals = lines[1]!.split(/\s+/);
+    return Number(vals[names.indexOf('RcvbufErrors')] ?? 0) || 0;
+  } catch {
+    return 0;
+  }
+}
 
 export class LogAuditEngine {
   readonly counters: Record<Counter, number> = {
@@ -68,12 +84,16 @@ export class LogAuditEngine {
   readonly alertLatencies: number[] = [];
   readonly alertsRaised: AlertOut[] = [];
   private queue: RawMessage[] = [];
+  /** first unprocessed index of `queue` (no shifting a 100 000-element array per slice) */
+  private qHead = 0;
   private scheduled = false;
   private congested = false;
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private readonly lastAlertAt = new Map<string, number>();
   private alertChain: Promise<void> = Promise.resolve();
   private pendingAlerts: AlertOut[] = [];
+  private pendingEvents: LogEvent[] = [];
+  private pendingTimes: number[] = [];
   private timer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
   private readonly cfg: LogAuditConfig;
@@ -111,7 +131,7 @@ export class LogAuditEngine {
       });
       return false;
     }
-    if (this.queue.length < this.cfg.queueHigh && this.spool.empty) {
+    if (this.queueLength < this.cfg.queueHigh && this.spool.empty) {
       this.queue.push(m);
     } else if (this.spool.append(m)) {
       this.counters.spooled++;
@@ -125,7 +145,7 @@ export class LogAuditEngine {
       });
     }
     this.schedule();
-    if (this.queue.length >= this.cfg.queueHigh) this.congested = true;
+    if (this.queueLength >= this.cfg.queueHigh) this.congested = true;
     return this.congested;
   }
 
@@ -164,22 +184,40 @@ export class LogAuditEngine {
 
   /** Processes one batch (memory first, then the spool) and reschedules while there is work. */
   drain(): void {
-    let batch: RawMessage[];
-    let fromSpool = false;
-    if (this.queue.length > 0) {
-      batch = this.queue.length <= BATCH ? this.queue : this.queue.slice(0, BATCH);
-      this.queue = this.queue.length <= BATCH ? [] : this.queue.slice(BATCH);
-    } else if (!this.spool.empty) {
-      batch = this.spool.read(BATCH);
-      fromSpool = true;
-    } else return;
-    this.process(batch);
-    if (fromSpool) this.spool.commit();
-    if (this.congested && this.queue.length < this.cfg.queueHigh / 2) {
+    const t0 = performance.now();
+    for (;;) {
+      let batch: RawMessage[];
+      let fromSpool = false;
+      if (this.qHead < this.queue.length) {
+        const end = Math.min(this.queue.length, this.qHead + BATCH);
+        batch = this.queue.slice(this.qHead, end);
+        this.qHead = end;
+        if (this.qHead === this.queue.length) { this.queue = []; this.qHead = 0; }
+        else if (this.qHead > 65_536) { this.queue = this.queue.slice(this.qHead); this.qHead = 0; }
+      } else if (!this.spool.empty) {
+        batch = this.spool.read(BATCH * 4);
+        fromSpool = true;
+        if (batch.length === 0) break;
+      } else break;
+      this.process(batch);
+      if (fromSpool) {
+        // a spooled message leaves the spool only once it is on disk: written synchronously
+        const n = this.pendingEvents.length;
+        this.store.append(this.pendingEvents, this.now(), this.pendingTimes);
+        this.pendingEvents = [];
+        this.pendingTimes = [];
+        this.counters.stored += n;
+        this.handled += n;
+        this.spool.commit();
+      }
+      // a few milliseconds at most, then back to the sockets (the kernel's UDP buffer holds ~2000 datagrams)
+      if (performance.now() - t0 > 4) break;
+    }
+    if (this.congested && this.queueLength < this.cfg.queueHigh / 2) {
       this.congested = false;
       this.opts.onDrain?.();
     }
-    if (this.queue.length > 0 || !this.spool.empty) this.schedule();
+    if (this.queueLength > 0 || !this.spool.empty) this.schedule();
   }
 
   private process(batch: RawMessage[]): void {
@@ -197,9 +235,16 @@ export class LogAuditEngine {
       const hits = this.correlator.feed(e, m.receivedMs, t);
       for (const h of hits) this.onHit(h);
     }
-    this.store.append(events, this.now(), times);
-    this.counters.stored += events.length;
-    this.handled += events.length;
+    for (let i = 0; i < events.length; i++) { this.pendingEvents.push(events[i]!); this.pendingTimes.push(times[i]!); }
+    if (this.pendingEvents.length >= STORE_BATCH || (this.queueLength === 0 && this.spool.empty)) this.flushStore();
+  }
+
+  private flushStore(): void {
+    const n = this.pendingEvents.length;
+    if (n === 0) return;
+    this.store.appendAsync(this.pendingEvents, this.now(), this.pendingTimes, (k) => { this.counters.stored += k; this.handled += k; });
+    this.pendingEvents = [];
+    this.pendingTimes = [];
   }
 
   private touchAsset(e: LogEvent, m: RawMessage): void {
@@ -288,7 +333,11 @@ export class LogAuditEngine {
     return out;
   }
 
+  /** UDP datagrams the kernel dropped (socket buffer full) since start: host-wide, from /proc/net/snmp */
+  private kernelDropsAtStart = udpRcvbufErrors();
+
   start(): void {
+    this.kernelDropsAtStart = udpRcvbufErrors();
     this.timer = setInterval(() => this.tick(), 1000);
     this.timer.unref();
     if (!this.spool.empty) this.schedule();
@@ -296,6 +345,7 @@ export class LogAuditEngine {
 
   private ticks = 0;
   tick(): void {
+    this.flushStore();
     this.store.seal(false);
     if (++this.ticks % 10 === 0) this.checkSilent();
     if (this.ticks % 3600 === 1) {
@@ -307,19 +357,23 @@ export class LogAuditEngine {
   /** Resolves when everything received so far is stored and its alerts raised. */
   async idle(timeoutMs = 30_000): Promise<void> {
     const until = Date.now() + timeoutMs;
-    while ((this.queue.length > 0 || !this.spool.empty || this.scheduled) && Date.now() < until) {
+    while ((this.queueLength > 0 || !this.spool.empty || this.scheduled) && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 5));
     }
+    this.flushStore();
+    await this.store.flushed();
     await this.alertChain;
   }
 
   get queueLength(): number {
-    return this.queue.length;
+    return this.queue.length - this.qHead;
   }
 
   async stop(): Promise<void> {
     // finish what is queued, then seal the day's manifest
-    while (this.queue.length > 0) this.drain();
+    while (this.queueLength > 0 || !this.spool.empty) this.drain();
+    this.flushStore();
+    await this.store.flushed();
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.alertChain;
@@ -329,7 +383,8 @@ export class LogAuditEngine {
 
   health(): Record<string, unknown> {
     return {
-      mode: this.cfg.mode, counters: { ...this.counters }, queue: this.queue.length, spoolBytes: Math.max(0, this.spool.bytes),
+      udpKernelDrops: udpRcvbufErrors() - this.kernelDropsAtStart,
+      mode: this.cfg.mode, counters: { ...this.counters }, queue: this.queueLength, spoolBytes: Math.max(0, this.spool.bytes),
       devices: this.assets.size, silentDevices: [...this.assets.values()].filter((a) => a.silent).length,
       rules: this.rules.length, deviceTypes: this.decoders.deviceTypeCount, handled: this.handled,
     };

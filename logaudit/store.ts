@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { gunzipSync, gzip, gzipSync } from 'node:zlib';
 import type { LogEvent } from './schema.js';
 
 /**
@@ -149,7 +149,32 @@ export class EventStore {
   /** Appends one batch (one gzip member) to the intake day of `atMs`. */
   append(events: readonly LogEvent[], atMs = this.now(), times?: readonly number[]): void {
     if (events.length === 0) return;
-    const st = this.open(cstDay(atMs));
+    const { text, minMs, maxMs } = this.serialise(events, times);
+    this.write(gzipSync(text, { level: 1 }), events.length, minMs, maxMs, atMs);
+  }
+
+  private chain: Promise<void> = Promise.resolve();
+
+  /**
+   * Like append, but compresses on libuv's thread pool (the other core) so
+   * the event loop goes back to the sockets; batches are still written, indexed
+   * and chained in call order. `flushed()` resolves when all are on disk.
+   */
+  appendAsync(events: readonly LogEvent[], atMs: number, times: readonly number[] | undefined, done: (n: number) => void): void {
+    if (events.length === 0) return;
+    const { text, minMs, maxMs } = this.serialise(events, times);
+    const gz = new Promise<Buffer>((res, rej) => gzip(text, { level: 1 }, (e, b) => (e ? rej(e) : res(b))));
+    this.chain = this.chain.then(async () => {
+      this.write(await gz, events.length, minMs, maxMs, atMs);
+      done(events.length);
+    });
+  }
+
+  flushed(): Promise<void> {
+    return this.chain;
+  }
+
+  private serialise(events: readonly LogEvent[], times?: readonly number[]): { text: string; minMs: number; maxMs: number } {
     let minMs = Infinity;
     let maxMs = -Infinity;
     const lines: string[] = new Array(events.length);
@@ -167,15 +192,19 @@ export class EventStore {
         e.message = m;
       } else lines[i] = JSON.stringify(e);
     }
-    const gz = gzipSync(lines.join('\n') + '\n', { level: 1 });
+    return { text: lines.join('\n') + '\n', minMs, maxMs };
+  }
+
+  private write(gz: Buffer, count: number, minMs: number, maxMs: number, atMs: number): void {
+    const st = this.open(cstDay(atMs));
     writeSync(st.fd, gz);
     const digest = sha(gz);
     st.chain = sha(st.chain + digest);
-    const entry: BatchIndex = { seq: st.seq++, off: st.off, len: gz.length, count: events.length, minMs, maxMs, sha256: digest, chain: st.chain };
+    const entry: BatchIndex = { seq: st.seq++, off: st.off, len: gz.length, count, minMs, maxMs, sha256: digest, chain: st.chain };
     st.off += gz.length;
-    st.events += events.length;
+    st.events += count;
     appendFileSync(join(this.root, st.day, 'index.ndjson'), JSON.stringify(entry) + '\n');
-    this.eventsWritten += events.length;
+    this.eventsWritten += count;
     this.dirtyManifest = true;
   }
 

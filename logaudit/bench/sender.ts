@@ -48,8 +48,13 @@ async function main(): Promise<void> {
     await new Promise<void>((r) => sock.end(() => r()));
   })();
   // UDP has no back-pressure: paced in bursts so the kernel's socket buffer is not the bottleneck being measured
-  const burst = Number(process.env.LA_UDP_BURST ?? 200);
+  // paced like real devices (UDP cannot be slowed down by the receiver): LA_UDP_RATE datagrams/s
+  const rate = Number(process.env.LA_UDP_RATE ?? 20_000);
+  const burst = Number(process.env.LA_UDP_BURST ?? 100);
+  const t0 = Date.now();
   for (let i = 0; i < half; i += burst) {
+    const due = t0 + (i * 1000) / rate;
+    if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
     const end = Math.min(half, i + burst);
     await new Promise<void>((res) => {
       let left = end - i;

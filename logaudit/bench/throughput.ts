@@ -18,6 +18,7 @@ import { LogAuditService } from '../service.js';
  *
  *   LA_EVENTS       events to send (default 200000; use 20000 for a quick run)
  *   LA_ATTACK_EVERY an SSH brute force from a new address every N events (default 5000)
+ *   LA_UDP_RATE     UDP datagrams/s the sender paces itself to (default 20000; TCP goes as fast as back-pressure allows)
  *
  * Last line: logaudit: N events in S s = R events/s parsed+stored, p99 alert latency X ms, dropped D
  * (S runs from the first event received to the last one stored; D = sent − stored.)
@@ -58,7 +59,7 @@ async function main(): Promise<void> {
   const p99 = lat.length ? lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))]! : NaN;
   const dropped = sent.udp + sent.tcp - stored;
   const alerts = (await db.query<{ n: string | number }>("SELECT count(*) AS n FROM alert_events WHERE source = 'logaudit'")).rows[0]!.n;
-  process.stderr.write(`sent udp ${sent.udp} tcp ${sent.tcp}; received ${engine.counters.received}, spooled ${engine.counters.spooled}, shed ${engine.counters.shed}; brute forces sent ${sent.attacks}, alerts raised ${alerts}; decoded ${stored - engine.counters.undecoded - engine.counters.unparsed}/${stored}\n`);
+  process.stderr.write(`sent udp ${sent.udp} tcp ${sent.tcp}; received ${engine.counters.received} (UDP dropped by the kernel before we could read: ${String(engine.health().udpKernelDrops)}), spooled ${engine.counters.spooled}, shed ${engine.counters.shed}; brute forces sent ${sent.attacks}, alerts raised ${alerts}; decoded ${stored - engine.counters.undecoded - engine.counters.unparsed}/${stored}\n`);
   await svc.stop();
   await db.close();
   rmSync(dataDir, { recursive: true, force: true });
