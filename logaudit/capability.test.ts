@@ -99,9 +99,9 @@ describe('logaudit capability', () => {
     const dev = a.body.assets.find((x: { ip: string }) => x.ip === '127.0.0.1');
     expect(dev).toMatchObject({ hostName: 'web-07', dataset: 'linux.sshd', silent: false });
     expect(dev.events).toBeGreaterThanOrEqual(8);
-    const p = await f.call('PATCH', '/admin/v1/logaudit/assets/127.0.0.1', { token: f.tokens.security, body: { name: '门户 Web 服务器', owner: '运维一组', region: '5101' } });
+    const p = await f.call('PUT', '/admin/v1/logaudit/assets/127.0.0.1', { token: f.tokens.security, body: { name: '门户 Web 服务器', owner: '运维一组', region: '5101' } });
     expect(p.status).toBe(200);
-    expect((await f.call('PATCH', '/admin/v1/logaudit/assets/10.99.99.99', { token: f.tokens.security, body: { name: 'x' } })).body.error).toBe('LOG_ERR_NOT_FOUND');
+    expect((await f.call('PUT', '/admin/v1/logaudit/assets/10.99.99.99', { token: f.tokens.security, body: { name: 'x' } })).body.error).toBe('LOG_ERR_NOT_FOUND');
     // two hours of silence, then the check the engine's tick runs (the clock itself stays: sessions would expire)
     const silent = svc.engine!.checkSilent(f.clock.ms + 2 * 3_600_000);
     expect(silent.map((s) => s.ip)).toContain('127.0.0.1');

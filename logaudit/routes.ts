@@ -143,7 +143,7 @@ export function registerLogAuditRoutes(app: FastifyInstance, ctx: Ctx, svc: LogA
     return { assets: r.rows.map((a) => ({ ...a, events: Number((a as { events: unknown }).events) })) };
   });
 
-  app.patch('/admin/v1/logaudit/assets/:ip', {
+  app.put('/admin/v1/logaudit/assets/:ip', {
     config: { access: 'logaudit.write', rate: 'admin' },
     schema: {
       summary: 'Name a device, its owner, type and region', tags: ['logaudit'],

@@ -1,4 +1,5 @@
 import type { ReactNode } from 'react';
+import { LOGAUDIT_PAGES } from '../../../logaudit/console/logaudit-pages.js';
 import { AuditPage } from './audit-page.js';
 import { CodesPage } from './codes-page.js';
 import { RiskPage } from './risk-page.js';
@@ -40,4 +41,5 @@ export const PAGES: readonly PageDef[] = [
   { id: 'risk', title: '风险区域', group: GROUP_CODES, perm: 'risk.read', render: (p) => <RiskPage canWrite={p.can('risk.write')} /> },
   { id: 'venues', title: '场所码', group: GROUP_CODES, perm: 'venues.read', render: (p) => <VenuesPage canWrite={p.can('venues.write')} /> },
   { id: 'audit', title: '审计日志', group: GROUP_SYSTEM, perm: 'audit.read', render: () => <AuditPage /> },
+  ...LOGAUDIT_PAGES,
 ];
