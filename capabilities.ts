@@ -2,6 +2,7 @@ import type { Capability } from './admin-api/capability.js';
 import { exchangeCapability } from './exchange/capability.js';
 import { tracingCapability } from './tracing/index.js';
 import { alertingCapability } from './alerting/index.js';
+import { logauditCapability } from './logaudit/capability.js';
 
 /**
  * Every capability of the back office, in start order (admin-api/capability.ts
@@ -14,3 +15,4 @@ export const CAPABILITIES: readonly Capability<any>[] = Object.freeze([
   tracingCapability,
 ]);
 export const CAPABILITIES: readonly Capability<any>[] = Object.freeze([alertingCapability]);
+export const CAPABILITIES: readonly Capability<any>[] = Object.freeze([logauditCapability]);

@@ -1,6 +1,7 @@
 import type { ReactNode } from 'react';
 import { EXCHANGE_PAGES } from '../../../exchange/console/pages.js';
 import { ALERTING_PAGES } from '../../../alerting/console/pages.js';
+import { LOGAUDIT_PAGES } from '../../../logaudit/console/logaudit-pages.js';
 import { AuditPage } from './audit-page.js';
 import { BulkPage } from './bulk-page.js';
 import { CodesPage } from './codes-page.js';
@@ -54,4 +55,5 @@ export const PAGES: readonly PageDef[] = [
   { id: 'audit', title: '审计日志', group: GROUP_SYSTEM, perm: 'audit.read', render: () => <AuditPage /> },
   ...TRACING_PAGES,
   ...ALERTING_PAGES,
+  ...LOGAUDIT_PAGES,
 ];
