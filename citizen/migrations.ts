@@ -1,0 +1,57 @@
+import type { Migration } from '../master/migrations.js';
+
+/**
+ * The citizen services' own tables (bookkeeping: citizen_migrations). Append
+ * only, like master/migrations.ts: never edit a released entry, add one.
+ * Identities appear only as person_id (persons holds the encrypted identity)
+ * and as keyed hashes / AES-GCM ciphertext made with master/pii-crypto.ts.
+ */
+const V1_APPEALS = `
+-- 我要申诉: one work order per appeal. region = persons.region at filing
+-- time: the region that owns the person handles it (city officers see their
+-- prefix only). Times are the service clock's (tests pin it), not now().
+CREATE TABLE cit_appeals (
+  id           bigserial PRIMARY KEY,
+  person_id    bigint NOT NULL REFERENCES persons (id),
+  region       text NULL CHECK (region ~ '^[0-9]{6}$'),
+  type         text NOT NULL CHECK (type IN ('code_wrong', 'travel_wrong', 'test_result', 'info_wrong', 'other')),
+  text         text NOT NULL CHECK (length(text) BETWEEN 1 AND 2000),
+  -- the photo lives encrypted in <dataDir>/citizen/photos/<photo_file>
+  photo_file   text NULL CHECK (photo_file ~ '^[0-9a-f]{32}$'),
+  photo_type   text NULL CHECK (photo_type IN ('image/jpeg', 'image/png')),
+  photo_bytes  integer NULL CHECK (photo_bytes BETWEEN 1 AND 2097152),
+  -- call-back number: keyed hash (find) + AES-GCM (read), never in clear
+  contact_hash bytea NULL,
+  contact_enc  bytea NULL,
+  channel      text NOT NULL CHECK (channel IN ('page', 'hotline')),
+  filed_by     text NOT NULL,
+  status       text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'accepted', 'replied', 'closed')),
+  assignee     text NULL,
+  reply        text NULL CHECK (length(reply) <= 2000),
+  resolution   text NULL CHECK (resolution IN ('corrected', 'explained', 'rejected', 'duplicate')),
+  created_at   timestamptz NOT NULL,
+  accepted_at  timestamptz NULL,
+  replied_at   timestamptz NULL,
+  closed_at    timestamptz NULL,
+  due_at       timestamptz NOT NULL,
+  overdue      boolean NOT NULL DEFAULT false
+);
+CREATE INDEX cit_appeals_person_ix ON cit_appeals (person_id, created_at);
+CREATE INDEX cit_appeals_region_ix ON cit_appeals (region, status);
+CREATE INDEX cit_appeals_due_ix ON cit_appeals (due_at) WHERE status <> 'closed' AND NOT overdue;
+
+-- What happened to an order, in order (the console's timeline).
+CREATE TABLE cit_appeal_events (
+  id        bigserial PRIMARY KEY,
+  appeal_id bigint NOT NULL REFERENCES cit_appeals (id),
+  at        timestamptz NOT NULL,
+  actor     text NOT NULL,
+  action    text NOT NULL CHECK (action IN ('filed', 'accepted', 'replied', 'closed', 'overdue')),
+  note      text NULL
+);
+CREATE INDEX cit_appeal_events_appeal_ix ON cit_appeal_events (appeal_id, id);
+`;
+
+export const CITIZEN_MIGRATIONS: readonly Migration[] = Object.freeze([
+  { version: 1, name: 'appeals', sql: V1_APPEALS },
+]);
