@@ -3,7 +3,10 @@ import { Appeals } from './appeals.js';
 import { registerCitizenCors } from './citizen-session.js';
 import { loadCitizenConfig, type CitizenConfig } from './config.js';
 import { CITIZEN_MIGRATIONS } from './migrations.js';
+import { KnowledgeBase } from './kb.js';
+import { seedKnowledgeBase } from './kb-seed.js';
 import { registerAppealRoutes } from './routes-appeals.js';
+import { registerKbRoutes } from './routes-kb.js';
 
 /**
  * Citizen services (issue 16): 我要申诉 work orders, 咨询知识库, 行程卡,
@@ -13,6 +16,7 @@ import { registerAppealRoutes } from './routes-appeals.js';
  */
 export interface CitizenInstance {
   readonly appeals: Appeals;
+  readonly kb: KnowledgeBase;
   /** flags overdue orders and raises their alerts (also run every CITIZEN_SWEEP_SEC) */
   sweepOverdue(): Promise<number>;
 }
@@ -23,6 +27,7 @@ export const CITIZEN = defineCapability<CitizenConfig>({
   config: loadCitizenConfig,
   create(host, cfg) {
     const appeals = new Appeals(host, cfg);
+    const kb = new KnowledgeBase(host);
     let timer: NodeJS.Timeout | null = null;
     let running: Promise<unknown> | null = null;
     const sweep = async (): Promise<number> => {
@@ -32,12 +37,18 @@ export const CITIZEN = defineCapability<CitizenConfig>({
     };
     const instance: CitizenInstance & CapabilityInstance = {
       appeals,
+      kb,
       sweepOverdue: sweep,
       routes(app, ctx) {
         registerCitizenCors(app, ctx);
         registerAppealRoutes(app, ctx, host, appeals);
+        registerKbRoutes(app, ctx, kb);
       },
       async start() {
+        if (host.mode === 'embedded') {
+          const n = await seedKnowledgeBase(kb);
+          if (n > 0) host.log(`citizen: knowledge base seeded with ${n} demo articles`);
+        }
         timer = setInterval(() => {
           if (running !== null) return;
           running = sweep()

@@ -34,3 +34,24 @@ export const RESOLUTION_ZH: Readonly<Record<Resolution, string>> = {
 };
 
 export const CHANNEL_ZH: Readonly<Record<'page' | 'hotline', string>> = { page: '健康码页面', hotline: '热线代填' };
+
+export const KB_CATEGORIES = ['policy', 'code_rules', 'testing', 'travel', 'faq'] as const;
+export type KbCategory = (typeof KB_CATEGORIES)[number];
+
+export const KB_CATEGORY_ZH: Readonly<Record<KbCategory, string>> = {
+  policy: '防控政策',
+  code_rules: '赋码规则',
+  testing: '核酸检测',
+  travel: '出行与行程',
+  faq: '常见问题',
+};
+
+export type KbVersionStatus = 'draft' | 'review' | 'published' | 'superseded' | 'withdrawn';
+
+export const KB_STATUS_ZH: Readonly<Record<KbVersionStatus, string>> = {
+  draft: '草稿',
+  review: '待审核',
+  published: '已发布',
+  superseded: '已被新版本替代',
+  withdrawn: '已撤回',
+};

@@ -52,6 +52,45 @@ CREATE TABLE cit_appeal_events (
 CREATE INDEX cit_appeal_events_appeal_ix ON cit_appeal_events (appeal_id, id);
 `;
 
+const V2_KB = `
+-- 咨询知识库: articles by category; every edit is a new version, which goes
+-- draft → review → published (by someone other than its author); the
+-- previously published version is then superseded. Citizens and seats read
+-- only the published version (cit_kb_articles.published_version).
+CREATE TABLE cit_kb_articles (
+  id                bigserial PRIMARY KEY,
+  category          text NOT NULL CHECK (category IN ('policy', 'code_rules', 'testing', 'travel', 'faq')),
+  published_version integer NULL,
+  title_initials    text NOT NULL DEFAULT '',
+  created_by        text NOT NULL,
+  created_at        timestamptz NOT NULL,
+  updated_at        timestamptz NOT NULL
+);
+CREATE TABLE cit_kb_versions (
+  article_id   bigint NOT NULL REFERENCES cit_kb_articles (id),
+  version      integer NOT NULL CHECK (version > 0),
+  title        text NOT NULL CHECK (length(title) BETWEEN 1 AND 200),
+  body         text NOT NULL CHECK (length(body) BETWEEN 1 AND 20000),
+  status       text NOT NULL CHECK (status IN ('draft', 'review', 'published', 'superseded', 'withdrawn')),
+  author       text NOT NULL,
+  created_at   timestamptz NOT NULL,
+  reviewed_by  text NULL,
+  published_at timestamptz NULL,
+  PRIMARY KEY (article_id, version)
+);
+-- The search index of the published versions: one row per (article, term),
+-- term = a Han bigram or a Latin/digit word (citizen/kb-text.ts); weight 3
+-- for a title term, 1 for the body only.
+CREATE TABLE cit_kb_terms (
+  article_id bigint NOT NULL REFERENCES cit_kb_articles (id),
+  term       text NOT NULL,
+  weight     smallint NOT NULL,
+  PRIMARY KEY (article_id, term)
+);
+CREATE INDEX cit_kb_terms_term_ix ON cit_kb_terms (term);
+`;
+
 export const CITIZEN_MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'appeals', sql: V1_APPEALS },
+  { version: 2, name: 'knowledge-base', sql: V2_KB },
 ]);
