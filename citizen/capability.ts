@@ -7,6 +7,8 @@ import { KnowledgeBase } from './kb.js';
 import { seedKnowledgeBase } from './kb-seed.js';
 import { registerAppealRoutes } from './routes-appeals.js';
 import { registerKbRoutes } from './routes-kb.js';
+import { registerTravelRoutes } from './routes-travel.js';
+import { TravelCards } from './travel-card.js';
 
 /**
  * Citizen services (issue 16): 我要申诉 work orders, 咨询知识库, 行程卡,
@@ -17,6 +19,7 @@ import { registerKbRoutes } from './routes-kb.js';
 export interface CitizenInstance {
   readonly appeals: Appeals;
   readonly kb: KnowledgeBase;
+  readonly travel: TravelCards;
   /** flags overdue orders and raises their alerts (also run every CITIZEN_SWEEP_SEC) */
   sweepOverdue(): Promise<number>;
 }
@@ -28,6 +31,7 @@ export const CITIZEN = defineCapability<CitizenConfig>({
   create(host, cfg) {
     const appeals = new Appeals(host, cfg);
     const kb = new KnowledgeBase(host);
+    const travel = new TravelCards(host, cfg);
     let timer: NodeJS.Timeout | null = null;
     let running: Promise<unknown> | null = null;
     const sweep = async (): Promise<number> => {
@@ -38,11 +42,13 @@ export const CITIZEN = defineCapability<CitizenConfig>({
     const instance: CitizenInstance & CapabilityInstance = {
       appeals,
       kb,
+      travel,
       sweepOverdue: sweep,
       routes(app, ctx) {
         registerCitizenCors(app, ctx);
         registerAppealRoutes(app, ctx, host, appeals);
         registerKbRoutes(app, ctx, kb);
+        registerTravelRoutes(app, ctx, host, travel);
       },
       async start() {
         if (host.mode === 'embedded') {

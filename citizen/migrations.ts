@@ -90,7 +90,40 @@ CREATE TABLE cit_kb_terms (
 CREATE INDEX cit_kb_terms_term_ix ON cit_kb_terms (term);
 `;
 
+const V3_TRAVEL = `
+-- Phone verification (短信验证码) for the travel card: only a keyed hash of
+-- the code is kept (a plain hash of 6 digits is reversed in a millisecond),
+-- with its expiry, wrong attempts and use.
+CREATE TABLE cit_sms_codes (
+  id         bigserial PRIMARY KEY,
+  person_id  bigint NOT NULL REFERENCES persons (id),
+  phone_hash bytea NOT NULL,
+  code_hash  bytea NOT NULL,
+  created_at timestamptz NOT NULL,
+  expires_at timestamptz NOT NULL,
+  attempts   integer NOT NULL DEFAULT 0,
+  used_at    timestamptz NULL
+);
+CREATE INDEX cit_sms_codes_phone_ix ON cit_sms_codes (phone_hash, created_at);
+CREATE INDEX cit_sms_codes_person_ix ON cit_sms_codes (person_id, created_at);
+
+-- Messages waiting for the SMS gateway (the alerting capability's sender
+-- when it exists). Number and text are sealed (AES-GCM, citizen/seal.ts):
+-- the text holds the code.
+CREATE TABLE cit_sms_outbox (
+  id         bigserial PRIMARY KEY,
+  person_id  bigint NOT NULL REFERENCES persons (id),
+  purpose    text NOT NULL CHECK (purpose IN ('travel_card')),
+  phone_enc  bytea NOT NULL,
+  text_enc   bytea NOT NULL,
+  created_at timestamptz NOT NULL,
+  sent_at    timestamptz NULL
+);
+CREATE INDEX cit_sms_outbox_unsent_ix ON cit_sms_outbox (id) WHERE sent_at IS NULL;
+`;
+
 export const CITIZEN_MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'appeals', sql: V1_APPEALS },
   { version: 2, name: 'knowledge-base', sql: V2_KB },
+  { version: 3, name: 'travel-card', sql: V3_TRAVEL },
 ]);
