@@ -7,7 +7,9 @@ import { KnowledgeBase } from './kb.js';
 import { seedKnowledgeBase } from './kb-seed.js';
 import { registerAppealRoutes } from './routes-appeals.js';
 import { registerKbRoutes } from './routes-kb.js';
+import { registerSamplingRoutes } from './routes-sampling.js';
 import { registerTravelRoutes } from './routes-travel.js';
+import { Sampling } from './sampling.js';
 import { TravelCards } from './travel-card.js';
 
 /**
@@ -20,6 +22,7 @@ export interface CitizenInstance {
   readonly appeals: Appeals;
   readonly kb: KnowledgeBase;
   readonly travel: TravelCards;
+  readonly sampling: Sampling;
   /** flags overdue orders and raises their alerts (also run every CITIZEN_SWEEP_SEC) */
   sweepOverdue(): Promise<number>;
 }
@@ -32,6 +35,7 @@ export const CITIZEN = defineCapability<CitizenConfig>({
     const appeals = new Appeals(host, cfg);
     const kb = new KnowledgeBase(host);
     const travel = new TravelCards(host, cfg);
+    const sampling = new Sampling(host, cfg);
     let timer: NodeJS.Timeout | null = null;
     let running: Promise<unknown> | null = null;
     const sweep = async (): Promise<number> => {
@@ -43,12 +47,14 @@ export const CITIZEN = defineCapability<CitizenConfig>({
       appeals,
       kb,
       travel,
+      sampling,
       sweepOverdue: sweep,
       routes(app, ctx) {
         registerCitizenCors(app, ctx);
         registerAppealRoutes(app, ctx, host, appeals);
         registerKbRoutes(app, ctx, kb);
         registerTravelRoutes(app, ctx, host, travel);
+        registerSamplingRoutes(app, ctx, host, sampling);
       },
       async start() {
         if (host.mode === 'embedded') {

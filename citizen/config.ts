@@ -11,6 +11,7 @@ import { APPEAL_TYPES, type AppealType } from './labels.js';
  *   CITIZEN_SMS_DEV_CODE       "1" = return the SMS code in the answer (development only;
  *                              default: on in the embedded mode, off in a cluster)
  *   CITIZEN_SAMPLING_HOURS     validity of a sampling QR, default 72
+ *   CITIZEN_SAMPLING_ALG       Ed25519 (default) or SM2: the algorithm of a newly generated sampling key
  */
 export interface CitizenConfig {
   readonly dataDir: string;
@@ -20,6 +21,7 @@ export interface CitizenConfig {
   readonly sweepSec: number;
   readonly smsDevCode: boolean;
   readonly samplingHours: number;
+  readonly samplingAlg: 'Ed25519' | 'SM2';
 }
 
 export const DEFAULT_SLA_HOURS: Readonly<Record<AppealType, number>> = {
@@ -64,5 +66,12 @@ export function loadCitizenConfig(
     sweepSec: int(env, 'CITIZEN_SWEEP_SEC', 60, 1, 86_400),
     smsDevCode: dev === undefined || dev === '' ? base.mode === 'embedded' : dev === '1',
     samplingHours: int(env, 'CITIZEN_SAMPLING_HOURS', 72, 1, 720),
+    samplingAlg: samplingAlg(env.CITIZEN_SAMPLING_ALG),
   };
+}
+
+function samplingAlg(v: string | undefined): 'Ed25519' | 'SM2' {
+  if (v === undefined || v === '' || v === 'Ed25519') return 'Ed25519';
+  if (v === 'SM2') return 'SM2';
+  throw new Error('CITIZEN_SAMPLING_ALG must be Ed25519 or SM2');
 }

@@ -122,8 +122,28 @@ CREATE TABLE cit_sms_outbox (
 CREATE INDEX cit_sms_outbox_unsent_ix ON cit_sms_outbox (id) WHERE sent_at IS NULL;
 `;
 
+const V4_SAMPLING = `
+-- 入川即检 登记: a traveller's registration for nucleic-acid sampling. The
+-- sampling QR is signed (citizen/sampling-qr.ts) and names this row; the
+-- site's scan fills sampled_at. The result arrives as a nucleic_acid fact
+-- (imports), which the rules use to clear the entry notice.
+CREATE TABLE cit_sampling (
+  id            bigserial PRIMARY KEY,
+  person_id     bigint NOT NULL REFERENCES persons (id),
+  registered_at timestamptz NOT NULL,
+  expires_at    timestamptz NOT NULL,
+  kid           integer NOT NULL,
+  sampled_at    timestamptz NULL,
+  site          text NULL CHECK (length(site) BETWEEN 1 AND 100),
+  sampled_by    text NULL
+);
+CREATE INDEX cit_sampling_person_ix ON cit_sampling (person_id, id);
+CREATE INDEX cit_sampling_sampled_ix ON cit_sampling (sampled_at);
+`;
+
 export const CITIZEN_MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'appeals', sql: V1_APPEALS },
   { version: 2, name: 'knowledge-base', sql: V2_KB },
   { version: 3, name: 'travel-card', sql: V3_TRAVEL },
+  { version: 4, name: 'sampling', sql: V4_SAMPLING },
 ]);
