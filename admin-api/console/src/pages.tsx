@@ -1,4 +1,5 @@
 import type { ReactNode } from 'react';
+import { CITIZEN_PAGES } from '../../../citizen/console/pages.js';
 import { AuditPage } from './audit-page.js';
 import { CodesPage } from './codes-page.js';
 import { RiskPage } from './risk-page.js';
@@ -39,5 +40,6 @@ export const PAGES: readonly PageDef[] = [
   { id: 'rules', title: '规则', group: GROUP_CODES, perm: 'rules.read', render: (p) => <RulesPage canWrite={p.can('rules.write')} /> },
   { id: 'risk', title: '风险区域', group: GROUP_CODES, perm: 'risk.read', render: (p) => <RiskPage canWrite={p.can('risk.write')} /> },
   { id: 'venues', title: '场所码', group: GROUP_CODES, perm: 'venues.read', render: (p) => <VenuesPage canWrite={p.can('venues.write')} /> },
+  ...CITIZEN_PAGES,
   { id: 'audit', title: '审计日志', group: GROUP_SYSTEM, perm: 'audit.read', render: () => <AuditPage /> },
 ];
