@@ -214,13 +214,15 @@ export class KnowledgeBase {
     }));
   }
 
-  /** What the citizen page and the seats read: published versions only, by category. */
-  async published(): Promise<PublishedArticle[]> {
+  /** What the citizen page and the seats read: published versions only, by category (optionally only these ids). */
+  async published(ids?: readonly number[]): Promise<PublishedArticle[]> {
     const r = await (this.host.readDb ?? this.host.db).query<VersionRow & { category: KbCategory }>(
       `SELECT a.category, v.article_id, v.version, v.title, v.body, v.status, v.author, v.reviewed_by,
               (extract(epoch FROM v.created_at) * 1000)::bigint AS created_ms, (extract(epoch FROM v.published_at) * 1000)::bigint AS published_ms
          FROM cit_kb_articles a JOIN cit_kb_versions v ON v.article_id = a.id AND v.version = a.published_version
+        WHERE $1::bigint[] IS NULL OR a.id = ANY($1::bigint[])
         ORDER BY a.category, a.id`,
+      [ids === undefined ? null : ids],
     );
     return r.rows.map((x) => ({
       id: Number(x.article_id), category: x.category, categoryZh: KB_CATEGORY_ZH[x.category], version: x.version, title: x.title,
@@ -254,7 +256,7 @@ export class KnowledgeBase {
       [qs, need, py, limit],
     );
     if (r.rows.length === 0) return [];
-    const all = new Map((await this.published()).map((a) => [a.id, a]));
+    const all = new Map((await this.published(r.rows.map((x) => Number(x.article_id)))).map((a) => [a.id, a]));
     const hits: SearchHit[] = [];
     for (const x of r.rows) {
       const a = all.get(Number(x.article_id));
