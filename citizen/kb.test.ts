@@ -2,8 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAdmin, type Fixture } from '../admin-api/admin-fixture.common.js';
 import { CITIZEN } from './capability.js';
 import { initials, terms } from './kb-text.js';
-import { KnowledgeBase } from './kb.js';
-import { seedKnowledgeBase } from './kb-seed.js';
 
 /**
  * 咨询知识库: drafts → review → publish by another user, versions, Chinese
@@ -107,17 +105,3 @@ describe('knowledge base', () => {
   });
 });
 
-describe('demo seed', () => {
-  it('publishes the demo articles once, into an empty knowledge base only', async () => {
-    const g = await startAdmin({ capabilities: [CITIZEN], accounts: false });
-    try {
-      const kb = (g.instances.citizen as unknown as { kb: KnowledgeBase }).kb;
-      expect(await seedKnowledgeBase(kb)).toBeGreaterThan(3);
-      expect(await seedKnowledgeBase(kb)).toBe(0);
-      const hits = await kb.search('健康码变黄');
-      expect(hits[0]!.title).toBe('为什么我的健康码变黄了');
-    } finally {
-      await g.close();
-    }
-  });
-});
