@@ -31,11 +31,12 @@ export const CITIZEN = defineCapability<CitizenConfig>({
   name: 'citizen',
   migrations: CITIZEN_MIGRATIONS,
   config: loadCitizenConfig,
-  create(host, cfg) {
+  async create(host, cfg) {
     const appeals = new Appeals(host, cfg);
     const kb = new KnowledgeBase(host);
     const travel = new TravelCards(host, cfg);
     const sampling = new Sampling(host, cfg);
+    await sampling.init();
     let timer: NodeJS.Timeout | null = null;
     let running: Promise<unknown> | null = null;
     const sweep = async (): Promise<number> => {

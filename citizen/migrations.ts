@@ -141,9 +141,24 @@ CREATE INDEX cit_sampling_person_ix ON cit_sampling (person_id, id);
 CREATE INDEX cit_sampling_sampled_ix ON cit_sampling (sampled_at);
 `;
 
+const V5_SAMPLING_KEYS = `
+-- Public halves of every master's sampling key (each admin-api process
+-- generates its own into its data dir): any master verifies a QR another
+-- one signed, and /citizen/v1/sampling/keys publishes them all.
+CREATE TABLE cit_sampling_keys (
+  kid        integer PRIMARY KEY CHECK (kid BETWEEN 1 AND 65535),
+  alg        text NOT NULL CHECK (alg IN ('Ed25519', 'SM2')),
+  public_key text NOT NULL,
+  not_before bigint NOT NULL,
+  not_after  bigint NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+`;
+
 export const CITIZEN_MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'appeals', sql: V1_APPEALS },
   { version: 2, name: 'knowledge-base', sql: V2_KB },
   { version: 3, name: 'travel-card', sql: V3_TRAVEL },
   { version: 4, name: 'sampling', sql: V4_SAMPLING },
+  { version: 5, name: 'sampling-keys', sql: V5_SAMPLING_KEYS },
 ]);

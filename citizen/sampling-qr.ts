@@ -1,4 +1,5 @@
 import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { base45Decode, base45Encode } from '../core/base45.js';
 import {
@@ -81,8 +82,9 @@ export function loadOrCreateSamplingKey(dataDir: string, alg: AlgName, nowSec: n
     const j = JSON.parse(readFileSync(file, 'utf8')) as SigningKey;
     return signingKeyFromPrivate(j.alg, j.kid, j.privateKey, j.notBefore, j.notAfter);
   }
-  // ten years: a QR lives days, the key is replaced by deleting the file (old QRs then stop verifying)
-  const key = generateSigningKey(alg, 1, nowSec - 60, nowSec + 10 * 366 * 86_400);
+  // ten years: a QR lives days, the key is replaced by deleting the file (old QRs then stop verifying).
+  // A random key id: every master generates its own key, all are published side by side.
+  const key = generateSigningKey(alg, randomInt(1, 65_536), nowSec - 60, nowSec + 10 * 366 * 86_400);
   const tmp = `${file}.tmp`;
   const fd = openSync(tmp, 'wx', 0o600);
   try {

@@ -2,10 +2,12 @@ import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHENGDU_ID, CHENGDU_NAME, startAdmin, type Fixture } from '../admin-api/admin-fixture.common.js';
+import { CHENGDU_ID, CHENGDU_NAME, LUZHOU_ID, LUZHOU_NAME, startAdmin, type Fixture } from '../admin-api/admin-fixture.common.js';
 import { base45Decode, base45Encode } from '../core/base45.js';
 import { CITIZEN } from './capability.js';
+import { loadCitizenConfig } from './config.js';
 import { loadOrCreateSamplingKey, publicInfo, verifySamplingQr } from './sampling-qr.js';
+import { Sampling } from './sampling.js';
 
 /**
  * 入川即检 登记 end to end: entry scan → notice on the code → registration
@@ -49,7 +51,7 @@ describe('sampling registration', () => {
     // one QR at a time
     expect((await citizen('POST', '/citizen/v1/sampling')).body.id).toBe(regId);
     const keys = (await f.call('GET', '/citizen/v1/sampling/keys')).body.keys;
-    expect(keys[0]).toMatchObject({ kid: 1, alg: 'Ed25519' });
+    expect(keys[0]).toMatchObject({ kid: expect.any(Number), alg: 'Ed25519' });
     const claims = verifySamplingQr(qr, keys, Math.floor(f.clock.ms / 1000));
     expect(claims.registrationId).toBe(regId);
     expect(() => verifySamplingQr(qr, keys, claims.expiresAt)).toThrow(expect.objectContaining({ code: 'CIT_ERR_QR_INVALID' }));
@@ -87,6 +89,33 @@ describe('sampling registration', () => {
     const list = await f.call('GET', '/admin/v1/sampling?status=sampled', { token: f.tokens.city_officer });
     expect(list.body.registrations[0]).toMatchObject({ id: regId, site: '锦江区核酸采样点 3 号', status: 'negative' });
     expect(list.body.registrations[0].personId).toBeUndefined();
+  });
+});
+
+describe('several masters', () => {
+  it('a QR signed by one master is scanned on another: every master\'s public key is published', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cit-master-b-'));
+    try {
+      const host = {
+        db: f.db, store: f.store, codes: f.codes, rules: f.rules, audit: f.audit, users: f.users, secrets: f.secrets, dataDir: dir,
+        mode: 'embedded' as const, nowMs: () => f.clock.ms, log: () => undefined, committed: () => undefined,
+      };
+      const b = new Sampling(host, loadCitizenConfig({}, { dataDir: dir, mode: 'embedded' }));
+      await b.init();
+      const keys = (await f.call('GET', '/citizen/v1/sampling/keys')).body.keys;
+      expect(keys).toHaveLength(2);
+      const luzhou = (await f.call('POST', '/v1/session', { body: { idType: 'resident', idNo: LUZHOU_ID, name: LUZHOU_NAME } })).body.token;
+      const reg = await f.call('POST', '/citizen/v1/sampling', { headers: { authorization: `Bearer ${luzhou}` }, body: {} });
+      const scanned = await b.scan(reg.body.qr, '泸州 1 号采样点', 'operator');
+      expect(scanned).toMatchObject({ id: reg.body.id, status: 'sampled' });
+      // and B's own QR verifies with the published set
+      const p = (await f.store.findPersonByCertificate('resident', LUZHOU_ID))!;
+      f.clock.ms += 1000;
+      const own = await b.register(p);
+      expect(verifySamplingQr(own.qr, keys, Math.floor(f.clock.ms / 1000)).kid).toBe(b.key.kid);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

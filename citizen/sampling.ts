@@ -1,5 +1,5 @@
 import type { CapabilityHost } from '../admin-api/capability.js';
-import type { SigningKey } from '../core/signing-key.js';
+import type { PublicKeyInfo, SigningKey } from '../core/signing-key.js';
 import type { PersonRow } from '../master/store.js';
 import type { CitizenConfig } from './config.js';
 import { CitizenError } from './errors.js';
@@ -51,8 +51,32 @@ export class Sampling {
     return Math.floor(this.host.nowMs() / 1000);
   }
 
-  keys(): { keys: ReturnType<typeof publicInfo>[] } {
-    return { keys: [publicInfo(this.key)] };
+  /**
+   * Publishes this master's public key (cit_sampling_keys) so every master
+   * verifies what any of them signed. A key id taken by another key (two
+   * masters drew the same random id: 1 in 65535) is a configuration error:
+   * delete this master's key file and restart to draw another.
+   */
+  async init(): Promise<void> {
+    const k = publicInfo(this.key);
+    await this.host.db.query(
+      'INSERT INTO cit_sampling_keys (kid, alg, public_key, not_before, not_after) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kid) DO NOTHING',
+      [k.kid, k.alg, k.publicKey, k.notBefore, k.notAfter],
+    );
+    const r = await this.host.db.query<{ public_key: string }>('SELECT public_key FROM cit_sampling_keys WHERE kid = $1', [k.kid]);
+    if (r.rows[0]?.public_key !== k.publicKey) throw new CitizenError('CIT_ERR_CONFIG', `sampling key id ${k.kid} belongs to another master's key`);
+  }
+
+  /** Every master's public sampling key (for sites verifying offline, and for scans here). */
+  async publicKeys(): Promise<PublicKeyInfo[]> {
+    const r = await this.host.db.query<{ kid: number; alg: 'Ed25519' | 'SM2'; public_key: string; not_before: string | number; not_after: string | number }>(
+      'SELECT kid, alg, public_key, not_before, not_after FROM cit_sampling_keys ORDER BY kid',
+    );
+    return r.rows.map((x) => ({ kid: x.kid, alg: x.alg, publicKey: x.public_key, notBefore: Number(x.not_before), notAfter: Number(x.not_after) }));
+  }
+
+  async keys(): Promise<{ keys: PublicKeyInfo[] }> {
+    return { keys: await this.publicKeys() };
   }
 
   private async rows(where: string, args: unknown[], limit = 20): Promise<Registration[]> {
@@ -112,7 +136,7 @@ export class Sampling {
 
   /** A site scans the QR: offline-verifiable checks first, then the registration is marked sampled (once). */
   async scan(qr: unknown, siteInput: unknown, by: string): Promise<Registration & { nameMasked: string }> {
-    const claims = verifySamplingQr(qr, [publicInfo(this.key)], this.nowSec());
+    const claims = verifySamplingQr(qr, await this.publicKeys(), this.nowSec());
     const site = cleanText('site', siteInput, 100);
     const now = this.nowSec();
     const personId = await this.host.db.transaction(async (tx) => {
