@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHENGDU_ID, CHENGDU_NAME, startAdmin, type Fixture } from '../admin-api/admin-fixture.common.js';
 import { PiiCrypto } from '../master/pii-crypto.js';
-import { CITIZEN } from './capability.js';
+import { CITIZEN, type CitizenInstance } from './capability.js';
 
 /**
  * 行程卡: SMS code (hash kept, outbox sealed, rate limited, wrong / locked),
@@ -56,6 +56,13 @@ describe('travel card', () => {
     expect(out.rows).toHaveLength(1);
     expect(Buffer.from(out.rows[0]!.phone_enc).toString('latin1')).not.toContain(PHONE);
     expect(Buffer.from(out.rows[0]!.text_enc).toString('latin1')).not.toContain(sent.body.devCode);
+    // the sender's view: opened for sending, then marked
+    const cards = (f.instances.citizen as unknown as CitizenInstance).travel;
+    const pending = await cards.pendingSms();
+    expect(pending).toHaveLength(1);
+    expect(pending[0]).toMatchObject({ phone: PHONE, text: expect.stringContaining(sent.body.devCode) });
+    expect(await cards.markSmsSent([pending[0]!.id])).toBe(1);
+    expect(await cards.pendingSms()).toHaveLength(0);
     // a second code within the minute
     expect((await citizen('/citizen/v1/travel-card/code', { phone: PHONE })).body.error).toBe('CIT_ERR_SMS_RATE');
 

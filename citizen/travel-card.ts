@@ -106,6 +106,26 @@ export class TravelCards {
   }
 
   /**
+   * For the SMS sender (a gateway for citizens' numbers: the alerting
+   * capability's client only texts on-call staff): unsent messages, oldest
+   * first, opened. Send each, then `markSmsSent`. The phone and text live
+   * only in the sender's memory; never log them.
+   */
+  async pendingSms(limit = 100): Promise<{ id: number; phone: string; text: string }[]> {
+    const r = await this.host.db.query<{ id: string | number; phone_enc: Uint8Array; text_enc: Uint8Array }>(
+      'SELECT id, phone_enc, text_enc FROM cit_sms_outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1',
+      [limit],
+    );
+    return r.rows.map((x) => ({ id: Number(x.id), phone: this.sealer.open(x.phone_enc), text: this.sealer.open(x.text_enc) }));
+  }
+
+  async markSmsSent(ids: readonly number[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const r = await this.host.db.query('UPDATE cit_sms_outbox SET sent_at = $2 WHERE id = ANY($1::bigint[]) AND sent_at IS NULL', [ids, new Date(this.host.nowMs())]);
+    return r.rowCount ?? 0;
+  }
+
+  /**
    * Checks the code (a wrong one counts against the code and changes nothing
    * else), then builds the card and records the risk-city facts.
    */
