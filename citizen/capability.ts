@@ -41,6 +41,7 @@ export const CITIZEN = defineCapability<CitizenConfig>({
     let running: Promise<unknown> | null = null;
     const sweep = async (): Promise<number> => {
       const n = await appeals.sweepOverdue();
+      await travel.purge();
       if (n > 0) host.log(`citizen: ${n} appeal(s) became overdue`);
       return n;
     };

@@ -114,4 +114,15 @@ describe('travel card', () => {
     expect(locked.status).toBe(429);
     expect(locked.body.error).toBe('CIT_ERR_CODE_LOCKED');
   });
+
+  it('codes and sent messages are deleted after a day', async () => {
+    const cards = (f.instances.citizen as unknown as CitizenInstance).travel;
+    const n = async (t: string): Promise<number> => Number((await f.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${t}`)).rows[0]!.n);
+    expect(await n('cit_sms_codes')).toBe(3);
+    await cards.markSmsSent((await cards.pendingSms()).map((m) => m.id));
+    f.clock.ms += 25 * 3600_000;
+    expect(await cards.purge()).toBe(6);
+    expect(await n('cit_sms_codes')).toBe(0);
+    expect(await n('cit_sms_outbox')).toBe(0);
+  });
 });

@@ -119,6 +119,17 @@ export class TravelCards {
     return r.rows.map((x) => ({ id: Number(x.id), phone: this.sealer.open(x.phone_enc), text: this.sealer.open(x.text_enc) }));
   }
 
+  /**
+   * Keeps only what verification needs (PIPL art. 19, the shortest time
+   * necessary): codes older than a day are deleted, sent messages after a day.
+   */
+  async purge(): Promise<number> {
+    const before = new Date(this.host.nowMs() - DAY_MS);
+    const a = await this.host.db.query('DELETE FROM cit_sms_codes WHERE created_at < $1', [before]);
+    const b = await this.host.db.query('DELETE FROM cit_sms_outbox WHERE sent_at IS NOT NULL AND sent_at < $1', [before]);
+    return (a.rowCount ?? 0) + (b.rowCount ?? 0);
+  }
+
   async markSmsSent(ids: readonly number[]): Promise<number> {
     if (ids.length === 0) return 0;
     const r = await this.host.db.query('UPDATE cit_sms_outbox SET sent_at = $2 WHERE id = ANY($1::bigint[]) AND sent_at IS NULL', [ids, new Date(this.host.nowMs())]);
