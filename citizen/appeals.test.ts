@@ -131,6 +131,12 @@ describe('filing (citizen page)', () => {
 });
 
 describe('work orders (officials)', () => {
+  it('the routes are in the OpenAPI document', async () => {
+    const r = await f.call('GET', '/admin/openapi.json');
+    expect(r.status).toBe(200);
+    expect(Object.keys(r.body.paths)).toEqual(expect.arrayContaining(['/citizen/v1/appeals', '/admin/v1/appeals/{id}', '/citizen/v1/kb', '/admin/v1/sampling/scan']));
+  });
+
   it('are routed to the person\'s region: the Chengdu officer sees Chengdu\'s, Luzhou\'s does not; out-of-region view → 403 and audited', async () => {
     const cd = await f.call('GET', '/admin/v1/appeals', { token: f.tokens.city_officer });
     expect(cd.status).toBe(200);
@@ -216,6 +222,20 @@ describe('work orders (officials)', () => {
     expect(JSON.stringify(ev)).not.toContain(CONTACT);
     const od = await f.call('GET', '/admin/v1/appeals?overdue=true', { token: f.tokens.operator });
     expect(od.body.appeals).toHaveLength(2);
+  });
+
+  it('a closed order\'s photo is deleted after CITIZEN_PHOTO_DAYS (default 180); the order keeps that it had one', async () => {
+    const files = photoFiles().length;
+    expect(await cit.appeals.purgePhotos()).toBe(0);
+    f.clock.ms += 181 * 86_400_000;
+    expect(await cit.appeals.purgePhotos()).toBe(1);
+    expect(photoFiles().length).toBe(files - 1);
+    f.clock.ms -= 181 * 86_400_000;
+    await relogin();
+    const closed = (await f.call('GET', '/admin/v1/appeals?status=closed', { token: f.tokens.operator })).body.appeals[0];
+    expect(closed.hasPhoto).toBe(true);
+    const photo = await f.call('GET', `/admin/v1/appeals/${closed.id}/photo`, { token: f.tokens.operator });
+    expect(photo.status).toBe(404);
   });
 
   it('statistics by type, region (by name) and time to close, scoped to the region', async () => {

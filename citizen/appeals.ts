@@ -79,7 +79,7 @@ const ms = (v: string | number | null): number | null => (v === null ? null : Nu
 function toRow(r: DbRow): AppealRow {
   return {
     id: Number(r.id), personId: Number(r.person_id), region: r.region, type: r.type, text: r.text,
-    hasPhoto: r.photo_file !== null, photoType: r.photo_type, photoFile: r.photo_file,
+    hasPhoto: r.photo_type !== null, photoType: r.photo_type, photoFile: r.photo_file,
     contactEnc: r.contact_enc === null ? null : Buffer.from(r.contact_enc), channel: r.channel, filedBy: r.filed_by,
     status: r.status, assignee: r.assignee, reply: r.reply, resolution: r.resolution, createdAt: Number(r.created_ms),
     acceptedAt: ms(r.accepted_ms), repliedAt: ms(r.replied_ms), closedAt: ms(r.closed_ms), dueAt: Number(r.due_ms), overdue: r.overdue,
@@ -305,6 +305,25 @@ export class Appeals {
       }
       return r.rows.length;
     });
+  }
+
+  /**
+   * Photos are evidence for handling the order, not a record to keep: once
+   * an order has been closed for CITIZEN_PHOTO_DAYS, its photo file is
+   * deleted and the order keeps only that it had one (PIPL art. 19).
+   */
+  async purgePhotos(): Promise<number> {
+    const files = await this.host.db.transaction(async (tx) => {
+      const r = await tx.query<{ id: string | number; photo_file: string }>(
+        `SELECT id, photo_file FROM cit_appeals WHERE status = 'closed' AND photo_file IS NOT NULL AND closed_at < $1 FOR UPDATE`,
+        [at(this.host.nowMs() - this.cfg.photoDays * 86_400_000)],
+      );
+      if (r.rows.length > 0) await tx.query('UPDATE cit_appeals SET photo_file = NULL WHERE id = ANY($1::bigint[])', [r.rows.map((x) => Number(x.id))]);
+      return r.rows.map((x) => x.photo_file);
+    });
+    // after the commit: a crash in between leaves an orphan file, never an order pointing at nothing
+    for (const f of files) this.photos.drop(f);
+    return files.length;
   }
 
   async stats(regionPrefix: string, nowMs = this.host.nowMs()): Promise<AppealStats> {

@@ -42,6 +42,7 @@ export const CITIZEN = defineCapability<CitizenConfig>({
     const sweep = async (): Promise<number> => {
       const n = await appeals.sweepOverdue();
       await travel.purge();
+      await appeals.purgePhotos();
       if (n > 0) host.log(`citizen: ${n} appeal(s) became overdue`);
       return n;
     };

@@ -12,6 +12,7 @@ import { APPEAL_TYPES, type AppealType } from './labels.js';
  *                              default: on in the embedded mode, off in a cluster)
  *   CITIZEN_SAMPLING_HOURS     validity of a sampling QR, default 72
  *   CITIZEN_SAMPLING_ALG       Ed25519 (default) or SM2: the algorithm of a newly generated sampling key
+ *   CITIZEN_PHOTO_DAYS         days an appeal photo is kept after the order is closed, default 180
  */
 export interface CitizenConfig {
   readonly dataDir: string;
@@ -22,6 +23,7 @@ export interface CitizenConfig {
   readonly smsDevCode: boolean;
   readonly samplingHours: number;
   readonly samplingAlg: 'Ed25519' | 'SM2';
+  readonly photoDays: number;
 }
 
 export const DEFAULT_SLA_HOURS: Readonly<Record<AppealType, number>> = {
@@ -67,6 +69,7 @@ export function loadCitizenConfig(
     smsDevCode: dev === undefined || dev === '' ? base.mode === 'embedded' : dev === '1',
     samplingHours: int(env, 'CITIZEN_SAMPLING_HOURS', 72, 1, 720),
     samplingAlg: samplingAlg(env.CITIZEN_SAMPLING_ALG),
+    photoDays: int(env, 'CITIZEN_PHOTO_DAYS', 180, 1, 3650),
   };
 }
 

@@ -142,7 +142,7 @@ export function registerAppealRoutes(app: FastifyInstance, ctx: Ctx, host: Capab
   }, async (req, reply) => {
     const a = await appeals.get(Number((req.params as { id: string }).id));
     scoped(req, a);
-    if (a.photoFile === null) throw new CitizenError('CIT_ERR_APPEAL_NOT_FOUND', 'no photo');
+    if (a.photoFile === null) throw new CitizenError('CIT_ERR_APPEAL_NOT_FOUND', a.hasPhoto ? 'photo deleted after the retention period' : 'no photo');
     const bytes = appeals.photos.get(a.photoFile);
     await ctx.audit(req, { action: 'appeal.photo', target: `appeal:${a.id}`, outcome: 'ok', details: { appealId: a.id } });
     return reply.type(a.photoType ?? 'application/octet-stream').header('cache-control', 'no-store').send(bytes);
