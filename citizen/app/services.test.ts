@@ -169,6 +169,7 @@ describe('便民服务 dialog in Chromium', () => {
       await p.fill('input[placeholder=短信验证码]', code);
       await p.click('button:has-text("查询行程卡")');
       await p.waitForSelector('[data-risk=medium]');
+      if (process.env.HC_CITIZEN_SCREENSHOT) await p.screenshot({ path: process.env.HC_CITIZEN_SCREENSHOT.replace(/\.png$/, '-travel.png') });
       expect(await p.textContent('[data-risk=medium]')).toMatch(/^\* 湖北省武汉市（.*） 中风险$/);
       expect(await p.textContent('h3')).toBe('139****3333 的动态行程卡');
       expect(problems).toEqual([]);

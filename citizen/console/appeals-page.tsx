@@ -32,13 +32,24 @@ interface Stats {
 }
 
 const EVENT_ZH: Record<string, string> = { filed: '提交', accepted: '受理', replied: '答复', closed: '办结', overdue: '超时' };
+/** code reasons and system actors as an official reads them (edge/app/src/app.js has the citizen's list) */
+const REASON_ZH: Record<string, string> = {
+  normal: '正常', confirmed: '确诊', test_positive: '核酸阳性', suspected: '疑似', close_contact: '密切接触者', secondary_contact: '次密切接触者',
+  risk_area: '中高风险地区旅居', high_risk_area: '高风险地区旅居', medium_risk_area: '中风险地区旅居', entry_no_test: '入川未按时检测',
+  entry_test_overdue: '入川未按时检测', entry_test_pending: '入川待检测', manual: '人工赋码', appeal_corrected: '申诉更正',
+};
+const ACTOR_ZH: Record<string, string> = {
+  register: '领码', citizen: '群众', system: '系统', 'scan:entry': '入川扫码', 'citizen:travel-card': '行程卡核验', scheduler: '定时重算',
+};
+const reasonZh = (r: string): string => REASON_ZH[r] ?? r;
+const actorZh = (a: string): string => ACTOR_ZH[a] ?? (a.startsWith('import:') ? `数据导入（${a.slice(7)}）` : a);
 
 function DayChart({ days }: { days: Stats['perDay'] }) {
   const max = Math.max(1, ...days.map((d) => Math.max(d.filed, d.closed)));
   const w = 28;
   const h = 120;
   return (
-    <svg className="chart" width={days.length * w + 10} height={h + 30} role="img" aria-label="近 14 天每日受理与办结数">
+    <svg className="cit-chart" width={days.length * w + 10} height={h + 30} role="img" aria-label="近 14 天每日受理与办结数">
       {days.map((d, i) => {
         const fh = (d.filed / max) * h;
         const ch = (d.closed / max) * h;
@@ -104,20 +115,20 @@ function OrderDetail({ id, canWrite, onChanged }: { id: number; canWrite: boolea
       </p>
       <p style={{ whiteSpace: 'pre-wrap' }} data-testid="appeal-text">{d.text}</p>
       {photo ? <img src={photo} alt="申诉附件照片" style={{ maxWidth: 320 }} /> : null}
-      <p>回访电话：{d.contact ?? '未填写'}　当事人：{d.person.name || '—'}　当前健康码：{d.person.code ? <ColorBadge color={d.person.code.color} /> : '—'}</p>
+      <p>回访电话：{d.contact ?? '未填写'}　当事人：{d.person.name || '—'}　当前健康码：{d.person.code ? <><ColorBadge color={d.person.code.color} />（{reasonZh(d.person.code.reason)}）</> : '—'}</p>
       <h3>赋码记录</h3>
       {d.person.history.length === 0 ? <Empty>无</Empty> : (
         <table>
           <thead><tr><th>时间</th><th>变更</th><th>原因</th><th>操作人</th></tr></thead>
           <tbody>
             {d.person.history.map((h, i) => (
-              <tr key={i}><td>{fmtMs(h.at * 1000)}</td><td>{h.prevColor ? COLOR_LABEL[h.prevColor] : '领码'} → {COLOR_LABEL[h.color]}</td><td>{h.reason}</td><td>{h.actor}</td></tr>
+              <tr key={i}><td>{fmtMs(h.at * 1000)}</td><td>{h.prevColor ? COLOR_LABEL[h.prevColor] : '领码'} → {COLOR_LABEL[h.color]}</td><td>{reasonZh(h.reason)}</td><td>{actorZh(h.actor)}</td></tr>
             ))}
           </tbody>
         </table>
       )}
       <h3>办理记录</h3>
-      <ul>{d.events.map((e, i) => <li key={i}>{fmtMs(e.at)} {EVENT_ZH[e.action] ?? e.action}（{e.actor}）{e.note ? `：${e.note}` : ''}</li>)}</ul>
+      <ul>{d.events.map((e, i) => <li key={i}>{fmtMs(e.at)} {EVENT_ZH[e.action] ?? e.action}（{actorZh(e.actor)}）{e.note ? `：${e.note}` : ''}</li>)}</ul>
       {d.reply ? <p>已答复：{d.reply}</p> : null}
       {canWrite && d.status !== 'closed' ? (
         <>

@@ -125,8 +125,10 @@ describe('citizen console pages in Chromium', () => {
       await page.waitForSelector('.msg-ok >> text=已办结');
       const mine = await f.call('GET', `/citizen/v1/appeals/${filed.body.id}`, { headers: { authorization: `Bearer ${citizenToken}` } });
       expect(mine.body).toMatchObject({ status: 'closed', reply: '经核实您的健康码为绿码，请刷新页面查看。' });
-      await page.waitForSelector('svg.chart rect:not([height="0"])');
+      await page.waitForSelector('svg.cit-chart rect:not([height="0"])');
       expect(await page.textContent('main')).toContain('工单统计');
+      // HC_CITIZEN_SCREENSHOT=/path.png keeps a picture of the page for a human to look at
+      if (process.env.HC_CITIZEN_SCREENSHOT) await page.screenshot({ path: process.env.HC_CITIZEN_SCREENSHOT, fullPage: true });
       const audit = await f.audit.list({ limit: 30, order: 'desc' });
       expect(audit.some((e) => e.action === 'appeal.view' && e.actor === 'city_officer')).toBe(true);
       expect(problems).toEqual([]);
