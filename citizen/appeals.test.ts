@@ -202,6 +202,14 @@ describe('work orders (officials)', () => {
     expect(r.body).toMatchObject({ channel: 'hotline', filedBy: 'hotline', regionZh: expect.stringContaining('泸州市') });
     const mine = await f.call('GET', '/citizen/v1/appeals', { headers: { authorization: `Bearer ${luzhou}` } });
     expect(mine.body.appeals.some((a: { channel: string }) => a.channel === 'hotline')).toBe(true);
+    // the seat looks up the caller's orders (identity in the body, audited)
+    const look = await f.call('POST', '/admin/v1/appeals/lookup', { token: f.tokens.hotline, body: { idType: 'resident', idNo: LUZHOU_ID } });
+    expect(look.status).toBe(200);
+    expect(look.body.name).toBe('欧**娜');
+    expect(look.body.appeals.map((a: { typeZh: string }) => a.typeZh).sort()).toEqual(['个人信息有误', '行程信息有误']);
+    expect((await f.call('POST', '/admin/v1/appeals/lookup', { token: f.tokens.hotline, body: { phone: '13600003333' } })).body.error).toBe('CIT_ERR_PERSON_NOT_FOUND');
+    expect((await f.call('POST', '/admin/v1/appeals/lookup', { token: f.tokens.city_officer, body: { idType: 'resident', idNo: LUZHOU_ID } })).status).toBe(404);
+    expect((await f.audit.list({ limit: 5, order: 'desc' })).some((e) => e.action === 'appeal.lookup' && e.actor === 'hotline' && e.outcome === 'ok')).toBe(true);
     const none = await f.call('POST', '/admin/v1/appeals', { token: f.tokens.hotline, body: { phone: '13600003333', type: 'other', text: '咨询' } });
     expect(none.status).toBe(404);
     expect(none.body.error).toBe('CIT_ERR_PERSON_NOT_FOUND');

@@ -71,6 +71,17 @@ export function registerAppealRoutes(app: FastifyInstance, ctx: Ctx, host: Capab
   });
 
   // ---- officials --------------------------------------------------------
+  /** The caller a seat names by certificate (exact) or phone (one person only). */
+  async function callerOf(b: { idType?: string; idNo?: string; phone?: string }): Promise<PersonRow | null> {
+    if (b.idNo !== undefined && b.idNo !== '') return host.store.findPersonByCertificate(b.idType ?? 'resident', b.idNo);
+    if (b.phone !== undefined && b.phone !== '') {
+      const all = await host.store.findPersonsByPhone(b.phone);
+      if (all.length > 1) throw new CitizenError('CIT_ERR_INVALID', 'several people registered this number: use the certificate', 'phone');
+      return all[0] ?? null;
+    }
+    throw new CitizenError('CIT_ERR_INVALID', 'give the caller\'s certificate or phone', 'idNo');
+  }
+
   function scoped(req: FastifyRequest, a: AppealRow): void {
     if (!inScope(principalOf(req).regionPrefix, a.region)) throw new CitizenError('CIT_ERR_OUT_OF_REGION');
   }
@@ -165,13 +176,7 @@ export function registerAppealRoutes(app: FastifyInstance, ctx: Ctx, host: Capab
   }, async (req) => {
     const who = principalOf(req);
     const b = req.body as { idType?: string; idNo?: string; phone?: string } & FileInput;
-    let person: PersonRow | null = null;
-    if (b.idNo !== undefined && b.idNo !== '') person = await host.store.findPersonByCertificate(b.idType ?? 'resident', b.idNo);
-    else if (b.phone !== undefined && b.phone !== '') {
-      const all = await host.store.findPersonsByPhone(b.phone);
-      if (all.length > 1) throw new CitizenError('CIT_ERR_INVALID', 'several people registered this number: use the certificate', 'phone');
-      person = all[0] ?? null;
-    } else throw new CitizenError('CIT_ERR_INVALID', 'give the caller\'s certificate or phone', 'idNo');
+    const person = await callerOf(b);
     if (person === null || !inScope(who.regionPrefix, person.region)) {
       await ctx.audit(req, { action: 'appeal.file', outcome: 'not_found' });
       throw new CitizenError('CIT_ERR_PERSON_NOT_FOUND');
@@ -179,6 +184,28 @@ export function registerAppealRoutes(app: FastifyInstance, ctx: Ctx, host: Capab
     const a = await appeals.file(person, b, { channel: 'hotline', filedBy: who.username });
     await ctx.audit(req, { action: 'appeal.file', target: `appeal:${a.id}`, outcome: 'ok', details: { appealId: a.id, type: a.type, channel: 'hotline' } });
     return officialView(a);
+  });
+
+  app.post('/admin/v1/appeals/lookup', {
+    config: { access: 'appeals.read', rate: 'admin' },
+    schema: {
+      summary: 'A hotline seat looks up a caller\'s orders (certificate or phone in the body, never the URL); audited',
+      tags: ['citizen'],
+      body: {
+        type: 'object', additionalProperties: false,
+        properties: { idType: { type: 'string', maxLength: 32 }, idNo: { type: 'string', maxLength: 32 }, phone: { type: 'string', maxLength: 20 } },
+      },
+    },
+  }, async (req) => {
+    const who = principalOf(req);
+    const person = await callerOf(req.body as { idType?: string; idNo?: string; phone?: string });
+    if (person === null || !inScope(who.regionPrefix, person.region)) {
+      await ctx.audit(req, { action: 'appeal.lookup', outcome: 'not_found' });
+      throw new CitizenError('CIT_ERR_PERSON_NOT_FOUND');
+    }
+    const rows = await appeals.ofPerson(person.id);
+    await ctx.audit(req, { action: 'appeal.lookup', outcome: 'ok', details: { personId: person.id, n: rows.length } });
+    return { name: person.nameMasked, appeals: rows.map(officialView) };
   });
 
   for (const action of ['accept', 'reply', 'close'] as const) {

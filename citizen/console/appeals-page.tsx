@@ -177,6 +177,18 @@ export function AppealsPage({ canWrite }: { canWrite: boolean }) {
   const [tick, setTick] = useState(0);
   const [form, setForm] = useState({ idNo: '', phone: '', type: 'code_wrong', text: '', contact: '' });
   const [filed, setFiled] = useState<string | null>(null);
+  const [callerOrders, setCallerOrders] = useState<{ name: string; appeals: Order[] } | null>(null);
+
+  async function lookup() {
+    setError(null);
+    setCallerOrders(null);
+    try {
+      const body: Record<string, string> = form.idNo.trim() ? { idNo: form.idNo.trim() } : { phone: form.phone.trim() };
+      setCallerOrders(await api<{ name: string; appeals: Order[] }>('POST', '/admin/v1/appeals/lookup', body));
+    } catch (err) {
+      setError(citErrorText(err));
+    }
+  }
 
   useEffect(() => {
     const q = new URLSearchParams();
@@ -254,8 +266,24 @@ export function AppealsPage({ canWrite }: { canWrite: boolean }) {
             <label className="grow">情况说明<textarea value={form.text} onChange={(e) => setForm({ ...form, text: e.target.value })} rows={3} maxLength={2000} required /></label>
             <label>回访电话<input value={form.contact} onChange={(e) => setForm({ ...form, contact: e.target.value })} maxLength={14} /></label>
             <button type="submit" className="btn-primary">提交工单</button>
+            <button type="button" onClick={() => void lookup()}>查询来电人工单</button>
           </form>
           {filed ? <OkBox>{filed}</OkBox> : null}
+          {callerOrders ? (
+            callerOrders.appeals.length === 0 ? <Empty>{callerOrders.name} 暂无申诉工单</Empty> : (
+              <table data-testid="caller-orders">
+                <thead><tr><th>编号</th><th>类型</th><th>状态</th><th>提交时间</th><th>答复</th><th /></tr></thead>
+                <tbody>
+                  {callerOrders.appeals.map((o) => (
+                    <tr key={o.id}>
+                      <td className="num">{o.id}</td><td>{o.typeZh}</td><td>{o.statusZh}</td><td>{fmtMs(o.createdAt)}</td><td>{o.reply ?? '—'}</td>
+                      <td><button type="button" className="btn-link" onClick={() => setOpen(o.id)}>查看</button></td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )
+          ) : null}
         </Section>
       ) : null}
       {stats ? (
