@@ -183,6 +183,9 @@ describe('work orders (officials)', () => {
     f.clock.ms += 2 * 3600_000;
     await relogin();
     expect((await f.call('POST', `/admin/v1/appeals/${id}/reply`, { token: f.tokens.city_officer, body: { reply: '经核实，已为您更正为绿码。' } })).body.status).toBe('replied');
+    // the citizen who left a call-back number gets an SMS that there is an answer
+    const sms = await cit.travel.pendingSms();
+    expect(sms).toEqual([expect.objectContaining({ phone: CONTACT, text: expect.stringContaining(`工单 ${id}）已有答复`) })]);
     const closed = await f.call('POST', `/admin/v1/appeals/${id}/close`, { token: f.tokens.city_officer, body: { resolution: 'corrected' } });
     expect(closed.body).toMatchObject({ status: 'closed', statusZh: '已办结', resolutionZh: '已更正' });
 

@@ -12,6 +12,7 @@ import {
   type AppealStatus, type AppealType, type Resolution,
 } from './labels.js';
 import { decodePhoto, PhotoVault } from './photo-vault.js';
+import { Sealer } from './seal.js';
 import { cleanText } from './text-input.js';
 
 /**
@@ -108,10 +109,12 @@ export interface AppealStats {
 export class Appeals {
   readonly photos: PhotoVault;
   private readonly pii: PiiCrypto;
+  private readonly sms: Sealer;
 
   constructor(private readonly host: CapabilityHost, private readonly cfg: CitizenConfig) {
     this.photos = new PhotoVault(cfg.dataDir, host.secrets);
     this.pii = new PiiCrypto(host.secrets);
+    this.sms = new Sealer(host.secrets, 'sms');
   }
 
   /** Files an order for `person` (checked input; flood guard; photo encrypted). */
@@ -273,6 +276,15 @@ export class Appeals {
         );
       }
       const row = toRow(r.rows[0]!);
+      if (action === 'reply' && row.contactEnc !== null) {
+        // tell the citizen there is an answer (not the answer itself: an SMS is read on a lock screen)
+        const u = await tx.query<{ uid: Uint8Array }>('SELECT uid FROM persons WHERE id = $1', [row.personId]);
+        const phone = this.pii.decrypt('phone', Buffer.from(u.rows[0]!.uid), row.contactEnc);
+        await tx.query(
+          "INSERT INTO cit_sms_outbox (person_id, purpose, phone_enc, text_enc, created_at) VALUES ($1, 'appeal_reply', $2, $3, $4)",
+          [row.personId, this.sms.seal(phone), this.sms.seal(`【健康码】您的申诉（工单 ${row.id}）已有答复，请在健康码页面“便民服务 - 我要申诉”中查看。`), at(now)],
+        );
+      }
       await this.event(tx, id, now, actor, action === 'accept' ? 'accepted' : action === 'reply' ? 'replied' : 'closed',
         action === 'close' ? RESOLUTION_ZH[resolution!] : null);
       await sameTx(tx, row);

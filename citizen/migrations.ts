@@ -155,10 +155,18 @@ CREATE TABLE cit_sampling_keys (
 );
 `;
 
+const V6_APPEAL_SMS = `
+-- The citizen gets an SMS when an official replies to an appeal that left a
+-- call-back number (same sealed outbox as the travel-card codes).
+ALTER TABLE cit_sms_outbox DROP CONSTRAINT cit_sms_outbox_purpose_check;
+ALTER TABLE cit_sms_outbox ADD CONSTRAINT cit_sms_outbox_purpose_check CHECK (purpose IN ('travel_card', 'appeal_reply'));
+`;
+
 export const CITIZEN_MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'appeals', sql: V1_APPEALS },
   { version: 2, name: 'knowledge-base', sql: V2_KB },
   { version: 3, name: 'travel-card', sql: V3_TRAVEL },
   { version: 4, name: 'sampling', sql: V4_SAMPLING },
   { version: 5, name: 'sampling-keys', sql: V5_SAMPLING_KEYS },
+  { version: 6, name: 'appeal-reply-sms', sql: V6_APPEAL_SMS },
 ]);
