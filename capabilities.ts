@@ -3,6 +3,7 @@ import { exchangeCapability } from './exchange/capability.js';
 import { tracingCapability } from './tracing/index.js';
 import { alertingCapability } from './alerting/index.js';
 import { logauditCapability } from './logaudit/capability.js';
+import { CITIZEN } from './citizen/index.js';
 
 /**
  * Every capability of the back office, in start order (admin-api/capability.ts
@@ -16,3 +17,4 @@ export const CAPABILITIES: readonly Capability<any>[] = Object.freeze([
 ]);
 export const CAPABILITIES: readonly Capability<any>[] = Object.freeze([alertingCapability]);
 export const CAPABILITIES: readonly Capability<any>[] = Object.freeze([logauditCapability]);
+export const CAPABILITIES: readonly Capability<any>[] = Object.freeze([CITIZEN]);

@@ -2,6 +2,7 @@ import type { ReactNode } from 'react';
 import { EXCHANGE_PAGES } from '../../../exchange/console/pages.js';
 import { ALERTING_PAGES } from '../../../alerting/console/pages.js';
 import { LOGAUDIT_PAGES } from '../../../logaudit/console/logaudit-pages.js';
+import { CITIZEN_PAGES } from '../../../citizen/console/pages.js';
 import { AuditPage } from './audit-page.js';
 import { BulkPage } from './bulk-page.js';
 import { CodesPage } from './codes-page.js';
@@ -52,6 +53,7 @@ export const PAGES: readonly PageDef[] = [
   { id: 'venues', title: '场所码', group: GROUP_CODES, perm: 'venues.read', render: (p) => <VenuesPage canWrite={p.can('venues.write')} /> },
   { id: 'users', title: '账号与角色', group: GROUP_SYSTEM, perm: 'users.manage', render: () => <UsersPage /> },
   ...EXCHANGE_PAGES,
+  ...CITIZEN_PAGES,
   { id: 'audit', title: '审计日志', group: GROUP_SYSTEM, perm: 'audit.read', render: () => <AuditPage /> },
   ...TRACING_PAGES,
   ...ALERTING_PAGES,
