@@ -14,7 +14,7 @@ import { CITIZEN } from './citizen/index.js';
 export const CAPABILITIES: readonly Capability<any>[] = Object.freeze([
   exchangeCapability,
   tracingCapability,
+  alertingCapability,
+  logauditCapability,
+  CITIZEN,
 ]);
-export const CAPABILITIES: readonly Capability<any>[] = Object.freeze([alertingCapability]);
-export const CAPABILITIES: readonly Capability<any>[] = Object.freeze([logauditCapability]);
-export const CAPABILITIES: readonly Capability<any>[] = Object.freeze([CITIZEN]);
