@@ -24,6 +24,7 @@ import { EdgeError } from './errors.js';
  * | EDGE_KEY_LIFETIME_DAYS | 30                 | validity window of a newly generated node key |
  * | EDGE_SIGN_THREADS      | 1                  | piscina signing threads per server process |
  * | EDGE_SESSION_CACHE     | 131072             | verified sessions held in the fixed session table (64-byte slots plus the token text, ≈ 128–256 B each, allocated at start; ≤ 16777216) |
+ * | EDGE_SCAN_GATHER_MS    | 0                  | ms a scan group gathers before its fsync'ed commit (edge/scan-spool.ts); 0 = the end of the tick |
  * | EDGE_DISPLAY_CACHE     | = EDGE_SESSION_CACHE | display bodies kept in memory per server process (512 B each, allocated at start; 0 = serve every display from LMDB; edge/display-cache.ts) |
  *
  * EDGE_MAX_LAG_SEC = 120: long enough to ride out a Redis failover or a
@@ -46,6 +47,8 @@ export interface EdgeConfig {
   readonly sessionCacheSize: number;
   /** display bodies held in memory per server process (edge/display-cache.ts); 0 = none; absent = sessionCacheSize */
   readonly displayCacheSize?: number;
+  /** scan group commit window, ms (edge/scan-spool.ts); absent = 0 */
+  readonly scanGatherMs?: number;
 }
 
 /** `<data dir>/session.key`: the session HMAC key, 64 hex characters and a newline, mode 0600. */
@@ -125,7 +128,8 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
   const signThreads = intVar(env, 'EDGE_SIGN_THREADS', 1, 1, 64);
   const sessionCacheSize = intVar(env, 'EDGE_SESSION_CACHE', 131_072, 1, 1 << 24);
   const displayCacheSize = intVar(env, 'EDGE_DISPLAY_CACHE', sessionCacheSize, 0, 1 << 24);
+  const scanGatherMs = intVar(env, 'EDGE_SCAN_GATHER_MS', 0, 0, 50);
   const rawKey = env.HC_SESSION_KEY;
   const sessionKey = rawKey !== undefined && rawKey !== '' ? hexKey('HC_SESSION_KEY', rawKey) : loadOrCreateSessionKey(dataDir);
-  return { host, port, workers, dataDir, sessionKey, maxLagSec, tokenTtlSec, signAlg, keyLifetimeDays, signThreads, sessionCacheSize, displayCacheSize };
+  return { host, port, workers, dataDir, sessionKey, maxLagSec, tokenTtlSec, signAlg, keyLifetimeDays, signThreads, sessionCacheSize, displayCacheSize, scanGatherMs };
 }

@@ -156,7 +156,7 @@ export async function startEdgeServer(config: EdgeConfig, deps: EdgeDeps = {}): 
   const nowSec = Math.floor(Date.now() / 1000);
   let reader: ReplicaReader | null = deps.reader ?? null;
   const ownsReader = deps.reader === undefined;
-  const spool = deps.spool ?? ScanSpool.open(config.dataDir);
+  const spool = deps.spool ?? ScanSpool.open(config.dataDir, config.scanGatherMs ?? 0);
   const ownsSpool = deps.spool === undefined;
   let pool: SignPool | null = null;
   try {
