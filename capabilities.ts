@@ -1,4 +1,8 @@
 import type { Capability } from './admin-api/capability.js';
+import { exchangeCapability } from './exchange/capability.js';
+import { tracingCapability } from './tracing/index.js';
+import { alertingCapability } from './alerting/index.js';
+import { logauditCapability } from './logaudit/capability.js';
 import { CITIZEN } from './citizen/index.js';
 
 /**
@@ -7,4 +11,10 @@ import { CITIZEN } from './citizen/index.js';
  * and one line here. The embedded stack and a cluster master start them all.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const CAPABILITIES: readonly Capability<any>[] = Object.freeze([CITIZEN]);
+export const CAPABILITIES: readonly Capability<any>[] = Object.freeze([
+  exchangeCapability,
+  tracingCapability,
+  alertingCapability,
+  logauditCapability,
+  CITIZEN,
+]);
