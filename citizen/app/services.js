@@ -157,7 +157,7 @@ function base64(file) {
 // ---- 咨询帮助 ------------------------------------------------------------
 
 function helpPane() {
-  const q = el('input', { type: 'search', placeholder: '搜索问题，例如：健康码变黄', maxlength: 100 });
+  const q = el('input', { type: 'search', placeholder: '搜索问题，例如：健康码变黄', maxlength: 100, style: { width: '100%' } });
   const out = el('div', { class: 'result', role: 'status' });
   const list = el('div');
   // the full list grouped by category; search hits in rank order
@@ -332,7 +332,8 @@ export function open(o) {
     pane.append(TABS.find((t) => t[0] === id)[2]());
   };
   for (const [id, label] of TABS) {
-    const b = el('button', { type: 'button', text: label, 'data-tab': id });
+    // flex none: the page's button.primary grows (flex: 1) on the code screen, not here
+    const b = el('button', { type: 'button', text: label, 'data-tab': id, style: { flex: 'none', padding: '8px 10px' } });
     b.onclick = () => select(id);
     nav.append(b);
   }
