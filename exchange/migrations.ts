@@ -43,7 +43,9 @@ CREATE TABLE exchange_batches (
   started_at      timestamptz NULL,
   finished_at     timestamptz NULL,
   origin          text NOT NULL DEFAULT 'upload',
-  header          jsonb NULL
+  header          jsonb NULL,
+  -- the master process whose data dir holds the spooled file (cluster: only it works on the batch)
+  node            text NOT NULL DEFAULT ''
 );
 CREATE INDEX exchange_batches_created_ix ON exchange_batches (created_at DESC);
 CREATE INDEX exchange_batches_status_ix ON exchange_batches (status);
@@ -156,7 +158,9 @@ CREATE TABLE exchange_forwards (
   next_attempt_at timestamptz NOT NULL DEFAULT now(),
   last_error      text NULL,
   sent_at         timestamptz NULL,
-  created_at      timestamptz NOT NULL DEFAULT now()
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  -- the master process whose data dir holds the re-encrypted file
+  node            text NOT NULL DEFAULT ''
 );
 CREATE INDEX exchange_forwards_due_ix ON exchange_forwards (next_attempt_at) WHERE status = 'pending';
 `;
