@@ -165,7 +165,24 @@ CREATE TABLE exchange_forwards (
 CREATE INDEX exchange_forwards_due_ix ON exchange_forwards (next_attempt_at) WHERE status = 'pending';
 `;
 
+/** Departments' SFTP servers the exchange pulls archives from (secrets sealed like recipients'). */
+const V3 = `
+CREATE TABLE exchange_sftp_sources (
+  id          text PRIMARY KEY,
+  department  text NOT NULL,
+  dataset     text NOT NULL,
+  host        text NOT NULL,
+  port        integer NOT NULL,
+  username    text NOT NULL,
+  remote_dir  text NOT NULL,
+  secret_enc  bytea NOT NULL,
+  updated_by  text NOT NULL,
+  updated_at  timestamptz NOT NULL DEFAULT now()
+);
+`;
+
 export const EXCHANGE_MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'imports', sql: V1 },
   { version: 2, name: 'archives', sql: V2 },
+  { version: 3, name: 'sftp-sources', sql: V3 },
 ]);

@@ -21,6 +21,7 @@ import type { ArchiveIntake } from './archive-intake.js';
 import { maskPattern } from './password-rules.js';
 import { validateRecipient, type ExchangeSecrets } from './recipients.js';
 import type { SftpForwarder } from './sftp-forward.js';
+import { validateSource, type SftpPickup } from './sftp-pickup.js';
 
 /**
  * The exchange's API (issue 10):
@@ -77,6 +78,7 @@ export interface ExchangeParts {
   readonly secrets: ExchangeSecrets;
   readonly intake: ArchiveIntake;
   readonly forwarder: SftpForwarder;
+  readonly pickup: SftpPickup;
 }
 
 export async function registerExchangeRoutes(app: FastifyInstance, ctx: Ctx, host: CapabilityHost, cfg: ExchangeConfig, parts: ExchangeParts): Promise<void> {
@@ -344,6 +346,34 @@ function registerArchiveRoutes(app: FastifyInstance, ctx: Ctx, host: CapabilityH
     const input = validateRecipient(id, req.body);
     await secrets.setRecipient(id, input, principalOf(req).username);
     await ctx.audit(req, { action: 'exchange.recipient.set', target: `recipient:${id}`, outcome: 'ok', details: { host: input.host, port: input.port, datasets: input.datasets } });
+    return { id };
+  });
+
+  app.get('/admin/v1/exchange/sftp-sources', {
+    config: { access: 'exchange.read', rate: 'admin' },
+    schema: { summary: 'SFTP servers archives are pulled from (no secrets)', tags: ['exchange'] },
+  }, async () => ({ sources: await parts.pickup.sources() }));
+
+  app.put('/admin/v1/exchange/sftp-sources/:id', {
+    config: { access: 'exchange.secrets', rate: 'admin' },
+    schema: {
+      summary: "Add or change a department's SFTP server to pull encrypted archives from", tags: ['exchange'],
+      params: { type: 'object', additionalProperties: false, required: ['id'], properties: { id: { type: 'string', maxLength: 40 } } },
+      body: {
+        type: 'object', additionalProperties: false, required: ['department', 'dataset', 'host', 'port', 'username', 'remoteDir'],
+        properties: {
+          department: { type: 'string' }, dataset: { type: 'string' }, host: { type: 'string' }, port: { type: 'integer' }, username: { type: 'string' },
+          remoteDir: { type: 'string' }, privateKey: { type: 'string', maxLength: 16384 }, password: { type: 'string', maxLength: 256 },
+        },
+      },
+      response: { 400: ERROR_BODY },
+    },
+  }, async (req) => {
+    const { id } = req.params as { id: string };
+    const s = validateSource(id, req.body);
+    await parts.datasets.get(s.dataset);
+    await parts.pickup.setSource(id, s, principalOf(req).username);
+    await ctx.audit(req, { action: 'exchange.sftp_source.set', target: `sftp-source:${id}`, outcome: 'ok', details: { host: s.host, port: s.port, dataset: s.dataset } });
     return { id };
   });
 
