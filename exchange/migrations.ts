@@ -181,8 +181,22 @@ CREATE TABLE exchange_sftp_sources (
 );
 `;
 
+/** Masked data returns (智能数据返还): who took which batch's rows for which region, when. */
+const V4 = `
+CREATE TABLE exchange_returns (
+  id          bigserial PRIMARY KEY,
+  batch_id    text NOT NULL REFERENCES exchange_batches (id),
+  region      text NOT NULL,
+  actor       text NOT NULL,
+  rows        integer NOT NULL,
+  at          timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX exchange_returns_batch_ix ON exchange_returns (batch_id, region);
+`;
+
 export const EXCHANGE_MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'imports', sql: V1 },
   { version: 2, name: 'archives', sql: V2 },
   { version: 3, name: 'sftp-sources', sql: V3 },
+  { version: 4, name: 'returns', sql: V4 },
 ]);
