@@ -1,3 +1,4 @@
+import { parsePollSpecs, type PollSpec } from './db-poll.js';
 import { LogAuditError } from './errors.js';
 
 /**
@@ -20,6 +21,9 @@ export interface LogAuditConfig {
   /** user:authProtocol:authKey[:privProtocol:privKey] */
   snmpUsers: { user: string; authProtocol: 'sha' | 'md5'; authKey: string; privProtocol: 'aes' | 'des' | null; privKey: string | null }[];
   files: string[];
+  /** LOGAUDIT_DB_POLL: tables to poll (db-poll.ts); LOGAUDIT_DB_POLL_URL: a PostgreSQL other than the master */
+  dbPoll: PollSpec[];
+  dbPollUrl: string | null;
   maxMessageBytes: number;
   sourceRate: number;
   queueHigh: number;
@@ -90,6 +94,7 @@ export function loadLogAuditConfig(env: Readonly<Record<string, string | undefin
     udp: listens(env, 'LOGAUDIT_UDP'), tcp: listens(env, 'LOGAUDIT_TCP'), tls, tlsCert, tlsKey,
     snmp: listens(env, 'LOGAUDIT_SNMP'), snmpCommunity: env.LOGAUDIT_SNMP_COMMUNITY ?? 'public', snmpUsers: users,
     files: (env.LOGAUDIT_FILES ?? '').split(',').map((x) => x.trim()).filter(Boolean),
+    dbPoll: parsePollSpecs(env.LOGAUDIT_DB_POLL), dbPollUrl: env.LOGAUDIT_DB_POLL_URL ?? null,
     maxMessageBytes: int(env, 'LOGAUDIT_MAX_MESSAGE_BYTES', 16 * 1024, 480, 65_535),
     sourceRate: int(env, 'LOGAUDIT_SOURCE_RATE', 0, 0, 10_000_000),
     queueHigh: int(env, 'LOGAUDIT_QUEUE_HIGH', 50_000, 100, 10_000_000),
