@@ -7,6 +7,7 @@ import { LogAuditEngine, type AlertOut } from './engine.js';
 import { DbPoller } from './db-poll.js';
 import { LogAuditError } from './errors.js';
 import { FileTailer } from './file-tail.js';
+import { sftpPickupOnce } from './sftp-pickup.js';
 import { Collector, ForwardServer } from './forward.js';
 import { SyslogIntake } from './intake.js';
 import type { RawMessage } from './normalise.js';
@@ -37,6 +38,8 @@ export class LogAuditService {
   private tailer: FileTailer | null = null;
   poller: DbPoller | null = null;
   private ownPollDb: SqlClient | null = null;
+  private sftpTimer: NodeJS.Timeout | null = null;
+  private sftpRun: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
 
@@ -101,6 +104,18 @@ export class LogAuditService {
       this.poller = new DbPoller(pollDb, c.dbPoll, join(c.dataDir, 'logaudit', 'db-poll-state.json'), (m) => { this.accept(m); }, this.deps.now);
       this.poller.start();
     }
+    if (c.sftp) {
+      const sf = c.sftp;
+      const key = readFileSync(sf.keyFile);
+      const pass = (): void => {
+        this.sftpRun = this.sftpRun.then(async () => {
+          await sftpPickupOnce({ host: sf.host, port: sf.port, username: sf.user, privateKey: key, dir: sf.dir, pattern: sf.pattern, program: sf.program, now: this.deps.now, sink: (m) => { this.accept(m); } });
+        }).catch((e: unknown) => this.deps.log(`logaudit: SFTP pickup from ${sf.host} failed: ${(e as Error).message}`));
+      };
+      pass();
+      this.sftpTimer = setInterval(pass, 60_000);
+      this.sftpTimer.unref();
+    }
     if (this.engine && c.forwardListen.length > 0) {
       const engine = this.engine;
       this.forward = new ForwardServer({ tls: tls!, token: c.forwardToken, accept: (items) => engine.acceptDurable(items), now: this.deps.now });
@@ -159,6 +174,8 @@ export class LogAuditService {
     if (this.timer) clearInterval(this.timer);
     await this.flushing;
     this.tailer?.close();
+    if (this.sftpTimer) clearInterval(this.sftpTimer);
+    await this.sftpRun;
     await this.poller?.close();
     await this.ownPollDb?.close();
     await this.intake.close();
