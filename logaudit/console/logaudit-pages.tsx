@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { api, ApiError } from '../../admin-api/console/src/api.js';
+import { api, apiBlob, ApiError } from '../../admin-api/console/src/api.js';
 import type { PageDef } from '../../admin-api/console/src/pages.js';
 import { Empty, ErrorBox, OkBox, Section } from '../../admin-api/console/src/ui.js';
 
@@ -208,7 +208,21 @@ function AssetsPage({ canWrite }: { canWrite: boolean }) {
         <button type="button" onClick={() => void api<{ ok: boolean; days: number; events: number }>('POST', '/admin/v1/logaudit/verify', {}).then((r) => setVerify(r.ok ? `校验通过：${r.days} 天、${r.events} 条日志的哈希链与签名均一致` : '校验失败：存在被篡改或缺失的日志')).catch((e: unknown) => setError(errText(e)))}>校验日志完整性</button>
         {verify ? <OkBox>{verify}</OkBox> : null}
       </Section>
-      <Section title="每日入库量（近 14 天）"><DayChart days={days} /></Section>
+      <Section title="每日入库量（近 14 天）">
+        <DayChart days={days} />
+        <div className="row">
+          {(['xlsx', 'pdf'] as const).map((fmt) => (
+            <button key={fmt} type="button" onClick={() => void apiBlob(`/admin/v1/logaudit/report.${fmt}?days=14`).then((b) => {
+              const u = URL.createObjectURL(b);
+              const a = document.createElement('a');
+              a.href = u;
+              a.download = `日志审计报表.${fmt}`;
+              a.click();
+              setTimeout(() => URL.revokeObjectURL(u), 1000);
+            }).catch((e: unknown) => setError(errText(e)))}>导出{fmt === 'xlsx' ? ' Excel' : ' PDF'} 报表</button>
+          ))}
+        </div>
+      </Section>
       <Section title="日志源设备">
         {assets.length === 0 ? <Empty>尚未收到任何设备的日志</Empty> : (
           <table>
