@@ -1,6 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, apiBlob, ApiError } from '../../admin-api/console/src/api.js';
-import type { PageDef } from '../../admin-api/console/src/pages.js';
 import { Empty, ErrorBox, OkBox, Section } from '../../admin-api/console/src/ui.js';
 
 /**
@@ -9,7 +8,6 @@ import { Empty, ErrorBox, OkBox, Section } from '../../admin-api/console/src/ui.
  * chart), 解析与规则目录 (what is shipped, counted from the data files).
  * Everything in Chinese, times in China time.
  */
-const GROUP = '日志审计';
 
 const LOG_ERR_ZH: Record<string, string> = {
   LOG_ERR_QUERY: '查询条件格式不正确', LOG_ERR_RANGE: '查询时间范围无效或过长', LOG_ERR_NOT_FOUND: '记录不存在',
@@ -43,7 +41,7 @@ const COUNTER_ZH: Record<string, string> = {
 
 type Ev = Record<string, unknown>;
 
-function SearchPage({ canWrite }: { canWrite: boolean }) {
+export function SearchPage({ canWrite }: { canWrite: boolean }) {
   const [q, setQ] = useState('');
   const [hours, setHours] = useState('24');
   const [rows, setRows] = useState<Ev[] | null>(null);
@@ -167,7 +165,7 @@ function DayChart({ days }: { days: { day: string; events: number }[] }) {
   );
 }
 
-function AssetsPage({ canWrite }: { canWrite: boolean }) {
+export function AssetsPage({ canWrite }: { canWrite: boolean }) {
   const [assets, setAssets] = useState<Asset[]>([]);
   const [collectors, setCollectors] = useState<Collector[]>([]);
   const [health, setHealth] = useState<{ counters: Record<string, number>; queue: number; spoolBytes: number; alertLatencyP99Ms: number | null } | null>(null);
@@ -262,7 +260,7 @@ interface CatalogDetail {
   fieldList: { name: string; type: string; zh: string }[];
 }
 
-function CatalogPage() {
+export function CatalogPage() {
   const [c, setC] = useState<CatalogDetail | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => { api<CatalogDetail>('GET', '/admin/v1/logaudit/catalog?detail=true').then(setC).catch((e: unknown) => setError(errText(e))); }, []);
@@ -291,9 +289,3 @@ function CatalogPage() {
     </>
   );
 }
-
-export const LOGAUDIT_PAGES: readonly PageDef[] = [
-  { id: 'logaudit-search', title: '日志检索', group: GROUP, perm: 'logaudit.read', render: (p) => <SearchPage canWrite={p.can('logaudit.write')} /> },
-  { id: 'logaudit-assets', title: '设备与采集器', group: GROUP, perm: 'logaudit.read', render: (p) => <AssetsPage canWrite={p.can('logaudit.write')} /> },
-  { id: 'logaudit-catalog', title: '解析与规则目录', group: GROUP, perm: 'logaudit.read', render: () => <CatalogPage /> },
-];

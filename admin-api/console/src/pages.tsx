@@ -1,7 +1,7 @@
 import type { ReactNode } from 'react';
 import { EXCHANGE_PAGES } from '../../../exchange/console/pages.js';
 import { ALERTING_PAGES } from '../../../alerting/console/pages.js';
-import { LOGAUDIT_PAGES } from '../../../logaudit/console/logaudit-pages.js';
+import { LOGAUDIT_PAGES } from '../../../logaudit/console/pages.js';
 import { CITIZEN_PAGES } from '../../../citizen/console/pages.js';
 import { AuditPage } from './audit-page.js';
 import { BulkPage } from './bulk-page.js';
