@@ -278,43 +278,52 @@ export class AlertEngine {
     );
   }
 
-  private async evaluateMetrics(rules: readonly RuleSpec[], _res: TickResult): Promise<void> {
+  private async evaluateMetrics(rules: readonly RuleSpec[], res: TickResult): Promise<void> {
     const now = this.o.now();
     const metricRules = rules.filter((r) => r.enabled && r.condition.type === 'metric');
     if (metricRules.length === 0 || this.samples.size === 0) return;
+    // decide in memory first: a quiet system (nothing true, nothing open) writes nothing
+    const open = await this.o.db.query<{ id: string | number; fingerprint: string; rule_id: string; status: AlertStatus; value: number | null }>(
+      `SELECT a.id, a.fingerprint, a.rule_id, a.status, a.value FROM alerting_alerts a WHERE a.status <> 'resolved' AND a.source = 'monitor'`,
+    );
+    const openByFp = new Map(open.rows.map((a) => [a.fingerprint, a]));
+    type Write = { kind: 'update' | 'insert'; fp: string; rule: RuleSpec; metric: string; lt: string; value: number; summary: string } | { kind: 'resolve'; id: number; rule: RuleSpec; status: AlertStatus };
+    const writes: Write[] = [];
+    for (const rule of metricRules) {
+      const c = rule.condition as Extract<RuleSpec['condition'], { type: 'metric' }>;
+      const obs = this.samples.get(c.metric);
+      if (obs === undefined) continue;
+      const trueFps = new Set<string>();
+      for (const s of obs.series) {
+        if (!compare(c.op, s.value, c.value)) continue;
+        const lt = labelText(s.labels);
+        const fp = `${rule.id}|${c.metric}|${lt}`;
+        trueFps.add(fp);
+        const summary = `${rule.name}：${METRICS[c.metric]} ${fmt(s.value)}（阈值 ${c.op} ${fmt(c.value)}）${lt === '' ? '' : `，${lt}`}`;
+        writes.push({ kind: openByFp.has(fp) ? 'update' : 'insert', fp, rule, metric: c.metric, lt, value: s.value, summary });
+      }
+      // observed and no longer true: resolved (a pending one simply disappears into resolved, never told)
+      for (const a of open.rows) {
+        if (a.rule_id === rule.id && !trueFps.has(a.fingerprint)) writes.push({ kind: 'resolve', id: Number(a.id), rule, status: a.status });
+      }
+    }
+    // a sample counts once: the next tick waits for the next monitor round instead of re-writing the same values
+    for (const rule of metricRules) this.samples.delete((rule.condition as { metric: string }).metric);
+    if (writes.length === 0) return;
     await this.o.db.transaction(async (tx) => {
-      for (const rule of metricRules) {
-        const c = rule.condition as Extract<RuleSpec['condition'], { type: 'metric' }>;
-        const obs = this.samples.get(c.metric);
-        if (obs === undefined) continue;
-        const trueFps: string[] = [];
-        for (const s of obs.series) {
-          if (!compare(c.op, s.value, c.value)) continue;
-          const lt = labelText(s.labels);
-          const fp = `${rule.id}|${c.metric}|${lt}`;
-          trueFps.push(fp);
-          const summary = `${rule.name}：${METRICS[c.metric]} ${fmt(s.value)}（阈值 ${c.op} ${fmt(c.value)}）${lt === '' ? '' : `，${lt}`}`;
-          const u = await tx.query(
-            `UPDATE alerting_alerts SET last_seen_ms = $2, value = $3, summary = $4 WHERE fingerprint = $1 AND status <> 'resolved'`,
-            [fp, now, s.value, summary],
-          );
-          if (u.rowCount > 0) continue;
-          const gk = this.groupKey(rule, { source: 'monitor', kind: c.metric, region: '', key: lt });
+      for (const w of writes) {
+        if (w.kind === 'resolve') {
+          await this.resolve(tx, w.id, w.rule, w.status, now, 'condition cleared');
+          if (w.status === 'firing') res.resolved++;
+        } else if (w.kind === 'update') {
+          await tx.query(`UPDATE alerting_alerts SET last_seen_ms = $2, value = $3, summary = $4 WHERE fingerprint = $1 AND status <> 'resolved'`, [w.fp, now, w.value, w.summary]);
+        } else {
+          const gk = this.groupKey(w.rule, { source: 'monitor', kind: w.metric, region: '', key: w.lt });
           await tx.query(
             `INSERT INTO alerting_alerts (fingerprint, rule_id, group_key, key, source, kind, severity, summary, region, value, status, started_ms, last_seen_ms, events)
              VALUES ($1, $2, $3, $4, 'monitor', $5, $6, $7, NULL, $8, 'pending', $9, $9, 0)`,
-            [fp, rule.id, gk, lt === '' ? c.metric : lt, c.metric, rule.severity, summary, s.value, now],
+            [w.fp, w.rule.id, gk, w.lt === '' ? w.metric : w.lt, w.metric, w.rule.severity, w.summary, w.value, now],
           );
-        }
-        // observed and no longer true: resolved (a pending one simply disappears into resolved, never told)
-        const open = await tx.query<{ id: string | number; fingerprint: string; status: AlertStatus }>(
-          `SELECT id, fingerprint, status FROM alerting_alerts WHERE rule_id = $1 AND status <> 'resolved'`,
-          [rule.id],
-        );
-        for (const a of open.rows) {
-          if (trueFps.includes(a.fingerprint)) continue;
-          await this.resolve(tx, Number(a.id), rule, a.status, now, 'condition cleared');
-          if (a.status === 'firing') _res.resolved++;
         }
       }
     });
