@@ -150,6 +150,10 @@ export class AlertEngine {
   private rulesCache: RuleSpec[] | null = null;
   private samples = new Map<string, { atMs: number; series: MetricSample[] }>();
   private running: Promise<TickResult> | null = null;
+  /** alert_events cursor, read once from alerting_cursor then kept here (one engine per master) */
+  private cursor: number | null = null;
+  /** false once a round found nothing open and nothing to tell: the next quiet round skips the notify read */
+  private mayNotify = true;
   readonly counters = { fired: 0, resolved: 0, messages: 0, events: 0 };
 
   constructor(private readonly o: EngineOptions) {}
@@ -226,8 +230,11 @@ export class AlertEngine {
     const byId = new Map(rules.map((r) => [r.id, r]));
     res.events = await this.ingestEvents(rules);
     await this.evaluateMetrics(rules, res);
-    await this.transitions(byId, res);
-    res.messages = await this.notify(byId);
+    const open = await this.transitions(byId, res);
+    if (open > 0 || res.events > 0 || res.resolved > 0 || this.mayNotify) {
+      res.messages = await this.notify(byId);
+      this.mayNotify = open > 0;
+    }
     this.counters.fired += res.fired;
     this.counters.resolved += res.resolved;
     this.counters.messages += res.messages;
@@ -238,8 +245,11 @@ export class AlertEngine {
   private async ingestEvents(rules: readonly RuleSpec[]): Promise<number> {
     let total = 0;
     for (;;) {
-      const c = await this.o.db.query<{ last_id: string | number }>(`SELECT last_id FROM alerting_cursor WHERE name = 'alert_events'`);
-      const after = c.rows.length === 0 ? 0 : Number(c.rows[0]!.last_id);
+      if (this.cursor === null) {
+        const c = await this.o.db.query<{ last_id: string | number }>(`SELECT last_id FROM alerting_cursor WHERE name = 'alert_events'`);
+        this.cursor = c.rows.length === 0 ? 0 : Number(c.rows[0]!.last_id);
+      }
+      const after = this.cursor;
       const events = await alertEventsAfter(this.o.db, after, EVENT_BATCH);
       if (events.length === 0) return total;
       const now = this.o.now();
@@ -253,6 +263,7 @@ export class AlertEngine {
           [events[events.length - 1]!.id],
         );
       });
+      this.cursor = events[events.length - 1]!.id;
       total += events.length;
       if (events.length < EVENT_BATCH) return total;
     }
@@ -336,10 +347,12 @@ export class AlertEngine {
     }
   }
 
-  private async transitions(byId: Map<string, RuleSpec>, res: TickResult): Promise<void> {
+  /** Returns how many alerts are open (pending or firing) after it. */
+  private async transitions(byId: Map<string, RuleSpec>, res: TickResult): Promise<number> {
     const now = this.o.now();
     const open = await this.o.db.query<AlertRow>(`SELECT * FROM alerting_alerts WHERE status <> 'resolved' ORDER BY id`);
-    if (open.rows.length === 0) return;
+    if (open.rows.length === 0) return 0;
+    let stillOpen = open.rows.length;
     await this.o.db.transaction(async (tx) => {
       for (const a of open.rows) {
         const rule = byId.get(a.rule_id);
@@ -347,12 +360,14 @@ export class AlertEngine {
         if (rule === undefined || !rule.enabled) {
           await this.resolve(tx, id, rule, a.status, now, 'rule removed or disabled');
           if (a.status === 'firing') res.resolved++;
+          stillOpen--;
           continue;
         }
         const quietFor = now - Number(a.last_seen_ms);
         if (rule.condition.type === 'event' && quietFor >= rule.resolveAfterSec * 1000) {
           await this.resolve(tx, id, rule, a.status, now, `no event for ${rule.resolveAfterSec} s`);
           if (a.status === 'firing') res.resolved++;
+          stillOpen--;
           continue;
         }
         if (a.status === 'pending' && now - Number(a.started_ms) >= rule.forSec * 1000) {
@@ -365,6 +380,7 @@ export class AlertEngine {
         }
       }
     });
+    return stillOpen;
   }
 
   private async activeSilences(now: number): Promise<Silence[]> {
