@@ -7,9 +7,4 @@ import { alertingCapability } from './alerting/index.js';
  * and one line here. The embedded stack and a cluster master start them all.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-// alerting is built and tested (alerting/) but not yet started by the embedded
-// stack: its once-a-second PGlite polling exposes an lmdb-js deadlock in the
-// in-process edge (edge/server.ts writerInProcess) — test/stack-embedded hangs
-// in its second test. See alerting/CLOSING.md.
-void alertingCapability;
-export const CAPABILITIES: readonly Capability<any>[] = Object.freeze([]);
+export const CAPABILITIES: readonly Capability<any>[] = Object.freeze([alertingCapability]);

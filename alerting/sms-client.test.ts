@@ -57,6 +57,9 @@ describe('config', () => {
     bad({ SMS_DAILY_BUDGET: '-3' }, 'SMS_DAILY_BUDGET');
     bad({ ALERT_TICK_MS: 'fast' }, 'ALERT_TICK_MS');
     bad({ ALERT_EDGE_URLS: 'http://a:8080,nope' }, 'ALERT_EDGE_URLS');
+    bad({ ALERT_LOOPS: 'sometimes' }, 'ALERT_LOOPS');
+    expect(loadAlertingConfig({}, { dataDir: '/tmp', mode: 'embedded' }).loops).toBe(true);
+    expect(loadAlertingConfig({ ALERT_LOOPS: 'off' }, { dataDir: '/tmp', mode: 'cluster' }).loops).toBe(false);
     try {
       loadAlertingConfig({ ALERT_PHONES: '13912345678,2345678' }, { dataDir: '/tmp' });
     } catch (e) {

@@ -55,7 +55,7 @@ async function main(): Promise<void> {
     nowMs: () => Date.now(), log: () => undefined, committed: () => undefined,
   };
   await migrateCapability(db, alertingCapability);
-  const cfg: AlertingConfig = alertingCapability.config({ ALERT_PHONES: '13912345678', SYNC_PORT: '0' }, { dataDir, mode: 'embedded' });
+  const cfg: AlertingConfig = alertingCapability.config({ ALERT_PHONES: '13912345678', SYNC_PORT: '0', ALERT_LOOPS: 'on' }, { dataDir, mode: 'embedded' });
   const inst = (await alertingCapability.create(host, cfg)) as AlertingInstance;
   const svc = inst.service;
   const sim = svc.sim!;
