@@ -26,7 +26,8 @@ const nextId = (): string => `msg-${String(++n).padStart(4, "0")}-${Date.now()}`
 
 beforeAll(async () => {
   db = await openPglite();
-  await runMigrations(db, ALERTING_MIGRATIONS, 'alerting_migrations');
+  // version 1 only: the later ones index master tables this bare database does not have
+  await runMigrations(db, ALERTING_MIGRATIONS.slice(0, 1), 'alerting_migrations');
   sim = await startGatewaySim({ key: KEY, log: (l) => logs.push(l) });
 });
 afterAll(async () => {
