@@ -21,7 +21,7 @@ export const tracingCapability = defineCapability<TracingConfig>({
   migrations: TRACING_MIGRATIONS,
   config: (env) => loadTracingConfig(env),
   create(host, cfg) {
-    const index = new VenueIndex(host.readDb ?? host.db, { refreshMs: cfg.indexRefreshMs });
+    const index = new VenueIndex(host.readDb ?? host.db, { refreshMs: cfg.indexRefreshMs, maxVenues: cfg.indexMaxVenues });
     const tasks = new TaskService(host.db, host.readDb ?? host.db, cfg, () => host.nowMs());
     const groups = new GroupService(host.db, tasks, () => host.nowMs());
     const stats = new StatsService(host.readDb ?? host.db);
@@ -35,7 +35,9 @@ export const tracingCapability = defineCapability<TracingConfig>({
       async start() {
         // built in the background: a search before it is ready waits for it
         index.build().then(
-          () => host.log(`tracing: venue index ready, ${index.size} venues`),
+          () => host.log(index.mode === 'memory'
+            ? `tracing: venue index ready, ${index.size} venues`
+            : `tracing: more venues than TRACING_INDEX_MAX_VENUES: venue search is a substring search in SQL`),
           (err: unknown) => host.log(`tracing: venue index failed to build: ${(err as Error).message}`),
         );
       },

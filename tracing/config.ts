@@ -9,12 +9,14 @@ import { TracingError } from './errors.js';
  * | TRACING_MAX_VENUES | 200 | venues one task may name |
  * | TRACING_MAX_GROUP | 20000 | people one risk group's code change may hold |
  * | TRACING_INDEX_REFRESH_MS | 2000 | a search re-reads changed venues when the index is older than this |
+ * | TRACING_INDEX_MAX_VENUES | 3000000 | above this many venues the fuzzy index is not built (≈0.6 KB heap each): substring search in SQL instead |
  */
 export interface TracingConfig {
   readonly retentionDays: number;
   readonly maxVenues: number;
   readonly maxGroup: number;
   readonly indexRefreshMs: number;
+  readonly indexMaxVenues: number;
 }
 
 function int(env: Readonly<Record<string, string | undefined>>, name: string, def: number, min: number, max: number): number {
@@ -33,5 +35,6 @@ export function loadTracingConfig(env: Readonly<Record<string, string | undefine
     maxVenues: int(env, 'TRACING_MAX_VENUES', 200, 1, 5000),
     maxGroup: int(env, 'TRACING_MAX_GROUP', 20_000, 1, 1_000_000),
     indexRefreshMs: int(env, 'TRACING_INDEX_REFRESH_MS', 2000, 0, 3_600_000),
+    indexMaxVenues: int(env, 'TRACING_INDEX_MAX_VENUES', 3_000_000, 0, 100_000_000),
   };
 }
