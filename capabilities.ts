@@ -1,5 +1,9 @@
 import type { Capability } from './admin-api/capability.js';
+import { exchangeCapability } from './exchange/capability.js';
 import { tracingCapability } from './tracing/index.js';
+import { alertingCapability } from './alerting/index.js';
+import { logauditCapability } from './logaudit/capability.js';
+import { CITIZEN } from './citizen/index.js';
 
 /**
  * Every capability of the back office, in start order (admin-api/capability.ts
@@ -8,5 +12,9 @@ import { tracingCapability } from './tracing/index.js';
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const CAPABILITIES: readonly Capability<any>[] = Object.freeze([
+  exchangeCapability,
   tracingCapability,
+  alertingCapability,
+  logauditCapability,
+  CITIZEN,
 ]);

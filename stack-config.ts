@@ -152,8 +152,13 @@ export function loadStackConfig(env: Env = process.env): StackConfig {
 
   const withData = { ...env, HC_DATA_DIR: dataDir };
   // edge/config.ts and admin-api/config.ts validate their own variables (errors name them)
-  const edge = role === 'master' ? null : loadEdgeConfig(withData);
   const admin = role === 'edge' ? null : loadAdminConfig(withData as NodeJS.ProcessEnv);
+  // The citizen page's login form posts to this process's admin-api: same host as the page, ADMIN_PORT
+  // (edge/config.ts EDGE_APP_SESSION_URL; a fixed port only — port 0 is known after listen).
+  const edgeEnv = role === 'all' && admin !== null && admin.port !== 0 && str(env, 'EDGE_APP_SESSION_URL') === undefined
+    ? { ...withData, EDGE_APP_SESSION_URL: `:${admin.port}/v1/session` }
+    : withData;
+  const edge = role === 'master' ? null : loadEdgeConfig(edgeEnv);
   const sessionKey = edge?.sessionKey ?? sessionKeyOf(env, dataDir);
   const mode = embedded ? 'embedded' : 'cluster';
   const capabilities: Record<string, unknown> = {};

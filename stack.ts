@@ -6,7 +6,9 @@ import { migrateCapability, type CapabilityHost, type CapabilityInstance } from 
 import { registerConsole } from './admin-api/console-static.js';
 import { CAPABILITIES } from './capabilities.js';
 import { generateDemoData, masterIsEmpty, type DemoProgress, type DemoResult } from './demo-data.js';
+import { REPLICA_DIR } from './core/replica-layout.js';
 import { superviseEdge, type EdgeSupervisor } from './edge/main.js';
+import { ReplicaReader } from './edge/replica-reader.js';
 import { ScanSpool } from './edge/scan-spool.js';
 import { startEdgeServer, type EdgeServer } from './edge/server.js';
 import { AdminUsers, type FirstAdminResult } from './master/admin-users.js';
@@ -334,6 +336,7 @@ async function startMaster(
     sessionKey: config.sessionKey,
     config: config.admin!,
     onCommit: () => publisher.kick(),
+    demoPeople: config.demo.people,
     ...(opts.adminLogStream === undefined ? {} : { logStream: opts.adminLogStream }),
   });
   // the web console (issue 5) at /console/ on the admin port; without a
@@ -379,7 +382,10 @@ async function startEdgeNode(
   let supervisor: EdgeSupervisor | null = null;
   let port: number;
   if (ec.workers === 1) {
-    server = await startEdgeServer(ec, { spool, log });
+    // the daemon's writer already holds the replica open in this process: read through it, and
+    // store displays without callback transactions (EdgeDeps.writerInProcess)
+    const reader = ReplicaReader.attach(join(config.dataDir, REPLICA_DIR), daemon.writer.rootEnv());
+    server = await startEdgeServer(ec, { spool, log, reader, writerInProcess: true });
     const s = server;
     stops.add('listener', () => s.close());
     port = server.port;
@@ -387,6 +393,7 @@ async function startEdgeNode(
     // Forked servers read the environment themselves (edge/worker.ts): make it say what we resolved.
     process.env.HC_DATA_DIR = config.dataDir;
     process.env.HC_SESSION_KEY = config.sessionKey.toString('hex');
+    if (ec.appSessionUrl !== undefined) process.env.EDGE_APP_SESSION_URL = ec.appSessionUrl ?? 'none';
     supervisor = await superviseEdge(ec, log);
     const sup = supervisor;
     stops.add('listener', () => sup.stop());

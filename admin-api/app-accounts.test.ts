@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chinaTime } from '../core/china-time.js';
 import { ADMIN_CREDENTIALS_FILE } from '../master/admin-users.js';
 import { startAdmin, type Fixture } from './admin-fixture.common.js';
 
@@ -45,6 +46,8 @@ describe('login', () => {
     const right = await f.call('POST', '/admin/v1/login', { body: { username: 'auditor', password: f.passwords.auditor } });
     expect(right.status).toBe(423);
     expect(right.body.error).toBe('MASTER_ERR_LOGIN_LOCKED');
+    // what the official reads: Chinese, the end of the lockout in China time (UTC+8)
+    expect(right.body.zh).toBe(`连续登录失败次数过多，账号已被锁定：请于北京时间 ${chinaTime(f.clock.ms + 15 * 60_000)} 后再试`);
     const trail = await f.audit.list({ action: 'auth.login', actor: 'auditor', order: 'desc', limit: 2 });
     expect(trail.map((e) => e.outcome)).toEqual(['locked', 'locked']);
     f.clock.ms += 15 * 60_000 + 1000;

@@ -84,6 +84,12 @@ const TABLE: Row[] = [
   { method: 'POST', route: '/admin/v1/users', url: () => '/admin/v1/users', body: () => ({ username: `n${uniq()}`, role: 'analyst' }), ok: { admin: 201 } },
   { method: 'POST', route: '/admin/v1/users/{username}/disable', url: async () => `/admin/v1/users/${await throwawayUser()}/disable`, ok: { admin: 200 } },
   { method: 'POST', route: '/admin/v1/users/{username}/unlock', url: async () => `/admin/v1/users/${await throwawayUser()}/unlock`, ok: { admin: 200 } },
+  { method: 'GET', route: '/admin/v1/overview', url: () => '/admin/v1/overview', ok: all(200) },
+  { method: 'GET', route: '/admin/v1/audit/export.xlsx', url: () => '/admin/v1/audit/export.xlsx?outcome=ok', ok: { admin: 200, auditor: 200 } },
+  { method: 'POST', route: '/admin/v1/export/xlsx', url: () => '/admin/v1/export/xlsx', body: () => ({ title: '测试', columns: ['甲'], rows: [['乙']] }), ok: all(200) },
+  { method: 'POST', route: '/admin/v1/users/{username}/enable', url: async () => `/admin/v1/users/${await throwawayUser()}/enable`, ok: { admin: 200 } },
+  { method: 'POST', route: '/admin/v1/users/{username}/reset-password', url: async () => `/admin/v1/users/${await throwawayUser()}/reset-password`, ok: { admin: 200 } },
+  { method: 'POST', route: '/admin/v1/users/{username}', url: async () => `/admin/v1/users/${await throwawayUser()}`, body: () => ({ regionPrefix: '5101' }), ok: { admin: 200 } },
   { method: 'POST', route: '/admin/v1/codes/query', url: () => '/admin/v1/codes/query', body: () => ({ idNo: CHENGDU_ID }), ok: readers(200) },
   {
     method: 'POST', route: '/admin/v1/codes/transcode', url: () => '/admin/v1/codes/transcode',
@@ -136,10 +142,21 @@ const TABLE: Row[] = [
   { method: 'GET', route: '/admin/v1/venues/{id}', url: () => `/admin/v1/venues/${venueId}`, ok: readers(200) },
   { method: 'GET', route: '/admin/v1/venues/{id}/qr.png', url: () => `/admin/v1/venues/${venueId}/qr.png`, ok: readers(200) },
   { method: 'GET', route: '/admin/v1/venues/{id}/qr.svg', url: () => `/admin/v1/venues/${venueId}/qr.svg`, ok: readers(200) },
+  {
+    method: 'POST', route: '/admin/v1/venues/parse', url: () => '/admin/v1/venues/parse',
+    body: () => ({ filename: 'v.csv', data: Buffer.from('场所名称,区划代码\n春熙路,510104\n').toString('base64') }), ok: writers(200),
+  },
+  { method: 'GET', route: '/admin/v1/venues/{id}/poster.pdf', url: () => `/admin/v1/venues/${venueId}/poster.pdf`, ok: readers(200) },
+  { method: 'POST', route: '/admin/v1/venues/{id}', url: () => `/admin/v1/venues/${venueId}`, body: () => ({ name: '春熙路商场', region: '510104' }), ok: writers(200) },
+  {
+    method: 'POST', route: '/admin/v1/venues/{id}/disable',
+    url: async () => `/admin/v1/venues/${(await f.call('POST', '/admin/v1/venues', { token: f.tokens.admin, body: { name: `停用${uniq()}`, region: '510104' } })).body.id}/disable`,
+    ok: writers(200),
+  },
 ];
 
 /** Routes anyone may call (no token): tested in their own files; listed so the coverage check knows them. */
-const PUBLIC = new Set(['POST /v1/session', 'POST /admin/v1/login']);
+const PUBLIC = new Set(['POST /v1/session', 'POST /admin/v1/login', 'GET /v1/session/demo']);
 
 describe('route × role table', () => {
   it('covers every route of the OpenAPI document', async () => {
@@ -167,7 +184,7 @@ describe('route × role table', () => {
       const url = await row.url('auditor');
       const anon = await f.call(row.method, url, row.body === undefined ? {} : { body: row.body('auditor') });
       expect(anon.status).toBe(401);
-      expect(anon.body).toEqual({ error: 'ADM_ERR_UNAUTHENTICATED', message: 'missing, invalid or expired bearer token' });
+      expect(anon.body).toEqual({ error: 'ADM_ERR_UNAUTHENTICATED', message: 'missing, invalid or expired bearer token', zh: '登录已失效，请重新登录' });
       const forged = await f.call(row.method, url, { token: 'A'.repeat(43) });
       expect(forged.status).toBe(401);
     });
@@ -268,7 +285,7 @@ describe('malformed requests and unknown routes', () => {
   it('unknown route → 404 JSON', async () => {
     const r = await f.call('GET', '/admin/v1/nope', { token: f.tokens.admin });
     expect(r.status).toBe(404);
-    expect(r.body).toEqual({ error: 'ADM_ERR_NOT_FOUND', message: 'not found: no such route' });
+    expect(r.body).toEqual({ error: 'ADM_ERR_NOT_FOUND', message: 'not found: no such route', zh: '请求的内容不存在' });
     expect((await f.call('DELETE', '/admin/v1/codes/query')).status).toBe(404);
   });
   it('broken JSON → 400 ADM_ERR_BAD_JSON', async () => {

@@ -10,6 +10,10 @@ import { can } from './roles.js';
 import { registerAccountRoutes } from './routes-account.js';
 import { registerAuditRoutes } from './routes-audit.js';
 import { registerCodeRoutes } from './routes-codes.js';
+import { registerDemoRoutes } from './routes-demo.js';
+import { registerDocsRoutes } from './routes-docs.js';
+import { registerExportRoutes } from './routes-export.js';
+import { registerOverviewRoutes } from './routes-overview.js';
 import { registerRiskRoutes } from './routes-risk.js';
 import { registerRuleRoutes } from './routes-rules.js';
 import { registerSessionRoutes } from './routes-session.js';
@@ -180,12 +184,16 @@ export async function buildAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
   app.get('/healthz', { config: { access: 'public' }, schema: { hide: true } as Record<string, unknown> }, async () => ({ ok: true }));
 
   registerSessionRoutes(app, ctx);
+  registerDemoRoutes(app, ctx);
   registerAccountRoutes(app, ctx);
   registerCodeRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
   registerRuleRoutes(app, ctx);
   registerRiskRoutes(app, ctx);
   registerVenueRoutes(app, ctx);
+  registerExportRoutes(app, ctx);
+  registerOverviewRoutes(app, ctx);
+  registerDocsRoutes(app, ctx);
   for (const cap of deps.capabilities ?? []) await cap.routes?.(app, ctx);
   // Not ready()-ed: the caller may add routes (the web console's static files) before listen().
   return app;

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Access, RateGroup } from './context.js';
 import { AdminError } from './errors.js';
+import { errorBody } from './error-handler.js';
 
 /**
  * Serves the built web console (admin-api/console → dist/console/, `npm run
@@ -156,7 +157,7 @@ export function pickEncoding(accept: string | undefined, asset: { br: Buffer | n
 
 function notFound(reply: FastifyReply, detail?: string): FastifyReply {
   const e = new AdminError('ADM_ERR_NOT_FOUND', detail);
-  return reply.code(e.statusCode).type('application/json; charset=utf-8').send(e.toJSON());
+  return reply.code(e.statusCode).type('application/json; charset=utf-8').send(errorBody(e));
 }
 
 function etagMatches(header: string | undefined, etag: string): boolean {

@@ -60,6 +60,12 @@ export interface AdminDeps {
   readonly identityProvider?: IdentityProvider;
   /** where log lines go (default stdout); tests capture them here */
   readonly logStream?: { write(line: string): unknown };
+  /**
+   * The stack runs with demo people (demo-data.ts, HC_DEMO_PEOPLE): GET
+   * /v1/session/demo lists a few of them for the citizen page's login form.
+   * Absent or 0: that route answers 404 (never on a real database).
+   */
+  readonly demoPeople?: number;
   /** the capabilities plugged in (capability.ts), their routes registered after the shell's */
   readonly capabilities?: readonly CapabilityInstance[];
 }

@@ -1,11 +1,13 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { CodedError } from '../core/coded-error.js';
+import { errorZh, type AjvIssue } from './error-zh.js';
 import { AdminError } from './errors.js';
 
 /**
- * THE error handler of admin-api: every failure becomes `{error, message}`
- * (+ `field`) with the status its code carries (DESIGN §5). Nothing else
- * writes error bodies.
+ * THE error handler of admin-api: every failure becomes `{error, message, zh}`
+ * (+ `field`) with the status its code carries (DESIGN §5); `zh` is the
+ * Chinese text for people, field named in Chinese (error-zh.ts). Nothing
+ * else writes error bodies.
  *
  *   CodedError (ours, core's, master's, …)  → its code and status, as is
  *   Fastify schema validation failure       → 400 ADM_ERR_VALIDATION, field = path of the first failure
@@ -19,12 +21,6 @@ import { AdminError } from './errors.js';
  * own messages in clear (master/pii-crypto.ts), so a stack carries none.
  */
 
-interface AjvIssue {
-  instancePath?: string;
-  message?: string;
-  params?: { additionalProperty?: string; missingProperty?: string };
-}
-
 /** '/items/2/idNo' + missing 'x' → 'items[2].idNo.x' */
 export function issuePath(context: string | undefined, issue: AjvIssue): string {
   let out = '';
@@ -32,17 +28,24 @@ export function issuePath(context: string | undefined, issue: AjvIssue): string 
     const s = seg.replace(/~1/g, '/').replace(/~0/g, '~');
     out += /^[0-9]+$/.test(s) ? `[${s}]` : out === '' ? s : `.${s}`;
   }
-  const extra = issue.params?.additionalProperty ?? issue.params?.missingProperty;
-  if (extra !== undefined) out += out === '' ? extra : `.${extra}`;
+  const p = issue.params ?? {};
+  const extra = p.additionalProperty ?? p.missingProperty;
+  if (typeof extra === 'string') out += out === '' ? extra : `.${extra}`;
   if (out === '') out = context ?? 'body';
   return out;
+}
+
+/** The first Ajv issue of a Fastify validation failure, if `err` is one. */
+function validationIssue(err: unknown): AjvIssue | undefined {
+  const v = (err as { validation?: unknown }).validation;
+  return Array.isArray(v) && v.length > 0 ? (v[0] as AjvIssue) : undefined;
 }
 
 export function toAdminError(err: unknown): CodedError {
   if (err instanceof CodedError) return err;
   const e = err as Partial<FastifyError> & { validation?: AjvIssue[]; validationContext?: string; name?: string };
-  if (Array.isArray(e.validation) && e.validation.length > 0) {
-    const first = e.validation[0]!;
+  const first = validationIssue(err);
+  if (first !== undefined) {
     let message = first.message ?? 'invalid';
     if (first.params?.additionalProperty !== undefined) message = 'unknown field (mass assignment is refused)';
     return new AdminError('ADM_ERR_VALIDATION', message, issuePath(e.validationContext, first));
@@ -76,5 +79,10 @@ export function adminErrorHandler(err: unknown, req: FastifyRequest, reply: Fast
   } else {
     req.log.info({ code: coded.code, status: coded.statusCode, field: coded.field }, 'request refused');
   }
-  void reply.code(coded.statusCode).type('application/json; charset=utf-8').send(coded.toJSON());
+  void reply.code(coded.statusCode).type('application/json; charset=utf-8').send(errorBody(coded, validationIssue(err)));
+}
+
+/** `{error, message, field?, zh}`: zh is what the console shows (error-zh.ts). */
+export function errorBody(coded: CodedError, issue?: AjvIssue): { error: string; message: string; field?: string; zh: string } {
+  return { ...coded.toJSON(), zh: errorZh(coded, issue) };
 }

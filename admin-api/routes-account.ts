@@ -3,12 +3,27 @@ import type { FastifyInstance } from 'fastify';
 import { ADMIN_ROLES, type AdminRole, type AdminUser } from '../master/admin-users.js';
 import type { Ctx } from './context.js';
 import { principalOf } from './context.js';
-import { ERROR_BODY } from './schemas.js';
+import { EMPTY_BODY as EMPTY, ERROR_BODY } from './schemas.js';
+import { ME, NO_CONTENT, USER_CREATED, USER_LIST, USER_ONE } from './response-schemas.js';
 
 const USERNAME = { type: 'string', minLength: 1, maxLength: 64 } as const;
 const USERNAME_PARAM = {
   type: 'object', additionalProperties: false, required: ['username'],
   properties: { username: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' } },
+} as const;
+
+/** An account as the API shows it (never the hash). */
+export const USER_VIEW = {
+  type: 'object',
+  properties: {
+    username: { type: 'string' },
+    role: { type: 'string', enum: [...ADMIN_ROLES] },
+    regionPrefix: { type: 'string', description: "GB/T 2260 prefix; '' = whole province" },
+    createdAt: { type: 'integer', description: 'unix seconds' },
+    disabled: { type: 'boolean' },
+    lockedUntil: { type: ['integer', 'null'], description: 'unix seconds while locked' },
+    failedAttempts: { type: 'integer' },
+  },
 } as const;
 
 function userView(u: AdminUser): Record<string, unknown> {
@@ -94,7 +109,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: Ctx): void {
 
   app.post('/admin/v1/logout', {
     config: { access: 'authenticated', rate: 'admin' },
-    schema: { summary: 'End this bearer token', tags: ['accounts'], body: { type: 'object', additionalProperties: false, properties: {} } },
+    schema: { response: { 204: NO_CONTENT }, summary: 'End this bearer token', tags: ['accounts'], body: { type: 'object', additionalProperties: false, properties: {} } },
   }, async (req, reply) => {
     const h = req.headers.authorization ?? '';
     ctx.tokens.revoke(h.replace(/^Bearer\s+/i, '').trim());
@@ -104,7 +119,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: Ctx): void {
 
   app.get('/admin/v1/me', {
     config: { access: 'authenticated', rate: 'admin' },
-    schema: { summary: 'Who this bearer token belongs to', tags: ['accounts'], response: { 401: ERROR_BODY } },
+    schema: { summary: 'Who this bearer token belongs to', tags: ['accounts'], response: { 200: ME, 401: ERROR_BODY } },
   }, async (req) => {
     const p = principalOf(req);
     return { username: p.username, role: p.role, regionPrefix: p.regionPrefix, expiresAt: p.expiresAt };
@@ -112,12 +127,13 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: Ctx): void {
 
   app.get('/admin/v1/users', {
     config: { access: 'users.manage', rate: 'admin' },
-    schema: { summary: 'List back-office accounts', tags: ['accounts'] },
+    schema: { response: { 200: USER_LIST }, summary: 'List back-office accounts', tags: ['accounts'] },
   }, async () => ({ users: (await users.list()).map(userView) }));
 
   app.post('/admin/v1/users', {
     config: { access: 'users.manage', rate: 'admin' },
     schema: {
+      response: { 201: USER_CREATED },
       summary: 'Create an account; answers its one-time password once',
       tags: ['accounts'],
       body: {
@@ -139,7 +155,7 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: Ctx): void {
 
   app.post('/admin/v1/users/:username/disable', {
     config: { access: 'users.manage', rate: 'admin' },
-    schema: { summary: 'Disable an account and end its sessions', tags: ['accounts'], params: USERNAME_PARAM, body: { type: 'object', additionalProperties: false, properties: {} } },
+    schema: { response: { 200: USER_ONE }, summary: 'Disable an account and end its sessions', tags: ['accounts'], params: USERNAME_PARAM, body: { type: 'object', additionalProperties: false, properties: {} } },
   }, async (req) => {
     const { username } = req.params as { username: string };
     const u = await users.setDisabled(username, true);
@@ -148,9 +164,63 @@ export function registerAccountRoutes(app: FastifyInstance, ctx: Ctx): void {
     return userView(u);
   });
 
+  app.post('/admin/v1/users/:username/enable', {
+    config: { access: 'users.manage', rate: 'admin' },
+    schema: { summary: 'Enable a disabled account again', tags: ['accounts'], params: USERNAME_PARAM, body: EMPTY, response: { 200: USER_VIEW, 404: ERROR_BODY } },
+  }, async (req) => {
+    const { username } = req.params as { username: string };
+    const u = await users.setDisabled(username, false);
+    await ctx.audit(req, { action: 'users.enable', target: u.username, outcome: 'ok' });
+    return userView(u);
+  });
+
+  app.post('/admin/v1/users/:username/reset-password', {
+    config: { access: 'users.manage', rate: 'admin' },
+    schema: {
+      summary: 'Reset the password: a new one-time password answered once; ends the lockout and every session of the account',
+      tags: ['accounts'], params: USERNAME_PARAM, body: EMPTY,
+      response: { 200: { ...USER_VIEW, properties: { ...USER_VIEW.properties, password: { type: 'string', description: 'one-time password, shown once' } } }, 404: ERROR_BODY },
+    },
+  }, async (req) => {
+    const { username } = req.params as { username: string };
+    const password = newPassword();
+    await users.setPassword(username, password);
+    const ended = ctx.tokens.revokeUser(username);
+    await ctx.audit(req, { action: 'users.reset_password', target: username, outcome: 'ok', details: { sessionsEnded: ended } });
+    const u = await users.get(username);
+    return { ...(u === null ? {} : userView(u)), password };
+  });
+
+  app.post('/admin/v1/users/:username', {
+    config: { access: 'users.manage', rate: 'admin' },
+    schema: {
+      summary: "Change an account's role or region (管辖地区); its sessions end so the new rights apply at once",
+      tags: ['accounts'], params: USERNAME_PARAM,
+      body: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          role: { type: 'string', enum: [...ADMIN_ROLES] },
+          regionPrefix: { type: 'string', pattern: '^([0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{9}|[0-9]{12})?$' },
+        },
+      },
+      response: { 200: USER_VIEW, 404: ERROR_BODY, 409: ERROR_BODY },
+    },
+  }, async (req) => {
+    const { username } = req.params as { username: string };
+    const b = req.body as { role?: AdminRole; regionPrefix?: string };
+    const before = await users.get(username);
+    const u = await users.update(username, b);
+    const ended = ctx.tokens.revokeUser(u.username);
+    await ctx.audit(req, {
+      action: 'users.update', target: u.username, outcome: 'ok',
+      details: { from: { role: before?.role, regionPrefix: before?.regionPrefix }, to: { role: u.role, regionPrefix: u.regionPrefix }, sessionsEnded: ended },
+    });
+    return userView(u);
+  });
+
   app.post('/admin/v1/users/:username/unlock', {
     config: { access: 'users.manage', rate: 'admin' },
-    schema: { summary: 'End a login lockout early', tags: ['accounts'], params: USERNAME_PARAM, body: { type: 'object', additionalProperties: false, properties: {} } },
+    schema: { response: { 200: USER_ONE }, summary: 'End a login lockout early', tags: ['accounts'], params: USERNAME_PARAM, body: { type: 'object', additionalProperties: false, properties: {} } },
   }, async (req) => {
     const { username } = req.params as { username: string };
     await users.unlock(username);

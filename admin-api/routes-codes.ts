@@ -13,6 +13,7 @@ import {
 } from './person-view.js';
 import { inScope } from './roles.js';
 import { ANY_OBJECT, COLOR, ERROR_BODY, PERSON_REF, PERSON_REF_PROPS, REASON, UNIX_SECONDS } from './schemas.js';
+import { BULK_APPLIED, BULK_LIST, BULK_ONE, CODE_CHANGE, CODE_QUERY } from './response-schemas.js';
 
 /**
  * Codes (DESIGN §7): query by certificate or phone, manual change (转码),
@@ -95,7 +96,7 @@ export function registerCodeRoutes(app: FastifyInstance, ctx: Ctx): void {
       summary: 'Code, facts and history of a person, by certificate or phone (masked for masked roles)',
       tags: ['codes'],
       body: PERSON_REF,
-      response: { 400: ERROR_BODY, 404: ERROR_BODY },
+      response: { 200: CODE_QUERY, 400: ERROR_BODY, 404: ERROR_BODY },
     },
   }, async (req) => {
     const who = principalOf(req);
@@ -118,7 +119,7 @@ export function registerCodeRoutes(app: FastifyInstance, ctx: Ctx): void {
       summary: 'Manual code change (转码) with a reason: new code, outbox delta and audit entry in one transaction',
       tags: ['codes'],
       body: { type: 'object', additionalProperties: false, required: ['color', 'reason'], properties: { ...PERSON_REF_PROPS, ...CHANGE_PROPS } },
-      response: { 400: ERROR_BODY, 404: ERROR_BODY, 409: ERROR_BODY },
+      response: { 200: CODE_CHANGE, 400: ERROR_BODY, 404: ERROR_BODY, 409: ERROR_BODY },
     },
   }, async (req) => {
     const who = principalOf(req);
@@ -151,7 +152,7 @@ export function registerCodeRoutes(app: FastifyInstance, ctx: Ctx): void {
       summary: 'End a manual change: the rules decide the code again, at once',
       tags: ['codes'],
       body: PERSON_REF,
-      response: { 400: ERROR_BODY, 404: ERROR_BODY, 409: ERROR_BODY },
+      response: { 200: CODE_CHANGE, 400: ERROR_BODY, 404: ERROR_BODY, 409: ERROR_BODY },
     },
   }, async (req) => {
     const who = principalOf(req);
@@ -178,7 +179,7 @@ export function registerCodeRoutes(app: FastifyInstance, ctx: Ctx): void {
         type: 'object', additionalProperties: false, required: ['items', 'color', 'reason'],
         properties: { items: { type: 'array', minItems: 1, maxItems: MAX_BULK, items: PERSON_REF }, ...CHANGE_PROPS },
       },
-      response: { 202: ANY_OBJECT, 400: ERROR_BODY, 404: ERROR_BODY, 409: ERROR_BODY },
+      response: { 202: BULK_ONE, 400: ERROR_BODY, 404: ERROR_BODY, 409: ERROR_BODY },
     },
   }, async (req, reply) => {
     const who = principalOf(req);
@@ -228,7 +229,7 @@ export function registerCodeRoutes(app: FastifyInstance, ctx: Ctx): void {
 
   app.get('/admin/v1/codes/bulk', {
     config: { access: 'codes.approve', rate: 'admin' },
-    schema: { summary: 'Pending bulk changes you may see', tags: ['codes'] },
+    schema: { response: { 200: BULK_LIST }, summary: 'Pending bulk changes you may see', tags: ['codes'] },
   }, async (req) => {
     const who = principalOf(req);
     return { requests: ctx.bulk.list().filter((b) => visibleTo(b, who)).map(requestView) };
@@ -239,7 +240,7 @@ export function registerCodeRoutes(app: FastifyInstance, ctx: Ctx): void {
     schema: {
       summary: 'Approve and apply a bulk change (a different user than the requester)',
       tags: ['codes'], params: ID_PARAM, body: { type: 'object', additionalProperties: false, properties: {} },
-      response: { 403: ERROR_BODY, 404: ERROR_BODY, 409: ERROR_BODY },
+      response: { 200: BULK_APPLIED, 403: ERROR_BODY, 404: ERROR_BODY, 409: ERROR_BODY },
     },
   }, async (req) => {
     const who = principalOf(req);
@@ -285,7 +286,7 @@ export function registerCodeRoutes(app: FastifyInstance, ctx: Ctx): void {
     schema: {
       summary: 'Reject (or, by its requester, withdraw) a pending bulk change',
       tags: ['codes'], params: ID_PARAM, body: { type: 'object', additionalProperties: false, properties: {} },
-      response: { 404: ERROR_BODY, 409: ERROR_BODY },
+      response: { 200: BULK_ONE, 404: ERROR_BODY, 409: ERROR_BODY },
     },
   }, async (req) => {
     const who = principalOf(req);

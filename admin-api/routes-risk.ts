@@ -5,6 +5,7 @@ import type { Ctx } from './context.js';
 import { principalOf } from './context.js';
 import { AdminError } from './errors.js';
 import { ANY_OBJECT, ERROR_BODY, REGION, UNIX_SECONDS } from './schemas.js';
+import { RISK_AREAS, RISK_PUBLISHED, RISK_STAGED } from './response-schemas.js';
 
 /**
  * Risk areas (DESIGN §3, §7): import the whole national list → see the diff
@@ -51,7 +52,7 @@ export function registerRiskRoutes(app: FastifyInstance, ctx: Ctx): void {
 
   app.get('/admin/v1/risk-areas', {
     config: { access: 'risk.read', rate: 'admin' },
-    schema: { summary: 'Risk areas in force', tags: ['risk areas'] },
+    schema: { response: { 200: RISK_AREAS }, summary: 'Risk areas in force', tags: ['risk areas'] },
   }, async () => ({ areas: await store.listRiskAreas() }));
 
   app.post('/admin/v1/risk-areas/import', {
@@ -60,7 +61,7 @@ export function registerRiskRoutes(app: FastifyInstance, ctx: Ctx): void {
       summary: 'Stage the whole national list ([{region, level, since}]) and show its diff against the areas in force',
       tags: ['risk areas'],
       body: { type: 'array', maxItems: MAX_AREAS, items: AREA },
-      response: { 201: ANY_OBJECT, 400: ERROR_BODY },
+      response: { 201: RISK_STAGED, 400: ERROR_BODY },
     },
   }, async (req, reply) => {
     const incoming = req.body as unknown[];
@@ -80,7 +81,7 @@ export function registerRiskRoutes(app: FastifyInstance, ctx: Ctx): void {
       tags: ['risk areas'],
       params: { type: 'object', additionalProperties: false, required: ['id'], properties: { id: { type: 'string', pattern: '^[A-Za-z0-9_-]{16}$' } } },
       body: { type: 'object', additionalProperties: false, properties: {} },
-      response: { 404: ERROR_BODY, 409: ERROR_BODY },
+      response: { 200: RISK_PUBLISHED, 404: ERROR_BODY, 409: ERROR_BODY },
     },
   }, async (req) => {
     const { id } = req.params as { id: string };

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Ctx } from './context.js';
 import { principalOf } from './context.js';
 import { ANY_OBJECT, ERROR_BODY, UNIX_SECONDS } from './schemas.js';
+import { DRY_RUN, RULES, RULE_ONE, RULE_PUBLISHED } from './response-schemas.js';
 
 /** core/rule-set.ts VERSION_RE: letters, digits, dot, dash, underscore. */
 const VERSION_PARAM = {
@@ -22,7 +23,7 @@ export function registerRuleRoutes(app: FastifyInstance, ctx: Ctx): void {
 
   app.get('/admin/v1/rules', {
     config: { access: 'rules.read', rate: 'admin' },
-    schema: { summary: 'Rule versions, the one in force, and the publication history', tags: ['rules'] },
+    schema: { response: { 200: RULES }, summary: 'Rule versions, the one in force, and the publication history', tags: ['rules'] },
   }, async () => {
     const [active, versions, publications] = await Promise.all([rules.active(), rules.list(), rules.publications(50)]);
     return { active: { version: active.version, activeFrom: active.activeFrom }, versions, publications };
@@ -30,7 +31,7 @@ export function registerRuleRoutes(app: FastifyInstance, ctx: Ctx): void {
 
   app.get('/admin/v1/rules/:version', {
     config: { access: 'rules.read', rate: 'admin' },
-    schema: { summary: 'One rule version with its rule set', tags: ['rules'], params: VERSION_PARAM, response: { 404: ERROR_BODY } },
+    schema: { summary: 'One rule version with its rule set', tags: ['rules'], params: VERSION_PARAM, response: { 200: RULE_ONE, 404: ERROR_BODY } },
   }, async (req) => rules.get((req.params as { version: string }).version));
 
   app.post('/admin/v1/rules', {
@@ -42,7 +43,7 @@ export function registerRuleRoutes(app: FastifyInstance, ctx: Ctx): void {
         type: 'object', additionalProperties: false, required: ['ruleSet'],
         properties: { ruleSet: { type: 'object', description: 'core/rule-set.ts: {version, params, rules}; checked field by field by core' } },
       },
-      response: { 201: ANY_OBJECT, 400: ERROR_BODY, 409: ERROR_BODY },
+      response: { 201: RULE_ONE, 400: ERROR_BODY, 409: ERROR_BODY },
     },
   }, async (req, reply) => {
     const who = principalOf(req);
@@ -58,7 +59,7 @@ export function registerRuleRoutes(app: FastifyInstance, ctx: Ctx): void {
       summary: 'How many codes this version would change (now, or at `at`), by from → to colour and reason; writes nothing',
       tags: ['rules'], params: VERSION_PARAM,
       body: { type: 'object', additionalProperties: false, properties: { at: UNIX_SECONDS } },
-      response: { 404: ERROR_BODY },
+      response: { 200: DRY_RUN, 404: ERROR_BODY },
     },
   }, async (req) => {
     const { version } = req.params as { version: string };
@@ -74,7 +75,7 @@ export function registerRuleRoutes(app: FastifyInstance, ctx: Ctx): void {
       summary: 'Publish a version to every edge, now or staged from a future activeFrom; codes are re-evaluated when it begins',
       tags: ['rules'], params: VERSION_PARAM,
       body: { type: 'object', additionalProperties: false, properties: { activeFrom: { ...UNIX_SECONDS, description: 'unix seconds, now or later (default now)' } } },
-      response: { 400: ERROR_BODY, 404: ERROR_BODY, 409: ERROR_BODY },
+      response: { 200: RULE_PUBLISHED, 400: ERROR_BODY, 404: ERROR_BODY, 409: ERROR_BODY },
     },
   }, async (req) => {
     const who = principalOf(req);
@@ -94,7 +95,7 @@ export function registerRuleRoutes(app: FastifyInstance, ctx: Ctx): void {
     schema: {
       summary: 'Roll back to the version in force before the current one (re-published from now)',
       tags: ['rules'], body: { type: 'object', additionalProperties: false, properties: {} },
-      response: { 409: ERROR_BODY },
+      response: { 200: RULE_PUBLISHED, 409: ERROR_BODY },
     },
   }, async (req) => {
     const who = principalOf(req);

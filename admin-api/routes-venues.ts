@@ -5,7 +5,11 @@ import { principalOf } from './context.js';
 import { AdminError } from './errors.js';
 import { newVenueId, placeCodePng, placeCodeSvg, placeCodeText, VENUE_ID_PATTERN } from './place-code.js';
 import { inScope } from './roles.js';
+import { parseVenueFile } from './venue-file.js';
+import { listVenues } from './venue-list.js';
+import { venuePosterPdf } from './venue-poster.js';
 import { ANY_OBJECT, ERROR_BODY, REGION } from './schemas.js';
+import { PNG, SVG, VENUE_IMPORTED } from './response-schemas.js';
 
 /**
  * Venues and their place codes (DESIGN §3, §7). A venue of kind 'entry'
@@ -38,6 +42,25 @@ function toVenue(b: VenueBody, id: string): Venue {
   return { id, name: b.name, region: b.region, kind, entryTestHours: b.entryTestHours ?? null };
 }
 
+/** A venue as the API shows it. */
+export const VENUE_VIEW = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' }, name: { type: 'string' }, region: { type: 'string', description: 'GB/T 2260' },
+    kind: { type: 'string', enum: ['normal', 'entry'] }, entryTestHours: { type: ['integer', 'null'] },
+    placeCode: { type: 'string', description: 'the QR text, HCV1:<id>' },
+  },
+} as const;
+
+const VENUE_PAGE = {
+  type: 'object',
+  properties: {
+    venues: { type: 'array', items: VENUE_VIEW },
+    total: { type: 'integer', description: 'venues matching, all pages' },
+    offset: { type: 'integer' }, limit: { type: 'integer' },
+  },
+} as const;
+
 function venueView(v: Venue): Record<string, unknown> {
   return { ...v, placeCode: placeCodeText(v.id) };
 }
@@ -62,7 +85,7 @@ export function registerVenueRoutes(app: FastifyInstance, ctx: Ctx): void {
     schema: {
       summary: 'Create a venue (place code)',
       tags: ['venues'], body: VENUE_BODY,
-      response: { 201: ANY_OBJECT, 400: ERROR_BODY, 403: ERROR_BODY, 409: ERROR_BODY },
+      response: { 201: VENUE_VIEW, 400: ERROR_BODY, 403: ERROR_BODY, 409: ERROR_BODY },
     },
   }, async (req, reply) => {
     const b = req.body as VenueBody;
@@ -85,7 +108,7 @@ export function registerVenueRoutes(app: FastifyInstance, ctx: Ctx): void {
         type: 'object', additionalProperties: false, required: ['venues'],
         properties: { venues: { type: 'array', minItems: 1, maxItems: MAX_IMPORT, items: VENUE_BODY } },
       },
-      response: { 400: ERROR_BODY, 403: ERROR_BODY },
+      response: { 200: VENUE_IMPORTED, 400: ERROR_BODY, 403: ERROR_BODY },
     },
   }, async (req) => {
     const { venues } = req.body as { venues: VenueBody[] };
@@ -117,41 +140,132 @@ export function registerVenueRoutes(app: FastifyInstance, ctx: Ctx): void {
   app.get('/admin/v1/venues', {
     config: { access: 'venues.read', rate: 'admin' },
     schema: {
-      summary: 'Fuzzy search venues by name (substring, case-insensitive), optionally within a region prefix',
+      summary: 'Venues by name (substring, case-insensitive; empty = all) within a region prefix, a page at a time with the total',
       tags: ['venues'],
       querystring: {
-        type: 'object', additionalProperties: false, required: ['q'],
+        type: 'object', additionalProperties: false,
         properties: {
-          q: { type: 'string', minLength: 1, maxLength: 100 },
+          q: { type: 'string', maxLength: 100 },
           region: { type: 'string', pattern: '^[0-9]{1,12}$' },
+          kind: { type: 'string', enum: ['normal', 'entry'] },
           limit: { type: 'string', pattern: '^[0-9]{1,4}$', description: '1–1000, default 50' },
+          offset: { type: 'string', pattern: '^[0-9]{1,9}$', description: 'rows to skip, default 0' },
         },
       },
-      response: { 400: ERROR_BODY },
+      response: { 200: VENUE_PAGE, 400: ERROR_BODY },
     },
   }, async (req) => {
-    const q = req.query as { q: string; region?: string; limit?: string };
+    const q = req.query as { q?: string; region?: string; kind?: 'normal' | 'entry'; limit?: string; offset?: string };
     const scope = principalOf(req).regionPrefix;
+    const limit = q.limit === undefined ? 50 : Number(q.limit);
+    if (limit < 1 || limit > 1000) throw new AdminError('ADM_ERR_VALIDATION', 'must be 1–1000', 'limit');
+    const offset = q.offset === undefined ? 0 : Number(q.offset);
     let prefix = q.region ?? '';
     // narrow to the caller's region; a prefix outside it finds nothing rather than everything
     if (!prefix.startsWith(scope)) {
       if (scope.startsWith(prefix)) prefix = scope;
-      else return { venues: [] };
+      else return { venues: [], total: 0, offset, limit };
     }
-    const limit = q.limit === undefined ? 50 : Number(q.limit);
-    if (limit < 1 || limit > 1000) throw new AdminError('ADM_ERR_VALIDATION', 'must be 1–1000', 'limit');
-    const found = await store.searchVenues(q.q, { regionPrefix: prefix, limit });
-    return { venues: found.map(venueView) };
+    const page = await listVenues(store.db, { text: q.q ?? '', regionPrefix: prefix, kind: q.kind ?? null, limit, offset });
+    return { venues: page.venues.map(venueView), total: page.total, offset, limit };
+  });
+
+  app.post('/admin/v1/venues/parse', {
+    config: { access: 'venues.write', rate: 'admin' },
+    schema: {
+      summary: 'Read a venue spreadsheet (.xlsx or .csv, base64) into rows with a Chinese problem per bad row; writes nothing',
+      tags: ['venues'],
+      body: {
+        type: 'object', additionalProperties: false, required: ['filename', 'data'],
+        properties: { filename: { type: 'string', minLength: 1, maxLength: 200 }, data: { type: 'string', maxLength: 6 * 1024 * 1024, description: 'file bytes, base64' } },
+      },
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            rows: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  row: { type: 'integer', description: 'row number as the spreadsheet shows it' },
+                  venue: { anyOf: [{ type: 'null' }, { type: 'object', additionalProperties: true }] },
+                  problem: { type: ['string', 'null'], description: 'Chinese' },
+                },
+              },
+            },
+            columns: { type: 'array', items: { type: 'string' } },
+          },
+        },
+        400: ERROR_BODY,
+      },
+    },
+  }, async (req) => {
+    const b = req.body as { filename: string; data: string };
+    return parseVenueFile(b.filename, Buffer.from(b.data, 'base64'));
+  });
+
+  app.post('/admin/v1/venues/:id', {
+    config: { access: 'venues.write', rate: 'admin' },
+    schema: {
+      summary: 'Change a venue (name, region, kind, hours); the place code (its id) stays, printed posters stay valid',
+      tags: ['venues'], params: ID_PARAM,
+      body: { type: 'object', additionalProperties: false, required: ['name', 'region'], properties: { name: VENUE_PROPS.name, region: VENUE_PROPS.region, kind: VENUE_PROPS.kind, entryTestHours: VENUE_PROPS.entryTestHours } },
+      response: { 200: VENUE_VIEW, 400: ERROR_BODY, 403: ERROR_BODY, 404: ERROR_BODY },
+    },
+  }, async (req) => {
+    const { id } = req.params as { id: string };
+    const old = await visibleVenue(req, id);
+    const b = req.body as VenueBody;
+    checkScope(req, b.region, 'region');
+    const v = toVenue(b, id);
+    const r = await store.upsertVenue(v);
+    if (r.changed) ctx.committed();
+    await ctx.audit(req, {
+      action: 'venues.update', target: `venue:${id}`, outcome: 'ok',
+      details: { from: { name: old.name, region: old.region, kind: old.kind, entryTestHours: old.entryTestHours }, to: { name: v.name, region: v.region, kind: v.kind, entryTestHours: v.entryTestHours }, seq: r.seq },
+    });
+    return venueView(v);
+  });
+
+  app.post('/admin/v1/venues/:id/disable', {
+    config: { access: 'venues.write', rate: 'admin' },
+    schema: {
+      summary: 'Take a place code out of service (scans of it are refused as unknown); the audit entry keeps the venue, re-create it with the same id to restore',
+      tags: ['venues'], params: ID_PARAM, body: { type: 'object', additionalProperties: false, properties: {} },
+      response: { 200: VENUE_VIEW, 404: ERROR_BODY },
+    },
+  }, async (req) => {
+    const { id } = req.params as { id: string };
+    const v = await visibleVenue(req, id);
+    const r = await store.removeVenue(id);
+    if (r.changed) ctx.committed();
+    await ctx.audit(req, { action: 'venues.disable', target: `venue:${id}`, outcome: 'ok', details: { venue: v, seq: r.seq } });
+    return venueView(v);
+  });
+
+  app.get('/admin/v1/venues/:id/poster.pdf', {
+    config: { access: 'venues.read', rate: 'admin' },
+    schema: {
+      summary: 'Printable A4 place-code poster (PDF): name, region, QR, place-code text, instructions',
+      tags: ['venues'], params: ID_PARAM,
+      response: { 200: { description: 'application/pdf', type: 'string', format: 'binary' }, 404: ERROR_BODY },
+    },
+  }, async (req, reply) => {
+    const v = await visibleVenue(req, (req.params as { id: string }).id);
+    const pdf = await venuePosterPdf(v);
+    await ctx.audit(req, { action: 'venues.poster', target: `venue:${v.id}`, outcome: 'ok' });
+    return reply.type('application/pdf').header('content-disposition', `inline; filename="venue-${v.id}.pdf"`).send(pdf);
   });
 
   app.get('/admin/v1/venues/:id', {
     config: { access: 'venues.read', rate: 'admin' },
-    schema: { summary: 'One venue', tags: ['venues'], params: ID_PARAM, response: { 404: ERROR_BODY } },
+    schema: { summary: 'One venue', tags: ['venues'], params: ID_PARAM, response: { 200: VENUE_VIEW, 404: ERROR_BODY } },
   }, async (req) => venueView(await visibleVenue(req, (req.params as { id: string }).id)));
 
   app.get('/admin/v1/venues/:id/qr.png', {
     config: { access: 'venues.read', rate: 'admin' },
-    schema: { summary: 'Place code as PNG (HCV1:<id>, error correction M)', tags: ['venues'], params: ID_PARAM },
+    schema: { response: { 200: PNG }, summary: 'Place code as PNG (HCV1:<id>, error correction M)', tags: ['venues'], params: ID_PARAM },
   }, async (req, reply) => {
     const v = await visibleVenue(req, (req.params as { id: string }).id);
     return reply.type('image/png').header('content-disposition', `inline; filename="venue-${v.id}.png"`).send(await placeCodePng(v.id));
@@ -159,7 +273,7 @@ export function registerVenueRoutes(app: FastifyInstance, ctx: Ctx): void {
 
   app.get('/admin/v1/venues/:id/qr.svg', {
     config: { access: 'venues.read', rate: 'admin' },
-    schema: { summary: 'Place code as SVG (HCV1:<id>, error correction M)', tags: ['venues'], params: ID_PARAM },
+    schema: { response: { 200: SVG }, summary: 'Place code as SVG (HCV1:<id>, error correction M)', tags: ['venues'], params: ID_PARAM },
   }, async (req, reply) => {
     const v = await visibleVenue(req, (req.params as { id: string }).id);
     return reply.type('image/svg+xml').header('content-disposition', `inline; filename="venue-${v.id}.svg"`).send(await placeCodeSvg(v.id));

@@ -50,8 +50,13 @@ export const REGION_PREFIX = { type: 'string', pattern: '^[0-9]{0,12}$' } as con
 
 export const ERROR_BODY = {
   type: 'object',
-  properties: { error: { type: 'string' }, message: { type: 'string' }, field: { type: 'string' } },
-  required: ['error', 'message'],
+  properties: {
+    error: { type: 'string', description: 'stable code (ERRORS.md)' },
+    message: { type: 'string', description: 'English, for developers and logs' },
+    field: { type: 'string', description: 'path of the input field concerned' },
+    zh: { type: 'string', description: 'Chinese text for people, field named in Chinese; what the console shows' },
+  },
+  required: ['error', 'message', 'zh'],
 } as const;
 
 export const EMPTY_BODY = { type: 'object', additionalProperties: false, properties: {} } as const;

@@ -14,10 +14,11 @@ export interface ErrorSpec {
   readonly message: string;
   /**
    * What an official or a citizen reads (简体中文), no raw codes, no English.
-   * Every catalogue entry written from now on carries one; a test per
-   * catalogue keeps none missing.
+   * Required: a code without one does not typecheck, and
+   * core/errors-zh.test.ts checks every catalogue for an empty or
+   * non-Chinese text.
    */
-  readonly zh?: string;
+  readonly zh: string;
 }
 
 export type Catalogue = Readonly<Record<string, ErrorSpec>>;
@@ -26,13 +27,21 @@ export class CodedError extends Error {
   readonly code: string;
   readonly statusCode: number;
   readonly field: string | undefined;
+  /**
+   * The Chinese text for people (the catalogue's `zh`, plus a Chinese detail
+   * when the thrower has one, e.g. a lockout's end in China time). Not part
+   * of toJSON: each HTTP layer decides how it shows it (admin-api adds it as
+   * `zh`, with the field named in Chinese).
+   */
+  readonly zh: string | undefined;
 
-  constructor(code: string, statusCode: number, message: string, field?: string) {
+  constructor(code: string, statusCode: number, message: string, field?: string, zh?: string) {
     super(message);
     this.name = 'CodedError';
     this.code = code;
     this.statusCode = statusCode;
     this.field = field;
+    this.zh = zh;
   }
 
   /** The JSON body a client gets: DESIGN §5 `{ error, message }`. */
@@ -53,14 +62,15 @@ export class CodedError extends Error {
 export function errorClass<C extends Catalogue>(name: string, catalogue: C) {
   return class PackageError extends CodedError {
     declare readonly code: keyof C & string;
-    constructor(code: keyof C & string, detail?: string, field?: string) {
+    /** `zhDetail`: Chinese detail appended to the catalogue's zh (never English, never personal data). */
+    constructor(code: keyof C & string, detail?: string, field?: string, zhDetail?: string) {
       const spec = catalogue[code];
       if (spec === undefined) throw new TypeError(`unknown error code ${String(code)}`);
       const message =
         field === undefined
           ? detail === undefined ? spec.message : `${spec.message}: ${detail}`
           : `${field}: ${detail ?? spec.message}`;
-      super(code, spec.status, message, field);
+      super(code, spec.status, message, field, zhDetail === undefined ? spec.zh : `${spec.zh}：${zhDetail}`);
       this.name = name;
     }
   };

@@ -11,7 +11,7 @@ describe('core error catalogue', () => {
 
   it('detects drift in either direction', () => {
     const doc = '| `CORE_ERR_X` | 400 | x |\n| `CORE_ERR_Y` | 404 | y |\n';
-    expect(checkCatalogueDoc({ CORE_ERR_X: { status: 500, message: 'x' }, CORE_ERR_Z: { status: 400, message: 'z' } }, doc))
+    expect(checkCatalogueDoc({ CORE_ERR_X: { status: 500, message: 'x', zh: '甲' }, CORE_ERR_Z: { status: 400, message: 'z', zh: '乙' } }, doc))
       .toEqual(['CORE_ERR_X: catalogue says 500, doc says 400', 'CORE_ERR_Z is not documented', 'CORE_ERR_Y is documented but not in the catalogue']);
   });
 

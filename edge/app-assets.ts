@@ -59,6 +59,7 @@ export interface AppAssetsOptions {
    * Where the page's development login form posts (`<meta name="hc-session-url">`).
    * undefined: as built ("auto" = same host, port 8081, the embedded admin-api);
    * null or '': no login form (production: the host app passes `#token=…`);
+   * ':<port>/<path>': the page's own host on that port (the stack's admin port);
    * a URL: that endpoint (absolute, or relative to the page).
    */
   readonly sessionUrl?: string | null;
@@ -150,6 +151,8 @@ function escapeAttr(s: string): string {
 function sessionSource(url: string | null | undefined): string {
   if (url === undefined) return ' *:8081'; // "auto": same host, port 8081 — the host is only known in the browser
   if (url === null || url === '') return '';
+  const port = /^:([0-9]{1,5})\//.exec(url); // ':8091/v1/session': same host as the page, that port
+  if (port !== null) return ` *:${port[1]}`;
   try {
     return ' ' + new URL(url).origin;
   } catch {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { hash, parseOptions, verify, type Algorithm, type Options } from '@node-rs/argon2';
+import { chinaTime } from '../core/china-time.js';
 import { MasterError } from './errors.js';
 import type { SqlClient } from './sql-client.js';
 import { MasterStore } from './store.js';
@@ -226,7 +227,7 @@ export class AdminUsers {
       throw new MasterError('MASTER_ERR_LOGIN_FAILED');
     }
     if (row.locked_until !== null && row.locked_until.getTime() > nowMs) {
-      throw new MasterError('MASTER_ERR_LOGIN_LOCKED', `until ${row.locked_until.toISOString()}`);
+      throw new MasterError('MASTER_ERR_LOGIN_LOCKED', `until ${row.locked_until.toISOString()}`, undefined, `请于北京时间 ${chinaTime(row.locked_until.getTime())} 后再试`);
     }
     let ok = false;
     try {
@@ -244,7 +245,7 @@ export class AdminUsers {
       );
       const after = r.rows[0];
       if (after !== undefined && after.locked_until !== null && after.locked_until.getTime() > nowMs) {
-        throw new MasterError('MASTER_ERR_LOGIN_LOCKED', `until ${after.locked_until.toISOString()}`);
+        throw new MasterError('MASTER_ERR_LOGIN_LOCKED', `until ${after.locked_until.toISOString()}`, undefined, `请于北京时间 ${chinaTime(after.locked_until.getTime())} 后再试`);
       }
       throw new MasterError('MASTER_ERR_LOGIN_FAILED');
     }
@@ -294,6 +295,40 @@ export class AdminUsers {
         `UPDATE admin_users SET disabled_at = CASE WHEN $2 THEN COALESCE(disabled_at, $3) ELSE NULL END
           WHERE username = $1 RETURNING ${COLUMNS}`,
         [name, disabled, new Date(this.now())],
+      );
+      return toUser(r.rows[0]!, this.now());
+    });
+  }
+
+  /**
+   * `update(username, {role?, regionPrefix?}) → AdminUser` — an admin
+   * changes an account's role or region. MASTER_ERR_LAST_ADMIN when it would
+   * demote the last active admin; a city officer keeps a region.
+   */
+  async update(username: string, change: { role?: AdminRole; regionPrefix?: string }): Promise<AdminUser> {
+    const name = normUsername(username);
+    if (change.role !== undefined && !ADMIN_ROLES.includes(change.role)) throw bad('role', `must be one of ${ADMIN_ROLES.join(', ')}`);
+    const p = change.regionPrefix;
+    if (p !== undefined && (typeof p !== 'string' || (p !== '' && !REGION_PREFIX.test(p)))) {
+      throw bad('regionPrefix', 'must be a GB/T 2260 prefix of 2, 4, 6, 9 or 12 digits');
+    }
+    return this.db.transaction(async (tx) => {
+      await tx.query(`SELECT pg_advisory_xact_lock(${FIRST_ADMIN_LOCK})`);
+      const row = await this.row(name, tx);
+      if (row === null) throw new MasterError('MASTER_ERR_USER_NOT_FOUND', name, 'username');
+      const role = change.role ?? (row.role as AdminRole);
+      const prefix = p ?? row.region_prefix;
+      if (role === 'city_officer' && prefix === '') throw bad('regionPrefix', 'a city officer needs the region prefix of their city');
+      if (row.role === 'admin' && role !== 'admin' && row.disabled_at === null) {
+        const others = await tx.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM admin_users WHERE role = 'admin' AND disabled_at IS NULL AND username <> $1",
+          [name],
+        );
+        if (others.rows[0]!.n === 0) throw new MasterError('MASTER_ERR_LAST_ADMIN', name, 'role');
+      }
+      const r = await tx.query<Row>(
+        `UPDATE admin_users SET role = $2, region_prefix = $3 WHERE username = $1 RETURNING ${COLUMNS}`,
+        [name, role, prefix],
       );
       return toUser(r.rows[0]!, this.now());
     });

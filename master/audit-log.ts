@@ -96,6 +96,12 @@ export interface AuditListQuery {
   readonly action?: string;
   /** default 'asc'; 'desc' = newest first */
   readonly order?: 'asc' | 'desc';
+  /** entries at or after this time, unix seconds */
+  readonly from?: number;
+  /** entries before this time, unix seconds */
+  readonly to?: number;
+  /** exact outcome ('ok', 'failed', 'denied', …) */
+  readonly outcome?: string;
 }
 
 export interface AuditLogOptions {
@@ -327,6 +333,17 @@ export class AuditLog {
     if (q.action !== undefined) {
       params.push(checkText('action', q.action, 64, false));
       where.push(`action = $${params.length}`);
+    }
+    if (q.outcome !== undefined) {
+      params.push(checkText('outcome', q.outcome, 32, false));
+      where.push(`outcome = $${params.length}`);
+    }
+    for (const [k, op] of [['from', '>='], ['to', '<']] as const) {
+      const t = q[k];
+      if (t === undefined) continue;
+      if (!Number.isSafeInteger(t) || t < 0) throw bad(k, 'must be unix seconds');
+      params.push(new Date(t * 1000));
+      where.push(`at ${op} $${params.length}`);
     }
     params.push(limit);
     const r = await this.db.query<Row>(

@@ -239,11 +239,11 @@ describe('web console', () => {
       await page.fill('input[name=reason]', 'manual_review');
       await page.click('form[aria-label="转码"] button[type=submit]');
       await page.waitForSelector('[role=dialog]');
-      expect(await page.textContent('[role=dialog]')).toContain('manual_review');
+      expect(await page.textContent('[role=dialog]')).toContain('人工复核');
       await page.click('[data-testid=confirm]');
       await page.waitForSelector('[data-testid=code-result] [data-color=red]');
       await page.waitForSelector('[data-testid=override]');
-      expect(await page.textContent('[data-testid=history]')).toContain('manual_review');
+      expect(await page.textContent('[data-testid=history]')).toContain('人工复核');
       if (process.env.HC_CONSOLE_SCREENSHOT) await page.screenshot({ path: process.env.HC_CONSOLE_SCREENSHOT, fullPage: true });
 
       // the citizen's code on the edge turns red (the delta travels master → bus → edge replica)
@@ -276,8 +276,14 @@ describe('web console', () => {
       await login(page, creds.username, creds.password);
       await page.click('a[data-page=rules]');
       await page.waitForSelector('[data-testid=rule-versions] .tag-ok');
+      // the structured editor first: a parameter by its Chinese name, written through to the rule set
+      await page.waitForSelector('[data-testid=rule-form] input[name=param-closeContactDays]');
+      expect(await page.textContent('[data-testid=rule-form]')).toContain('密切接触者管控天数');
+      expect(await page.textContent('[data-testid=rule-form]')).toContain('最近一次密接的时间');
+      await page.fill('[data-testid=rule-form] input[name=param-closeContactDays]', '10');
+      await page.click('[data-testid=rule-view-toggle]'); // JSON view, the option
       const editor = page.locator('textarea.code-editor');
-      await page.waitForFunction(() => (document.querySelector('textarea.code-editor') as { value: string } | null)?.value.includes('"rules"'));
+      await page.waitForFunction(() => (document.querySelector('textarea.code-editor') as { value: string } | null)?.value.includes('"closeContactDays": 10'));
       const ruleSet = JSON.parse(await editor.inputValue()) as { version: string; rules: { when: unknown; color: string }[] };
 
       // a bad colour: reported at its path and line before anything is sent
@@ -330,14 +336,21 @@ describe('web console', () => {
     try {
       await login(page, creds.username, creds.password);
       await page.click('a[data-page=risk]');
-      const since = Math.floor(Date.now() / 1000) - 3600;
-      await page.fill('textarea[aria-label="风险区域 JSON"]', JSON.stringify([{ region: '510116001', level: 'medium', since }]));
+      // the region picker by name (四川省 → 成都市 → 双流区 → first township), level, start date: no codes, no Unix seconds
+      const picker = page.locator('[data-name=risk-region]');
+      await picker.locator('select').nth(0).selectOption('5101');
+      await picker.locator('select').nth(1).selectOption('510116');
+      await picker.locator('select').nth(2).selectOption('510116001');
+      await page.selectOption('select[name=risk-level]', 'medium');
+      await page.click('[data-testid=risk-add]');
+      await page.waitForSelector('[data-testid=risk-draft] >> text=双流区');
       await page.click('button:has-text("预览差异")');
       await page.waitForSelector('[data-testid=risk-diff] tr.row-add');
-      expect(await page.textContent('[data-testid=risk-diff]')).toContain('510116001');
+      expect(await page.textContent('[data-testid=risk-diff] tr.row-add')).toContain('四川省成都市双流区');
       await page.click('[data-testid=risk-publish]');
       await page.click('[data-testid=confirm]');
-      await page.waitForSelector('[data-testid=risk-current] >> text=510116001');
+      await page.waitForSelector('[data-testid=risk-current] >> text=双流区');
+      expect(await page.textContent('[data-testid=risk-current]')).not.toContain('510116001');
       expect(problemsOf(page)).toEqual([]);
     } finally {
       await ctx.close();
@@ -351,7 +364,10 @@ describe('web console', () => {
       await login(page, creds.username, creds.password);
       await page.click('a[data-page=venues]');
       await page.fill('input[name=venueName]', '控制台测试入川卡口');
-      await page.fill('input[name=region]', '510116');
+      const picker = page.locator('[data-name=region]');
+      await picker.locator('select').nth(0).selectOption('51');
+      await picker.locator('select').nth(1).selectOption('5101');
+      await picker.locator('select').nth(2).selectOption('510116');
       await page.selectOption('select[name=kind]', 'entry');
       await page.fill('input[name=entryTestHours]', '48');
       await page.click('form[aria-label="新建场所"] button[type=submit]');
@@ -369,8 +385,13 @@ describe('web console', () => {
       const [svg] = await Promise.all([page.waitForEvent('download'), row.locator('button:has-text("SVG")').click()]);
       expect(readFileSync((await svg.path())!, 'utf8')).toContain('<svg');
 
+      expect(await row.textContent()).toContain('四川省成都市双流区');
       await row.locator('button:has-text("预览")').click();
       await page.waitForSelector('[data-testid=qr-img]');
+      // the preview opens right under the row that was clicked, not below the whole list
+      expect(await page.evaluate(() => (document.querySelector('tr.qr-row') as { previousElementSibling: { textContent: string } } | null)?.previousElementSibling.textContent ?? '')).toContain('控制台测试入川卡口');
+      const [poster] = await Promise.all([page.waitForEvent('download'), row.locator('button:has-text("海报")').click()]);
+      expect(readFileSync((await poster.path())!).subarray(0, 5).toString()).toBe('%PDF-');
       expect(problemsOf(page)).toEqual([]);
     } finally {
       await ctx.close();
@@ -398,7 +419,11 @@ describe('web console', () => {
     try {
       await login(page, 'console-auditor', password);
       const nav = await page.locator('nav a').allTextContents();
-      expect(nav).toEqual(['审计日志']);
+      expect(nav).toEqual(['首页', '审计日志']);
+      // the landing page: no code counts for an auditor, the latest audit entries instead
+      await page.waitForSelector('[data-testid=recent-audit]');
+      expect(await page.locator('[data-testid=color-counts]').count()).toBe(0);
+      await page.click('a[data-page=audit]');
       await page.waitForSelector('[data-testid=audit-table]');
       expect(problemsOf(page)).toEqual([]);
     } finally {
@@ -418,7 +443,7 @@ describe('web console', () => {
         sessionStorage.setItem('hc-console-session', JSON.stringify(s));
       });
       await page.reload();
-      await page.click('a[data-page=audit]');
+      // the landing page's first call (GET /admin/v1/overview) meets the 401
       await page.waitForSelector('[data-testid=session-notice]');
       expect(await page.textContent('[data-testid=session-notice]')).toContain('登录已失效');
       expect(await page.isVisible('input[name=password]')).toBe(true);

@@ -12,6 +12,8 @@ export interface ErrorBody {
   error: string;
   message: string;
   field?: string;
+  /** Chinese text for people (admin-api/error-zh.ts): the only text the console shows */
+  zh?: string;
 }
 
 export class ApiError extends Error {
@@ -20,6 +22,7 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly field?: string,
+    readonly zh?: string,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -113,7 +116,7 @@ async function failure(res: Response): Promise<ApiError> {
   } catch {
     // not JSON (a proxy's error page): fall through with the status
   }
-  return new ApiError(res.status, body.error ?? `HTTP_${res.status}`, body.message ?? res.statusText, body.field);
+  return new ApiError(res.status, body.error ?? `HTTP_${res.status}`, body.message ?? res.statusText, body.field, body.zh);
 }
 
 /** JSON call; throws ApiError for any non-2xx answer. */
@@ -127,6 +130,13 @@ export async function api<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: st
 /** Binary download (QR images) with the bearer token: a plain <a href> cannot carry it. */
 export async function apiBlob(path: string): Promise<Blob> {
   const res = await send('GET', path, undefined, true);
+  if (!res.ok) throw await failure(res);
+  return res.blob();
+}
+
+/** Binary answer of a POST with a JSON body (XLSX exports, PDF posters). */
+export async function apiBlobPost(path: string, body: unknown): Promise<Blob> {
+  const res = await send('POST', path, body, true);
   if (!res.ok) throw await failure(res);
   return res.blob();
 }

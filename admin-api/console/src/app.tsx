@@ -13,8 +13,8 @@ import { consoleCan, type Permission } from './roles.js';
  * table the server enforces (src/roles.ts, checked against admin-api/roles.ts
  * by a test); the server's 403 stays the real check.
  */
-function allowed(role: string | null, perm: Permission): boolean {
-  return consoleCan(role, perm);
+function allowed(role: string | null, perm: Permission | 'any'): boolean {
+  return perm === 'any' || consoleCan(role, perm);
 }
 
 function pageFromHash(): string {

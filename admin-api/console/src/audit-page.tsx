@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from 'react';
-import { api } from './api.js';
-import { errorText, fmtAny, ROLE_LABEL } from './format.js';
+import { api, apiBlob } from './api.js';
+import { ACTION_LABEL, errorText, fmtAny, localInputToSec, OUTCOME_LABEL, ROLE_LABEL, triggerDownload } from './format.js';
 import { Empty, ErrorBox, Section } from './ui.js';
 
 /**
@@ -40,31 +40,6 @@ const PROBLEM_TEXT: Record<string, string> = {
   head: '链尾与登记的链头不符（末尾记录被删除或追加）',
 };
 
-const ACTION_LABEL: Record<string, string> = {
-  'auth.login': '登录',
-  'auth.logout': '退出',
-  access: '越权访问',
-  'codes.query': '赋码查询',
-  'codes.transcode': '转码',
-  'codes.clear': '解除人工转码',
-  'codes.bulk.request': '批量转码申请',
-  'codes.bulk.approve': '批量转码审批',
-  'codes.bulk.reject': '批量转码驳回',
-  'users.create': '新建账户',
-  'users.disable': '停用账户',
-  'users.unlock': '解锁账户',
-  'rules.upload': '上传规则',
-  'rules.dry_run': '规则试算',
-  'rules.publish': '发布规则',
-  'rules.rollback': '回滚规则',
-  'risk.import': '导入风险区域',
-  'risk.publish': '发布风险区域',
-  'venues.create': '新建场所',
-  'venues.import': '导入场所',
-  'audit.read': '查看审计日志',
-  'audit.verify': '校验审计日志',
-};
-
 const PAGE = 50;
 
 function detailText(d: Record<string, unknown> | null | undefined): string {
@@ -80,14 +55,45 @@ export function AuditPage() {
   const [busy, setBusy] = useState(false);
   const [verify, setVerify] = useState<VerifyAnswer | null>(null);
   const [more, setMore] = useState(true);
+  const [actor, setActor] = useState('');
+  const [action, setAction] = useState('');
+  const [outcome, setOutcome] = useState('');
+  const [from, setFrom] = useState('');
+  const [to, setTo] = useState('');
+  const [applied, setApplied] = useState<Record<string, string>>({});
 
   const fetchPage = useCallback(async (before: number | null) => {
-    const q = new URLSearchParams({ limit: String(PAGE), order: 'desc' });
+    const q = new URLSearchParams({ limit: String(PAGE), order: 'desc', ...applied });
     if (before !== null) q.set('before', String(before));
     const got = (await api<{ entries: AuditRow[] }>('GET', `/admin/v1/audit?${q}`)).entries;
     setMore(got.length >= PAGE);
     return got;
-  }, []);
+  }, [applied]);
+
+  function filters(): Record<string, string> {
+    const f: Record<string, string> = {};
+    if (actor.trim() !== '') f.actor = actor.trim().toLowerCase();
+    if (action !== '') f.action = action;
+    if (outcome !== '') f.outcome = outcome;
+    const a = localInputToSec(from);
+    const b = localInputToSec(to);
+    if (a !== null) f.from = String(a);
+    if (b !== null) f.to = String(b);
+    return f;
+  }
+
+  async function exportXlsx() {
+    setBusy(true);
+    setError(null);
+    try {
+      const blob = await apiBlob(`/admin/v1/audit/export.xlsx?${new URLSearchParams(applied)}`);
+      triggerDownload(blob, `审计日志-${new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10)}.xlsx`);
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  }
 
   const refresh = useCallback(async () => {
     setBusy(true);
@@ -146,6 +152,9 @@ export function AuditPage() {
           <button type="button" onClick={() => void refresh()} disabled={busy}>
             刷新
           </button>
+          <button type="button" onClick={() => void exportXlsx()} disabled={busy} data-testid="audit-export">
+            导出 Excel
+          </button>
           <button type="button" className="btn-primary" onClick={() => void runVerify()} disabled={busy} data-testid="verify">
             校验
           </button>
@@ -164,6 +173,65 @@ export function AuditPage() {
           </div>
         )
       ) : null}
+      <form
+        className="filters"
+        aria-label="筛选"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setApplied(filters());
+        }}
+      >
+        <label>
+          操作人
+          <input name="actor" value={actor} onChange={(e) => setActor(e.target.value)} placeholder="用户名" />
+        </label>
+        <label>
+          操作
+          <select name="action" value={action} onChange={(e) => setAction(e.target.value)}>
+            <option value="">全部</option>
+            {Object.entries(ACTION_LABEL).map(([k, l]) => (
+              <option key={k} value={k}>
+                {l}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          结果
+          <select name="outcome" value={outcome} onChange={(e) => setOutcome(e.target.value)}>
+            <option value="">全部</option>
+            {Object.entries(OUTCOME_LABEL).map(([k, l]) => (
+              <option key={k} value={k}>
+                {l}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          开始时间（北京时间）
+          <input type="datetime-local" name="from" value={from} onChange={(e) => setFrom(e.target.value)} />
+        </label>
+        <label>
+          结束时间
+          <input type="datetime-local" name="to" value={to} onChange={(e) => setTo(e.target.value)} />
+        </label>
+        <button type="submit" className="btn-primary" disabled={busy}>
+          筛选
+        </button>
+        <button
+          type="button"
+          onClick={() => {
+            setActor('');
+            setAction('');
+            setOutcome('');
+            setFrom('');
+            setTo('');
+            setApplied({});
+          }}
+        >
+          清除
+        </button>
+      </form>
       <ErrorBox error={error} />
       {rows.length === 0 && !busy ? (
         <Empty>暂无审计记录</Empty>
@@ -192,7 +260,7 @@ export function AuditPage() {
                 </td>
                 <td title={r.action}>{ACTION_LABEL[r.action] ?? r.action}</td>
                 <td>{r.target ?? '—'}</td>
-                <td className={OK_OUTCOMES.has(r.outcome) ? 'ok' : 'bad'}>{r.outcome}</td>
+                <td className={OK_OUTCOMES.has(r.outcome) ? 'ok' : 'bad'}>{OUTCOME_LABEL[r.outcome] ?? r.outcome}</td>
                 <td>{r.fromAddr ?? '—'}</td>
                 <td className="detail">{detailText(r.details)}</td>
               </tr>

@@ -8,9 +8,13 @@ import {
   fmtTime,
   ID_TYPE_LABEL,
   localInputToSec,
+  REASON_LABEL,
+  reasonText,
   RISK_LEVEL_LABEL,
   type Color,
 } from './format.js';
+import { ExportButton } from './export.js';
+import { regionText, useRegions } from './regions.js';
 import { ColorBadge, ConfirmDialog, Empty, ErrorBox, OkBox, Section } from './ui.js';
 
 /**
@@ -92,13 +96,15 @@ export function maskPhone(s: string): string {
   return s.includes('*') || s.length < 11 ? s : s.slice(0, 3) + '****' + s.slice(7);
 }
 
+let regionsMod: ReturnType<typeof useRegions> = null;
+
 function personLine(r: PersonResult): string {
   const p = r.person;
   const type = p.idType ? ID_TYPE_LABEL[p.idType] ?? p.idType : '';
   const parts = [p.nameMasked || '—'];
   if (p.idNo) parts.push(`${type} ${maskIdNo(p.idNo)}`);
   if (p.phone) parts.push(`手机 ${maskPhone(p.phone)}`);
-  if (p.region) parts.push(`地区 ${p.region}`);
+  if (p.region) parts.push(`地区 ${regionText(regionsMod, p.region)}`);
   return parts.join('　');
 }
 
@@ -114,6 +120,8 @@ function refFor(r: PersonResult, queried: Identity): Identity {
 }
 
 export function CodesPage({ canWrite }: { canWrite: boolean }) {
+  regionsMod = useRegions();
+  const [clearing, setClearing] = useState(false);
   const [mode, setMode] = useState<'cert' | 'phone'>('cert');
   const [idType, setIdType] = useState('resident');
   const [idNo, setIdNo] = useState('');
@@ -174,6 +182,24 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
       await load(who, pick);
     } catch (err) {
       setConfirming(false);
+      setChangeError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function clearOverride() {
+    if (!who || !answer) return;
+    setBusy(true);
+    setChangeError(null);
+    try {
+      const r = await api<{ code?: { color?: Color } }>('POST', '/admin/v1/codes/clear', refFor(answer, who));
+      setClearing(false);
+      const c = r.code?.color;
+      setChanged(`已解除人工转码，由规则重新赋码${c ? `：${COLOR_LABEL[c]}` : ''}，变更将同步至各节点。`);
+      await load(who, pick);
+    } catch (err) {
+      setClearing(false);
       setChangeError(errorText(err));
     } finally {
       setBusy(false);
@@ -246,7 +272,7 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
               </div>
               {code ? (
                 <div className="muted">
-                  原因：{code.reason}　赋码时间：{fmtTime(code.since)}　有效至：{code.until === null ? '长期' : fmtTime(code.until)}
+                  原因：{reasonText(code.reason)}　赋码时间：{fmtTime(code.since)}　有效至：{code.until === null ? '长期' : fmtTime(code.until)}
                   {code.ruleVersion ? `　规则版本：${code.ruleVersion}` : ''}
                 </div>
               ) : (
@@ -254,9 +280,14 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
               )}
               {answer.override && answer.override.active !== false ? (
                 <div className="muted" data-testid="override">
-                  人工转码生效中：{COLOR_LABEL[answer.override.color]}（{answer.override.reason}），至
+                  人工转码生效中：{COLOR_LABEL[answer.override.color]}（{reasonText(answer.override.reason)}），至
                   {answer.override.until === null ? '人工解除' : fmtTime(answer.override.until)}
                   {answer.override.actor ? `，操作人 ${answer.override.actor}` : ''}
+                  {canWrite ? (
+                    <button type="button" className="btn-link" data-testid="clear-override" onClick={() => setClearing(true)} disabled={busy}>
+                      解除人工转码
+                    </button>
+                  ) : null}
                 </div>
               ) : null}
             </div>
@@ -290,16 +321,21 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
                     name="reason"
                     value={reason}
                     onChange={(e) => setReason(e.target.value)}
-                    list="reason-list"
                     maxLength={64}
                     required
-                    placeholder="例如 manual_review"
+                    placeholder="选择常用原因或自行填写"
                   />
-                  <datalist id="reason-list">
+                </label>
+                <label>
+                  常用原因
+                  <select name="reason-pick" value={REASON_LABEL[reason] ? reason : ''} onChange={(e) => setReason(e.target.value)}>
+                    <option value="">（自行填写）</option>
                     {REASON_SUGGESTIONS.map((r) => (
-                      <option key={r} value={r} />
+                      <option key={r} value={r}>
+                        {REASON_LABEL[r] ?? r}
+                      </option>
                     ))}
-                  </datalist>
+                  </select>
                 </label>
                 <label>
                   有效至（可选）
@@ -341,7 +377,7 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
                       {f.level ? RISK_LEVEL_LABEL[f.level] ?? f.level : ''}
                       {f.venue ? ` 场所 ${f.venue}` : ''}
                     </td>
-                    <td>{f.region ?? '—'}</td>
+                    <td>{f.region ? regionText(regionsMod, f.region) : '—'}</td>
                     <td>
                       {f.source ?? '—'}
                       {f.sourceRef ? <span className="muted">（{f.sourceRef}）</span> : null}
@@ -357,7 +393,16 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
       ) : null}
 
       {answer ? (
-        <Section title="赋码历史">
+        <Section
+          title="赋码历史"
+          actions={
+            <ExportButton
+              title="赋码历史"
+              columns={['时间', '原颜色', '新颜色', '原因', '有效至', '操作人', '规则版本']}
+              rows={() => answer.history.map((h) => [fmtTime(h.at), h.prevColor ? COLOR_LABEL[h.prevColor] ?? h.prevColor : '新赋码', COLOR_LABEL[h.color] ?? h.color, reasonText(h.reason), h.until === null ? '长期' : fmtTime(h.until), h.actor, h.ruleVersion ?? ''])}
+            />
+          }
+        >
           {answer.history && answer.history.length > 0 ? (
             <table data-testid="history">
               <thead>
@@ -376,7 +421,7 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
                     <td>
                       {h.prevColor ? <ColorBadge color={h.prevColor} /> : '新赋码'} → <ColorBadge color={h.color} />
                     </td>
-                    <td>{h.reason}</td>
+                    <td>{reasonText(h.reason)}</td>
                     <td>{h.until === null ? '长期' : fmtTime(h.until)}</td>
                     <td>
                       {h.actor}
@@ -390,6 +435,21 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
             <Empty>无历史记录</Empty>
           )}
         </Section>
+      ) : null}
+
+      {clearing && answer ? (
+        <ConfirmDialog
+          title="确认解除人工转码"
+          busy={busy}
+          confirmText="确认解除"
+          onCancel={() => setClearing(false)}
+          onConfirm={() => void clearOverride()}
+        >
+          <p>
+            对象：<strong>{personLine(answer)}</strong>
+          </p>
+          <p>解除后由规则根据事实记录重新赋码，立即生效并同步到所有边缘节点。</p>
+        </ConfirmDialog>
       ) : null}
 
       {confirming && answer ? (
@@ -407,7 +467,7 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
           <p>
             变更：<ColorBadge color={code?.color} /> → <ColorBadge color={color} />
           </p>
-          <p>原因：{reason.trim()}</p>
+          <p>原因：{reasonText(reason.trim())}</p>
           <p>有效至：{untilSec === null ? '人工解除为止' : fmtTime(untilSec)}</p>
           <p className="muted">此操作将记入审计日志，并同步到所有边缘节点。</p>
         </ConfirmDialog>

@@ -1,5 +1,7 @@
 import { ApiError } from './api.js';
 
+export { ACTION_LABEL, OUTCOME_LABEL } from '../../audit-labels.js';
+
 /** Labels and formatting shared by the pages. All UI text is Chinese. */
 
 export type Color = 'green' | 'yellow' | 'red';
@@ -37,15 +39,40 @@ export const FACT_KIND_LABEL: Record<string, string> = {
   nucleic_acid: '核酸检测',
 };
 
+/** Code reasons (rules' `reason`, and the suggestions for a manual change) in Chinese. */
+export const REASON_LABEL: Record<string, string> = {
+  default: '未发现风险',
+  none: '未发现风险',
+  registered: '首次领码',
+  confirmed: '确诊病例',
+  test_positive: '核酸检测阳性',
+  suspected: '疑似病例',
+  close_contact: '密切接触者',
+  secondary_contact: '密接的密接',
+  risk_area: '中高风险地区旅居',
+  entry_no_test: '入川未按时检测',
+  entry_test_pending: '入川待检测',
+  manual_review: '人工复核',
+  cleared: '解除管控',
+  manual: '人工转码',
+  bulk_test: '批量转码',
+};
+
+/** A reason as an official reads it: the Chinese label, or the text itself when it is already free text. */
+export function reasonText(r: string | null | undefined): string {
+  if (r === null || r === undefined || r === '') return '—';
+  return REASON_LABEL[r] ?? r;
+}
+
 export const VENUE_KIND_LABEL: Record<string, string> = { normal: '普通场所', entry: '入川卡口（入川即检）' };
 
 const pad = (n: number): string => String(n).padStart(2, '0');
 
-/** unix seconds → '2026-03-01 14:05:09' in the browser's time zone (the province's offices: UTC+8). */
+/** unix seconds → '2026-03-01 14:05:09' in China time (Asia/Shanghai, UTC+8, whatever the browser's zone). */
 export function fmtTime(sec: number | null | undefined): string {
   if (sec === null || sec === undefined || !Number.isFinite(sec)) return '—';
-  const d = new Date(sec * 1000);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const d = new Date(sec * 1000 + 8 * 3600 * 1000);
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
 }
 
 /** Accepts unix seconds, milliseconds or an ISO string (audit rows may carry either). */
@@ -58,41 +85,49 @@ export function fmtAny(t: unknown): string {
   return '—';
 }
 
-/** <input type="datetime-local"> value → unix seconds, or null when empty. */
+/** <input type="datetime-local"> or type="date" value, read as China time → unix seconds, or null when empty. */
 export function localInputToSec(v: string): number | null {
-  if (v.trim() === '') return null;
-  const ms = new Date(v).getTime();
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2}))?)?$/.exec(v.trim());
+  if (!m) return null;
+  const ms = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +(m[4] ?? 0), +(m[5] ?? 0), +(m[6] ?? 0)) - 8 * 3600 * 1000;
   return Number.isNaN(ms) ? null : Math.floor(ms / 1000);
 }
 
-const CODE_TEXT: Record<string, string> = {
-  ADM_ERR_BAD_CREDENTIALS: '用户名或密码错误',
-  ADM_ERR_LOCKED: '登录失败次数过多，账户已暂时锁定，请稍后再试',
-  ADM_ERR_RATE_LIMITED: '请求过于频繁，请稍后再试',
-  ADM_ERR_UNAUTHENTICATED: '登录已失效，请重新登录',
-  ADM_ERR_FORBIDDEN: '当前账户无权执行此操作',
-  ADM_ERR_NOT_FOUND: '未找到记录（或不在您的管辖范围内）',
-  ADM_ERR_AMBIGUOUS: '该手机号对应多人，请改用证件号查询',
-  ADM_ERR_VALIDATION: '输入不符合要求',
-  ADM_ERR_BAD_JSON: '请求内容不是有效的 JSON',
-  ADM_ERR_PAYLOAD_TOO_LARGE: '提交的数据过大',
-  ADM_ERR_CONFLICT: '记录已存在',
-  ADM_ERR_REQUEST_STATE: '该请求已处理或已过期',
-  ADM_ERR_SAME_APPROVER: '不能审批自己提交的请求',
-  ADM_ERR_INTERNAL: '服务器内部错误，请联系运维人员',
-  MASTER_ERR_UNAVAILABLE: '主数据库暂不可用，请稍后再试',
-  NETWORK: '无法连接服务器，请检查网络后重试',
+/** unix seconds → a datetime-local value in China time ('2026-03-01T14:05'). */
+export function secToLocalInput(sec: number): string {
+  return fmtTime(sec).slice(0, 16).replace(' ', 'T');
+}
+
+/** unix seconds → a date input value in China time ('2026-03-01'). */
+export function secToDateInput(sec: number): string {
+  return fmtTime(sec).slice(0, 10);
+}
+
+/** Only for answers without a `zh` (a proxy's error page, a network failure): by HTTP status. */
+const STATUS_TEXT: Record<number, string> = {
+  0: '无法连接服务器，请检查网络后重试',
+  401: '登录已失效，请重新登录',
+  403: '当前账户无权执行此操作',
+  404: '未找到记录（或不在您的管辖范围内）',
+  413: '提交的数据过大',
+  429: '请求过于频繁，请稍后再试',
+  502: '服务暂时不可用，请稍后再试',
+  503: '服务暂时不可用，请稍后再试',
+  504: '服务响应超时，请稍后再试',
 };
 
-/** A human message for any thrown value; keeps the server's field path and message for detail. */
+/**
+ * What the official reads for any thrown value: the server's Chinese text
+ * (`zh`, field already named in Chinese) and nothing else — no code, no
+ * English. A console-side Error (our own checks) carries Chinese already.
+ */
 export function errorText(e: unknown): string {
   if (e instanceof ApiError) {
-    const base = CODE_TEXT[e.code] ?? (e.code.startsWith('CORE_ERR_ID') || e.code.startsWith('CORE_ERR_PHONE') ? '证件号或手机号格式不正确' : `操作失败（${e.code}）`);
-    const where = e.field ? `，字段 ${e.field}` : '';
-    return e.code === 'NETWORK' ? base : `${base}${where}：${e.message}`;
+    if (e.zh !== undefined && e.zh !== '') return e.zh;
+    return STATUS_TEXT[e.status] ?? (e.status >= 500 ? '服务器内部错误，请稍后重试或联系系统管理员' : '操作失败，请检查填写内容后重试');
   }
-  if (e instanceof Error) return e.message;
-  return String(e);
+  if (e instanceof Error && /[\u4e00-\u9fff]/.test(e.message)) return e.message;
+  return '操作失败，请稍后重试';
 }
 
 export function triggerDownload(blob: Blob, filename: string): void {

@@ -1,9 +1,16 @@
 import type { ReactNode } from 'react';
+import { EXCHANGE_PAGES } from '../../../exchange/console/pages.js';
+import { ALERTING_PAGES } from '../../../alerting/console/pages.js';
+import { LOGAUDIT_PAGES } from '../../../logaudit/console/logaudit-pages.js';
+import { CITIZEN_PAGES } from '../../../citizen/console/pages.js';
 import { AuditPage } from './audit-page.js';
+import { BulkPage } from './bulk-page.js';
 import { CodesPage } from './codes-page.js';
+import { HomePage } from './home-page.js';
 import { RiskPage } from './risk-page.js';
 import type { Permission } from './roles.js';
 import { RulesPage } from './rules-page.js';
+import { UsersPage } from './users-page.js';
 import { VenuesPage } from './venues-page.js';
 import { TRACING_PAGES } from '../../../tracing/console/pages.js';
 
@@ -24,7 +31,8 @@ export interface PageDef {
   readonly title: string;
   /** navigation group heading, Chinese */
   readonly group: string;
-  readonly perm: Permission;
+  /** 'any': every logged-in role (the landing page) */
+  readonly perm: Permission | 'any';
   render(p: PageProps): ReactNode;
 }
 
@@ -32,14 +40,22 @@ export interface PageProps {
   can(perm: Permission): boolean;
 }
 
+export const GROUP_HOME = '总览';
 export const GROUP_CODES = '赋码管理';
 export const GROUP_SYSTEM = '系统管理';
 
 export const PAGES: readonly PageDef[] = [
+  { id: 'home', title: '首页', group: GROUP_HOME, perm: 'any', render: (p) => <HomePage canCodes={p.can('codes.read')} canApprove={p.can('codes.approve')} /> },
   { id: 'codes', title: '赋码查询与转码', group: GROUP_CODES, perm: 'codes.read', render: (p) => <CodesPage canWrite={p.can('codes.write')} /> },
+  { id: 'bulk', title: '批量转码与审批', group: GROUP_CODES, perm: 'codes.approve', render: (p) => <BulkPage canRequest={p.can('codes.write')} canApprove={p.can('codes.approve')} /> },
   { id: 'rules', title: '规则', group: GROUP_CODES, perm: 'rules.read', render: (p) => <RulesPage canWrite={p.can('rules.write')} /> },
   { id: 'risk', title: '风险区域', group: GROUP_CODES, perm: 'risk.read', render: (p) => <RiskPage canWrite={p.can('risk.write')} /> },
   { id: 'venues', title: '场所码', group: GROUP_CODES, perm: 'venues.read', render: (p) => <VenuesPage canWrite={p.can('venues.write')} /> },
+  { id: 'users', title: '账号与角色', group: GROUP_SYSTEM, perm: 'users.manage', render: () => <UsersPage /> },
+  ...EXCHANGE_PAGES,
+  ...CITIZEN_PAGES,
   { id: 'audit', title: '审计日志', group: GROUP_SYSTEM, perm: 'audit.read', render: () => <AuditPage /> },
   ...TRACING_PAGES,
+  ...ALERTING_PAGES,
+  ...LOGAUDIT_PAGES,
 ];

@@ -1,3 +1,6 @@
+import { ExportButton } from './export.js';
+import { asDraft, RuleForm } from './rule-form.js';
+import { ruleProblemZh } from './rule-problem-zh.js';
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { validateRuleSet } from '../../../core/rule-set.js';
 import { api } from './api.js';
@@ -72,7 +75,7 @@ function check(text: string): Problem | null {
     // CoreError messages read "<path>: <detail>"; the path is shown on its own
     let message = err.message ?? String(e);
     if (path !== null && message.startsWith(`${path}: `)) message = message.slice(path.length + 2);
-    return { kind: 'rule', path, message, offset: off, line: off === null ? null : whereAt(text, off).line };
+    return { kind: 'rule', path, message: ruleProblemZh(message), offset: off, line: off === null ? null : whereAt(text, off).line };
   }
 }
 
@@ -104,6 +107,14 @@ export function RulesPage({ canWrite }: { canWrite: boolean }) {
   const [startAt, setStartAt] = useState('');
   const [confirm, setConfirm] = useState<null | { kind: 'publish'; version: string } | { kind: 'rollback' }>(null);
   const area = useRef<HTMLTextAreaElement>(null);
+  const [jsonView, setJsonView] = useState(false);
+  const draft = useMemo(() => {
+    try {
+      return asDraft(JSON.parse(text));
+    } catch {
+      return null;
+    }
+  }, [text]);
 
   const problem = useMemo(() => check(text), [text]);
   const shown = problem ?? serverProblem;
@@ -230,11 +241,18 @@ export function RulesPage({ canWrite }: { canWrite: boolean }) {
       <Section
         title="规则版本"
         actions={
-          canWrite ? (
-            <button type="button" className="btn-danger" disabled={busy} onClick={() => setConfirm({ kind: 'rollback' })}>
-              回滚到上一版本
-            </button>
-          ) : null
+          <>
+            <ExportButton
+              title="规则版本"
+              columns={['版本', '状态', '生效时间', '上传人', '上传时间']}
+              rows={() => versions.map((v) => [v.version, STATUS_LABEL[v.status] ?? v.status, v.status === 'draft' ? '—' : fmtTime(v.activeFrom), v.createdBy, fmtTime(v.createdAt)])}
+            />
+            {canWrite ? (
+              <button type="button" className="btn-danger" disabled={busy} onClick={() => setConfirm({ kind: 'rollback' })}>
+                回滚到上一版本
+              </button>
+            ) : null}
+          </>
         }
       >
         {versions.length === 0 ? (
@@ -326,6 +344,22 @@ export function RulesPage({ canWrite }: { canWrite: boolean }) {
           ) : null
         }
       >
+        <div className="form-row">
+          <button type="button" onClick={() => setJsonView(!jsonView)} data-testid="rule-view-toggle" disabled={!jsonView && draft === null && text !== ''}>
+            {jsonView ? '表格编辑' : 'JSON 视图'}
+          </button>
+        </div>
+        {!jsonView && draft !== null ? (
+          <RuleForm
+            draft={draft}
+            readOnly={!canWrite}
+            onChange={(d) => {
+              setText(JSON.stringify(d, null, 2));
+              setServerProblem(null);
+            }}
+          />
+        ) : null}
+        <div hidden={!jsonView && draft !== null}>
         <p className="muted">
           JSON 格式：{'{'}"version", "params", "rules": [{'{'}"id", "when", "color", "reason", "until"?, "notice"?{'}'}]{'}'}。修改后请更换版本号。
         </p>
@@ -342,6 +376,7 @@ export function RulesPage({ canWrite }: { canWrite: boolean }) {
           aria-invalid={shown !== null}
           rows={22}
         />
+        </div>
         {shown ? (
           <div className="msg msg-error" role="alert" data-testid="rule-problem">
             {shown.kind === 'server' ? '服务器校验未通过' : shown.kind === 'syntax' ? '格式错误' : '规则校验未通过'}

@@ -347,8 +347,48 @@ function sessionUrl() {
   const m = document.querySelector('meta[name="hc-session-url"]');
   const v = m ? m.content.trim() : 'auto';
   if (v === '') return null; // production: the host app passes #token=…
-  // default: the admin-api of the embedded stack, same host, port 8081 (DESIGN §5)
-  return v === 'auto' ? location.protocol + '//' + location.hostname + ':8081/v1/session' : v;
+  // "auto": the admin-api of the embedded stack, same host, port 8081 (DESIGN §5);
+  // ":<port>/path": same host, the port the stack configured (EDGE_APP_SESSION_URL)
+  if (v === 'auto') return location.protocol + '//' + location.hostname + ':8081/v1/session';
+  if (v.charAt(0) === ':') return location.protocol + '//' + location.hostname + v;
+  return v;
+}
+
+/**
+ * With demo data the admin-api lists a few demo identities (GET
+ * <session url>/demo, 404 on a real database): shown under the form, a tap
+ * fills it in. Fetched only when the login form is shown.
+ */
+let demoAsked = false;
+async function showDemo() {
+  if (demoAsked) return;
+  demoAsked = true;
+  try {
+    const r = await fetch(sessionUrl() + '/demo', { cache: 'no-store' });
+    if (!r.ok) return;
+    const people = (await r.json()).people;
+    if (!Array.isArray(people) || people.length === 0) return;
+    const box = $('demo');
+    const ul = box.querySelector('ul');
+    for (const p of people) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'link';
+      b.textContent = p.name + '（' + (COLORS[p.color] || '') + '）' + p.idNo;
+      b.onclick = () => {
+        const f = $('login');
+        f.idNo.value = p.idNo;
+        f.name.value = p.name;
+        f.phone.value = '';
+      };
+      const li = document.createElement('li');
+      li.appendChild(b);
+      ul.appendChild(li);
+    }
+    box.hidden = false;
+  } catch {
+    // no demo list: the form works without it
+  }
 }
 
 function startLogin(text) {
@@ -361,6 +401,7 @@ function startLogin(text) {
   setState('login');
   message(text || '');
   show('login', true);
+  showDemo();
 }
 
 async function login(ev) {
@@ -370,7 +411,7 @@ async function login(ev) {
   const req = phone ? { phone } : { idType: 'resident', idNo: f.idNo.value.trim(), name: f.name.value.trim() };
   $('login-err').textContent = '';
   try {
-    // Cross-origin (port 8081): admin-api must answer the CORS preflight for
+    // Cross-origin (the admin port): admin-api must answer the CORS preflight for
     // POST /v1/session (Content-Type: application/json is not a simple request).
     const r = await fetch(sessionUrl(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req) });
     const j = await r.json().catch(() => ({}));
@@ -436,6 +477,14 @@ $('refresh-btn').onclick = () => {
   refresh();
 };
 $('scan-btn').onclick = openScan;
+// 便民服务 (issue 16, citizen/app/services.js): its own chunk, loaded on demand like scan.js
+async function openServices(tab) {
+  const { open } = await import('../../../citizen/app/services.js');
+  const u = sessionUrl();
+  open({ dialog: $('svc'), session, apiBase: u && u.replace(/\/v1\/session$/, ''), tab, when, encodeQr, drawQr });
+}
+$('svc-btn').onclick = () => openServices();
+$('entry-reg').onclick = () => ($('entry-ok').click(), openServices('sampling'));
 $('entry-ok').onclick = () => {
   dismissedEntry = $('entry').dataset.key || '';
   store(LS_SEEN, dismissedEntry);

@@ -1,0 +1,223 @@
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBrowserStack, type BrowserStack } from './browser-stack.common.js';
+
+/**
+ * Issue 15 in headless Chromium against the real embedded stack on
+ * non-default ports: the citizen page logs in through the configured admin
+ * port and lists the demo identities; the console speaks Chinese only.
+ */
+let s: BrowserStack;
+
+beforeAll(async () => {
+  s = await startBrowserStack();
+}, 240_000);
+
+afterAll(async () => {
+  await s?.close();
+});
+
+async function consoleLogin(page: Page, username: string, password: string): Promise<void> {
+  await page.goto(`${s.adminOrigin}/console/`);
+  await page.fill('input[name=username]', username);
+  await page.fill('input[name=password]', password);
+  await page.click('form[aria-label="登录"] button[type=submit]');
+}
+
+describe('citizen page', () => {
+  it('logs in through the admin port the stack configured and offers the demo identities', async () => {
+    const ctx = await s.browser.newContext({ viewport: { width: 390, height: 844 } });
+    const page = await s.newPage(ctx);
+    await page.goto(`${s.edgeOrigin}/app/`);
+    await page.waitForSelector('#login:not([hidden])');
+    expect(await page.getAttribute('meta[name="hc-session-url"]', 'content')).toBe(`:${new URL(s.adminOrigin).port}/v1/session`);
+    await page.waitForSelector('#demo:not([hidden]) li button');
+    const people = await page.$$eval('#demo li button', (bs) => bs.map((b) => b.textContent ?? ''));
+    expect(people.length).toBeGreaterThanOrEqual(1);
+    expect(people.some((t) => t.includes('绿码'))).toBe(true);
+    await page.click('#demo li button');
+    await page.click('#login button[type=submit]');
+    await page.waitForSelector('#card:not([hidden])', { timeout: 30_000 });
+    await page.waitForSelector('body[data-state=live]', { timeout: 30_000 }).catch(async (e: unknown) => {
+      throw new Error(`state ${await page.getAttribute('body', 'data-state')}: ${await page.textContent('main')} ${page.problems.join(' | ')} (${String(e)})`);
+    });
+    expect(await page.textContent('#color-label')).toContain('码');
+    expect(page.problems).toEqual([]);
+    await ctx.close();
+  });
+});
+
+describe('console errors in Chinese', () => {
+  it('a wrong password reads in Chinese, no code, no English', async () => {
+    const ctx = await s.browser.newContext();
+    const page = await s.newPage(ctx);
+    await consoleLogin(page, s.creds.username, 'wrong-password-x');
+    const text = (await page.textContent('[role=alert]', { timeout: 15_000 })) ?? '';
+    expect(text).toContain('用户名或密码错误');
+    expect(text).not.toMatch(/[A-Za-z]{3,}/);
+    await ctx.close();
+  });
+});
+
+/** Logs in through the API (fast) and puts the session where the console keeps it. */
+async function apiLogin(username: string, password: string): Promise<string> {
+  const r = await fetch(`${s.adminOrigin}/admin/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+  expect(r.status).toBe(200);
+  return ((await r.json()) as { token: string }).token;
+}
+
+async function adminCall(token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const r = await fetch(`${s.adminOrigin}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: r.status, body: (await r.json().catch(() => ({}))) as Record<string, unknown> };
+}
+
+describe('console screens for what the API does', () => {
+  it('首页 shows codes by colour; 账号与角色 creates an account with a one-time password, changes its region, resets it', async () => {
+    const ctx = await s.browser.newContext({ viewport: { width: 1366, height: 900 } });
+    const page = await s.newPage(ctx);
+    await consoleLogin(page, s.creds.username, s.creds.password);
+    await page.waitForSelector('[data-testid=color-counts] [data-color=green]');
+    expect(Number((await page.textContent('[data-testid=color-counts] [data-color=green] .n'))!.replace(/,/g, ''))).toBeGreaterThan(0);
+
+    await page.click('a[data-page=users]');
+    await page.fill('input[name=new-username]', 'chengdu-officer');
+    await page.selectOption('select[name=new-role]', 'city_officer');
+    const picker = page.locator('[data-name=new-region]');
+    await picker.locator('select').nth(0).selectOption('51');
+    await picker.locator('select').nth(1).selectOption('5101');
+    await page.click('form[aria-label="新建账号"] button[type=submit]');
+    const secret = page.locator('[data-testid=one-time-password] code');
+    await secret.waitFor();
+    const password = (await secret.textContent())!;
+    expect(password).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    const row = page.locator('[data-testid=users] tr[data-user="chengdu-officer"]');
+    await row.waitFor();
+    expect(await row.textContent()).toContain('市级专员');
+    expect(await row.textContent()).toContain('四川省成都市');
+    // the new account works with that password
+    await apiLogin('chengdu-officer', password);
+
+    // reset its password: confirmed, a new one shown once
+    await row.locator('button:has-text("重置密码")').click();
+    await page.click('[data-testid=confirm]');
+    await page.waitForFunction((old) => {
+      const c = (globalThis as unknown as { document: { querySelector(s: string): { textContent: string } | null } }).document.querySelector('[data-testid=one-time-password] code');
+      return c !== null && c.textContent !== old;
+    }, password);
+    expect(page.problems).toEqual([]);
+    await ctx.close();
+  });
+
+  it('批量转码 needs a second officer: the requester cannot approve, another one can', async () => {
+    const admin = await apiLogin(s.creds.username, s.creds.password);
+    const made = await adminCall(admin, 'POST', '/admin/v1/users', { username: 'second-approver', role: 'operator' });
+    expect(made.status).toBe(201);
+    const { demoResidentId } = await import('../demo-data.js');
+    const ids = [demoResidentId(10), demoResidentId(11)];
+
+    const ctx = await s.browser.newContext({ viewport: { width: 1366, height: 900 } });
+    const page = await s.newPage(ctx);
+    await consoleLogin(page, s.creds.username, s.creds.password);
+    await page.click('a[data-page=bulk]');
+    await page.fill('textarea[name=bulk-items]', ids.join('\n'));
+    await page.check('input[name=bulk-color][value=yellow]');
+    await page.selectOption('select[name=bulk-reason-pick]', 'close_contact');
+    await page.click('form[aria-label="批量转码"] button[type=submit]');
+    await page.waitForSelector('text=须由另一名工作人员审批后生效');
+    const mine = page.locator('[data-testid=bulk-list] tr[data-bulk]');
+    await mine.first().waitFor();
+    expect(await mine.first().textContent()).toContain('须他人审批');
+    expect(await mine.first().textContent()).toContain('密切接触者');
+    await ctx.close();
+
+    const ctx2 = await s.browser.newContext({ viewport: { width: 1366, height: 900 } });
+    const page2 = await s.newPage(ctx2);
+    await consoleLogin(page2, 'second-approver', made.body.password as string);
+    await page2.click('a[data-page=bulk]');
+    await page2.click('[data-testid=bulk-list] [data-testid=approve]');
+    await page2.click('[data-testid=confirm]');
+    await page2.waitForSelector('text=已批准：2 人已转码');
+    expect(page2.problems).toEqual([]);
+    await ctx2.close();
+  });
+
+  it('解除人工转码 from the code page hands the code back to the rules', async () => {
+    const { demoResidentId } = await import('../demo-data.js');
+    const ctx = await s.browser.newContext({ viewport: { width: 1366, height: 900 } });
+    const page = await s.newPage(ctx);
+    await consoleLogin(page, s.creds.username, s.creds.password);
+    await page.click('a[data-page=codes]');
+    await page.fill('input[name=idNo]', demoResidentId(10)); // turned yellow by the approved bulk change above
+    await page.click('form[aria-label="赋码查询"] button[type=submit]');
+    await page.waitForSelector('[data-testid=override]');
+    expect(await page.textContent('[data-testid=override]')).toContain('密切接触者');
+    await page.click('[data-testid=clear-override]');
+    await page.click('[data-testid=confirm]');
+    await page.waitForSelector('text=已解除人工转码');
+    await page.waitForSelector('[data-testid=override]', { state: 'detached' });
+    expect(page.problems).toEqual([]);
+    await ctx.close();
+  });
+
+  it('imports venues from an Excel file, pages through them, exports the list and the audit log as XLSX', async () => {
+    const ExcelJS = (await import('exceljs')).default;
+    const wb = new ExcelJS.Workbook();
+    const ws = wb.addWorksheet('场所');
+    ws.addRow(['场所名称', '地区', '类型', '检测时限（小时）']);
+    for (let i = 0; i < 60; i++) ws.addRow([`浏览器导入场所${String(i).padStart(2, '0')}`, '四川省成都市锦江区', i === 0 ? '入川卡口' : '普通场所', i === 0 ? 12 : null]);
+    const file = Buffer.from(await wb.xlsx.writeBuffer());
+
+    const ctx = await s.browser.newContext({ viewport: { width: 1366, height: 900 }, acceptDownloads: true });
+    const page = await s.newPage(ctx);
+    await consoleLogin(page, s.creds.username, s.creds.password);
+    await page.click('a[data-page=venues]');
+    await page.setInputFiles('input[name=venue-file]', { name: '场所.xlsx', mimeType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', buffer: file });
+    await page.waitForSelector('[data-testid=venue-parsed]');
+    expect(await page.textContent('[data-testid=venue-parsed]')).toContain('可导入 60 行');
+    await page.click('[data-testid=venue-import]');
+    await page.waitForSelector('text=已导入 60 个场所');
+
+    await page.fill('input[name=q]', '浏览器导入');
+    await page.waitForSelector('[data-testid=venue-total] >> text=共 60 个场所');
+    await page.click('[data-testid=next-page]');
+    await page.waitForSelector('[data-testid=venue-total] >> text=第 2 / 2 页');
+    await expect.poll(() => page.locator('[data-testid=venue-results] tr[data-venue]').count(), { timeout: 15_000 }).toBe(10);
+
+    const [xlsx] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-xlsx]')]);
+    const book = new ExcelJS.Workbook();
+    await book.xlsx.readFile((await xlsx.path())!);
+    const sheet = book.worksheets[0]!;
+    expect(sheet.rowCount).toBe(61);
+    expect(String(sheet.getRow(2).getCell(3).value)).toBe('四川省成都市锦江区');
+
+    await page.click('a[data-page=audit]');
+    await page.selectOption('select[name=action]', 'venues.import');
+    await page.click('form[aria-label="筛选"] button[type=submit]');
+    await page.waitForSelector('[data-testid=audit-table] tr[data-action="venues.import"]');
+    expect(await page.locator('[data-testid=audit-table] tbody tr').count()).toBe(await page.locator('[data-testid=audit-table] tr[data-action="venues.import"]').count());
+    const [audit] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=audit-export]')]);
+    const ab = new ExcelJS.Workbook();
+    await ab.xlsx.readFile((await audit.path())!);
+    const as = ab.worksheets[0]!;
+    expect(String(as.getRow(1).getCell(2).value)).toBe('时间（北京时间）');
+    expect(String(as.getRow(2).getCell(5).value)).toBe('导入场所');
+    expect(page.problems).toEqual([]);
+    await ctx.close();
+  });
+
+  it('the docs page renders both API documents', async () => {
+    const ctx = await s.browser.newContext();
+    const page = await s.newPage(ctx);
+    await page.goto(`${s.adminOrigin}/admin/docs/`);
+    await page.waitForSelector('h2 >> text=赋码');
+    expect(await page.textContent('#doc')).toContain('/admin/v1/codes/transcode');
+    await page.click('a[data-doc=edge]');
+    await page.waitForSelector('.path:text-is("/v1/verify")');
+    expect(page.problems).toEqual([]);
+    await ctx.close();
+  });
+});
