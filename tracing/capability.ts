@@ -5,6 +5,7 @@ import { GroupService } from './groups.js';
 import { registerGroupRoutes } from './routes-groups.js';
 import { registerSearchRoutes } from './routes-search.js';
 import { registerStatsRoutes } from './routes-stats.js';
+import { ScanRollup } from './scan-rollup.js';
 import { StatsService } from './stats.js';
 import { registerTaskRoutes } from './routes-tasks.js';
 import { TaskService } from './tasks.js';
@@ -25,6 +26,8 @@ export const tracingCapability = defineCapability<TracingConfig>({
     const tasks = new TaskService(host.db, host.readDb ?? host.db, cfg, () => host.nowMs());
     const groups = new GroupService(host.db, tasks, () => host.nowMs());
     const stats = new StatsService(host.readDb ?? host.db);
+    // writes: on the primary
+    const rollup = new ScanRollup(host.db, { intervalMs: cfg.rollupIntervalMs, lagHours: cfg.rollupLagHours, retentionDays: cfg.retentionDays }, () => host.nowMs(), (l) => host.log(l));
     return {
       routes(app, ctx) {
         registerSearchRoutes(app, ctx, index);
@@ -40,6 +43,10 @@ export const tracingCapability = defineCapability<TracingConfig>({
             : `tracing: more venues than TRACING_INDEX_MAX_VENUES: venue search is a substring search in SQL`),
           (err: unknown) => host.log(`tracing: venue index failed to build: ${(err as Error).message}`),
         );
+        rollup.start();
+      },
+      async stop() {
+        await rollup.stop();
       },
     };
   },
