@@ -1,7 +1,9 @@
 import { defineCapability } from '../admin-api/capability.js';
 import { loadTracingConfig, type TracingConfig } from './config.js';
 import { TRACING_MIGRATIONS } from './migrations.js';
+import { FullSearch } from './full-search.js';
 import { GroupService } from './groups.js';
+import { registerFullSearchRoutes } from './routes-full-search.js';
 import { registerGroupRoutes } from './routes-groups.js';
 import { registerSearchRoutes } from './routes-search.js';
 import { registerStatsRoutes } from './routes-stats.js';
@@ -34,6 +36,7 @@ export const tracingCapability = defineCapability<TracingConfig>({
         registerTaskRoutes(app, ctx, tasks);
         registerGroupRoutes(app, ctx, tasks, groups, cfg.maxGroup);
         registerStatsRoutes(app, ctx, stats, cfg.retentionDays);
+        registerFullSearchRoutes(app, ctx, new FullSearch(host.readDb ?? host.db));
       },
       async start() {
         // built in the background: a search before it is ready waits for it
