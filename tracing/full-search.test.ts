@@ -95,3 +95,27 @@ describe('full search', () => {
     expect((await search(f.tokens.auditor, { q: 'x' })).status).toBe(403);
   });
 });
+
+// (in this file because it needs the exchange's batches table too)
+describe('abnormal data of the day, drilled down', () => {
+  it('rejected rows per dataset and department, unknown place codes, code changes by an unusual rule version', async () => {
+    await f.db.query("UPDATE exchange_batches SET rows_total = 10, rejected = 3 WHERE id = 'bat-2026-hosp-8'");
+    await f.store.insertScans([{ id: 'unk-1', uid: s.persons.cd1!.uid, venueId: 'ven-forged', kind: 'scan', at: Math.floor(f.clock.ms / 1000) - 60, node: 'edge-9', color: 'green' }]);
+    // a published version in force, and a draft that nevertheless changed a code
+    await f.db.query(`INSERT INTO rule_versions (version, rule_set, active_from, created_by, status, published_at)
+                      VALUES ('v-live', '{}', now() - interval '1 day', 'admin', 'published', now() - interval '1 day'),
+                             ('drill-x', '{}', now(), 'admin', 'draft', NULL)`);
+    await f.db.query(`INSERT INTO code_history (person_id, at, prev_color, color, reason, since, rule_version, actor, seq)
+                      VALUES ($1, $2, 'green', 'yellow', 'manual_review', $2, 'drill-x', 'rules', 0)`, [s.persons.lz2!.id, new Date(f.clock.ms - 60_000)]);
+    const r = await f.call('GET', '/admin/v1/tracing/stats/anomalies', { token: f.tokens.operator });
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.rejected).toEqual([{ dataset: 'nucleic', department: '卫健委', batches: 2, rows: 10, rejected: 3 }]);
+    expect(r.body.unknownVenues).toEqual([{ venueId: 'ven-forged', node: 'edge-9', scans: 1 }]);
+    expect(r.body.ruleVersions.find((v: { version: string }) => v.version === 'drill-x')).toMatchObject({ status: 'draft', current: false, unusual: true, changed: 1, people: 1 });
+    // a city officer: their city's batches only, no unknown place codes (they have no region)
+    const c = await f.call('GET', '/admin/v1/tracing/stats/anomalies', { token: f.tokens.city_officer });
+    expect(c.body).toMatchObject({ rejected: [], unknownVenues: [] });
+    expect(c.body.ruleVersions.find((v: { version: string }) => v.version === 'drill-x')).toBeUndefined();
+    expect((await f.call('GET', '/admin/v1/tracing/stats/anomalies?from=2026-13-01', { token: f.tokens.operator })).body.error).toBe('TRC_ERR_RANGE');
+  });
+});

@@ -65,7 +65,7 @@ export async function splitAtRollup(db: SqlClient, range: DayRange): Promise<Spl
 }
 
 export class StatsService {
-  constructor(private readonly db: SqlClient) {}
+  constructor(readonly db: SqlClient) {}
 
   /**
    * Codes assigned per China day, city, colour, rule reason and source: how
