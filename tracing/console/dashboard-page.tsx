@@ -16,7 +16,7 @@ const TrcChart = lazy(() => import('./trc-chart.js'));
 interface Daily { rows: { day: string; cityName: string; color: string; reason: string; source: string; assigned: number; changed: number }[] }
 interface RedYellow { now: { cityName: string; color: string; reason: string; people: number }[]; trend: { day: string; red: number; yellow: number }[] }
 interface Venues { venues: { cityName: string; kind: string; venues: number }[]; scans: { name: string; regionName: string; day: string; scans: number; people: number }[] }
-interface Flow {
+export interface Flow {
   sources: { source: string; facts: number; people: number }[]; travel: { source: string; rows: number }[];
   master: { people: number; codes: Record<string, number> }; outbox: { type: string; deltas: number }[]; returns: { node: string; scans: number }[];
   anomalies: { unknownVenueScans: number; factsWithoutRegion: number; newRed: number; failedTasks: number };
