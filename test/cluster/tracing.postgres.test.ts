@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAdmin, type Fixture } from '../../admin-api/admin-fixture.common.js';
 import type { SqlClient } from '../../master/sql-client.js';
 import { tracingCapability } from '../../tracing/capability.js';
+import { rollupDoneThrough, ScanRollup } from '../../tracing/scan-rollup.js';
 import { chinaDate, HOUR, seedTracing, type Seeded } from '../../tracing/seed.common.js';
 import { useThrowAwaySchema } from './pg-env.js';
 
@@ -74,5 +75,16 @@ describe('tracing on PostgreSQL', () => {
     expect((await f.store.maxOutboxSeq()) - seq0).toBeGreaterThanOrEqual(2);
     const view = await f.call('GET', `/admin/v1/tracing/groups/${g.body.id}`, { token: f.tokens.operator });
     expect(view.body.colours).toEqual({ red: 2 });
+  });
+
+  it('rolls finished days and the dashboard answers the same from the rollup', async () => {
+    const range = `from=${chinaDate(s.t)}&to=${chinaDate(Math.floor(f.clock.ms / 1000))}`;
+    const live = (await f.call('GET', `/admin/v1/tracing/stats/venues?${range}`, { token: f.tokens.operator })).body;
+    const rollup = new ScanRollup(f.db, { intervalMs: 0, lagHours: 2, retentionDays: 30 }, () => f.clock.ms);
+    expect(await rollup.runOnce()).toContain(chinaDate(s.t));
+    expect(await rollupDoneThrough(f.db)).toBe(rollup.lastRollableDay());
+    const rolled = (await f.call('GET', `/admin/v1/tracing/stats/venues?${range}`, { token: f.tokens.operator })).body;
+    expect(rolled.scans).toEqual(live.scans);
+    expect(rolled.scans.find((x: { venueId: string }) => x.venueId === 'ven-a')).toMatchObject({ scans: 5, people: 4 });
   });
 });
