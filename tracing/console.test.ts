@@ -118,6 +118,14 @@ describe('tracing console pages', () => {
     expect(map).toContain('演示数据'); // the demo's facts, by their source
     expect(await page.textContent('[data-testid=trc-kpis]')).toMatch(/人员 200 人/);
     expect(await page.textContent('[data-testid=trc-batches]')).toContain('演示数据');
+    // 全文检索 on the lineage section
+    await page.fill('[data-testid=trc-full-search] input', '太古里');
+    await page.click('[data-testid=trc-full-search] button[type=submit]');
+    await page.waitForSelector('[data-testid=trc-full-search] >> text=春熙路太古里');
+    expect(await page.textContent('[data-testid=trc-full-search]')).toContain('场所');
+    await page.fill('[data-testid=trc-full-search] input', '   ');
+    await page.click('[data-testid=trc-full-search] button[type=submit]');
+    await page.waitForSelector('[data-testid=trc-full-search] >> text=请输入要检索的内容');
     await shot('dashboard');
 
     await page.click('[data-page=tracing-tasks]');
@@ -139,9 +147,19 @@ describe('tracing console pages', () => {
     await page.click('[data-page=tracing-groups]');
     await page.waitForSelector('text=还没有风险人群');
     await shot('groups');
+    // 大屏 last: it covers the whole window. Laid out at 1920×1080, scaled to fit.
+    await page.setViewportSize({ width: 1920, height: 1080 });
+    await page.click('[data-page=tracing-big-screen]');
+    await page.waitForSelector('[data-testid=trc-big-numbers] >> text=当前红码');
+    await page.waitForSelector('[data-testid=trc-big-screen] [data-testid=trc-flow-map]');
+    expect(await page.textContent('[data-testid=trc-big-anomalies]')).toContain('今日异常数据');
+    const boxB = (await page.locator('[data-testid=trc-big-screen]').boundingBox())!;
+    expect(boxB.width).toBeLessThanOrEqual(1920);
+    expect(boxB.height).toBeLessThanOrEqual(1080);
+    await shot('big-screen');
     await page.close();
-    // the emoji search (400) and the unknown person (404) are the only refusals
+    // the emoji search and the empty 全文检索 (400) and the unknown person (404) are the only failed requests
     expect(problems.filter((p) => !/status of (400|404)/.test(p))).toEqual([]);
-    expect(problems.length).toBeLessThanOrEqual(2);
+    expect(problems.length).toBeLessThanOrEqual(3);
   });
 });

@@ -9,6 +9,7 @@ import { CodedError, errorClass, type ErrorSpec } from '../core/coded-error.js';
 export const TRACING_ERRORS = {
   TRC_ERR_QUERY_EMPTY: { status: 400, message: 'search text has no letters, digits or Chinese characters', zh: '请输入场所名称（汉字、拼音首字母或数字）' },
   TRC_ERR_QUERY_TOO_LONG: { status: 400, message: 'search text is too long', zh: '搜索内容过长，请精简到 100 个字以内' },
+  TRC_ERR_SEARCH_TEXT: { status: 400, message: 'full-text search needs 1 to 100 characters of text', zh: '请输入要检索的内容（1 到 100 个字）' },
   TRC_ERR_REGION: { status: 400, message: 'not a region code inside your scope', zh: '地区代码无效或不在您的管辖范围内' },
   TRC_ERR_VENUE_NOT_FOUND: { status: 404, message: 'no such venue that you may see', zh: '场所不存在或不在您的管辖范围内' },
   TRC_ERR_TOO_MANY_VENUES: { status: 400, message: 'too many venues or trips in one task', zh: '一个任务中的场所或车次过多' },

@@ -73,4 +73,35 @@ CREATE TABLE tracing_group_changes (
 CREATE INDEX tracing_group_changes_group_ix ON tracing_group_changes (group_id, id);
 `;
 
-export const TRACING_MIGRATIONS: readonly Migration[] = Object.freeze([{ version: 1, name: 'tasks-groups', sql: V1 }]);
+// Daily rollups of scans (scan-rollup.ts): the dashboard's day-wide counts
+// (scans returned per edge node, per venue per day with distinct people)
+// read these for finished days instead of a whole 43M-row day partition.
+// A China day is rolled once, whole, after it ended (plus a lag for late
+// uploads); the cursor says through which day the rollup is complete.
+// venue_id '' stands for scans without a venue (verifications).
+const V2 = `
+CREATE TABLE tracing_venue_day (
+  day      date NOT NULL,
+  venue_id text NOT NULL,
+  scans    bigint NOT NULL,
+  people   bigint NOT NULL,
+  PRIMARY KEY (day, venue_id)
+);
+CREATE TABLE tracing_node_day (
+  day      date NOT NULL,
+  venue_id text NOT NULL,
+  node     text NOT NULL,
+  scans    bigint NOT NULL,
+  PRIMARY KEY (day, venue_id, node)
+);
+CREATE TABLE tracing_rollup_cursor (
+  name        text PRIMARY KEY,
+  done_through date NOT NULL,
+  updated_at  timestamptz NOT NULL
+);
+`;
+
+export const TRACING_MIGRATIONS: readonly Migration[] = Object.freeze([
+  { version: 1, name: 'tasks-groups', sql: V1 },
+  { version: 2, name: 'scan-rollup', sql: V2 },
+]);

@@ -10,6 +10,7 @@ import { TracingError } from './errors.js';
 import { pushesOf, redYellowPeriods, scansOf, tracingOf, travelOf } from './person-trace.js';
 import { ERRORS_4XX } from './schemas.js';
 import { effectivePrefix } from './scope.js';
+import { anomaliesOf } from './anomalies.js';
 import { dayRange, type StatsService } from './stats.js';
 
 /**
@@ -127,6 +128,16 @@ export function registerStatsRoutes(app: FastifyInstance, ctx: Ctx, stats: Stats
       venues: venues.map((v) => ({ ...v, cityName: cityName(v.city) })),
       scans: scans.map((s) => ({ ...s, regionName: regionName(s.region) })),
     };
+  });
+
+  app.get('/admin/v1/tracing/stats/anomalies', {
+    config: { access: 'stats.read', rate: 'admin' },
+    schema: { summary: 'Abnormal data of the day, drilled down: rejected rows per dataset/department, unknown place codes, code changes per rule version', tags: ['tracing'], querystring: RANGE_QS, response: ERRORS_4XX },
+  }, async (req) => {
+    const who = principalOf(req);
+    const q = req.query as RangeQs;
+    const range = dayRange(q.from, q.to, ctx.now(), 1);
+    return { from: range.from, to: range.to, ...(await anomaliesOf(stats.db, range, effectivePrefix(who, q.region))) };
   });
 
   app.get('/admin/v1/tracing/stats/flow', {

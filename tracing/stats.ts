@@ -42,8 +42,30 @@ export function dayRange(from: string | undefined, to: string | undefined, nowSe
 
 const inScope = (col: string, p: string): string => `(${p} = '' OR ${col} LIKE ${p} || '%')`;
 
+/**
+ * A range split at the daily rollup's cursor: days through `rolledTo` are
+ * read from the rollup tables (scan-rollup.ts), the instants from
+ * `liveFrom` on from the live `scans` table. Either part may be empty
+ * (rolledTo < from; liveFrom >= end).
+ */
+export interface SplitRange {
+  readonly from: string;
+  readonly rolledTo: string;
+  readonly liveFrom: Date;
+  readonly liveTo: Date;
+}
+
+export async function splitAtRollup(db: SqlClient, range: DayRange): Promise<SplitRange> {
+  const r = await db.query<{ d: string }>("SELECT done_through::text AS d FROM tracing_rollup_cursor WHERE name = 'scans'");
+  const done = r.rows[0]?.d;
+  const liveTo = new Date(range.end * 1000);
+  if (done === undefined || done < range.from) return { from: range.from, rolledTo: '0001-01-01', liveFrom: new Date(range.start * 1000), liveTo };
+  const rolledTo = done < range.to ? done : range.to;
+  return { from: range.from, rolledTo, liveFrom: new Date(Date.parse(`${rolledTo}T00:00:00+08:00`) + 86_400_000), liveTo };
+}
+
 export class StatsService {
-  constructor(private readonly db: SqlClient) {}
+  constructor(readonly db: SqlClient) {}
 
   /**
    * Codes assigned per China day, city, colour, rule reason and source: how
@@ -100,14 +122,21 @@ export class StatsService {
     return r.rows;
   }
 
-  /** Scans per venue per day, the busiest venues first. */
+  /** Scans per venue per day, the busiest venues first: finished days from the rollup, the rest live. */
   async venueScans(range: DayRange, prefix: string, limit = 50): Promise<{ venueId: string; name: string; region: string; day: string; scans: number; people: number }[]> {
+    const sp = await splitAtRollup(this.db, range);
     const r = await this.db.query<{ venue_id: string; name: string; region: string; day: string; scans: number; people: number }>(
-      `SELECT s.venue_id, v.name, v.region, ${CHINA_DAY('s.at')}::text AS day, count(*)::int AS scans, count(DISTINCT s.uid)::int AS people
-         FROM scans s JOIN venues v ON v.id = s.venue_id
-        WHERE s.at >= $1 AND s.at < $2 AND ${inScope('v.region', '$3')}
-        GROUP BY 1, 2, 3, 4 ORDER BY scans DESC, 1, 4 LIMIT $4`,
-      [new Date(range.start * 1000), new Date(range.end * 1000), prefix, limit],
+      `WITH x AS (
+         SELECT d.venue_id, d.day::text AS day, d.scans::int AS scans, d.people::int AS people
+           FROM tracing_venue_day d WHERE d.day >= $5::date AND d.day <= $6::date AND d.venue_id <> ''
+         UNION ALL
+         SELECT s.venue_id, ${CHINA_DAY('s.at')}::text, count(*)::int, count(DISTINCT s.uid)::int
+           FROM scans s WHERE s.at >= $1 AND s.at < $2 AND s.venue_id IS NOT NULL GROUP BY 1, 2)
+       SELECT x.venue_id, v.name, v.region, x.day, x.scans, x.people
+         FROM x JOIN venues v ON v.id = x.venue_id
+        WHERE ${inScope('v.region', '$3')}
+        ORDER BY x.scans DESC, 1, 4 LIMIT $4`,
+      [sp.liveFrom, sp.liveTo, prefix, limit, sp.from, sp.rolledTo],
     );
     return r.rows.map((x) => ({ venueId: x.venue_id, name: x.name, region: x.region, day: x.day, scans: x.scans, people: x.people }));
   }
@@ -129,6 +158,7 @@ export class StatsService {
   }> {
     const from = new Date(range.start * 1000);
     const to = new Date(range.end * 1000);
+    const sp = await splitAtRollup(this.db, range);
     const [sources, travel, people, codes, outbox, returns, anomalies] = await Promise.all([
       this.db.query<{ source: string; facts: number; people: number }>(
         `SELECT CASE WHEN f.source LIKE 'import:%' THEN f.source ELSE split_part(f.source, ':', 1) END AS source,
@@ -144,23 +174,30 @@ export class StatsService {
         `SELECT c.color, count(*)::int AS n FROM codes c JOIN persons p ON p.id = c.person_id WHERE ${inScope('p.region', '$1')} GROUP BY 1`, [prefix]),
       this.db.query<{ type: string; n: number }>(
         'SELECT type, count(*)::int AS n FROM outbox WHERE created_at >= $1 AND created_at < $2 GROUP BY 1 ORDER BY 2 DESC', [from, to]),
+      // scans returned per edge node: finished days from the rollup, the rest live
       this.db.query<{ node: string; n: number }>(
-        `SELECT s.node, count(*)::int AS n FROM scans s LEFT JOIN venues v ON v.id = s.venue_id
-          WHERE s.at >= $1 AND s.at < $2 AND ($3 = '' OR v.region LIKE $3 || '%') GROUP BY 1 ORDER BY 2 DESC LIMIT 50`, [from, to, prefix]),
+        `WITH x AS (
+           SELECT d.node, d.venue_id, d.scans AS n FROM tracing_node_day d WHERE d.day >= $4::date AND d.day <= $5::date
+           UNION ALL
+           SELECT s.node, COALESCE(s.venue_id, ''), count(*) FROM scans s WHERE s.at >= $1 AND s.at < $2 GROUP BY 1, 2)
+         SELECT x.node, sum(x.n)::int AS n FROM x LEFT JOIN venues v ON v.id = x.venue_id
+          WHERE ($3 = '' OR v.region LIKE $3 || '%') GROUP BY 1 ORDER BY 2 DESC LIMIT 50`, [sp.liveFrom, sp.liveTo, prefix, sp.from, sp.rolledTo]),
       // 今日异常数据: scans of place codes the master does not know (a forged or
       // deleted code; province-wide only, they have no region), facts about
       // people without a region (no city can see them), people turned red,
       // tracing tasks that failed
       this.db.query<{ unknown_venue: number; no_region: number; new_red: number; failed: number }>(
         `SELECT
-           (SELECT count(*)::int FROM scans s WHERE s.at >= $1 AND s.at < $2 AND $3 = '' AND s.venue_id IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM venues v WHERE v.id = s.venue_id)) AS unknown_venue,
+           (SELECT count(*)::int FROM scans s WHERE s.at >= $4 AND s.at < $2 AND $3 = '' AND s.venue_id IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM venues v WHERE v.id = s.venue_id))
+           + (SELECT COALESCE(sum(d.scans), 0)::int FROM tracing_venue_day d WHERE d.day >= $5::date AND d.day <= $6::date AND $3 = ''
+              AND d.venue_id <> '' AND NOT EXISTS (SELECT 1 FROM venues v WHERE v.id = d.venue_id)) AS unknown_venue,
            (SELECT count(*)::int FROM facts f JOIN persons p ON p.id = f.person_id
              WHERE f.created_at >= $1 AND f.created_at < $2 AND p.region IS NULL AND $3 = '') AS no_region,
            (SELECT count(*)::int FROM code_history h JOIN persons p ON p.id = h.person_id
              WHERE h.at >= $1 AND h.at < $2 AND h.color = 'red' AND h.prev_color IS DISTINCT FROM 'red' AND ${inScope('p.region', '$3')}) AS new_red,
            (SELECT count(*)::int FROM tracing_tasks t WHERE t.created_at >= $1 AND t.created_at < $2 AND t.state = 'failed'
-              AND t.region_prefix LIKE $3 || '%') AS failed`, [from, to, prefix]),
+              AND t.region_prefix LIKE $3 || '%') AS failed`, [from, to, prefix, sp.liveFrom, sp.from, sp.rolledTo]),
     ]);
     const a = anomalies.rows[0]!;
     return {

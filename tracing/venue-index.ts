@@ -58,10 +58,18 @@ export class VenueIndex {
   private lastRefresh = 0;
   private refreshing: Promise<void> | null = null;
 
+  /** too many venues for this process: plain substring search in SQL instead (no pinyin, no typo tolerance) */
+  private fallback = false;
+
   constructor(
     private readonly db: SqlClient,
-    private readonly opts: { readonly refreshMs: number; readonly now?: () => number } = { refreshMs: 2000 },
+    private readonly opts: { readonly refreshMs: number; readonly maxVenues?: number } = { refreshMs: 2000 },
   ) {}
+
+  /** 'memory' = the fuzzy index; 'sql' = over TRACING_INDEX_MAX_VENUES, substring search in the database */
+  get mode(): 'memory' | 'sql' {
+    return this.fallback ? 'sql' : 'memory';
+  }
 
   /** live entries */
   get size(): number {
@@ -78,8 +86,13 @@ export class VenueIndex {
   }
 
   private async load(): Promise<void> {
-    const t = await this.db.query<{ t: Date }>('SELECT now() AS t');
+    const t = await this.db.query<{ t: Date; n: number }>('SELECT now() AS t, (SELECT count(*)::int FROM venues) AS n');
     const startedAt = t.rows[0]!.t;
+    // ~0.6 KB of heap per venue: past the limit the process would not hold it
+    if (t.rows[0]!.n > (this.opts.maxVenues ?? Infinity)) {
+      this.fallback = true;
+      return;
+    }
     let last = '';
     for (;;) {
       const r = await this.db.query<{ id: string; name: string; region: string }>(
@@ -96,6 +109,7 @@ export class VenueIndex {
   /** Re-reads venues changed since the last read. */
   async refresh(): Promise<number> {
     await this.build();
+    if (this.fallback) return 0;
     if (this.refreshing !== null) {
       await this.refreshing;
       return 0;
@@ -160,8 +174,9 @@ export class VenueIndex {
     const norm = normaliseName(text);
     if (norm === '') throw new TracingError('TRC_ERR_QUERY_EMPTY', undefined, 'q');
     await this.build();
-    if (Date.now() - this.lastRefresh >= this.opts.refreshMs) await this.refresh();
     const limit = o.limit ?? 20;
+    if (this.fallback) return this.searchSql(text, norm, o.regionPrefix ?? '', limit);
+    if (Date.now() - this.lastRefresh >= this.opts.refreshMs) await this.refresh();
     const ranked = this.rank(norm, o.regionPrefix ?? '', limit + 5);
     if (ranked.length === 0) return [];
     const r = await this.db.query<{ id: string; name: string; region: string; kind: 'normal' | 'entry' }>(
@@ -181,6 +196,18 @@ export class VenueIndex {
       if (out.length >= limit) break;
     }
     return out;
+  }
+
+  /** The fallback: the text as typed or normalised, as a substring of the name (ILIKE, a scan of the table). */
+  private async searchSql(text: string, norm: string, prefix: string, limit: number): Promise<VenueHit[]> {
+    const esc = (x: string): string => '%' + x.replace(/[\\%_]/g, (ch) => '\\' + ch) + '%';
+    const r = await this.db.query<{ id: string; name: string; region: string; kind: 'normal' | 'entry' }>(
+      `SELECT id, name, region, kind FROM venues
+        WHERE (name ILIKE $1 ESCAPE '\\' OR name ILIKE $2 ESCAPE '\\') AND region LIKE $3 || '%'
+        ORDER BY length(name), id LIMIT $4`,
+      [esc(text.trim()), esc(norm), prefix, limit],
+    );
+    return r.rows.map((v) => ({ id: v.id, name: v.name, region: v.region, kind: v.kind, score: 1 }));
   }
 
   /** Candidate slots scored by the weighted share of the query's grams they hold. */

@@ -107,6 +107,15 @@ describe('fuzzy venue search', () => {
 });
 
 describe('index without HTTP', () => {
+  it('with more venues than it may hold, falls back to a substring search in SQL', async () => {
+    const idx = new VenueIndex(f.db, { refreshMs: 0, maxVenues: 2 });
+    expect((await idx.search('太古里')).map((v) => v.id)).toEqual(['v-chunxi']);
+    expect(idx.mode).toBe('sql');
+    expect((await idx.search('ＫＦＣ')).map((v) => v.id)).toEqual(['v-kfc']); // normalised form tried too
+    expect((await idx.search('万达', { regionPrefix: '5105' })).map((v) => v.id)).toEqual(['v-market']);
+    await expect(idx.search('😀')).rejects.toMatchObject({ code: 'TRC_ERR_QUERY_EMPTY' });
+  });
+
   it('ranks the closest name first among many similar ones', async () => {
     const idx = new VenueIndex(f.db, { refreshMs: 60_000 });
     await idx.build();

@@ -2,6 +2,7 @@ import { lazy, Suspense, useEffect, useMemo, useRef, useState } from 'react';
 import { api } from '../../admin-api/console/src/api.js';
 import { COLOR_HEX, FACT_KIND_LABEL, fmtTime } from '../../admin-api/console/src/format.js';
 import { Empty, ErrorBox, Section } from '../../admin-api/console/src/ui.js';
+import { FullSearchBox } from './full-search-box.js';
 import { daysAgo, reasonLabel, sourceLabel, trcErrorText } from './trc-common.js';
 
 /**
@@ -15,7 +16,7 @@ const TrcChart = lazy(() => import('./trc-chart.js'));
 interface Daily { rows: { day: string; cityName: string; color: string; reason: string; source: string; assigned: number; changed: number }[] }
 interface RedYellow { now: { cityName: string; color: string; reason: string; people: number }[]; trend: { day: string; red: number; yellow: number }[] }
 interface Venues { venues: { cityName: string; kind: string; venues: number }[]; scans: { name: string; regionName: string; day: string; scans: number; people: number }[] }
-interface Flow {
+export interface Flow {
   sources: { source: string; facts: number; people: number }[]; travel: { source: string; rows: number }[];
   master: { people: number; codes: Record<string, number> }; outbox: { type: string; deltas: number }[]; returns: { node: string; scans: number }[];
   anomalies: { unknownVenueScans: number; factsWithoutRegion: number; newRed: number; failedTasks: number };
@@ -196,6 +197,7 @@ export function DashboardPage() {
       <Section title="每日赋码来源（部门数据接入）">{chart(intake, '每日赋码来源堆叠柱状图', 'trc-chart-intake')}</Section>
       <Section title="数据流通一张图（今日）">{flow === null ? <Empty>加载中…</Empty> : <FlowMap f={flow} />}</Section>
       <Section title="数据批次溯源（文件/接口）">
+        <FullSearchBox />
         {batches === null ? <Empty>加载中…</Empty> : batches.batches.length === 0 ? <Empty>所选日期内没有接入数据。</Empty> : (
           <table data-testid="trc-batches">
             <thead><tr><th>来源</th><th>批次</th><th>事实数</th><th>涉及人数</th><th>内容</th><th>该来源赋码变更</th><th>首次接入</th><th>最后接入</th></tr></thead>
