@@ -8,6 +8,7 @@ import { errorBody, toAdminError } from './error-handler.js';
 import { validationZh } from './error-zh.js';
 import { ADMIN_ERRORS, AdminError } from './errors.js';
 import { fieldLabel } from './field-labels.js';
+import { detailsZh } from './audit-labels.js';
 import { CoreError } from '../core/errors.js';
 import { MasterError } from '../master/errors.js';
 
@@ -80,5 +81,11 @@ describe('Chinese error texts', () => {
     expect(errorBody(new AdminError('ADM_ERR_FORBIDDEN', 'role x lacks y'))).toEqual({
       error: 'ADM_ERR_FORBIDDEN', message: 'your role may not do this: role x lacks y', zh: '您的角色无权进行此操作',
     });
+  });
+
+  it('audit details read in Chinese', () => {
+    expect(detailsZh({ color: 'red', count: 3, staged: false, to: { role: 'operator', regionPrefix: '5101' } })).toBe(
+      '颜色：红码；数量：3；预定生效：否；新值：（角色：操作员，管辖地区：5101）',
+    );
   });
 });
