@@ -1,4 +1,9 @@
 import type { Capability } from './admin-api/capability.js';
+import { exchangeCapability } from './exchange/capability.js';
+import { tracingCapability } from './tracing/index.js';
+import { alertingCapability } from './alerting/index.js';
+import { logauditCapability } from './logaudit/capability.js';
+import { CITIZEN } from './citizen/index.js';
 
 /**
  * Every capability of the back office, in start order (admin-api/capability.ts
@@ -6,4 +11,10 @@ import type { Capability } from './admin-api/capability.js';
  * and one line here. The embedded stack and a cluster master start them all.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const CAPABILITIES: readonly Capability<any>[] = Object.freeze([]);
+export const CAPABILITIES: readonly Capability<any>[] = Object.freeze([
+  exchangeCapability,
+  tracingCapability,
+  alertingCapability,
+  logauditCapability,
+  CITIZEN,
+]);

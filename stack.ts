@@ -6,7 +6,9 @@ import { migrateCapability, type CapabilityHost, type CapabilityInstance } from 
 import { registerConsole } from './admin-api/console-static.js';
 import { CAPABILITIES } from './capabilities.js';
 import { generateDemoData, masterIsEmpty, type DemoProgress, type DemoResult } from './demo-data.js';
+import { REPLICA_DIR } from './core/replica-layout.js';
 import { superviseEdge, type EdgeSupervisor } from './edge/main.js';
+import { ReplicaReader } from './edge/replica-reader.js';
 import { ScanSpool } from './edge/scan-spool.js';
 import { startEdgeServer, type EdgeServer } from './edge/server.js';
 import { AdminUsers, type FirstAdminResult } from './master/admin-users.js';
@@ -380,7 +382,10 @@ async function startEdgeNode(
   let supervisor: EdgeSupervisor | null = null;
   let port: number;
   if (ec.workers === 1) {
-    server = await startEdgeServer(ec, { spool, log });
+    // the daemon's writer already holds the replica open in this process: read through it, and
+    // store displays without callback transactions (EdgeDeps.writerInProcess)
+    const reader = ReplicaReader.attach(join(config.dataDir, REPLICA_DIR), daemon.writer.rootEnv());
+    server = await startEdgeServer(ec, { spool, log, reader, writerInProcess: true });
     const s = server;
     stops.add('listener', () => s.close());
     port = server.port;

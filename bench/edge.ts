@@ -1,9 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { open as openLmdb } from 'lmdb';
@@ -15,9 +15,12 @@ import { ReplicaWriter } from '../sync/replica-writer.js';
 import { buildReplica, writeBenchUid, type BuildProgress } from './build-replica.js';
 import { summariseCpuProfile, type ProfileSummary } from './cpu-profile.js';
 import { havePerf, recordPerf, summarisePerf, type PerfSummary } from './perf-profile.js';
-import { cpuSeconds, machine, memory, type Memory } from './proc-stat.js';
+import { machine, memory } from './proc-stat.js';
 import { haveCommand, runWrk, writeWrkScript, type WrkRun } from './wrk.js';
-
+import { HOT_SESSIONS, LOAD_CORE, LOAD_FRACTION, OUT, parseArgs, PROVINCE_QPS, RIVALS_JS, ROOT, say, SERVER_CORE, WORKER_JS, bytes, human, ms, type Options } from './edge-setup.js';
+import { children, killAllNow, killWrk, RedisBodies, startPinned, startSweepChild, stopChild, trackWrk, type Served } from './edge-children.js';
+import { aggregate, atLoad, describe, describeOpen, pairedRatio, readCpu } from './edge-results.js';
+import { markdown, type ReplicaInfo, type Report, type Warmup } from './edge-report.js';
 /**
  * `npm run bench:edge` — the edge's display path against its ceiling and
  * its baseline, in one run (issue 3, item 8; DESIGN §1 operating contract).
@@ -55,20 +58,18 @@ import { haveCommand, runWrk, writeWrkScript, type WrkRun } from './wrk.js';
  *    /proc/<pid>/stat to its requests: requests per server CPU-second is the
  *    capacity of one core, and cores for 240k QPS = 240000 / that.
  * 5. Latency at 80 % of peak: peak = the edge's requests per CPU-second
- *    (one core, fully busy). wrk has no rate limit (wrk2 is not packaged
- *    here), so the run uses a think time: each connection waits 1 ms after
- *    every answer (Lua `delay()`), and the number of connections is tuned by
- *    short probes until the offered rate is 80 % of peak. Caveat, measured:
- *    wrk's timers tick in whole milliseconds, so the connections whose think
- *    time ended in one tick send together — bursts of ≈ rate × 1 ms requests
- *    (≈ 100 at 100k req/s) that queue for ≈ 100 × the service time. That
- *    puts a floor of ≈ 1–1.5 ms under p99 whatever the server, which is why
- *    hello-world is run at the same offered load and connections: its p99 is
- *    the method's (and the machine's) own floor. The saturated runs above
- *    (64 connections, closed loop) give the other bound: p99 with every
- *    connection queued behind the others.
- * 6. POST /v1/scan with the durable spool (fsync'ed LMDB commit before the
- *    answer), same session table, random venues.
+ *    (one core, fully busy). An open-loop generator (bench/edge-open-loop.ts,
+ *    wrk2-style: constant rate, latency from each request's SCHEDULED time,
+ *    so a stall shows up instead of slowing the load down) offers 80 % of
+ *    peak to the edge and then the same rate to hello-world, whose p99 is
+ *    the method's (and the machine's) own floor. (wrk's `delay()` think time
+ *    ticks in whole milliseconds and sends bursts of rate × 1 ms: a 1–1.5 ms
+ *    p99 floor under any server, which is why it is no longer used here.)
+ * 6. POST /v1/scan with the durable spool (group commit: one fsync'ed
+ *    commit per tick, answers after it), same session table, random venues;
+ *    scans per commit from the server's /metrics. Then, with --sweep-entries
+ *    expired display entries stored by a child process, the display run is
+ *    repeated while that child runs the production background sweep.
  * 7. Profile: a second edge process under `node --cpu-prof` (V8: self time
  *    per JS function) and, when `perf` is installed and permitted, `perf
  *    record` of the same process (whole stack: kernel, LMDB's C code, uWS,
@@ -82,227 +83,8 @@ import { haveCommand, runWrk, writeWrkScript, type WrkRun } from './wrk.js';
  * error or Ctrl-C. Raw results: bench/out/edge-<date>.json (gitignored).
  */
 
-const HERE = fileURLToPath(new URL('.', import.meta.url));
-/** repository root: this file runs as dist/bench/edge.js */
-const ROOT = resolve(HERE, '..', '..');
-const WORKER_JS = join(ROOT, 'dist', 'edge', 'worker.js');
-const RIVALS_JS = join(ROOT, 'dist', 'bench', 'edge-rivals.js');
-const OUT = join(ROOT, 'bench', 'out');
-const LOAD_CORE = 0;
-const SERVER_CORE = 1;
-/** the throughput the province needs at peak (issue 3, Targets) */
-const PROVINCE_QPS = 240_000;
-const LOAD_FRACTION = 0.8;
-const THINK_MS = 1;
-const PROBE_SEC = 3;
-const HOT_SESSIONS = 1000;
-
-const USAGE = `usage: node dist/bench/edge.js [--people 10000000] [--sessions 200000] [--connections 64]
-                             [--duration 10] [--rounds 3] [--reuse] [--no-profile]
-                             [--dir bench/out/edge-data] [--redis redis://127.0.0.1:6379]
-`;
-
-interface Options {
-  people: number;
-  sessions: number;
-  connections: number;
-  duration: number;
-  rounds: number;
-  reuse: boolean;
-  profile: boolean;
-  dir: string;
-  redis: string;
-}
-
-function parseArgs(argv: readonly string[]): Options {
-  const o: Options = {
-    people: 10_000_000,
-    sessions: 200_000,
-    connections: 64,
-    duration: 10,
-    rounds: 3,
-    reuse: false,
-    profile: true,
-    dir: join(OUT, 'edge-data'),
-    redis: 'redis://127.0.0.1:6379',
-  };
-  for (let k = 0; k < argv.length; k++) {
-    const a = argv[k]!;
-    const value = (): string => {
-      const v = argv[++k];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    const count = (min: number, max: number): number => {
-      const v = value().replace(/_/g, '');
-      if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new Error(`${a} needs a whole number ${min}–${max}, got ${v}`);
-      return Number(v);
-    };
-    if (a === '--people') o.people = count(1000, 0xffff_ffff);
-    else if (a === '--sessions') o.sessions = count(100, 5_000_000);
-    else if (a === '--connections') o.connections = count(1, 10_000);
-    else if (a === '--duration') o.duration = count(2, 600);
-    else if (a === '--rounds') o.rounds = count(1, 20);
-    else if (a === '--reuse') o.reuse = true;
-    else if (a === '--no-profile') o.profile = false;
-    else if (a === '--dir') o.dir = resolve(value());
-    else if (a === '--redis') o.redis = value();
-    else if (a === '--help' || a === '-h') {
-      process.stdout.write(USAGE);
-      process.exit(0);
-    } else throw new Error(`unknown argument ${a}`);
-  }
-  if (o.sessions > o.people) throw new Error(`--sessions ${o.sessions} > --people ${o.people}`);
-  return o;
-}
-
-// ─── output helpers ───────────────────────────────────────────────────────────
-
-function say(line: string): void {
-  process.stderr.write(`${line}\n`);
-}
-
-function human(n: number): string {
-  return n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)}k` : n >= 100 ? n.toFixed(0) : n.toFixed(2);
-}
-
-function bytes(n: number): string {
-  return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : `${(n / 2 ** 20).toFixed(1)} MiB`;
-}
-
-function ms(us: number): string {
-  return us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${Math.round(us)} µs`;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-// ─── processes: started here, always stopped here ──────────────────────────────
-
-const children = new Set<ChildProcess>();
 /** set on Ctrl-C / SIGTERM: the runs that fail because their processes were stopped are not errors */
 let interrupted = false;
-
-interface Served {
-  readonly name: string;
-  readonly child: ChildProcess;
-  readonly pid: number;
-  readonly port: number;
-}
-
-/**
- * Starts `node <nodeArgs> <script> <args>` pinned to `core` (taskset execs
- * node, so the pid and the IPC channel are node's) and waits for its
- * `{type:'ready', port}` message.
- */
-function startPinned(name: string, core: number, nodeArgs: string[], script: string, args: string[], env: NodeJS.ProcessEnv): Promise<Served> {
-  return new Promise((resolveReady, reject) => {
-    const child = spawn('taskset', ['-c', String(core), process.execPath, ...nodeArgs, script, ...args], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env,
-    });
-    children.add(child);
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${name} did not report ready within 120 s`));
-    }, 120_000);
-    child.on('message', (m: { type?: string; port?: number }) => {
-      if (m?.type === 'ready' && typeof m.port === 'number') {
-        clearTimeout(timer);
-        resolveReady({ name, child, pid: child.pid!, port: m.port });
-      }
-    });
-    child.on('exit', (code, signal) => {
-      children.delete(child);
-      clearTimeout(timer);
-      reject(new Error(`${name} exited before it was ready (${signal ?? `code ${code}`})`));
-    });
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
-}
-
-function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
-  return new Promise((done) => {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      children.delete(child);
-      done();
-      return;
-    }
-    const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.once('exit', () => {
-      clearTimeout(kill);
-      children.delete(child);
-      done();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-function killAllNow(): void {
-  for (const c of children) {
-    try {
-      c.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  children.clear();
-}
-
-/** wrk is started by runWrk; its pid is kept so Ctrl-C can end it too. */
-let wrkPid = 0;
-function trackWrk(pid: number): void {
-  wrkPid = pid;
-}
-function killWrk(): void {
-  if (wrkPid === 0) return;
-  try {
-    process.kill(wrkPid, 'SIGKILL');
-  } catch {
-    // it ended by itself
-  }
-  wrkPid = 0;
-}
-
-// ─── Redis keys: loaded under a unique prefix, always deleted ──────────────────
-
-class RedisBodies {
-  readonly prefix = `hcbench:edge:${process.pid}:${randomBytes(4).toString('hex')}:`;
-  private readonly keys: string[] = [];
-  constructor(readonly redis: Redis) {}
-
-  async load(tokens: readonly string[], bodies: readonly Buffer[]): Promise<void> {
-    const CHUNK = 5000;
-    for (let i = 0; i < tokens.length; i += CHUNK) {
-      const p = this.redis.pipeline();
-      for (let j = i; j < Math.min(tokens.length, i + CHUNK); j++) {
-        const key = this.prefix + tokens[j]!;
-        this.keys.push(key);
-        // EX: even a bench killed with SIGKILL leaves nothing behind for long
-        p.set(key, bodies[j]!, 'EX', 3600);
-      }
-      const r = await p.exec();
-      const failed = r?.find(([err]) => err !== null);
-      if (failed) throw failed[0]!;
-    }
-  }
-
-  async clean(): Promise<number> {
-    let n = 0;
-    const CHUNK = 5000;
-    while (this.keys.length > 0) {
-      const batch = this.keys.splice(0, CHUNK);
-      n += await this.redis.unlink(...batch);
-    }
-    return n;
-  }
-}
 
 // ─── steps ────────────────────────────────────────────────────────────────────
 
@@ -326,14 +108,6 @@ function pinSelf(): void {
   spawnSync('taskset', ['-a', '-pc', String(LOAD_CORE), String(process.pid)], { stdio: 'ignore' });
 }
 
-interface ReplicaInfo {
-  readonly people: number;
-  readonly reused: boolean;
-  readonly buildSec: number;
-  readonly phaseSec: Record<string, number>;
-  readonly fileBytes: number;
-  readonly diskBytes: number;
-}
 
 const BUILD_MARKER = 'bench-build.json';
 
@@ -422,12 +196,6 @@ function mintSessions(o: Options, file: string): Sessions {
   return { key, tokens, headersFile: file };
 }
 
-interface Warmup {
-  readonly requests: number;
-  readonly sec: number;
-  readonly perSec: number;
-  readonly statuses: Record<string, number>;
-}
 
 /**
  * Asks each session's display once (128 in flight over 64 keep-alive
@@ -475,83 +243,6 @@ function metric(text: string, name: string, label: string): number {
   return m === null ? Number.NaN : Number(m[1]);
 }
 
-interface TargetResult {
-  readonly name: string;
-  readonly runs: WrkRun[];
-  readonly qps: number;
-  readonly reqPerCpuSec: number;
-  readonly serverCoreUse: number;
-  readonly wrkCoreUse: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly p999: number;
-  readonly statusErrors: number;
-}
-
-function aggregate(name: string, runs: WrkRun[]): TargetResult {
-  return {
-    name,
-    runs,
-    qps: median(runs.map((r) => r.qps)),
-    reqPerCpuSec: median(runs.map((r) => r.reqPerCpuSec)),
-    serverCoreUse: median(runs.map((r) => r.serverCoreUse)),
-    wrkCoreUse: median(runs.map((r) => r.wrkCoreUse)),
-    p50: median(runs.map((r) => r.wrk.p50)),
-    p99: median(runs.map((r) => r.wrk.p99)),
-    p999: median(runs.map((r) => r.wrk.p999)),
-    statusErrors: runs.reduce((s, r) => s + r.wrk.statusErrors + r.wrk.readErrors + r.wrk.writeErrors + r.wrk.connectErrors + r.wrk.timeouts, 0),
-  };
-}
-
-function pairedRatio(a: readonly WrkRun[], b: readonly WrkRun[], field: 'qps' | 'reqPerCpuSec'): number {
-  return median(a.map((r, i) => r[field] / b[i]![field]));
-}
-
-function describe(r: WrkRun): string {
-  return `${human(r.qps).padStart(7)} req/s  p50 ${ms(r.wrk.p50)}  p99 ${ms(r.wrk.p99)}  p99.9 ${ms(r.wrk.p999)}  server ${(100 * r.serverCoreUse).toFixed(0)} % core → ${human(r.reqPerCpuSec)} req/CPU-s  wrk ${(100 * r.wrkCoreUse).toFixed(0)} %` +
-    (r.wrk.statusErrors + r.wrk.readErrors + r.wrk.connectErrors + r.wrk.timeouts > 0
-      ? `  ERRORS status ${r.wrk.statusErrors} read ${r.wrk.readErrors} connect ${r.wrk.connectErrors} timeout ${r.wrk.timeouts}`
-      : '');
-}
-
-interface AtLoad {
-  readonly targetQps: number;
-  readonly connections: number;
-  readonly thinkMs: number;
-  readonly probes: { connections: number; qps: number }[];
-  readonly run: WrkRun;
-  /** achieved QPS / peak */
-  readonly fraction: number;
-}
-
-/** p99 at LOAD_FRACTION of peak: think time per connection, connections tuned by short probes (see the file comment, 5). */
-async function atLoad(url: string, script: string, serverPid: number, peak: number, p50us: number, duration: number): Promise<AtLoad> {
-  const targetQps = LOAD_FRACTION * peak;
-  const c0 = Math.max(1, Math.round((targetQps * (THINK_MS + p50us / 1000)) / 1000));
-  // Never more than 2 × the first estimate: when the offered rate is not reached because something
-  // else holds the cores, more connections only build queues and measure those.
-  const cMax = 2 * c0;
-  let c = c0;
-  const probes: { connections: number; qps: number }[] = [];
-  for (let k = 0; k < 4; k++) {
-    const r = await runWrk({ url, script, connections: c, durationSec: PROBE_SEC, core: LOAD_CORE, serverPid, thinkMs: THINK_MS, onSpawn: trackWrk });
-    probes.push({ connections: c, qps: r.qps });
-    say(`  probe -c${c}: ${human(r.qps)} req/s (want ${human(targetQps)})`);
-    if (Math.abs(r.qps - targetQps) / targetQps < 0.03) break;
-    const prev = probes[probes.length - 2];
-    // more connections bought no more throughput: go back to the best probe and stop
-    if (prev !== undefined && c > prev.connections && r.qps < prev.qps * 1.05) {
-      c = prev.connections;
-      break;
-    }
-    const nc = Math.max(1, Math.min(cMax, Math.round((c * targetQps) / Math.max(1, r.qps))));
-    if (nc === c) break;
-    c = nc;
-  }
-  const run = await runWrk({ url, script, connections: c, durationSec: duration, core: LOAD_CORE, serverPid, thinkMs: THINK_MS, onSpawn: trackWrk });
-  return { targetQps, connections: c, thinkMs: THINK_MS, probes, run, fraction: run.qps / peak };
-}
-
 /** node names them CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is the event loop (the others: signing threads) */
 function mainThreadProfile(dir: string, pid: number): string | undefined {
   if (!existsSync(dir)) return undefined;
@@ -562,101 +253,6 @@ function mainThreadProfile(dir: string, pid: number): string | undefined {
 /** CLOCK_MONOTONIC in µs: the clock V8 stamps .cpuprofile samples with (TimeTicks), shared by all processes */
 function monotonicUs(): number {
   return Number(process.hrtime.bigint() / 1000n);
-}
-
-// ─── the report ─────────────────────────────────────────────────────────────────
-
-interface Report {
-  readonly date: string;
-  readonly machine: ReturnType<typeof machine>;
-  readonly loadAvgAtStart: number[];
-  readonly options: Options;
-  readonly tool: string;
-  readonly replica: ReplicaInfo;
-  readonly sessionCache: number;
-  readonly bodyBytes: { hello: number; mean: number };
-  readonly warmup: Warmup;
-  readonly edge: TargetResult;
-  readonly hello: TargetResult;
-  readonly baseline: TargetResult;
-  /** diagnostic: the edge with a 1,000-session active set (cache-resident) */
-  readonly hot: TargetResult;
-  /** hello-world at the offered load of the 80 % run: the machine's latency floor */
-  readonly helloAtLoad: WrkRun;
-  /** Redis server CPU per baseline request, when its process is readable here */
-  readonly baselineRedisCpuShare: number | null;
-  readonly atLoad: AtLoad;
-  readonly scan: TargetResult;
-  readonly edgeMemory: Memory;
-  readonly ratios: {
-    readonly vsHelloQps: number;
-    readonly vsHelloCpu: number;
-    readonly vsBaselineQps: number;
-    readonly vsBaselineCpu: number;
-    readonly coresFor240k: number;
-  };
-  readonly profile: ProfileSummary | null;
-  readonly profileFile: string | null;
-  readonly perf: PerfSummary | null;
-  /** the wrk run the profiles were taken during */
-  readonly profiledRun: WrkRun | null;
-}
-
-function check(ok: boolean): string {
-  return ok ? 'met' : '**not met**';
-}
-
-function markdown(r: Report): string {
-  const m = r.machine;
-  const o = r.options;
-  const row = (label: string, t: TargetResult, vsHello: boolean): string =>
-    `| ${label} | ${human(t.qps)} | ${ms(t.p50)} | ${ms(t.p99)} | ${ms(t.p999)} | ${(100 * t.serverCoreUse).toFixed(0)} % | ${human(t.reqPerCpuSec)} | ` +
-    (vsHello ? `${pairedRatio(t.runs, r.hello.runs, 'qps').toFixed(2)} / ${pairedRatio(t.runs, r.hello.runs, 'reqPerCpuSec').toFixed(2)}` : '—') +
-    ' |';
-  const x = r.ratios;
-  const L: string[] = [];
-  L.push(`Machine: ${m.cpu}, ${m.cores} cores, Linux ${m.kernel}, Node ${m.node}; ${r.date}; load average at start ${r.loadAvgAtStart.map((v) => v.toFixed(1)).join(' ')} (shared machine).`);
-  L.push(`Tool: ${r.tool}. Each server: ONE process pinned to core ${SERVER_CORE} (\`taskset -c ${SERVER_CORE}\`); wrk pinned to core ${LOAD_CORE}.`);
-  L.push(`Flags: \`-t1 -c${o.connections} -d${o.duration}s --latency\`, a Lua request() picking one of ${human(o.sessions)} sessions at random per request (same script for every server); medians of ${o.rounds} alternating rounds (ratios: median of the per-round ratios).`);
-  L.push(`Replica: ${human(r.replica.people)} people, ${bytes(r.replica.diskBytes)} data.mdb, built in ${r.replica.buildSec.toFixed(1)} s${r.replica.reused ? ' (reused from an earlier run)' : ''}. Display body ${r.bodyBytes.hello} B (mean ${r.bodyBytes.mean.toFixed(0)} B).`);
-  L.push('');
-  L.push('| server (one process, one core) | QPS | p50 | p99 | p99.9 | server core | req per CPU-second | × hello-world (QPS / per CPU-s) |');
-  L.push('|---|---:|---:|---:|---:|---:|---:|---:|');
-  L.push(row('uWS hello-world, same bytes (ceiling)', r.hello, false));
-  L.push(row('**edge `GET /v1/code`, authenticated, random person**', r.edge, true));
-  L.push(row('Fastify + ioredis, 1 Redis GET (baseline)', r.baseline, true));
-  L.push(row('edge `POST /v1/scan`, durable spool', r.scan, true));
-  L.push(row(`edge \`GET /v1/code\`, ${human(HOT_SESSIONS)}-session hot set (diagnostic: cache-resident)`, r.hot, true));
-  L.push('');
-  L.push('| target (issue 3) | measured | goal | |');
-  L.push('|---|---:|---:|---|');
-  L.push(`| display vs hello-world, per CPU-second | ${x.vsHelloCpu.toFixed(2)} (QPS ${x.vsHelloQps.toFixed(2)}) | ≥ 0.9 | ${check(x.vsHelloCpu >= 0.9)} |`);
-  L.push(`| display vs Fastify + Redis baseline, per CPU-second (hello-world: ${pairedRatio(r.hello.runs, r.baseline.runs, 'reqPerCpuSec').toFixed(1)} ×) | ${x.vsBaselineCpu.toFixed(1)} × (QPS ${x.vsBaselineQps.toFixed(1)} ×) | ≥ 4 × | ${check(x.vsBaselineCpu >= 4)} |`);
-  L.push(`| p99 at ${(100 * r.atLoad.fraction).toFixed(0)} % of peak (${human(r.atLoad.run.qps)} req/s; peak = ${human(r.edge.reqPerCpuSec)} req per CPU-s); hello-world at the same offered load: p99 ${ms(r.helloAtLoad.wrk.p99)} | ${ms(r.atLoad.run.wrk.p99)} (p99.9 ${ms(r.atLoad.run.wrk.p999)}) | ≤ 1 ms | ${check(r.atLoad.run.wrk.p99 <= 1000)} |`);
-  L.push(`| cores for ${human(PROVINCE_QPS)} QPS (240000 / req per CPU-s) | ${x.coresFor240k.toFixed(2)} | ≤ 1.3 | ${check(x.coresFor240k <= 1.3)} |`);
-  L.push('');
-  L.push(`Edge RSS after the runs: ${bytes(r.edgeMemory.rssKiB * 1024)} (anonymous ${bytes(r.edgeMemory.anonKiB * 1024)}, file-backed LMDB pages ${bytes(r.edgeMemory.fileKiB * 1024)} — page cache shared by all server processes of a node; session cache capacity ${human(r.sessionCache)} sessions).`);
-  L.push(`Warm-up (first display of each active session: session HMAC, Ed25519 sign on the pool, render, LMDB put — same pinned core): ${human(r.warmup.perSec)} displays/s (${human(r.warmup.requests)} in ${r.warmup.sec.toFixed(1)} s).`);
-  L.push(
-    `80 % load method: wrk with a ${r.atLoad.thinkMs} ms think time per connection (Lua \`delay()\`), -c${r.atLoad.connections} found by ${r.atLoad.probes.length} ${PROBE_SEC} s probes; server at ${(100 * r.atLoad.run.serverCoreUse).toFixed(0)} % of its core. ` +
-      `wrk's timers tick in whole milliseconds, so requests leave in bursts of ≈ ${human(r.atLoad.run.qps / 1000)} (rate × 1 ms): hello-world's p99 under the same load is the method's floor.`,
-  );
-  if (r.perf !== null && r.profiledRun !== null) {
-    const usPerReq = 1e6 / r.profiledRun.reqPerCpuSec;
-    const part = (prefix: string): number => Object.entries(r.perf!.categories).filter(([k]) => k.startsWith(prefix)).reduce((a, [, v]) => a + v, 0);
-    const lmdb = part('LMDB') + part('libc memcpy');
-    const ours = part('our JavaScript');
-    const kernel = part('kernel');
-    L.push(
-      `Where a display's CPU goes (perf, profiled run at ${human(r.profiledRun.reqPerCpuSec)} req per CPU-s = ${usPerReq.toFixed(1)} µs a request; hello-world ${(1e6 / r.hello.reqPerCpuSec).toFixed(1)} µs): ` +
-        `kernel ${kernel.toFixed(0)} % (${((kernel * usPerReq) / 100).toFixed(1)} µs), LMDB lookup ${lmdb.toFixed(0)} % (${((lmdb * usPerReq) / 100).toFixed(2)} µs), ` +
-        `our JavaScript ${ours.toFixed(0)} % (${((ours * usPerReq) / 100).toFixed(2)} µs); with a cache-resident active set the edge reaches ${pairedRatio(r.hot.runs, r.hello.runs, 'reqPerCpuSec').toFixed(2)} of hello-world per CPU-second.`,
-    );
-  }
-  if (r.baselineRedisCpuShare !== null) {
-    L.push(`Baseline with Redis's own CPU counted: ${human(r.baseline.qps / (r.baseline.serverCoreUse + r.baselineRedisCpuShare))} req per CPU-s (Redis used ${(100 * r.baselineRedisCpuShare).toFixed(0)} % of a core, unpinned).`);
-  }
-  return L.join('\n');
 }
 
 // ─── main ───────────────────────────────────────────────────────────────────────
@@ -755,10 +351,8 @@ async function main(): Promise<void> {
     const hotLua = join(OUT, 'edge-display-hot.lua');
     writeWrkScript({ path: hotLua, headersFile: hotFile, method: 'GET', urlPath: '/v1/code' });
     const displayLua = join(OUT, 'edge-display.lua');
-    const displayThinkLua = join(OUT, 'edge-display-think.lua');
     const scanLua = join(OUT, 'edge-scan.lua');
     writeWrkScript({ path: displayLua, headersFile: sessions.headersFile, method: 'GET', urlPath: '/v1/code' });
-    writeWrkScript({ path: displayThinkLua, headersFile: sessions.headersFile, method: 'GET', urlPath: '/v1/code', thinkMs: THINK_MS });
     writeWrkScript({ path: scanLua, headersFile: sessions.headersFile, method: 'POST', urlPath: '/v1/scan', scanVenues: 100_000 });
 
     const targets = [
@@ -796,12 +390,13 @@ async function main(): Promise<void> {
     const baseRes = aggregate('baseline', runs.baseline!);
     const hotRes = aggregate('hot', runs.hot!);
 
-    say(`latency at ${100 * LOAD_FRACTION} % of peak (${human(edgeRes.reqPerCpuSec)} req per CPU-s)`);
-    const load = await atLoad(url(edge), displayThinkLua, edge.pid, edgeRes.reqPerCpuSec, edgeRes.p50, o.duration);
-    say(`at load: ${describe(load.run)}`);
-    // the machine's own floor at the same offered load: hello-world, same connections and think time
-    const helloAtLoad = await runWrk({ url: url(hello), script: displayThinkLua, connections: load.connections, durationSec: o.duration, core: LOAD_CORE, serverPid: hello.pid, thinkMs: THINK_MS, onSpawn: trackWrk });
-    say(`hello-world, same offered load: ${describe(helloAtLoad)}`);
+    say(`latency at ${100 * LOAD_FRACTION} % of peak (${human(edgeRes.reqPerCpuSec)} req per CPU-s), open loop`);
+    const headerLines = sessions.tokens.map((t) => `Bearer ${t}`);
+    const load = await atLoad(edge.port, headerLines, edge.pid, LOAD_FRACTION * edgeRes.reqPerCpuSec, o.duration);
+    say(`at load: ${describeOpen(load)}`);
+    // the machine's own floor at the same offered rate: hello-world, same generator
+    const helloAtLoad = await atLoad(hello.port, headerLines, hello.pid, LOAD_FRACTION * edgeRes.reqPerCpuSec, o.duration);
+    say(`hello-world, same offered rate: ${describeOpen(helloAtLoad)}`);
 
     await stopChild(hello.child);
     await stopChild(fastify.child);
@@ -810,6 +405,20 @@ async function main(): Promise<void> {
     const scanRun = await runWrk({ url: url(edge, '/v1/scan'), script: scanLua, connections: o.connections, durationSec: o.duration, core: LOAD_CORE, serverPid: edge.pid, onSpawn: trackWrk });
     say(`scan: ${describe(scanRun)}`);
     const scanRes = aggregate('scan', [scanRun]);
+    const scanMetrics = await metricsText(edgeBase);
+    const scanGroups = { commits: metric(scanMetrics, 'edge_spool_commits_total', 'pid='), events: metric(scanMetrics, 'edge_spool_events_total', 'pid=') };
+    say(`scan group commit: ${scanGroups.events} scans in ${scanGroups.commits} commits (${(scanGroups.events / Math.max(1, scanGroups.commits)).toFixed(1)} a commit)`);
+
+    let sweep: Report['sweep'] = null;
+    if (o.sweepEntries > 0) {
+      say(`sweep: storing ${human(o.sweepEntries)} expired display entries (a child process, like the node's daemon, on core ${LOAD_CORE})`);
+      const sw = await startSweepChild(o.dir, o.sweepEntries, o.people);
+      sw.child.send({ type: 'go' });
+      const run = await runWrk({ url: url(edge), script: displayLua, connections: o.connections, durationSec: o.duration, core: LOAD_CORE, serverPid: edge.pid, onSpawn: trackWrk });
+      const done = await sw.stop();
+      sweep = { entries: o.sweepEntries, fillMs: sw.fillMs, ms: done.ms, metrics: done.metrics, run };
+      say(`display during the sweep: ${describe(run)}; sweep ${done.metrics.scanned} scanned, ${done.metrics.removed} removed, longest step ${done.metrics.maxStepMs.toFixed(1)} ms`);
+    }
     const edgeMemory = memory(edge.pid);
 
     let profile: ProfileSummary | null = null;
@@ -864,6 +473,8 @@ async function main(): Promise<void> {
       helloAtLoad,
       baselineRedisCpuShare: redisPid !== null && baselineWall > 0 ? redisCpu / baselineWall : null,
       atLoad: load,
+      scanGroups,
+      sweep,
       scan: scanRes,
       edgeMemory,
       ratios: {
@@ -895,18 +506,20 @@ async function main(): Promise<void> {
       for (const e of perf.top.filter((x) => !x.dso.includes('kernel')).slice(0, 15)) process.stdout.write(`| ${e.pct.toFixed(2)} % | ${e.dso} | \`${e.sym.slice(0, 90)}\` |\n`);
     }
     process.stdout.write(`\nraw results: ${jsonFile}\n`);
+    // the summary, last, for scripts and people skimming
+    const x = report.ratios;
+    process.stdout.write(
+      `bench:edge: display ${x.vsHelloCpu.toFixed(2)} × hello-world per CPU-s (${human(edgeRes.reqPerCpuSec)}), ${x.vsBaselineCpu.toFixed(1)} × baseline; ` +
+        `scan ${(scanRes.reqPerCpuSec / helloRes.reqPerCpuSec).toFixed(2)} × hello-world (${(scanGroups.events / Math.max(1, scanGroups.commits)).toFixed(1)} a commit); ` +
+        `p99 at 80 % open loop ${ms(load.run.p99)} (hello-world ${ms(helloAtLoad.run.p99)})` +
+        (sweep === null ? '' : `; display during sweep ${(sweep.run.reqPerCpuSec / edgeRes.reqPerCpuSec).toFixed(2)} × (longest step ${sweep.metrics.maxStepMs.toFixed(1)} ms)`) +
+        `; load average at start ${loadAvgAtStart[0]!.toFixed(1)}\n`,
+    );
   } finally {
     await cleanup();
   }
 }
 
-function readCpu(pid: number): number {
-  try {
-    return cpuSeconds(pid);
-  } catch {
-    return 0;
-  }
-}
 
 function wrkVersion(): string {
   const r = spawnSync('wrk', ['-v'], { encoding: 'utf8' });

@@ -14,6 +14,7 @@
  *   db "risk"     key: region code (utf-8 string)    value: encodeVersioned(RiskArea)
  *   db "rules"    key: version (utf-8 string)        value: encodeVersioned({ version, activeFrom, ruleSet })
  *   db "meta"     key: META_* string                 value: msgpack (lmdb-js default encoding)
+ *   db "changes"  key: batch end seq (8 bytes, BE)   value: change-log entry (below)
  *
  * meta keys:
  *   appliedSeq  number   last outbox sequence applied; written in the SAME
@@ -40,6 +41,54 @@
  * → send bytes 6.. as they are; absent or expiring → sign (off the event
  * loop), render, store, send.
  */
+/*
+ * Change log (db "changes", issue 14): which uids' codes a committed delta
+ * batch changed, written by the writer in the SAME transaction as the codes
+ * and META_APPLIED_SEQ. Edge servers keep display bodies in memory
+ * (edge/display-cache.ts) validated by the applied sequence: when it moves,
+ * they read the entries after the sequence they validated and drop exactly
+ * those uids' bodies. An entry, big-endian:
+ *
+ *   byte 0       0 = the uids follow; 1 = too many to list: drop every body
+ *   bytes 1–8    first seq the batch covers (uint64; the key is the last)
+ *   bytes 9..    16-byte uids
+ *
+ * Entries chain: each `from` is the previous key + 1. A reader that finds
+ * no entry starting right after the sequence it validated (the log was
+ * trimmed, a snapshot was loaded — snapshot loads write no entry) drops
+ * every body: the log can only cause extra misses, never a stale body.
+ */
+export const CHANGE_LIST = 0;
+export const CHANGE_ALL = 1;
+export const CHANGE_HEADER_BYTES = 9;
+
+export function changeKey(seq: number): Buffer {
+  const k = Buffer.allocUnsafe(8);
+  k.writeUIntBE(Math.floor(seq / 2 ** 32), 0, 4);
+  k.writeUInt32BE(seq >>> 0, 4);
+  return k;
+}
+
+export function changeKeySeq(key: Uint8Array): number {
+  const b = Buffer.from(key.buffer, key.byteOffset, 8);
+  return b.readUInt32BE(0) * 2 ** 32 + b.readUInt32BE(4);
+}
+
+/** A change-log entry for seqs from..(key): the uids, or null = every uid (too many to list). */
+export function encodeChangeEntry(from: number, uids: readonly Uint8Array[] | null): Buffer {
+  const out = Buffer.allocUnsafe(CHANGE_HEADER_BYTES + (uids === null ? 0 : 16 * uids.length));
+  out[0] = uids === null ? CHANGE_ALL : CHANGE_LIST;
+  out.writeUInt32BE(Math.floor(from / 2 ** 32), 1);
+  out.writeUInt32BE(from >>> 0, 5);
+  if (uids !== null) for (let i = 0; i < uids.length; i++) out.set(uids[i]!, CHANGE_HEADER_BYTES + 16 * i);
+  return out;
+}
+
+export function changeEntryFrom(entry: Uint8Array): number {
+  const b = Buffer.from(entry.buffer, entry.byteOffset, CHANGE_HEADER_BYTES);
+  return b.readUInt32BE(1) * 2 ** 32 + b.readUInt32BE(5);
+}
+
 export const REPLICA_DIR = 'replica';
 export const DB_CODES = 'codes';
 export const DB_DISPLAY = 'display';
@@ -47,6 +96,7 @@ export const DB_VENUES = 'venues';
 export const DB_RISK = 'risk';
 export const DB_RULES = 'rules';
 export const DB_META = 'meta';
+export const DB_CHANGES = 'changes';
 
 export const META_APPLIED_SEQ = 'appliedSeq';
 export const META_FORMAT = 'format';
@@ -55,7 +105,7 @@ export const META_KEYS = 'keys';
 export const META_SNAPSHOT_SEQ = 'snapshotSeq';
 export const META_STREAM_ID = 'streamId';
 
-/** lmdb-js `maxDbs` for the replica env (6 named dbs + headroom). */
+/** lmdb-js `maxDbs` for the replica env (7 named dbs + headroom). */
 export const REPLICA_MAX_DBS = 12;
 
 /**

@@ -42,6 +42,7 @@ describe('edge config', () => {
       keyLifetimeDays: 30,
       signThreads: 1,
       sessionCacheSize: 131_072,
+      displayCacheSize: 131_072,
     });
     expect(c.sessionKey).toHaveLength(32);
     const path = join(dir, SESSION_KEY_FILE);

@@ -25,6 +25,7 @@ import { EdgeError } from './errors.js';
  * | EDGE_SIGN_THREADS      | 1                  | piscina signing threads per server process |
  * | EDGE_APP_SESSION_URL   | auto               | where the citizen page's login form posts: `auto` (same host, port 8081), `:<port>/v1/session` (same host, that port), a URL, or `none` (no form); the embedded stack sets `:<ADMIN_PORT>/v1/session` |
  * | EDGE_SESSION_CACHE     | 131072             | verified sessions held in the fixed session table (64-byte slots plus the token text, ≈ 128–256 B each, allocated at start; ≤ 16777216) |
+ * | EDGE_DISPLAY_CACHE     | = EDGE_SESSION_CACHE | display bodies kept in memory per server process (512 B each, allocated at start; 0 = serve every display from LMDB; edge/display-cache.ts) |
  *
  * EDGE_MAX_LAG_SEC = 120: long enough to ride out a Redis failover or a
  * publisher restart (tens of seconds) without the whole fleet flapping out of
@@ -44,6 +45,8 @@ export interface EdgeConfig {
   readonly keyLifetimeDays: number;
   readonly signThreads: number;
   readonly sessionCacheSize: number;
+  /** display bodies held in memory per server process (edge/display-cache.ts); 0 = none; absent = sessionCacheSize */
+  readonly displayCacheSize?: number;
   /** EDGE_APP_SESSION_URL: the citizen page's login endpoint (app-assets.ts `sessionUrl`); undefined = as built ("auto") */
   readonly appSessionUrl?: string | null;
 }
@@ -124,10 +127,11 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
   }
   const signThreads = intVar(env, 'EDGE_SIGN_THREADS', 1, 1, 64);
   const sessionCacheSize = intVar(env, 'EDGE_SESSION_CACHE', 131_072, 1, 1 << 24);
+  const displayCacheSize = intVar(env, 'EDGE_DISPLAY_CACHE', sessionCacheSize, 0, 1 << 24);
   const rawKey = env.HC_SESSION_KEY;
   const sessionKey = rawKey !== undefined && rawKey !== '' ? hexKey('HC_SESSION_KEY', rawKey) : loadOrCreateSessionKey(dataDir);
   const appSessionUrl = appSessionUrlVar(env);
-  return { host, port, workers, dataDir, sessionKey, maxLagSec, tokenTtlSec, signAlg, keyLifetimeDays, signThreads, sessionCacheSize, appSessionUrl };
+  return { host, port, workers, dataDir, sessionKey, maxLagSec, tokenTtlSec, signAlg, keyLifetimeDays, signThreads, sessionCacheSize, displayCacheSize, appSessionUrl };
 }
 
 /** EDGE_APP_SESSION_URL: unset/auto → undefined (as built), none → null, `:<port>/path`, `/path` or an http(s) URL. */

@@ -16,6 +16,11 @@ export interface Gauges {
   readonly lagSec: number | null;
   readonly appliedSeq: number;
   readonly spoolDepth: number;
+  /** fsync'ed spool commits of this process and the events they carried (group commit: events / commits = mean group) */
+  readonly spoolCommits?: number;
+  readonly spoolEvents?: number;
+  /** the in-memory display bodies (edge/display-cache.ts), when enabled */
+  readonly displayCache?: { readonly hits: number; readonly fills: number; readonly dropped: number; readonly flushes: number } | null;
   readonly sessionCacheEntries: number;
   readonly signingKeyPublished: boolean | null;
   readonly ready: boolean;
@@ -99,6 +104,21 @@ export class EdgeMetrics {
     L.push('# HELP edge_spool_depth Scan events waiting to be shipped to the master.');
     L.push('# TYPE edge_spool_depth gauge');
     L.push(`edge_spool_depth{pid="${pid}"} ${g.spoolDepth}`);
+    L.push('# HELP edge_spool_commits_total Durable (fsync\'ed) spool commits of this process; each carries every scan of its tick (group commit).');
+    L.push('# TYPE edge_spool_commits_total counter');
+    L.push(`edge_spool_commits_total{pid="${pid}"} ${g.spoolCommits ?? 0}`);
+    L.push('# HELP edge_spool_events_total Scan events written by those commits.');
+    L.push('# TYPE edge_spool_events_total counter');
+    L.push(`edge_spool_events_total{pid="${pid}"} ${g.spoolEvents ?? 0}`);
+    if (g.displayCache) {
+      const c = g.displayCache;
+      L.push('# HELP edge_display_cache_total In-memory display bodies: served, filled from LMDB, dropped by the change log, whole-cache drops.');
+      L.push('# TYPE edge_display_cache_total counter');
+      L.push(`edge_display_cache_total{pid="${pid}",event="hit"} ${c.hits}`);
+      L.push(`edge_display_cache_total{pid="${pid}",event="fill"} ${c.fills}`);
+      L.push(`edge_display_cache_total{pid="${pid}",event="drop"} ${c.dropped}`);
+      L.push(`edge_display_cache_total{pid="${pid}",event="flush"} ${c.flushes}`);
+    }
     L.push('# HELP edge_session_cache_entries Verified sessions cached.');
     L.push('# TYPE edge_session_cache_entries gauge');
     L.push(`edge_session_cache_entries{pid="${pid}"} ${g.sessionCacheEntries}`);

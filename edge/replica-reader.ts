@@ -13,6 +13,12 @@ import {
 } from '../core/code-record.js';
 import { CoreError } from '../core/errors.js';
 import {
+  CHANGE_ALL,
+  CHANGE_HEADER_BYTES,
+  changeEntryFrom,
+  changeKey,
+  changeKeySeq,
+  DB_CHANGES,
   DB_CODES,
   DB_DISPLAY,
   DISPLAY_HEADER_BYTES,
@@ -139,7 +145,12 @@ export class ReplicaReader {
   private readonly risk: Database<Uint8Array, string>;
   private readonly rulesDb: Database<Uint8Array, string>;
   private readonly meta: Database<unknown, string>;
+  /** the writer's change log (replica-layout.ts); undefined in a replica written by an older build */
+  private readonly changes: Database<Uint8Array, Uint8Array> | undefined;
   private closed = false;
+  private readonly ownsEnv: boolean;
+  /** stored expiry of the entry freshDisplayBody last returned (unix s) */
+  lastExpiresAt = 0;
   /** @internal where numeric display keys are read from (see uidKeyEncoder); set by freshDisplayBody */
   keySrc: Uint8Array = new Uint8Array(UID_BYTES);
   /** lmdb's shared read buffer the cached body views below look into */
@@ -147,13 +158,14 @@ export class ReplicaReader {
   /** body views of viewedBuffer by entry size: the hot path allocates no view per request */
   private views: (Uint8Array | undefined)[] = [];
 
-  private constructor(dir: string) {
+  private constructor(dir: string, shared: RootDatabase | null) {
     this.dir = dir;
+    this.ownsEnv = shared === null;
     // lmdb-js would silently create an empty environment: check first.
     if (!existsSync(join(dir, DATA_FILE))) {
       throw new EdgeError('EDGE_ERR_REPLICA_MISSING', `${join(dir, DATA_FILE)} does not exist`);
     }
-    this.env = open({ path: dir, maxDbs: REPLICA_MAX_DBS, maxReaders: REPLICA_MAX_READERS, cache: false });
+    this.env = shared ?? open({ path: dir, maxDbs: REPLICA_MAX_DBS, maxReaders: REPLICA_MAX_READERS, cache: false });
     try {
       // `create: false` (lmdb-js DatabaseOptions, not in its .d.ts): a reader
       // never creates the writer's databases; openDB then returns undefined
@@ -180,15 +192,27 @@ export class ReplicaReader {
       this.venues = need<Uint8Array, string>(DB_VENUES, strDb);
       this.risk = need<Uint8Array, string>(DB_RISK, strDb);
       this.rulesDb = need<Uint8Array, string>(DB_RULES, strDb);
+      this.changes = env.openDB<Uint8Array, Uint8Array>(DB_CHANGES, uidDb) as Database<Uint8Array, Uint8Array> | undefined;
     } catch (err) {
-      void this.env.close();
+      if (this.ownsEnv) void this.env.close();
       throw err;
     }
   }
 
   /** Opens `<dataDir>/replica`; EDGE_ERR_REPLICA_MISSING when absent, EDGE_ERR_REPLICA_FORMAT when newer than this build. */
   static open(dir: string): ReplicaReader {
-    return new ReplicaReader(dir);
+    return new ReplicaReader(dir, null);
+  }
+
+  /**
+   * A reader on an environment this process has ALREADY opened (the
+   * embedded stack: its sync daemon's writer). FACTS (lmdb): never open the
+   * same environment twice in one process — with EDGE_WORKERS=1 the stack
+   * did, and two roots in one process can deadlock lmdb-js's callback
+   * transactions. close() then leaves the environment to its owner.
+   */
+  static attach(dir: string, env: RootDatabase): ReplicaReader {
+    return new ReplicaReader(dir, env);
   }
 
   /**
@@ -222,7 +246,10 @@ export class ReplicaReader {
     const buf = this.display.getBinaryFast(off as unknown as Uint8Array);
     if (buf === undefined) return undefined;
     const size = buf.length; // lmdb-js sets .length to the value's size (FACTS)
-    if (size < DISPLAY_HEADER_BYTES || displayExpiresAt(buf) <= validAfter) return undefined;
+    if (size < DISPLAY_HEADER_BYTES) return undefined;
+    const exp = displayExpiresAt(buf);
+    if (exp <= validAfter) return undefined;
+    this.lastExpiresAt = exp;
     if (size > MAX_VIEWED_ENTRY) return buf.subarray(DISPLAY_HEADER_BYTES, size);
     if (buf !== this.viewedBuffer) {
       // lmdb-js replaced its shared buffer (a larger value was read): views of the old one are void
@@ -235,6 +262,26 @@ export class ReplicaReader {
       this.views[size] = v;
     }
     return v;
+  }
+
+  /**
+   * Walks the change log after `after` up to `upTo` (the applied sequence
+   * read in this same read transaction), calling `drop(entry, offset)` for
+   * each uid listed. False when the log cannot tell what changed: no log
+   * (older replica), a gap (trimmed, a snapshot load), an entry marked
+   * "everything", or a log that does not reach `upTo`.
+   */
+  changesAfter(after: number, upTo: number, drop: (src: Uint8Array, off: number) => void): boolean {
+    if (this.changes === undefined || after < 0) return false;
+    let expect = after + 1;
+    for (const { key, value } of this.changes.getRange({ start: changeKey(after + 1) })) {
+      const to = changeKeySeq(key);
+      if (to > upTo) break;
+      if (value.length < CHANGE_HEADER_BYTES || changeEntryFrom(value) > expect || value[0] === CHANGE_ALL) return false;
+      for (let o = CHANGE_HEADER_BYTES; o + UID_BYTES <= value.length; o += UID_BYTES) drop(value, o);
+      expect = to + 1;
+    }
+    return expect > upTo;
   }
 
   code(uid: Uint8Array): CodeRecord | undefined {
@@ -337,6 +384,7 @@ export class ReplicaReader {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (!this.ownsEnv) return;
     await this.env.flushed;
     await this.env.close();
   }

@@ -161,4 +161,25 @@ describe('SessionCache', () => {
     expect(() => new SessionCache(1.5)).toThrow(RangeError);
     expect(() => new SessionCache(MAX_CAPACITY + 1)).toThrow(RangeError);
   });
+  it('sweeps expired sessions in the background without hiding the live ones probed past them', () => {
+    const c = new SessionCache(1); // one probe window: every token shares it
+    const tokens = Array.from({ length: PROBE_WINDOW }, (_, i) => token(i + 1, i % 2 === 0 ? NOW + 10 : NOW + 3600));
+    const slots = tokens.map((t) => c.remember(t, NOW));
+    let at = 0;
+    for (let k = 0; k < 5; k++) at = c.sweep(at, 4, NOW + 100); // in steps, wrapping
+    expect(c.swept).toBe(PROBE_WINDOW / 2);
+    for (let i = 0; i < PROBE_WINDOW; i++) {
+      const live = i % 2 === 1;
+      expect(c.lookup(`Bearer ${tokens[i]!}`, NOW + 100)).toBe(live ? slots[i] : -1);
+      // an expired session's uid is gone from memory
+      if (!live) expect(c.table.subarray(slots[i]! + UID_OFFSET, slots[i]! + UID_OFFSET + 16).every((b) => b === 0)).toBe(true);
+    }
+    c.sweep(0, 64, NOW + 100);
+    expect(c.swept).toBe(PROBE_WINDOW / 2); // a wiped slot is not counted twice
+    // the window is full: a wiped slot is reused by the next insert, no live session is evicted
+    const fresh = c.remember(token(99), NOW + 100);
+    expect(slots.filter((_, i) => i % 2 === 0)).toContain(fresh);
+    expect(c.lookup(`Bearer ${token(99)}`, NOW + 100)).toBe(fresh);
+    expect(c.evictions).toBe(0);
+  });
 });

@@ -58,6 +58,12 @@ export const MAX_CAPACITY = 1 << 24;
 export const UID_OFFSET = 1;
 const EXP_OFFSET = 1 + SESSION_UID_BYTES;
 const MAC_OFFSET = EXP_OFFSET + 4;
+/**
+ * Marks a wiped slot (sweep): the last expiry byte, with the other three 0
+ * (expiry 0x000000ff = 1970: expired for every lookup and insert). A live
+ * session's expiry is never that small.
+ */
+const TOMBSTONE = 0xff;
 /** slots probed at most per lookup or insert */
 export const PROBE_WINDOW = 16;
 const PREFIX = 'Bearer ';
@@ -87,6 +93,8 @@ export class SessionCache {
   size = 0;
   /** live sessions overwritten because their window was full (metrics) */
   evictions = 0;
+  /** expired sessions emptied by sweep() */
+  swept = 0;
 
   constructor(capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CAPACITY) {
@@ -114,6 +122,39 @@ export class SessionCache {
   find(token: string, nowSec: number): number {
     if (token.length !== SESSION_TEXT_LENGTH) return -1;
     return this.decode(token, 0) ? this.probe(nowSec) : -1;
+  }
+
+  /**
+   * Background sweep (issue 14): wipes the expired sessions among `count`
+   * slots from slot index `from` and returns where the next call starts
+   * (wrapping). The server calls it from its timer in small steps, never on
+   * a request, so an expired session's uid and MAC do not stay in memory
+   * until an insert happens to probe its slot.
+   *
+   * A wiped slot keeps its version byte (a tombstone: occupied, expiry 255,
+   * MAC zero): lookups stop probing only at a never-used slot, so emptying
+   * one in the middle of a probe run would hide the sessions after it; an
+   * insert reuses a tombstone like any expired slot, and `size` (occupied
+   * slots, expired included) is unchanged.
+   */
+  sweep(from: number, count: number, nowSec: number): number {
+    const t = this.table;
+    let i = from & this.mask;
+    for (let n = 0; n < count; n++) {
+      const o = i * SLOT_BYTES;
+      if (t[o] === 0) {
+        i = (i + 1) & this.mask;
+        continue;
+      }
+      const exp = this.expiresAt(o);
+      if (exp <= nowSec && exp !== TOMBSTONE) {
+        t.fill(0, o + 1, o + SLOT_BYTES);
+        t[o + MAC_OFFSET - 1] = TOMBSTONE;
+        this.swept++;
+      }
+      i = (i + 1) & this.mask;
+    }
+    return i;
   }
 
   /**

@@ -3,6 +3,7 @@ import type { Fact, FactKind, TestResult } from '../core/facts.js';
 import { nextReevaluationAt } from '../core/rule-schedule.js';
 import { SEVERITY } from '../core/rule-set.js';
 import type { CompiledRules } from './active-rules.js';
+import { sameNotices } from './store-checks.js';
 
 /**
  * What one person's code should be: facts → rule engine → verdict, with a
@@ -114,16 +115,6 @@ export interface CurrentCode {
   readonly since: number | null;
   readonly until: number | null;
   readonly notices: readonly Notice[] | null;
-}
-
-function sameNotices(a: readonly Notice[], b: readonly Notice[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    if (x.kind !== y.kind || x.message !== y.message || x.until !== y.until) return false;
-  }
-  return true;
 }
 
 /**

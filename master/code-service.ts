@@ -1,15 +1,15 @@
-import { COLORS, type CodeRecord, type Color } from '../core/code-record.js';
+import { COLORS, type Color } from '../core/code-record.js';
 import { validateFacts, type Fact } from '../core/facts.js';
 import { ensureRulesPublished, RuleCache, type CompiledRules } from './active-rules.js';
-import {
-  loadCodesAfter, loadPeople, lockDue, TransitionCounter, writeDecisions,
-  type ChunkRow, type Planned, type Transition,
-} from './code-batch.js';
-import { decide, overrideActive, type OverrideRow } from './code-decision.js';
+import { loadCodesAfter, loadPeople, lockDue, TransitionCounter, writeDecisions, type ChunkRow, type Planned, type Transition } from './code-batch.js';
+import { decide, overrideActive } from './code-decision.js';
 import { MasterError } from './errors.js';
 import type { SqlClient } from './sql-client.js';
 import type { MasterStore, PersonInput } from './store.js';
-
+import { bad, isSeconds } from './store-checks.js';
+import type { FactSource, RegisterResult, CodeChangeResult, AddFactsResult, TranscodeInput, TranscodeOptions, OverrideInfo, StoredFact, HistoryEntry, EntryScanResult, EntryScanEvent, DueResult, SweepProgress, SweepResult, CodeServiceOptions, SchedulerOptions, SchedulerHandle, TickResult } from './code-service-types.js';
+import { REASON_MAX, CONTROL, checkPersonId, checkActor, checkSource, checkUid, insertFacts, FactInsertRow, insertFactRows, lockPerson } from './code-service-checks.js';
+export type { FactSource, RegisterResult, CodeChangeResult, AddFactsResult, TranscodeInput, TranscodeOptions, OverrideInfo, StoredFact, HistoryEntry, EntryScanResult, EntryScanEvent, DueResult, SweepProgress, SweepResult, CodeServiceOptions, SchedulerOptions, SchedulerHandle, TickResult } from './code-service-types.js';
 /**
  * Codes from facts (DESIGN §2, §3): registration (领码), department facts,
  * manual changes (转码), entry scans (入川即检), and the scheduler that
@@ -38,220 +38,6 @@ import type { MasterStore, PersonInput } from './store.js';
  * - Lock order everywhere: rule_state → persons rows (ascending id) →
  *   outbox_counter → audit_head. No deadlocks as long as nobody reverses it.
  */
-
-/** Where facts come from (lineage, DESIGN §7): a department or import, optionally the file/interface and the acting user. */
-export type FactSource = string | { readonly source: string; readonly sourceRef?: string; readonly actor?: string };
-
-export interface RegisterResult {
-  readonly personId: number;
-  readonly uid: Buffer;
-  /** true when this call issued the person's first code (领码); false on every later login */
-  readonly created: boolean;
-  /** the code in force after the call */
-  readonly code: CodeRecord;
-}
-
-export interface CodeChangeResult {
-  readonly personId: number;
-  readonly uid: Buffer;
-  /** false when the code stayed as it was (no history row, no delta) */
-  readonly changed: boolean;
-  /** outbox sequence of the record in force */
-  readonly seq: number;
-  readonly record: CodeRecord;
-  readonly ruleVersion: string;
-  /** the manual change is what the code shows */
-  readonly overridden: boolean;
-  readonly nextEvalAt: number | null;
-}
-
-export interface AddFactsResult extends CodeChangeResult {
-  readonly inserted: number;
-}
-
-export interface TranscodeInput {
-  readonly color: Color;
-  /** shown as the code's reason; 1–64 characters, no control characters */
-  readonly reason: string;
-  /** unix seconds, in the future; null = until cleared (clearOverride) */
-  readonly until: number | null;
-}
-
-export interface TranscodeOptions {
-  /**
-   * Runs inside the transaction of the change, after it: append the audit
-   * entry here (AuditLog.append(entry, store.db)) so the change and its audit
-   * row commit together or not at all.
-   */
-  readonly sameTx?: (store: MasterStore, result: CodeChangeResult) => Promise<void>;
-}
-
-export interface OverrideInfo extends OverrideRow {
-  /** false once `until` has passed */
-  readonly active: boolean;
-}
-
-export interface StoredFact {
-  readonly id: number;
-  readonly kind: Fact['kind'];
-  readonly at: number;
-  readonly source: string;
-  readonly sourceRef: string | null;
-  readonly level: Fact['level'] | null;
-  readonly result: Fact['result'] | null;
-  readonly region: string | null;
-  readonly venue: string | null;
-  /** unix seconds the fact was recorded */
-  readonly recordedAt: number;
-}
-
-export interface HistoryEntry {
-  readonly at: number;
-  readonly prevColor: Color | null;
-  readonly color: Color;
-  readonly reason: string;
-  readonly since: number;
-  readonly until: number | null;
-  readonly ruleVersion: string | null;
-  readonly actor: string;
-  readonly seq: number;
-}
-
-export interface EntryScanResult {
-  /** an entry fact was stored (and the code re-evaluated) */
-  readonly recorded: boolean;
-  /** why not: the venue is not an entry venue, or this very scan was recorded before */
-  readonly skipped?: 'not_entry_venue' | 'duplicate';
-  readonly code?: CodeChangeResult;
-}
-
-export interface EntryScanEvent {
-  readonly uid: Uint8Array;
-  readonly venueId: string | null;
-  /** unix seconds */
-  readonly at: number;
-}
-
-export interface DueResult {
-  readonly evaluated: number;
-  readonly changed: number;
-}
-
-export interface SweepProgress {
-  readonly version: string;
-  /** codes evaluated so far by this call */
-  readonly done: number;
-  /** codes when the sweep started (an estimate: registrations go on) */
-  readonly total: number;
-  readonly changed: number;
-}
-
-export interface SweepResult {
-  /** the version codes were evaluated with; null when none is published */
-  readonly version: string | null;
-  readonly evaluated: number;
-  readonly changed: number;
-  readonly transitions: Transition[];
-}
-
-export interface CodeServiceOptions {
-  /** people per sweep / scheduler transaction (default 2000) */
-  readonly chunkSize?: number;
-  /** scheduler errors go here (default console.error) */
-  readonly log?: (message: string) => void;
-}
-
-export interface SchedulerOptions {
-  /** pause between passes (default 1000 ms) */
-  readonly intervalMs?: number;
-  /** due codes per transaction (default 1000) */
-  readonly batch?: number;
-  /** at most this many batches per pass, so one pass cannot run for ever (default 100) */
-  readonly maxBatches?: number;
-}
-
-export interface SchedulerHandle {
-  /** Stops the timer and waits for a running pass to finish. */
-  stop(): Promise<void>;
-}
-
-export interface TickResult {
-  readonly sweep: SweepResult | null;
-  readonly due: DueResult;
-}
-
-const REASON_MAX = 64;
-const CONTROL = /[\u0000-\u001f\u007f]/;
-const MAX_SECONDS = 0xffff_ffff;
-
-function bad(field: string, detail: string): MasterError {
-  return new MasterError('MASTER_ERR_INVALID', detail, field);
-}
-
-function isSeconds(x: unknown): x is number {
-  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0 && x <= MAX_SECONDS;
-}
-
-function checkPersonId(personId: unknown): number {
-  if (typeof personId !== 'number' || !Number.isSafeInteger(personId) || personId < 1) throw bad('personId', 'must be a positive integer');
-  return personId;
-}
-
-function checkActor(actor: unknown): string {
-  if (typeof actor !== 'string' || actor.length === 0 || actor.length > 128 || CONTROL.test(actor)) {
-    throw bad('actor', 'must be 1–128 characters without control characters');
-  }
-  return actor;
-}
-
-function checkSource(src: unknown): { source: string; sourceRef: string | null; actor: string } {
-  const o = typeof src === 'string' ? { source: src } : src;
-  if (typeof o !== 'object' || o === null) throw bad('source', 'must be a string or { source, sourceRef?, actor? }');
-  const { source, sourceRef, actor } = o as { source?: unknown; sourceRef?: unknown; actor?: unknown };
-  if (typeof source !== 'string' || source.length === 0 || source.length > 128 || CONTROL.test(source)) {
-    throw bad('source', 'must be 1–128 characters without control characters');
-  }
-  if (sourceRef !== undefined && (typeof sourceRef !== 'string' || sourceRef.length === 0 || sourceRef.length > 256)) {
-    throw bad('sourceRef', 'must be 1–256 characters');
-  }
-  return { source, sourceRef: (sourceRef as string | undefined) ?? null, actor: actor === undefined ? source : checkActor(actor) };
-}
-
-function checkUid(uid: unknown): Uint8Array {
-  if (!(uid instanceof Uint8Array) || uid.length !== 16) throw bad('uid', 'must be 16 bytes');
-  return uid;
-}
-
-/** Inserts facts for one person (one statement); `fallbackSource` for facts without their own. */
-async function insertFacts(
-  tx: SqlClient, personId: number, facts: readonly Fact[], fallbackSource: string, sourceRef: string | null,
-): Promise<number> {
-  if (facts.length === 0) return 0;
-  const rows = facts.map((f) => ({
-    p: personId, k: f.kind, t: f.at, s: f.source ?? fallbackSource, sr: sourceRef,
-    l: f.level ?? null, r: f.result ?? null, rg: f.region ?? null, v: f.venue ?? null,
-  }));
-  return insertFactRows(tx, rows);
-}
-
-type FactInsertRow = {
-  p: number; k: string; t: number; s: string; sr: string | null; l: string | null; r: string | null; rg: string | null; v: string | null;
-};
-
-async function insertFactRows(tx: SqlClient, rows: readonly FactInsertRow[]): Promise<number> {
-  const r = await tx.query(
-    `INSERT INTO facts (person_id, kind, at, source, source_ref, level, result, region, venue)
-     SELECT x.p, x.k, to_timestamp(x.t), x.s, x.sr, x.l, x.r, x.rg, x.v
-       FROM jsonb_to_recordset($1::jsonb) AS x(p bigint, k text, t bigint, s text, sr text, l text, r text, rg text, v text)`,
-    [JSON.stringify(rows)],
-  );
-  return r.rowCount;
-}
-
-async function lockPerson(tx: SqlClient, personId: number): Promise<void> {
-  const r = await tx.query('SELECT id FROM persons WHERE id = $1 FOR UPDATE', [personId]);
-  if (r.rows.length === 0) throw new MasterError('MASTER_ERR_PERSON_NOT_FOUND', `person ${personId}`);
-}
 
 export class CodeService {
   readonly store: MasterStore;
@@ -815,4 +601,3 @@ function plan(rules: CompiledRules, rows: readonly ChunkRow[], now: number): Pla
   }
   return out;
 }
-

@@ -101,6 +101,24 @@ export function mapDbError(err: unknown): unknown {
   return out;
 }
 
+/**
+ * THE error mapping of this file (issue 14: one place, not one per method):
+ * every driver call of both clients runs through it, so a connection
+ * failure surfaces as MASTER_ERR_UNAVAILABLE (503) wherever it happens and
+ * anything else passes unchanged.
+ */
+async function mapped<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    throw mapDbError(err);
+  }
+}
+
+function pgResult<T>(r: { rows: unknown[]; rowCount: number | null }): QueryResult<T> {
+  return { rows: r.rows as T[], rowCount: r.rowCount ?? r.rows.length };
+}
+
 // ---------------------------------------------------------------------------
 // Transaction scope guard
 // ---------------------------------------------------------------------------
@@ -198,19 +216,11 @@ class PgliteTxClient implements SqlClient {
   constructor(private readonly tx: PgliteTransaction) {}
 
   async query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
-    try {
-      return pgliteResult<T>(await this.tx.query<T>(text, params as unknown[] | undefined));
-    } catch (err) {
-      throw mapDbError(err);
-    }
+    return mapped(async () => pgliteResult<T>(await this.tx.query<T>(text, params as unknown[] | undefined)));
   }
 
   async exec(sql: string): Promise<void> {
-    try {
-      await this.tx.exec(sql);
-    } catch (err) {
-      throw mapDbError(err);
-    }
+    await mapped(() => this.tx.exec(sql));
   }
 
   transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
@@ -231,21 +241,13 @@ class PgliteClient implements SqlClient {
   async query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
     if (this.closed) throw unavailableClosed('PGlite');
     assertNotInOwnTransaction(this);
-    try {
-      return pgliteResult<T>(await this.db.query<T>(text, params as unknown[] | undefined));
-    } catch (err) {
-      throw mapDbError(err);
-    }
+    return mapped(async () => pgliteResult<T>(await this.db.query<T>(text, params as unknown[] | undefined)));
   }
 
   async exec(sql: string): Promise<void> {
     if (this.closed) throw unavailableClosed('PGlite');
     assertNotInOwnTransaction(this);
-    try {
-      await this.db.exec(sql);
-    } catch (err) {
-      throw mapDbError(err);
-    }
+    await mapped(() => this.db.exec(sql));
   }
 
   /**
@@ -258,9 +260,7 @@ class PgliteClient implements SqlClient {
     assertNotInOwnTransaction(this);
     const scope: TxScope = { owner: this, open: true };
     try {
-      return await this.db.transaction((t) => txScope.run(scope, () => fn(new PgliteTxClient(t))));
-    } catch (err) {
-      throw mapDbError(err);
+      return await mapped(() => this.db.transaction((t) => txScope.run(scope, () => fn(new PgliteTxClient(t)))));
     } finally {
       scope.open = false;
     }
@@ -359,20 +359,11 @@ class PgTxClient implements SqlClient {
   constructor(private readonly client: pg.PoolClient) {}
 
   async query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
-    try {
-      const r = await this.client.query(text, params as unknown[] | undefined);
-      return { rows: r.rows as T[], rowCount: r.rowCount ?? r.rows.length };
-    } catch (err) {
-      throw mapDbError(err);
-    }
+    return mapped(async () => pgResult<T>(await this.client.query(text, params as unknown[] | undefined)));
   }
 
   async exec(sql: string): Promise<void> {
-    try {
-      await this.client.query(sql); // no parameters → simple protocol, several statements allowed
-    } catch (err) {
-      throw mapDbError(err);
-    }
+    await mapped(() => this.client.query(sql)); // no parameters → simple protocol, several statements allowed
   }
 
   transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
@@ -393,34 +384,20 @@ class PgClient implements SqlClient {
   async query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
     if (this.closed) throw unavailableClosed('PostgreSQL');
     assertNotInOwnTransaction(this);
-    try {
-      const r = await this.pool.query(text, params as unknown[] | undefined);
-      return { rows: r.rows as T[], rowCount: r.rowCount ?? r.rows.length };
-    } catch (err) {
-      throw mapDbError(err);
-    }
+    return mapped(async () => pgResult<T>(await this.pool.query(text, params as unknown[] | undefined)));
   }
 
   async exec(sql: string): Promise<void> {
     if (this.closed) throw unavailableClosed('PostgreSQL');
     assertNotInOwnTransaction(this);
-    try {
-      await this.pool.query(sql);
-    } catch (err) {
-      throw mapDbError(err);
-    }
+    await mapped(() => this.pool.query(sql));
   }
 
   /** A dedicated pooled connection: BEGIN … COMMIT, ROLLBACK on any error. */
   async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
     if (this.closed) throw unavailableClosed('PostgreSQL');
     assertNotInOwnTransaction(this);
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (err) {
-      throw mapDbError(err);
-    }
+    const client = await mapped(() => this.pool.connect());
     const scope: TxScope = { owner: this, open: true };
     let broken: Error | undefined;
     // pg guards only idle clients: a checked-out client whose backend dies

@@ -9,6 +9,7 @@ import { chooseSigningKey, ensureNodeKeys, publicNodeKeys, readNodeKeys } from '
 import { SignPool } from '../edge/sign-pool.js';
 import type { DeltaBus } from './delta-bus.js';
 import { SyncError } from './errors.js';
+import { DisplaySweep, type DisplaySweepMetrics, type DisplaySweepOptions } from './display-sweep.js';
 import { ReplicaFollower, type FollowerMetrics } from './replica-follower.js';
 import { ReplicaWriter, type LoadSnapshotResult } from './replica-writer.js';
 import { fetchSnapshot } from './snapshot-fetch.js';
@@ -94,6 +95,8 @@ export interface EdgeDaemonOptions {
   readonly blockMs?: number;
   readonly log?: (line: string) => void;
   readonly onBootstrapProgress?: (bytes: number, total: number) => void;
+  /** background sweep of expired display entries (sync/display-sweep.ts); false = none. Default: on, with its defaults */
+  readonly sweep?: DisplaySweepOptions | false;
   /** after every applied read (metrics, benchmarks): the new applied seq and how many deltas it took */
   readonly onApplied?: (appliedSeq: number, deltas: number) => void;
 }
@@ -103,6 +106,7 @@ export interface EdgeDaemonMetrics extends FollowerMetrics {
   readonly presignSkipped: number;
   readonly keyRegistrations: number;
   readonly lastBootstrap: (LoadSnapshotResult & { bytes: number; ms: number }) | null;
+  readonly sweep: DisplaySweepMetrics | null;
 }
 
 export class EdgeDaemon {
@@ -119,6 +123,7 @@ export class EdgeDaemon {
   private keyRegistrations = 0;
   private lastBootstrap: EdgeDaemonMetrics['lastBootstrap'] = null;
   private closed = false;
+  private readonly sweep: DisplaySweep | null;
   /** aborts a snapshot download in flight when the daemon closes */
   private readonly abort = new AbortController();
 
@@ -127,6 +132,7 @@ export class EdgeDaemon {
     this.writer = writer;
     this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
     this.presignMax = opts.signing === undefined ? 0 : opts.presignMax ?? 256;
+    this.sweep = opts.sweep === false ? null : new DisplaySweep(writer, { log: this.log, ...(opts.sweep ?? {}) });
     const self = this;
     this.follower = new ReplicaFollower({
       writer,
@@ -155,6 +161,7 @@ export class EdgeDaemon {
       this.pool = new SignPool({ dataDir: this.opts.dataDir, threads: this.opts.signing.threads ?? 1 });
     }
     this.follower.start();
+    this.sweep?.start();
     if (this.opts.registerKeys !== undefined) {
       void this.syncKeys();
       this.keysTimer = setInterval(() => void this.syncKeys(), this.opts.keysEveryMs ?? 60_000);
@@ -177,6 +184,7 @@ export class EdgeDaemon {
       presignSkipped: this.presignSkipped,
       keyRegistrations: this.keyRegistrations,
       lastBootstrap: this.lastBootstrap,
+      sweep: this.sweep?.metrics() ?? null,
     };
   }
 
@@ -185,6 +193,7 @@ export class EdgeDaemon {
     if (this.closed) return;
     this.closed = true;
     if (this.keysTimer !== null) clearInterval(this.keysTimer);
+    this.sweep?.stop();
     this.abort.abort();
     await this.follower.stop();
     await this.keysRunning?.catch(() => undefined);

@@ -1,6 +1,7 @@
 import { encodeDeltaBatch, type Delta } from '../core/delta.js';
 import type { DeltaBus } from './delta-bus.js';
 import { SyncError } from './errors.js';
+import { Backoff } from './retry-backoff.js';
 
 /**
  * The publisher (DESIGN §6): tails the master's outbox and copies it to the
@@ -175,6 +176,7 @@ export class Publisher {
   private stopping = false;
   private kicked = false;
   private wake: (() => void) | null = null;
+  private readonly backoff: Backoff;
   private backoffMs = 0;
   private sinceTrim = 0;
   private lastVerify = 0;
@@ -208,6 +210,7 @@ export class Publisher {
     this.gapReportMs = opts.gapReportMs ?? 5000;
     this.minBackoffMs = opts.minBackoffMs ?? 50;
     this.maxBackoffMs = opts.maxBackoffMs ?? 5000;
+    this.backoff = new Backoff(this.minBackoffMs, this.maxBackoffMs);
     this.onError = opts.onError ?? (() => {});
     for (const [k, v] of Object.entries({
       maxDeltasPerEntry: this.maxDeltas,
@@ -300,6 +303,7 @@ export class Publisher {
         if (this.position === UNKNOWN) await this.resync();
         const outcome = await this.step();
         this.backoffMs = 0;
+        this.backoff.reset();
         if (outcome === 'more') continue;
         if (outcome === 'gap') {
           this.state = 'waiting-for-gap';
@@ -311,7 +315,7 @@ export class Publisher {
       } catch (err) {
         this.report(err);
         this.position = UNKNOWN;
-        this.backoffMs = this.backoffMs === 0 ? this.minBackoffMs : Math.min(this.backoffMs * 2, this.maxBackoffMs);
+        this.backoffMs = this.backoff.next();
         this.state = 'backoff';
         await this.sleep(this.backoffMs, true);
       }

@@ -1,6 +1,7 @@
 import { decodeDeltaBatch } from '../core/delta.js';
 import { isTrimmedPast, type DeltaBus } from './delta-bus.js';
 import type { ReplicaWriter } from './replica-writer.js';
+import { Backoff, retryLoop, WakeableSleep } from './retry-backoff.js';
 
 /**
  * The delta-tailing loop shared by every replica that follows the master
@@ -88,7 +89,8 @@ export class ReplicaFollower {
   private readonly maxBackoffMs: number;
   private running: Promise<void> | null = null;
   private stopping = false;
-  private wakeSleep: (() => void) | null = null;
+  private readonly sleeper = new WakeableSleep();
+  private readonly backoff: Backoff;
   /** null = no bootstrap pending; else bootstrap to a snapshot at this seq or later */
   private bootstrapTo: number | null = null;
   private entries = 0;
@@ -111,6 +113,7 @@ export class ReplicaFollower {
     this.blockMs = opts.blockMs ?? 1000;
     this.minBackoffMs = opts.minBackoffMs ?? 100;
     this.maxBackoffMs = opts.maxBackoffMs ?? 5000;
+    this.backoff = new Backoff(this.minBackoffMs, this.maxBackoffMs);
     // A replica that applied nothing: a snapshot is far faster than the whole stream history.
     if ((opts.bootstrapWhenNew ?? true) && this.writer.appliedSeq() === 0) this.bootstrapTo = 0;
   }
@@ -124,7 +127,7 @@ export class ReplicaFollower {
   /** Stops after the entry in flight (a bootstrap in flight completes first). */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wakeSleep?.();
+    this.sleeper.wake();
     if (this.running !== null) await this.running;
     this.running = null;
     for (const w of this.levelWaiters) w.done(false);
@@ -134,7 +137,7 @@ export class ReplicaFollower {
   /** Ask for a bootstrap at the next turn (operator action, tests). */
   requestBootstrap(minSeq = 0): void {
     this.bootstrapTo = Math.max(this.bootstrapTo ?? 0, minSeq);
-    this.wakeSleep?.();
+    this.sleeper.wake();
   }
 
   /** Resolves true once the replica has applied `seq`, false after `timeoutMs` or on stop(). */
@@ -166,18 +169,14 @@ export class ReplicaFollower {
     };
   }
 
-  private async run(): Promise<void> {
-    let backoff = 0;
-    while (!this.stopping) {
-      try {
-        await this.step();
-        backoff = 0;
-      } catch (err) {
-        this.report(err);
-        backoff = backoff === 0 ? this.minBackoffMs : Math.min(backoff * 2, this.maxBackoffMs);
-        await this.sleep(backoff);
-      }
-    }
+  private run(): Promise<void> {
+    return retryLoop({
+      stopping: () => this.stopping,
+      step: () => this.step(),
+      backoff: this.backoff,
+      sleeper: this.sleeper,
+      report: (err) => this.report(err),
+    });
   }
 
   private async step(): Promise<void> {
@@ -256,17 +255,4 @@ export class ReplicaFollower {
     }
   }
 
-  private sleep(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done(): void {
-        clearTimeout(timer);
-        if (self.wakeSleep === done) self.wakeSleep = null;
-        resolve();
-      }
-      this.wakeSleep = done;
-    });
-  }
 }

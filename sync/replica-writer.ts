@@ -17,6 +17,11 @@ import {
   DB_CODES,
   DB_DISPLAY,
   DB_META,
+  DB_CHANGES,
+  DISPLAY_HEADER_BYTES,
+  displayExpiresAt,
+  changeKey,
+  encodeChangeEntry,
   DB_RISK,
   DB_RULES,
   DB_VENUES,
@@ -55,6 +60,10 @@ export interface ReplicaWriterOptions {
 }
 
 /** lmdb-js TransactionFlags (index.d.ts): ABORTABLE 1, SYNCHRONOUS_COMMIT 2, NO_SYNC_FLUSH 0x10000. */
+/** change-log entries kept: an edge server idle for longer than this many batches drops its whole display cache once */
+const CHANGE_LOG_KEEP = 10_000;
+/** uids listed in one change-log entry at most (64 KiB); a larger batch is logged as "everything changed" */
+const CHANGE_LIST_MAX = 4096;
 const TXN_DURABLE = 1 | 2; // the lmdb-js default: abortable, returns once committed AND flushed to disk
 const TXN_NO_FLUSH_WAIT = 1 | 2 | 0x10000; // committed and visible on return; the fsync completes in the background
 
@@ -108,6 +117,8 @@ export class ReplicaWriter {
   private readonly risk: Database<Uint8Array, string>;
   private readonly rules: Database<Uint8Array, string>;
   private readonly meta: Database<unknown, string>;
+  /** change log (replica-layout.ts): the uids each batch changed, for the edges' in-memory display bodies */
+  private readonly changes: Database<Uint8Array, Uint8Array>;
   private closed = false;
 
   private constructor(dir: string, mapSize: number | undefined) {
@@ -123,6 +134,7 @@ export class ReplicaWriter {
     this.risk = this.env.openDB<Uint8Array, string>(DB_RISK, strDb);
     this.rules = this.env.openDB<Uint8Array, string>(DB_RULES, strDb);
     this.meta = this.env.openDB<unknown, string>(DB_META, { cache: false }); // msgpack, per the layout
+    this.changes = this.env.openDB<Uint8Array, Uint8Array>(DB_CHANGES, uidDb);
     try {
       this.env.transactionSync(() => {
         const stored = this.meta.get(META_FORMAT);
@@ -226,6 +238,7 @@ export class ReplicaWriter {
       for (let k = Math.max(0, applied + 1 - from); k < deltas.length; k++) {
         this.applyDelta(deltas[k]!, from + k, changed, seen);
       }
+      this.logChanges(applied + 1, to, changed);
       this.meta.putSync(META_APPLIED_SEQ, to);
     }, TXN_DURABLE);
     return changed;
@@ -271,9 +284,22 @@ export class ReplicaWriter {
       }
       if (applied === start) return;
       changed = todo.length >= SORT_FROM ? this.applySorted(todo, maxChanged) : this.applyInOrder(todo, maxChanged);
+      this.logChanges(start + 1, applied, changed);
       this.meta.putSync(META_APPLIED_SEQ, applied);
     }, TXN_DURABLE);
     return changed;
+  }
+
+  /**
+   * Inside the apply transaction: one change-log entry for seqs from..to
+   * (replica-layout.ts), and the oldest entries beyond CHANGE_LOG_KEEP
+   * dropped. More than CHANGE_LIST_MAX uids (a mass change) or an unknown
+   * list (null) is logged as "everything": edges drop every in-memory body.
+   */
+  private logChanges(from: number, to: number, changed: readonly Uint8Array[] | null): void {
+    this.changes.putSync(changeKey(to), encodeChangeEntry(from, changed === null || changed.length > CHANGE_LIST_MAX ? null : changed));
+    const over = entryCount(this.changes) - CHANGE_LOG_KEEP;
+    if (over > 0) for (const k of this.changes.getKeys({ limit: over })) this.changes.removeSync(k);
   }
 
   private applyInOrder(todo: readonly Delta[], maxChanged: number): Uint8Array[] | null {
@@ -590,6 +616,63 @@ export class ReplicaWriter {
       result = { mode: 'merge', seq: image.seq, codes, venues, risk, rules };
     }, TXN_DURABLE);
     return result!;
+  }
+
+  /** Bench and test helper: `n` display entries from `make(k)` in ONE write transaction (no change-log entry: display entries are not codes). */
+  bulkDisplays(n: number, make: (k: number) => readonly [Uint8Array, Uint8Array]): void {
+    this.env.transactionSync(() => {
+      for (let k = 0; k < n; k++) {
+        const [uid, entry] = make(k);
+        this.display.putSync(uid, entry);
+      }
+    }, TXN_NO_FLUSH_WAIT);
+  }
+
+  /**
+   * One step of the background sweep (sync/display-sweep.ts): looks at up
+   * to `maxKeys` display entries after `after` (exclusive; null = from the
+   * first) in ONE short write transaction and deletes those whose stored
+   * expiry is at or before `nowSec` — the hot path never serves them, they
+   * only grow the tree. The expiry is read inside the transaction, so an
+   * entry an edge server has just re-signed is never removed. Not waited
+   * to disk (TXN_NO_FLUSH_WAIT): a sweep lost in a crash is redone.
+   * Returns the last key looked at (the next step's `after`), or null when
+   * the end was reached.
+   */
+  sweepDisplays(after: Uint8Array | null, maxKeys: number, nowSec: number): { next: Uint8Array | null; scanned: number; removed: number } {
+    let next: Uint8Array | null = null;
+    let scanned = 0;
+    let removed = 0;
+    let more = false;
+    const display = this.display;
+    this.env.transactionSync(() => {
+      // one more than a step takes (and the `after` key itself): tells whether the pass goes on
+      const range = after === null ? { limit: maxKeys + 1 } : { start: after, limit: maxKeys + 2 };
+      const dead: Uint8Array[] = [];
+      for (const { key, value } of display.getRange(range)) {
+        if (after !== null && scanned === 0 && next === null && Buffer.compare(key, after) === 0) continue;
+        if (scanned === maxKeys) {
+          more = true;
+          break;
+        }
+        scanned++;
+        next = Buffer.from(key);
+        if (value.length < DISPLAY_HEADER_BYTES || displayExpiresAt(value) <= nowSec) dead.push(next);
+      }
+      // deleted after the walk: no delete under the iterating cursor
+      for (const k of dead) display.removeSync(k);
+      removed = dead.length;
+    }, TXN_NO_FLUSH_WAIT);
+    return { next: more ? next : null, scanned, removed };
+  }
+
+  /**
+   * The open LMDB environment, for a reader in the SAME process
+   * (edge/replica-reader.ts ReplicaReader.attach): one environment per
+   * process (FACTS: lmdb).
+   */
+  rootEnv(): RootDatabase {
+    return this.env;
   }
 
   /** Resolves once every commit so far is on disk. */

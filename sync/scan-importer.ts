@@ -3,6 +3,7 @@ import type { MasterStore, ScanEvent } from '../master/store.js';
 import { SCANS_START, type BusEntry, type DeltaBus } from './delta-bus.js';
 import { SyncError } from './errors.js';
 import { decodeScanBatch } from './scan-wire.js';
+import { Backoff, retryLoop, WakeableSleep } from './retry-backoff.js';
 
 /**
  * Master side of "scans back" (DESIGN §3, §6): scan stream → the master's
@@ -77,7 +78,8 @@ export class ScanImporter {
   private position = SCANS_START;
   private running: Promise<void> | null = null;
   private stopping = false;
-  private wake: (() => void) | null = null;
+  private readonly sleeper = new WakeableSleep();
+  private readonly backoff: Backoff;
   private totals = { inserted: 0, duplicates: 0, dropped: 0, entryFacts: 0, errors: 0 };
   private lastError: string | null = null;
 
@@ -89,6 +91,7 @@ export class ScanImporter {
     this.blockMs = opts.blockMs ?? 1000;
     this.minBackoffMs = opts.minBackoffMs ?? 200;
     this.maxBackoffMs = opts.maxBackoffMs ?? 5000;
+    this.backoff = new Backoff(this.minBackoffMs, this.maxBackoffMs);
     this.onError = opts.onError ?? (() => {});
     this.onImported = opts.onImported;
   }
@@ -101,7 +104,7 @@ export class ScanImporter {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wake?.();
+    this.sleeper.wake();
     if (this.running !== null) await this.running;
     this.running = null;
   }
@@ -183,31 +186,13 @@ export class ScanImporter {
     }
   }
 
-  private async run(): Promise<void> {
-    let backoff = 0;
-    while (!this.stopping) {
-      try {
-        await this.importOnce(this.blockMs);
-        backoff = 0;
-      } catch (err) {
-        this.report(err instanceof Error ? err : new Error(String(err)));
-        backoff = backoff === 0 ? this.minBackoffMs : Math.min(backoff * 2, this.maxBackoffMs);
-        await this.sleep(backoff);
-      }
-    }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done(): void {
-        clearTimeout(timer);
-        if (self.wake === done) self.wake = null;
-        resolve();
-      }
-      this.wake = done;
+  private run(): Promise<void> {
+    return retryLoop({
+      stopping: () => this.stopping,
+      step: () => this.importOnce(this.blockMs),
+      backoff: this.backoff,
+      sleeper: this.sleeper,
+      report: (err) => this.report(err),
     });
   }
 }

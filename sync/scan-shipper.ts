@@ -2,6 +2,7 @@ import type { ScanSpool } from '../edge/scan-spool.js';
 import type { DeltaBus } from './delta-bus.js';
 import { SyncError } from './errors.js';
 import { encodeScanBatch, NODE_ID, type WireScan } from './scan-wire.js';
+import { Backoff, retryLoop, WakeableSleep } from './retry-backoff.js';
 
 /**
  * Edge side of "scans back to the master" (DESIGN §6): the node's durable
@@ -58,7 +59,8 @@ export class ScanShipper {
   private readonly onError: (err: Error) => void;
   private running: Promise<void> | null = null;
   private stopping = false;
-  private wake: (() => void) | null = null;
+  private readonly sleeper = new WakeableSleep();
+  private readonly backoff: Backoff;
   private shipped = 0;
   private entries = 0;
   private errors = 0;
@@ -73,6 +75,7 @@ export class ScanShipper {
     this.pollMs = opts.pollMs ?? 100;
     this.minBackoffMs = opts.minBackoffMs ?? 200;
     this.maxBackoffMs = opts.maxBackoffMs ?? 5000;
+    this.backoff = new Backoff(this.minBackoffMs, this.maxBackoffMs);
     this.onError = opts.onError ?? (() => {});
   }
 
@@ -84,7 +87,7 @@ export class ScanShipper {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wake?.();
+    this.sleeper.wake();
     if (this.running !== null) await this.running;
     this.running = null;
   }
@@ -116,15 +119,14 @@ export class ScanShipper {
     return items.length;
   }
 
-  private async run(): Promise<void> {
-    let backoff = 0;
-    while (!this.stopping) {
-      try {
-        const n = await this.shipOnce();
-        backoff = 0;
-        if (n < this.batch) await this.sleep(this.pollMs);
-      } catch (err) {
-        const e = err instanceof Error ? err : new Error(String(err));
+  private run(): Promise<void> {
+    const stopping = (): boolean => this.stopping;
+    return retryLoop({
+      stopping,
+      step: () => this.shipOnce(),
+      backoff: this.backoff,
+      sleeper: this.sleeper,
+      report: (e) => {
         this.errors++;
         this.lastError = e.message;
         try {
@@ -132,23 +134,9 @@ export class ScanShipper {
         } catch {
           // a failing logger must not stop shipping
         }
-        backoff = backoff === 0 ? this.minBackoffMs : Math.min(backoff * 2, this.maxBackoffMs);
-        await this.sleep(backoff);
-      }
-    }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done(): void {
-        clearTimeout(timer);
-        if (self.wake === done) self.wake = null;
-        resolve();
-      }
-      this.wake = done;
+      },
+      // a short batch: the spool is drained, wait for more
+      afterStep: (n) => (n < this.batch ? this.sleeper.sleep(this.pollMs, stopping) : undefined),
     });
   }
 }

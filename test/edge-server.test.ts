@@ -119,6 +119,24 @@ describe('GET /v1/code', () => {
     expect(verifyTf1(second.json.token, await publishedKeys(), nowSec()).color).toBe(2);
   });
 
+  it('serves repeat displays from memory, and a code change drops that person’s body only (display cache)', async () => {
+    const cached = (t: string, ev: string) => metric(t, 'edge_display_cache_total', `event="${ev}"`);
+    for (const i of [6, 7]) for (let k = 0; k < 3; k++) expect((await display(i)).json.color).toBe('green');
+    const before = (await call(node.base, '/metrics')).text;
+    const a = await display(6);
+    const b = await display(7);
+    const mid = (await call(node.base, '/metrics')).text;
+    expect(cached(mid, 'hit') - cached(before, 'hit')).toBe(2);
+    node.setCode(uidOf(6), record('yellow', 0, { reason: 'risk_area_visit' }));
+    expect((await display(6)).json.color).toBe('yellow');
+    expect((await display(7)).text).toBe(b.text);
+    const after = (await call(node.base, '/metrics')).text;
+    expect(cached(after, 'drop') - cached(mid, 'drop')).toBe(1);
+    expect(cached(after, 'flush')).toBe(cached(mid, 'flush'));
+    expect(cached(after, 'hit') - cached(mid, 'hit')).toBe(1); // person 7, from memory
+    expect(a.json.color).toBe('green');
+  });
+
   it('shows an entry-test notice while it is in force, and drops notices that have ended', async () => {
     node.setCode(uidOf(5), record('green', 0, {
       notices: [

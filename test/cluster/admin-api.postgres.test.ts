@@ -1,42 +1,27 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifySession } from '../../core/session-token.js';
 import { CHENGDU_ID, CHENGDU_NAME, LUZHOU_ID, LUZHOU_NAME, startAdmin, type Fixture } from '../../admin-api/admin-fixture.common.js';
-import { openPostgres, type SqlClient } from '../../master/sql-client.js';
+import type { SqlClient } from '../../master/sql-client.js';
+import { useThrowAwaySchema } from './pg-env.js';
 
 // admin-api's main flow on a real PostgreSQL (15+), over real HTTP: session
 // issue and registration, query, transcode → outbox, bulk change with a
 // second approver, region scoping, rules, audit verify and tamper detection.
 // A fresh schema per run, dropped afterwards. Unreachable database → FAIL
 // (cluster tests never skip).
-const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const schema = `t_${randomBytes(6).toString('hex')}`;
-let admin: SqlClient | undefined;
+const schema = useThrowAwaySchema('t');
 let db: SqlClient | undefined;
 let f: Fixture;
 
 beforeAll(async () => {
-  try {
-    admin = await openPostgres(url, { max: 1 });
-    await admin.query(`CREATE SCHEMA ${schema}`);
-  } catch (err) {
-    throw new Error(
-      `PostgreSQL is not reachable at ${url.replace(/:[^:@/]*@/, ':***@')} (${(err as Error).message}). ` +
-        'Start it or set DATABASE_URL; cluster tests never skip.',
-      { cause: err },
-    );
-  }
-  db = await openPostgres(url, { searchPath: schema, max: 10 });
+  db = await schema.open(10);
   f = await startAdmin({ db });
 });
 
+// runs before the schema's own afterAll (hooks unwind in reverse order)
 afterAll(async () => {
   await f?.close();
   await db?.close();
-  if (admin !== undefined) {
-    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await admin.close();
-  }
 });
 
 describe('admin-api on PostgreSQL', () => {

@@ -9,11 +9,12 @@ import { AuditLog } from '../../master/audit-log.js';
 import { loadOrCreateSecrets } from '../../master/pii-crypto.js';
 import { openPostgres, type SqlClient } from '../../master/sql-client.js';
 import { MasterStore } from '../../master/store.js';
+import { PG_URL, pgAdminClient } from './pg-env.js';
 
 // `node dist/master/audit-verify-cli.js` against PostgreSQL (DATABASE_URL),
 // in a throw-away schema reached through the URL's `options` parameter.
 // Unreachable database → FAIL, never skip.
-const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const url = PG_URL;
 const schema = `a_${randomBytes(6).toString('hex')}`;
 const cli = fileURLToPath(new URL('../../dist/master/audit-verify-cli.js', import.meta.url));
 const dataDir = mkdtempSync(join(tmpdir(), 'hc-audit-cli-pg-'));
@@ -27,11 +28,7 @@ function schemaUrl(): string {
 }
 
 beforeAll(async () => {
-  try {
-    admin = await openPostgres(url, { max: 1 });
-  } catch (err) {
-    throw new Error(`PostgreSQL is not reachable at ${url.replace(/:[^:@/]*@/, ':***@')}: ${(err as Error).message}; cluster tests never skip`);
-  }
+  admin = await pgAdminClient();
   await admin.query(`CREATE SCHEMA ${schema}`);
   db = await openPostgres(url, { searchPath: schema, max: 2 });
   const secrets = loadOrCreateSecrets(dataDir, {});

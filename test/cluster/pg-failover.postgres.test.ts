@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPostgres, type SqlClient } from '../../master/sql-client.js';
+import { PG_URL, pgAdminClient } from './pg-env.js';
 
 /**
  * master/pg-failover.ts against the real PostgreSQL: a libpq multi-host URL
@@ -9,7 +10,6 @@ import { openPostgres, type SqlClient } from '../../master/sql-client.js';
  * ends in MASTER_ERR_UNAVAILABLE after the wait, not in a hang. The whole
  * failover (kill the primary, promote the replica) runs in test/fleet.
  */
-const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `t_pgfo_${randomBytes(5).toString('hex')}`;
 
 function twoHosts(attrs: string): string {
@@ -22,11 +22,7 @@ function twoHosts(attrs: string): string {
 describe('PostgreSQL multi-host URLs (pg-failover.ts)', () => {
   let admin: SqlClient;
   beforeAll(async () => {
-    try {
-      admin = await openPostgres(PG_URL, { max: 1 });
-    } catch (err) {
-      throw new Error(`PostgreSQL is not reachable at ${PG_URL} (${(err as Error).message}): cluster tests never skip`, { cause: err });
-    }
+    admin = await pgAdminClient();
     await admin.query(`CREATE SCHEMA ${schema}`);
   });
   afterAll(async () => {

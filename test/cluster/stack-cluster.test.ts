@@ -12,6 +12,7 @@ import { startStack, type StackHandle } from '../../stack.js';
 import { adminCredentials, http, logSink, masterCodes, until } from '../stack-helpers.js';
 import { connectAdmin, deleteRunKeys, killConnections, REDIS_URL, RUN_PREFIX } from './redis-env.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+import { PG_URL, pgAdminClient } from './pg-env.js';
 
 /**
  * The embedded flows again, as a cluster (issue 4 §6, §7): a master process
@@ -26,7 +27,6 @@ import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
  * without touching the shared servers. Fresh PostgreSQL schema and a unique
  * Redis key prefix per run; unreachable servers FAIL the run.
  */
-const PG_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const schema = `t_stack_${randomBytes(5).toString('hex')}`;
 const PEOPLE = 300;
 
@@ -51,11 +51,7 @@ describe('cluster: PostgreSQL master, Redis streams, two edge nodes', () => {
   let edges: string[];
 
   beforeAll(async () => {
-    try {
-      pgAdmin = await openPostgres(PG_URL, { max: 1 });
-    } catch (err) {
-      throw new Error(`PostgreSQL is not reachable at ${PG_URL} (${(err as Error).message}): cluster tests never skip`, { cause: err });
-    }
+    pgAdmin = await pgAdminClient();
     redisAdmin = await connectAdmin();
     await pgAdmin.query(`CREATE SCHEMA ${schema}`);
     const pg = new URL(PG_URL);

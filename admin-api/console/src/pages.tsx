@@ -1,4 +1,8 @@
 import type { ReactNode } from 'react';
+import { EXCHANGE_PAGES } from '../../../exchange/console/pages.js';
+import { ALERTING_PAGES } from '../../../alerting/console/pages.js';
+import { LOGAUDIT_PAGES } from '../../../logaudit/console/logaudit-pages.js';
+import { CITIZEN_PAGES } from '../../../citizen/console/pages.js';
 import { AuditPage } from './audit-page.js';
 import { BulkPage } from './bulk-page.js';
 import { CodesPage } from './codes-page.js';
@@ -8,6 +12,7 @@ import type { Permission } from './roles.js';
 import { RulesPage } from './rules-page.js';
 import { UsersPage } from './users-page.js';
 import { VenuesPage } from './venues-page.js';
+import { TRACING_PAGES } from '../../../tracing/console/pages.js';
 
 /**
  * Every page of the console, in navigation order, grouped under a heading.
@@ -47,5 +52,10 @@ export const PAGES: readonly PageDef[] = [
   { id: 'risk', title: '风险区域', group: GROUP_CODES, perm: 'risk.read', render: (p) => <RiskPage canWrite={p.can('risk.write')} /> },
   { id: 'venues', title: '场所码', group: GROUP_CODES, perm: 'venues.read', render: (p) => <VenuesPage canWrite={p.can('venues.write')} /> },
   { id: 'users', title: '账号与角色', group: GROUP_SYSTEM, perm: 'users.manage', render: () => <UsersPage /> },
+  ...EXCHANGE_PAGES,
+  ...CITIZEN_PAGES,
   { id: 'audit', title: '审计日志', group: GROUP_SYSTEM, perm: 'audit.read', render: () => <AuditPage /> },
+  ...TRACING_PAGES,
+  ...ALERTING_PAGES,
+  ...LOGAUDIT_PAGES,
 ];

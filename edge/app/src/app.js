@@ -480,6 +480,14 @@ $('refresh-btn').onclick = () => {
   refresh();
 };
 $('scan-btn').onclick = openScan;
+// 便民服务 (issue 16, citizen/app/services.js): its own chunk, loaded on demand like scan.js
+async function openServices(tab) {
+  const { open } = await import('../../../citizen/app/services.js');
+  const u = sessionUrl();
+  open({ dialog: $('svc'), session, apiBase: u && u.replace(/\/v1\/session$/, ''), tab, when, encodeQr, drawQr });
+}
+$('svc-btn').onclick = () => openServices();
+$('entry-reg').onclick = () => ($('entry-ok').click(), openServices('sampling'));
 $('entry-ok').onclick = () => {
   dismissedEntry = $('entry').dataset.key || '';
   store(LS_SEEN, dismissedEntry);

@@ -1,0 +1,360 @@
+import { createHash, createHmac } from 'node:crypto';
+import { validateFacts, type Fact, type FactKind } from '../core/facts.js';
+import { maskName, personKey, uidOf, type IdType } from '../core/identity.js';
+import { CodeService } from '../master/code-service.js';
+import { PiiCrypto, type Secrets } from '../master/pii-crypto.js';
+import type { SqlClient } from '../master/sql-client.js';
+import type { MasterStore } from '../master/store.js';
+import type { DatasetDef } from './datasets.js';
+import { keyOf, rowError, type CheckedRow, type RowError } from './row-check.js';
+
+/**
+ * Writes one chunk of a batch in ONE transaction: duplicate keys, persons,
+ * what the accepted rows become (facts through CodeService.addFactsMany —
+ * so codes change by the rules and go out through the outbox —, travel
+ * segments, carrier stays, vaccinations), the rejected rows with their
+ * errors, and the batch's progress. A crash before the commit leaves
+ * nothing of the chunk; after it, the batch resumes at the next chunk.
+ */
+export interface ChunkRow {
+  readonly row: number;
+  readonly cells: readonly string[];
+  /** checked values, or the row's errors */
+  readonly result: CheckedRow | RowError[];
+}
+
+export interface ChunkResult {
+  readonly accepted: number;
+  readonly rejected: number;
+  /** codes changed (outbox rows written) */
+  readonly changed: number;
+}
+
+interface PersonPlan {
+  readonly uid: Buffer;
+  readonly certType: IdType | null;
+  readonly certHash: Buffer | null;
+  readonly certEnc: Buffer | null;
+  readonly phoneHash: Buffer | null;
+  readonly phoneEnc: Buffer | null;
+  readonly nameEnc: Buffer | null;
+  readonly nameMasked: string | null;
+  readonly region: string | null;
+}
+
+/**
+ * The person of an accepted row, prepared exactly as MasterStore.upsertPerson
+ * does (same person key, uid, keyed hashes and AES-GCM fields via
+ * pii-crypto), so a person imported here is the one who logs in later.
+ */
+function planPerson(v: Record<string, string | number>, secrets: Secrets, crypto: PiiCrypto, now: Date): PersonPlan {
+  const input = { idType: v.idType as string | undefined, idNo: v.idNo as string | undefined, phone: v.phone as string | undefined };
+  const key = personKey(input, now);
+  const uid = uidOf(key, secrets.uidPepper);
+  let certType: IdType | null = null;
+  let certHash: Buffer | null = null;
+  let certEnc: Buffer | null = null;
+  let region: string | null = null;
+  let phone: string | null = null;
+  if (key.startsWith('C:')) {
+    const sep = key.indexOf(':', 2);
+    certType = key.slice(2, sep) as IdType;
+    const number = key.slice(sep + 1);
+    certHash = crypto.lookupHash(key);
+    certEnc = crypto.encrypt('cert', uid, number);
+    if (certType === 'resident') region = number.slice(0, 6);
+    if (typeof v.phone === 'string') phone = v.phone;
+  } else {
+    phone = key.slice(2);
+  }
+  const name = typeof v.name === 'string' ? v.name : null;
+  return {
+    uid, certType, certHash, certEnc, region,
+    phoneHash: phone === null ? null : crypto.lookupHash(`P:${phone}`),
+    phoneEnc: phone === null ? null : crypto.encrypt('phone', uid, phone),
+    nameEnc: name === null ? null : crypto.encrypt('name', uid, name.normalize('NFKC').trim()),
+    nameMasked: name === null ? null : maskName(name),
+  };
+}
+
+const hex = (b: Buffer | null): string | null => (b === null ? null : b.toString('hex'));
+
+/** Bulk form of MasterStore.upsertPerson (same columns, same merge rules): uid hex → person id. */
+async function upsertPersons(tx: SqlClient, plans: Map<string, PersonPlan>): Promise<Map<string, number>> {
+  const ids = new Map<string, number>();
+  if (plans.size === 0) return ids;
+  const rows = [...plans.values()].map((p) => ({
+    u: p.uid.toString('hex'), ct: p.certType, ch: hex(p.certHash), ce: hex(p.certEnc), ph: hex(p.phoneHash), pe: hex(p.phoneEnc),
+    ne: hex(p.nameEnc), nm: p.nameMasked, rg: p.region,
+  }));
+  const r = await tx.query<{ id: number; uid: Buffer }>(
+    `INSERT INTO persons (uid, cert_type, cert_hash, cert_enc, phone_hash, phone_enc, name_enc, name_masked, region)
+     SELECT decode(x.u, 'hex'), x.ct, decode(x.ch, 'hex'), decode(x.ce, 'hex'), decode(x.ph, 'hex'), decode(x.pe, 'hex'),
+            decode(x.ne, 'hex'), COALESCE(x.nm, ''), x.rg
+       FROM jsonb_to_recordset($1::jsonb) AS x(u text, ct text, ch text, ce text, ph text, pe text, ne text, nm text, rg text)
+     ON CONFLICT (uid) DO UPDATE SET
+       phone_hash  = COALESCE(EXCLUDED.phone_hash, persons.phone_hash),
+       phone_enc   = COALESCE(EXCLUDED.phone_enc, persons.phone_enc),
+       name_enc    = COALESCE(EXCLUDED.name_enc, persons.name_enc),
+       name_masked = CASE WHEN EXCLUDED.name_enc IS NULL THEN persons.name_masked ELSE EXCLUDED.name_masked END,
+       region      = COALESCE(EXCLUDED.region, persons.region),
+       updated_at  = now()
+     RETURNING id, uid`,
+    [JSON.stringify(rows)],
+  );
+  for (const x of r.rows) ids.set(Buffer.from(x.uid).toString('hex'), Number(x.id));
+  return ids;
+}
+
+export interface ChunkContext {
+  readonly store: MasterStore;
+  readonly secrets: Secrets;
+  readonly crypto: PiiCrypto;
+  readonly batchId: string;
+  readonly def: DatasetDef;
+  readonly nowMs: number;
+  readonly log: (line: string) => void;
+}
+
+/** The AAD of a stored reject: binds the ciphertext to its batch and row. */
+function rejectAad(batchId: string, row: number): Buffer {
+  return createHash('sha256').update(`reject:${batchId}:${row}`).digest().subarray(0, 16);
+}
+
+export function encryptReject(crypto: PiiCrypto, batchId: string, row: number, cells: readonly string[]): Buffer {
+  return crypto.encrypt('name', rejectAad(batchId, row), JSON.stringify(cells));
+}
+
+export function decryptReject(crypto: PiiCrypto, batchId: string, row: number, data: Buffer): string[] {
+  return JSON.parse(crypto.decrypt('name', rejectAad(batchId, row), data)) as string[];
+}
+
+/** EXCHANGE_PROFILE=1: time per stage, printed by the bench (development aid, no personal data). */
+export const PROFILE = new Map<string, number>();
+function prof(stage: string, since: number): void {
+  if (process.env.EXCHANGE_PROFILE === '1') PROFILE.set(stage, (PROFILE.get(stage) ?? 0) + performance.now() - since);
+}
+
+/** Applies a chunk; `nextRow` = the record number after its last row. */
+export async function applyChunk(c: ChunkContext, rows: readonly ChunkRow[], nextRow: number): Promise<ChunkResult> {
+  const { def, batchId } = c;
+  const now = new Date(c.nowMs);
+  const source = `import:${def.id}`;
+  const errors: RowError[] = [];
+  const rejectedRows = new Set<number>();
+  const cellsOf = new Map<number, readonly string[]>();
+  const candidates: CheckedRow[] = [];
+  const plans = new Map<number, PersonPlan>();
+  for (const r of rows) {
+    cellsOf.set(r.row, r.cells);
+    if (Array.isArray(r.result)) {
+      errors.push(...r.result);
+      rejectedRows.add(r.row);
+      continue;
+    }
+    if (def.target !== 'carrier-stay') {
+      // The master's identity rules (person key, name masking) have the last word: a row they refuse is rejected, not the batch.
+      try {
+        plans.set(r.row, planPerson(r.result.values, c.secrets, c.crypto, now));
+      } catch (err) {
+        const field = (err as { field?: string }).field ?? 'idNo';
+        errors.push(rowError(r.row, field, field === 'name' ? 'EXC_ERR_NAME' : field === 'phone' ? 'EXC_ERR_PHONE' : 'EXC_ERR_ID_INVALID'));
+        rejectedRows.add(r.row);
+        continue;
+      }
+    }
+    candidates.push(r.result);
+  }
+
+  return c.store.transaction(async (s) => {
+    const tx = s.db;
+    const t0 = performance.now();
+    // Duplicates: keyed hashes of the key fields, first within the chunk, then in the table.
+    const keyed = new Map<string, CheckedRow>();
+    for (const r of candidates) {
+      const h = createHmac('sha256', c.secrets.lookupKey).update(`${def.id}\u001e${keyOf(def, r)}`).digest('hex');
+      if (keyed.has(h)) {
+        errors.push(rowError(r.row, def.key[0]!, 'EXC_ERR_DUP_IN_FILE', `同第 ${keyed.get(h)!.row} 行`));
+        rejectedRows.add(r.row);
+      } else {
+        keyed.set(h, r);
+      }
+    }
+    let accepted: CheckedRow[] = [];
+    if (keyed.size > 0) {
+      const ins = await tx.query<{ h: string }>(
+        `INSERT INTO exchange_row_keys (dataset, key_hash, batch_id, row)
+         SELECT $1, decode(x.h, 'hex'), $2, x.r FROM jsonb_to_recordset($3::jsonb) AS x(h text, r int)
+         ON CONFLICT (dataset, key_hash) DO NOTHING RETURNING encode(key_hash, 'hex') AS h`,
+        [def.id, batchId, JSON.stringify([...keyed].map(([h, r]) => ({ h, r: r.row })))],
+      );
+      const fresh = new Set(ins.rows.map((x) => x.h));
+      const dupes = [...keyed.keys()].filter((h) => !fresh.has(h));
+      if (dupes.length > 0) {
+        const prior = await tx.query<{ h: string; batch_id: string; row: number }>(
+          `SELECT encode(key_hash, 'hex') AS h, batch_id, row FROM exchange_row_keys
+            WHERE dataset = $1 AND key_hash IN (SELECT decode(value, 'hex') FROM jsonb_array_elements_text($2::jsonb))`,
+          [def.id, JSON.stringify(dupes)],
+        );
+        for (const p of prior.rows) {
+          const r = keyed.get(p.h)!;
+          errors.push(p.batch_id === batchId
+            ? rowError(r.row, def.key[0]!, 'EXC_ERR_DUP_IN_FILE', `同第 ${p.row} 行`)
+            : rowError(r.row, def.key[0]!, 'EXC_ERR_DUP_EARLIER', `批次 ${p.batch_id} 第 ${p.row} 行`));
+          rejectedRows.add(r.row);
+        }
+      }
+      accepted = [...keyed.values()].filter((r) => !rejectedRows.has(r.row));
+    }
+
+    prof('keys', t0);
+    let changed = 0;
+    if (accepted.length > 0) changed = await writeTarget(c, s, accepted, plans, source);
+
+    // Rejects: errors, the encrypted rows, counts per rule.
+    if (errors.length > 0) {
+      await tx.query(
+        `INSERT INTO exchange_errors (batch_id, row, field, code, message)
+         SELECT $1, x.r, x.f, x.c, x.m FROM jsonb_to_recordset($2::jsonb) AS x(r int, f text, c text, m text)`,
+        [batchId, JSON.stringify(errors.map((e) => ({ r: e.row, f: e.field, c: e.code, m: e.message })))],
+      );
+      const rej = [...rejectedRows].map((row) => ({ r: row, d: encryptReject(c.crypto, batchId, row, cellsOf.get(row)!).toString('hex') }));
+      await tx.query(
+        `INSERT INTO exchange_rejects (batch_id, row, data)
+         SELECT $1, x.r, decode(x.d, 'hex') FROM jsonb_to_recordset($2::jsonb) AS x(r int, d text)
+         ON CONFLICT DO NOTHING`,
+        [batchId, JSON.stringify(rej)],
+      );
+      const perCode = new Map<string, Set<number>>();
+      for (const e of errors) {
+        const set = perCode.get(e.code) ?? new Set<number>();
+        set.add(e.row);
+        perCode.set(e.code, set);
+      }
+      await tx.query(
+        `INSERT INTO exchange_rule_counts (batch_id, code, n)
+         SELECT $1, x.c, x.n FROM jsonb_to_recordset($2::jsonb) AS x(c text, n int)
+         ON CONFLICT (batch_id, code) DO UPDATE SET n = exchange_rule_counts.n + EXCLUDED.n`,
+        [batchId, JSON.stringify([...perCode].map(([code, set]) => ({ c: code, n: set.size })))],
+      );
+    }
+    prof('chunk-total', t0);
+    await tx.query(
+      `UPDATE exchange_batches SET rows_total = rows_total + $2, accepted = accepted + $3, rejected = rejected + $4, next_row = $5
+        WHERE id = $1`,
+      [batchId, rows.length, accepted.length, rejectedRows.size, nextRow],
+    );
+    return { accepted: accepted.length, rejected: rejectedRows.size, changed };
+  });
+}
+
+function factsOf(def: DatasetDef, v: Record<string, string | number>): Fact[] {
+  switch (def.target) {
+    case 'nat-result':
+      return [{ kind: 'nucleic_acid', at: v.sampledAt as number, result: v.result as 'negative' | 'positive' }];
+    case 'risk-person':
+      return [{ kind: v.category as FactKind, at: v.at as number, ...(typeof v.region === 'string' ? { region: v.region } : {}) }];
+    case 'arrival':
+      return [{ kind: 'entry', at: v.arriveAt as number, region: v.toRegion as string }];
+    default:
+      return [];
+  }
+}
+
+function chinaInstant(seconds: number | undefined): string | null {
+  return seconds === undefined ? null : new Date(seconds * 1000).toISOString();
+}
+
+/** What accepted rows become, by the dataset's target. Returns the number of codes changed. */
+async function writeTarget(
+  c: ChunkContext, s: MasterStore, rows: readonly CheckedRow[], planned: ReadonlyMap<number, PersonPlan>, source: string,
+): Promise<number> {
+  const tx = s.db;
+  const { def, batchId } = c;
+  if (def.target === 'carrier-stay') {
+    const list = rows.map((r) => ({
+      h: c.crypto.lookupHash(`P:${r.values.phone as string}`).toString('hex'), c: r.values.carrier, g: r.values.region, d: r.values.day,
+      sr: `${batchId}:${r.row}`,
+    }));
+    await tx.query(
+      `INSERT INTO carrier_stays (phone_hash, carrier, region, day, source, source_ref)
+       SELECT decode(x.h, 'hex'), x.c, x.g, x.d::date, $1, x.sr FROM jsonb_to_recordset($2::jsonb) AS x(h text, c text, g text, d text, sr text)
+       ON CONFLICT (phone_hash, region, day) DO NOTHING`,
+      [source, JSON.stringify(list)],
+    );
+    return 0;
+  }
+  // Persons, merged by uid within the chunk (one statement cannot update a row twice).
+  const plans = new Map<string, PersonPlan>();
+  const uidOfRow = new Map<number, string>();
+  for (const r of rows) {
+    const p = planned.get(r.row)!;
+    const u = p.uid.toString('hex');
+    const prev = plans.get(u);
+    plans.set(u, prev === undefined ? p : {
+      ...prev,
+      phoneHash: p.phoneHash ?? prev.phoneHash, phoneEnc: p.phoneEnc ?? prev.phoneEnc,
+      nameEnc: p.nameEnc ?? prev.nameEnc, nameMasked: p.nameMasked ?? prev.nameMasked,
+    });
+    uidOfRow.set(r.row, u);
+  }
+  let t = performance.now();
+  const ids = await upsertPersons(tx, plans);
+  prof('persons', t);
+  const personOf = (row: number): number => ids.get(uidOfRow.get(row)!)!;
+
+  if (def.target === 'vaccination') {
+    const list = rows.map((r) => ({
+      p: personOf(r.row), t: r.values.vaccinatedAt, d: Number(r.values.dose), v: r.values.vaccine, s: r.values.site ?? null, sr: `${batchId}:${r.row}`,
+    }));
+    await tx.query(
+      `INSERT INTO exchange_vaccinations (person_id, at, dose, vaccine, site, source, source_ref)
+       SELECT x.p, to_timestamp(x.t), x.d, x.v, x.s, $1, x.sr FROM jsonb_to_recordset($2::jsonb) AS x(p bigint, t bigint, d int, v text, s text, sr text)`,
+      [source, JSON.stringify(list)],
+    );
+    return 0;
+  }
+  if (def.target === 'arrival') {
+    const list = rows.map((r) => {
+      const v = r.values;
+      return {
+        p: personOf(r.row), m: v.mode, n: v.number, d: v.travelDate, s: v.seat ?? null, f: v.fromRegion ?? null, t: v.toRegion ?? null,
+        da: chinaInstant(v.departAt as number | undefined), aa: chinaInstant(v.arriveAt as number | undefined), sr: `${batchId}:${r.row}`,
+      };
+    });
+    await tx.query(
+      `INSERT INTO travel_segments (person_id, mode, number, travel_date, seat, from_region, to_region, depart_at, arrive_at, source, source_ref)
+       SELECT x.p, x.m, x.n, x.d::date, x.s, x.f, x.t, x.da::timestamptz, x.aa::timestamptz, $1, x.sr
+         FROM jsonb_to_recordset($2::jsonb) AS x(p bigint, m text, n text, d text, s text, f text, t text, da text, aa text, sr text)`,
+      [source, JSON.stringify(list)],
+    );
+  }
+  // Facts for code assignment, each with its row's lineage ('<batch>:<row>'), validated like
+  // CodeService does; then addFactsMany inside this transaction (savepoints) re-evaluates those
+  // people by the rules in force and writes codes, history and outbox deltas.
+  const nowSec = Math.floor(c.nowMs / 1000);
+  const factRows: { p: number; k: string; t: number; s: string; sr: string; r: string | null; rg: string | null }[] = [];
+  const people = new Set<number>();
+  for (const r of rows) {
+    const facts = validateFacts({ now: nowSec, facts: factsOf(def, r.values) }).facts;
+    const p = personOf(r.row);
+    for (const f of facts) {
+      factRows.push({ p, k: f.kind, t: f.at, s: source, sr: `${batchId}:${r.row}`, r: f.result ?? null, rg: f.region ?? null });
+      people.add(p);
+    }
+  }
+  if (factRows.length === 0) return 0;
+  t = performance.now();
+  await tx.query(
+    `INSERT INTO facts (person_id, kind, at, source, source_ref, result, region)
+     SELECT x.p, x.k, to_timestamp(x.t), x.s, x.sr, x.r, x.rg
+       FROM jsonb_to_recordset($1::jsonb) AS x(p bigint, k text, t bigint, s text, sr text, r text, rg text)`,
+    [JSON.stringify(factRows)],
+  );
+  prof('facts', t);
+  t = performance.now();
+  const codes = new CodeService(s, { log: c.log });
+  const res = await codes.addFactsMany([...people].map((personId) => ({ personId, facts: [] })), { source, actor: source });
+  prof('addFactsMany', t);
+  return res.changed;
+}

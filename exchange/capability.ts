@@ -1,0 +1,57 @@
+import { defineCapability } from '../admin-api/capability.js';
+import { PiiCrypto } from '../master/pii-crypto.js';
+import { ArchiveIntake } from './archive-intake.js';
+import { ExchangeSecrets } from './recipients.js';
+import { SftpForwarder } from './sftp-forward.js';
+import { loadExchangeConfig, type ExchangeConfig } from './config.js';
+import { DatasetStore } from './dataset-store.js';
+import { ImportJobs } from './import-jobs.js';
+import { EXCHANGE_MIGRATIONS } from './migrations.js';
+import { registerExchangeRoutes } from './routes.js';
+
+/**
+ * Data exchange (数据交换, issue 10) as a back-office capability: data
+ * standards, streamed CSV/XLSX import with quality review, rejects, alerts.
+ * `jobs` is exposed on the instance for the bench and tests (same code path as the API).
+ */
+export interface ExchangeInstance {
+  readonly jobs: ImportJobs;
+  readonly datasets: DatasetStore;
+  readonly secrets: ExchangeSecrets;
+  readonly intake: ArchiveIntake;
+  readonly forwarder: SftpForwarder;
+}
+
+export const exchangeCapability = defineCapability<ExchangeConfig>({
+  name: 'exchange',
+  migrations: EXCHANGE_MIGRATIONS,
+  config: (env, base) => loadExchangeConfig(env, base),
+  async create(host, cfg) {
+    const datasets = new DatasetStore(host.db);
+    await datasets.seed();
+    const jobs = new ImportJobs(host, cfg, datasets);
+    const secrets = new ExchangeSecrets(host.db, new PiiCrypto(host.secrets));
+    const forwarder = new SftpForwarder(host, secrets, { pollMs: cfg.forwardPollMs, maxAttempts: cfg.forwardMaxAttempts, connectTimeoutMs: cfg.sftpTimeoutMs });
+    const intake = new ArchiveIntake(host, jobs, datasets, secrets, forwarder, {
+      pollMs: cfg.intakePollMs,
+      limits: { maxEntries: cfg.zipMaxEntries, maxEntryBytes: cfg.zipMaxBytes, maxTotalBytes: cfg.zipMaxBytes, maxRatio: cfg.zipMaxRatio },
+    });
+    const parts = { jobs, datasets, secrets, intake, forwarder };
+    const instance = {
+      ...parts,
+      routes: (app: Parameters<typeof registerExchangeRoutes>[0], ctx: Parameters<typeof registerExchangeRoutes>[1]) =>
+        registerExchangeRoutes(app, ctx, host, cfg, parts),
+      start: async () => {
+        await jobs.start();
+        intake.start();
+        forwarder.start();
+      },
+      stop: async () => {
+        await intake.stop();
+        await forwarder.stop();
+        await jobs.stop();
+      },
+    };
+    return instance;
+  },
+});

@@ -1,0 +1,167 @@
+import type { Migration } from '../master/migrations.js';
+
+/**
+ * The exchange's own tables (exchange_migrations). Batch state lives here so
+ * a restart resumes a batch where its last committed chunk ended: a chunk's
+ * rows, errors, rejects, duplicate keys and the batch's progress commit in
+ * one transaction.
+ */
+const V1 = `
+-- Data standards, versioned: a new version is a new row (datasets.ts).
+CREATE TABLE exchange_datasets (
+  id          text NOT NULL,
+  version     integer NOT NULL CHECK (version >= 1),
+  definition  jsonb NOT NULL,
+  created_by  text NOT NULL,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (id, version)
+);
+
+-- One uploaded file. next_row = records (header = 1) committed so far:
+-- a resumed batch skips them. region = the uploader's GB/T 2260 prefix
+-- (city officers see their own city's batches).
+CREATE TABLE exchange_batches (
+  id              text PRIMARY KEY,
+  dataset         text NOT NULL,
+  dataset_version integer NOT NULL,
+  department      text NOT NULL,
+  region          text NOT NULL DEFAULT '',
+  file_name       text NOT NULL,
+  format          text NOT NULL CHECK (format IN ('csv', 'xlsx')),
+  encoding        text NULL,
+  size_bytes      bigint NOT NULL,
+  sha256          text NOT NULL,
+  status          text NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
+  rows_total      integer NOT NULL DEFAULT 0,
+  accepted        integer NOT NULL DEFAULT 0,
+  rejected        integer NOT NULL DEFAULT 0,
+  next_row        integer NOT NULL DEFAULT 1,
+  error_code      text NULL,
+  error_message   text NULL,
+  created_by      text NOT NULL,
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  started_at      timestamptz NULL,
+  finished_at     timestamptz NULL,
+  origin          text NOT NULL DEFAULT 'upload',
+  header          jsonb NULL
+);
+CREATE INDEX exchange_batches_created_ix ON exchange_batches (created_at DESC);
+CREATE INDEX exchange_batches_status_ix ON exchange_batches (status);
+
+-- Row errors of a batch (row 0 = the batch itself). Messages are Chinese
+-- and never carry the rejected values.
+CREATE TABLE exchange_errors (
+  id        bigserial PRIMARY KEY,
+  batch_id  text NOT NULL REFERENCES exchange_batches (id),
+  row       integer NOT NULL,
+  field     text NOT NULL,
+  code      text NOT NULL,
+  message   text NOT NULL
+);
+CREATE INDEX exchange_errors_batch_ix ON exchange_errors (batch_id, row);
+
+-- The rejected rows as they were in the file, for the department to fix
+-- and resend: AES-GCM encrypted with the master's PII key (they hold
+-- certificate numbers and names).
+CREATE TABLE exchange_rejects (
+  batch_id  text NOT NULL REFERENCES exchange_batches (id),
+  row       integer NOT NULL,
+  data      bytea NOT NULL,
+  PRIMARY KEY (batch_id, row)
+);
+
+-- Conformance by rule: rejected rows per error code per batch.
+CREATE TABLE exchange_rule_counts (
+  batch_id  text NOT NULL REFERENCES exchange_batches (id),
+  code      text NOT NULL,
+  n         integer NOT NULL,
+  PRIMARY KEY (batch_id, code)
+);
+
+-- Duplicate detection across the file and earlier batches: keyed HMAC of
+-- the dataset's key fields (never the values themselves).
+CREATE TABLE exchange_row_keys (
+  dataset   text NOT NULL,
+  key_hash  bytea NOT NULL,
+  batch_id  text NOT NULL,
+  row       integer NOT NULL,
+  PRIMARY KEY (dataset, key_hash)
+);
+
+-- Vaccinations have no code-assignment fact: kept here, by person.
+CREATE TABLE exchange_vaccinations (
+  id          bigserial PRIMARY KEY,
+  person_id   bigint NOT NULL REFERENCES persons (id),
+  at          timestamptz NOT NULL,
+  dose        smallint NOT NULL,
+  vaccine     text NOT NULL,
+  site        text NULL,
+  source      text NOT NULL,
+  source_ref  text NULL
+);
+CREATE INDEX exchange_vaccinations_person_ix ON exchange_vaccinations (person_id);
+`;
+
+/**
+ * Encrypted archives: password rules (密码规则) per department and the
+ * forwarding recipients, their secrets AES-GCM encrypted with the master's
+ * PII key (secret-box.ts); archives taken in; forwards to recipients, one
+ * row per archive and recipient — the exactly-once ledger of the SFTP push.
+ */
+const V2 = `
+CREATE TABLE exchange_password_rules (
+  department  text PRIMARY KEY,
+  rule_enc    bytea NOT NULL,
+  version     integer NOT NULL DEFAULT 1,
+  updated_by  text NOT NULL,
+  updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE exchange_recipients (
+  id          text PRIMARY KEY,
+  name        text NOT NULL,
+  host        text NOT NULL,
+  port        integer NOT NULL,
+  username    text NOT NULL,
+  remote_dir  text NOT NULL,
+  datasets    jsonb NOT NULL,
+  secret_enc  bytea NOT NULL,
+  updated_by  text NOT NULL,
+  updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE exchange_archives (
+  id            text PRIMARY KEY,
+  department    text NOT NULL,
+  dataset       text NOT NULL,
+  file_name     text NOT NULL,
+  sha256        text NOT NULL,
+  size_bytes    bigint NOT NULL,
+  status        text NOT NULL CHECK (status IN ('done', 'failed', 'duplicate')),
+  error_code    text NULL,
+  error_message text NULL,
+  batches       jsonb NOT NULL DEFAULT '[]',
+  created_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX exchange_archives_sha_ix ON exchange_archives (sha256);
+
+CREATE TABLE exchange_forwards (
+  id              text PRIMARY KEY,
+  archive_id      text NOT NULL REFERENCES exchange_archives (id),
+  recipient_id    text NOT NULL REFERENCES exchange_recipients (id),
+  remote_name     text NOT NULL,
+  bytes           bigint NOT NULL,
+  status          text NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+  attempts        integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz NOT NULL DEFAULT now(),
+  last_error      text NULL,
+  sent_at         timestamptz NULL,
+  created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX exchange_forwards_due_ix ON exchange_forwards (next_attempt_at) WHERE status = 'pending';
+`;
+
+export const EXCHANGE_MIGRATIONS: readonly Migration[] = Object.freeze([
+  { version: 1, name: 'imports', sql: V1 },
+  { version: 2, name: 'archives', sql: V2 },
+]);

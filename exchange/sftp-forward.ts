@@ -1,0 +1,143 @@
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import SftpClient from 'ssh2-sftp-client';
+import type { CapabilityHost } from '../admin-api/capability.js';
+import { raiseAlertEvent } from '../master/alert-events.js';
+import type { ExchangeSecrets } from './recipients.js';
+
+/**
+ * Forwarding re-encrypted archives to recipients over SFTP, exactly once,
+ * retried while a server is down. The ledger is exchange_forwards (one row
+ * per archive and recipient, its local file under <dataDir>/exchange/forward):
+ *
+ * - upload to `<name>.part`, then rename to `<name>`: the recipient never
+ *   sees half a file, and a name appears at most once;
+ * - before uploading, a `<name>` already on the server means an earlier
+ *   attempt got as far as the rename and died before recording it: record
+ *   it now instead of sending it again;
+ * - a failure keeps the row pending with a back-off (2^attempts s, at most
+ *   5 min); after `maxAttempts` it turns failed and raises an alert.
+ */
+export interface ForwardRow {
+  readonly id: string;
+  readonly archiveId: string;
+  readonly recipientId: string;
+  readonly remoteName: string;
+  readonly bytes: number;
+  readonly status: 'pending' | 'sent' | 'failed';
+  readonly attempts: number;
+  readonly lastError: string | null;
+  readonly sentAt: number | null;
+}
+
+export class SftpForwarder {
+  readonly dir: string;
+  private timer: NodeJS.Timeout | null = null;
+  private busy: Promise<void> | null = null;
+  /** bytes and seconds of the last successful uploads (the bench reads them) */
+  lastRate: { bytes: number; seconds: number } | null = null;
+
+  constructor(
+    private readonly host: CapabilityHost,
+    private readonly secrets: ExchangeSecrets,
+    private readonly opts: { pollMs: number; maxAttempts: number; connectTimeoutMs: number },
+  ) {
+    this.dir = join(host.dataDir, 'exchange', 'forward');
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+  }
+
+  localPath(id: string): string {
+    return join(this.dir, `${id}.zip`);
+  }
+
+  start(): void {
+    if (this.opts.pollMs > 0 && this.timer === null) {
+      this.timer = setInterval(() => void this.deliverDue(), this.opts.pollMs);
+      this.timer.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    await this.busy;
+  }
+
+  /** Sends every pending forward whose time has come; one run at a time. */
+  deliverDue(): Promise<void> {
+    if (this.busy !== null) return this.busy;
+    this.busy = (async () => {
+      try {
+        const due = await this.host.db.query<{ id: string }>(
+          "SELECT id FROM exchange_forwards WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY created_at, id LIMIT 100",
+          [new Date(this.host.nowMs())],
+        );
+        for (const r of due.rows) await this.deliver(r.id);
+      } finally {
+        this.busy = null;
+      }
+    })();
+    return this.busy;
+  }
+
+  async get(id: string): Promise<ForwardRow | null> {
+    const r = await this.host.db.query<{ id: string; archive_id: string; recipient_id: string; remote_name: string; bytes: string | number; status: ForwardRow['status']; attempts: number; last_error: string | null; sent_at: Date | null }>(
+      'SELECT id, archive_id, recipient_id, remote_name, bytes, status, attempts, last_error, sent_at FROM exchange_forwards WHERE id = $1', [id],
+    );
+    const x = r.rows[0];
+    if (x === undefined) return null;
+    return {
+      id: x.id, archiveId: x.archive_id, recipientId: x.recipient_id, remoteName: x.remote_name, bytes: Number(x.bytes), status: x.status,
+      attempts: x.attempts, lastError: x.last_error, sentAt: x.sent_at === null ? null : Math.floor(new Date(x.sent_at).getTime() / 1000),
+    };
+  }
+
+  private async deliver(id: string): Promise<void> {
+    const f = await this.get(id);
+    if (f === null || f.status !== 'pending') return;
+    const rcpt = (await this.secrets.recipients()).find((r) => r.id === f.recipientId);
+    const local = this.localPath(id);
+    const sftp = new SftpClient('exchange-forward');
+    const t0 = performance.now();
+    try {
+      if (rcpt === undefined) throw Object.assign(new Error('recipient removed'), { code: 'NO_RECIPIENT' });
+      const s = await this.secrets.recipientSecrets(rcpt.id);
+      await sftp.connect({
+        host: rcpt.host, port: rcpt.port, username: rcpt.username, readyTimeout: this.opts.connectTimeoutMs, retries: 0,
+        ...(s.privateKey !== undefined ? { privateKey: s.privateKey } : { password: s.password! }),
+      });
+      const final = `${rcpt.remoteDir.replace(/\/+$/, '')}/${f.remoteName}`;
+      if ((await sftp.exists(final)) === false) {
+        if (!existsSync(local)) throw Object.assign(new Error('local file gone'), { code: 'NO_FILE' });
+        await sftp.fastPut(local, `${final}.part`);
+        await sftp.rename(`${final}.part`, final);
+      }
+      await this.host.db.query("UPDATE exchange_forwards SET status = 'sent', sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1", [id]);
+      this.lastRate = { bytes: f.bytes, seconds: (performance.now() - t0) / 1000 };
+      rmSync(local, { force: true });
+      this.host.log(`exchange: forward ${id} sent to ${rcpt.id}`);
+    } catch (err) {
+      // Only the error's code reaches the ledger and the log: messages may carry host details, never secrets anyway.
+      const code = String((err as { code?: unknown }).code ?? (err as Error).name ?? 'ERROR').slice(0, 40);
+      const attempts = f.attempts + 1;
+      const failed = attempts >= this.opts.maxAttempts;
+      const next = new Date(this.host.nowMs() + Math.min(300, 2 ** Math.min(attempts, 9)) * 1000);
+      await this.host.db.transaction(async (tx) => {
+        await tx.query(
+          'UPDATE exchange_forwards SET attempts = $2, last_error = $3, next_attempt_at = $4, status = $5 WHERE id = $1',
+          [id, attempts, `EXC_ERR_SFTP ${code}`, next, failed ? 'failed' : 'pending'],
+        );
+        if (failed) {
+          await raiseAlertEvent(tx, {
+            source: 'exchange', kind: 'exchange.forward_failed', severity: 'critical', key: `recipient:${f.recipientId}`,
+            summary: `向接收方 ${rcpt?.name ?? f.recipientId} 转发数据包失败 ${attempts} 次，已停止重试`,
+            details: { forward: id, archive: f.archiveId, attempts, error: code },
+          });
+        }
+      });
+      this.host.log(`exchange: forward ${id} attempt ${attempts} failed (${code})`);
+    } finally {
+      await sftp.end().catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,240 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as yaml from 'js-yaml';
+import { shippedDir } from './data-path.js';
+import { LogAuditError } from './errors.js';
+import { coerce, loadSchema, type FieldDef, type LogEvent } from './schema.js';
+import type { SyslogRecord } from './syslog-parse.js';
+
+/**
+ * Decoders as data: one YAML file per device family in decoders/ (the format
+ * is described in decoders/README.md). Each file says which messages it
+ * claims (by syslog program name, program prefix or a literal in the
+ * message — a cheap test, so 200 device types do not mean 200 regexes per
+ * line), its rules (a regex with named groups and/or key=value extraction,
+ * mapped onto schema fields, plus constant fields), and the device types it
+ * covers, each with sample lines and the fields they must decode to —
+ * decoders.test.ts runs every sample.
+ */
+export interface DecoderSample { readonly line: string; readonly expect: Readonly<Record<string, string | number>> }
+export interface DeviceType { readonly id: string; readonly name: string; readonly samples: readonly DecoderSample[] }
+interface RuleSpec {
+  name: string;
+  on?: 'msg' | 'app' | 'line';
+  when?: string;
+  regex?: string;
+  map?: Record<string, string>;
+  kv?: { map: Record<string, string>; assign?: string };
+  set?: Record<string, string | number>;
+}
+interface FamilySpec {
+  family: string;
+  vendor: string;
+  product: string;
+  observer_type: string;
+  dataset: string;
+  select: { app?: string[]; appPrefix?: string[]; contains?: string[] };
+  set?: Record<string, string | number>;
+  rules: RuleSpec[];
+  types: DeviceType[];
+}
+
+interface CompiledRule {
+  name: string;
+  on: 'msg' | 'app' | 'line';
+  when: string | null;
+  re: RegExp | null;
+  groups: [string, FieldDef][];
+  kv: Map<string, FieldDef> | null;
+  assign: string;
+  set: [string, string | number][];
+}
+export interface Family {
+  readonly family: string;
+  readonly vendor: string;
+  readonly product: string;
+  readonly observerType: string;
+  readonly dataset: string;
+  readonly types: readonly DeviceType[];
+  readonly file: string;
+  readonly rules: readonly CompiledRule[];
+  readonly base: readonly [string, string | number][];
+  readonly contains: readonly string[];
+}
+
+export interface Decoded {
+  family: Family;
+  rule: string | null;
+  fields: LogEvent;
+}
+
+function bad(file: string, why: string): LogAuditError {
+  return new LogAuditError('LOG_ERR_DECODER', `${file}: ${why}`);
+}
+
+function fieldOf(schema: ReadonlyMap<string, FieldDef>, file: string, name: string): FieldDef {
+  const d = schema.get(name);
+  if (!d) throw bad(file, `field ${name} is not in schema/fields.yaml`);
+  return d;
+}
+
+function compileFamily(file: string, spec: FamilySpec, schema: ReadonlyMap<string, FieldDef>): Family {
+  for (const k of ['family', 'vendor', 'product', 'observer_type', 'dataset'] as const) {
+    if (typeof spec[k] !== 'string' || spec[k].length === 0) throw bad(file, `${k} missing`);
+  }
+  if (!spec.select || (!spec.select.app && !spec.select.appPrefix && !spec.select.contains)) throw bad(file, 'select needs app, appPrefix or contains');
+  if (!Array.isArray(spec.rules) || spec.rules.length === 0) throw bad(file, 'no rules');
+  if (!Array.isArray(spec.types) || spec.types.length === 0) throw bad(file, 'no types');
+  const rules = spec.rules.map((r): CompiledRule => {
+    let re: RegExp | null = null;
+    const groups: [string, FieldDef][] = [];
+    if (r.regex !== undefined) {
+      try { re = new RegExp(r.regex); } catch (e) { throw bad(file, `rule ${r.name}: ${(e as Error).message}`); }
+      const names = [...r.regex.matchAll(/\(\?<([A-Za-z_][A-Za-z0-9_]*)>/g)].map((m) => m[1]!);
+      for (const g of names) {
+        const target = r.map?.[g] ?? g.replace(/__/g, '.');
+        groups.push([g, fieldOf(schema, file, target)]);
+      }
+    }
+    let kv: Map<string, FieldDef> | null = null;
+    if (r.kv) {
+      kv = new Map();
+      for (const [k, f] of Object.entries(r.kv.map)) kv.set(k, fieldOf(schema, file, f));
+    }
+    if (!re && !kv) throw bad(file, `rule ${r.name}: needs regex or kv`);
+    const set = Object.entries(r.set ?? {});
+    for (const [f] of set) fieldOf(schema, file, f);
+    return { name: r.name, on: r.on ?? 'msg', when: r.when ?? null, re, groups, kv, assign: r.kv?.assign ?? '=', set };
+  });
+  const base = Object.entries(spec.set ?? {});
+  for (const [f] of base) fieldOf(schema, file, f);
+  for (const t of spec.types) {
+    if (!/^[a-z0-9][a-z0-9-]{1,63}$/.test(t.id) || !t.name) throw bad(file, `type ${JSON.stringify(t.id)}`);
+    if (!Array.isArray(t.samples) || t.samples.length === 0) throw bad(file, `type ${t.id} has no sample line`);
+  }
+  return {
+    family: spec.family, vendor: spec.vendor, product: spec.product, observerType: spec.observer_type, dataset: spec.dataset,
+    types: spec.types, file, rules, base, contains: spec.select.contains ?? [],
+  };
+}
+
+/** key=value pairs, values optionally "quoted" (Fortinet, Hillstone, Sangfor, Topsec, Palo Alto's kv mode, auditd) */
+function kvPairs(s: string, assign: string, want: Map<string, FieldDef>, out: LogEvent): void {
+  let i = 0;
+  const n = s.length;
+  while (i < n) {
+    const eq = s.indexOf(assign, i);
+    if (eq < 0) break;
+    // key: back from '=' to a separator
+    let k0 = eq;
+    while (k0 > i && !/[\s,;(|]/.test(s[k0 - 1]!)) k0--;
+    const key = s.slice(k0, eq);
+    let j = eq + assign.length;
+    let val: string;
+    if (s[j] === '"') {
+      const close = s.indexOf('"', j + 1);
+      val = close < 0 ? s.slice(j + 1) : s.slice(j + 1, close);
+      j = close < 0 ? n : close + 1;
+    } else {
+      let e = j;
+      while (e < n && s[e] !== ' ' && s[e] !== ',' && s[e] !== ';' && s[e] !== ')') e++;
+      // the last value of a sentence-style message ("…, rule-name=deny-rdp.") loses the full stop
+      val = e === n && s[e - 1] === '.' ? s.slice(j, e - 1) : s.slice(j, e);
+      j = e;
+    }
+    const def = want.get(key);
+    if (def && out[def.name] === undefined) {
+      const v = coerce(def, val);
+      if (v !== undefined && v !== '') out[def.name] = v;
+    }
+    i = j + 1;
+  }
+}
+
+export class DecoderSet {
+  readonly families: readonly Family[];
+  private readonly byApp = new Map<string, Family[]>();
+  private readonly byPrefix: [string, Family][] = [];
+  private readonly byContains: [string, Family][] = [];
+
+  constructor(families: Family[]) {
+    this.families = families;
+  }
+
+  static load(dir = shippedDir('decoders')): DecoderSet {
+    const schema = loadSchema();
+    const families: Family[] = [];
+    const selects: FamilySpec['select'][] = [];
+    const seenTypes = new Set<string>();
+    for (const name of readdirSync(dir).filter((x) => x.endsWith('.yaml')).sort()) {
+      let spec: FamilySpec;
+      try { spec = yaml.load(readFileSync(join(dir, name), 'utf8')) as FamilySpec; } catch (e) { throw bad(name, (e as Error).message); }
+      const fam = compileFamily(name, spec, schema);
+      for (const t of fam.types) {
+        if (seenTypes.has(t.id)) throw bad(name, `device type ${t.id} also in another file`);
+        seenTypes.add(t.id);
+      }
+      families.push(fam);
+      selects.push(spec.select);
+    }
+    const set = new DecoderSet(families);
+    families.forEach((f, i) => {
+      const s = selects[i]!;
+      for (const a of s.app ?? []) {
+        const l = set.byApp.get(a) ?? [];
+        l.push(f);
+        set.byApp.set(a, l);
+      }
+      for (const p of s.appPrefix ?? []) set.byPrefix.push([p, f]);
+      for (const c of s.contains ?? []) set.byContains.push([c, f]);
+    });
+    return set;
+  }
+
+  get deviceTypeCount(): number {
+    return this.families.reduce((n, f) => n + f.types.length, 0);
+  }
+
+  /** The families that claim this record, most specific first. */
+  private candidates(rec: SyslogRecord): Family[] {
+    const out: Family[] = [];
+    if (rec.app !== null) {
+      const l = this.byApp.get(rec.app);
+      if (l) out.push(...l);
+      for (const [p, f] of this.byPrefix) if (rec.app.startsWith(p)) out.push(f);
+    }
+    if (out.length === 0) {
+      const line = rec.msg;
+      for (const [c, f] of this.byContains) if (line.includes(c) && !out.includes(f)) out.push(f);
+    }
+    return out;
+  }
+
+  decode(rec: SyslogRecord, original: string): Decoded | null {
+    const cands = this.candidates(rec);
+    for (const fam of cands) {
+      for (const r of fam.rules) {
+        const subject = r.on === 'msg' ? rec.msg : r.on === 'app' ? (rec.app ?? '') : original;
+        if (r.when !== null && !subject.includes(r.when)) continue;
+        const out: LogEvent = {};
+        if (r.re) {
+          const m = r.re.exec(subject);
+          if (!m) continue;
+          for (const [g, def] of r.groups) {
+            const v = m.groups?.[g];
+            if (v === undefined || v === '') continue;
+            const c = coerce(def, v);
+            if (c !== undefined) out[def.name] = c;
+          }
+        }
+        if (r.kv) kvPairs(subject, r.assign, r.kv, out);
+        if (!r.re && Object.keys(out).length === 0) continue;
+        for (const [k, v] of fam.base) if (out[k] === undefined) out[k] = v;
+        for (const [k, v] of r.set) out[k] = v;
+        return { family: fam, rule: r.name, fields: out };
+      }
+    }
+    if (cands.length > 0) return { family: cands[0]!, rule: null, fields: Object.fromEntries(cands[0]!.base) };
+    return null;
+  }
+}

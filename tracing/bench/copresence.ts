@@ -1,0 +1,217 @@
+import * as OpenCC from 'opencc-js';
+import { performance } from 'node:perf_hooks';
+import { openPglite, openPostgres, type SqlClient } from '../../master/sql-client.js';
+import { loadOrCreateSecrets } from '../../master/pii-crypto.js';
+import { MasterStore } from '../../master/store.js';
+import { runMigrations } from '../../master/migrations.js';
+import { migrationsTableOf } from '../../admin-api/capability.js';
+import { searchCopresence } from '../copresence.js';
+import { TRACING_MIGRATIONS } from '../migrations.js';
+import { VenueIndex } from '../venue-index.js';
+import { initialsOf, normaliseName } from '../venue-text.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * `npm run bench:tracing` — co-presence (时空伴随) and fuzzy venue search at
+ * scale (issue 11 "Numbers"). Never a test: prints numbers, the LAST line is
+ *
+ *   copresence: N scans, p50 X ms, p99 Y ms, Z people
+ *
+ * Where:
+ *   TRACING_BENCH_PG=1   PostgreSQL at TRACING_BENCH_PG_URL (default
+ *                        postgres://postgres@127.0.0.1:5432/test), in its own
+ *                        schema trc_bench (re-used when already seeded with
+ *                        the same sizes; TRACING_BENCH_RESEED=1 starts over)
+ *   otherwise            PGlite in memory, a small set
+ * Sizes (env): TRACING_BENCH_SCANS (PG 20,000,000 / PGlite 200,000),
+ *   TRACING_BENCH_VENUES (1,000,000 / 20,000), TRACING_BENCH_PEOPLE
+ *   (2,000,000 / 20,000), TRACING_BENCH_DAYS (30), TRACING_BENCH_RUNS (50).
+ *
+ * The data: scans over the last DAYS days in day partitions (the master's
+ * own table and indexes), venue popularity skewed (venue index ~ U³: a few
+ * malls, many corner shops), people uniform. Each run picks 5 of the 200
+ * busiest venues, a random 2-hour window each, ±30 min margins, and runs the
+ * exact query a tracing task runs (copresence.ts), scans → persons join
+ * included. Fuzzy search: partial, misspelt, traditional and pinyin-initials
+ * forms of real names over the in-memory index of all venues.
+ */
+const env = process.env;
+const PG = env.TRACING_BENCH_PG === '1';
+const num = (name: string, def: number): number => {
+  const v = env[name];
+  if (v === undefined || v === '') return def;
+  const n = Number(v.replace(/_/g, ''));
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer`);
+  return n;
+};
+const SCANS = num('TRACING_BENCH_SCANS', PG ? 20_000_000 : 200_000);
+const VENUES = num('TRACING_BENCH_VENUES', PG ? 1_000_000 : 20_000);
+const PEOPLE = num('TRACING_BENCH_PEOPLE', PG ? 2_000_000 : 20_000);
+const DAYS = num('TRACING_BENCH_DAYS', 30);
+const RUNS = num('TRACING_BENCH_RUNS', 50);
+const DAY = 86_400;
+
+const PLACES = ['春熙路', '太古里', '天府广场', '宽窄巷子', '锦里', '人民公园', '双流', '武侯', '青羊', '金牛', '高新', '温江', '郫都', '龙泉驿', '新都', '九眼桥', '建设路', '玉林', '桐梓林', '东郊记忆'];
+const BRANDS = ['万达', '万象城', '伊藤洋华堂', '肯德基', '麦当劳', '星巴克', '华润', '红旗连锁', '舞东风', '沃尔玛', '家乐福', '永辉', '盒马', '海底捞', '小龙坎', '蜀大侠', '钢管厂', '奶茶', '中国移动', '工商银行'];
+const KINDS = ['广场', '购物中心', '超市', '酒店', '餐厅', '药店', '医院', '小学', '地铁站', '公交站', '菜市场', '影城', '网吧', '健身房', '营业厅', '便利店', '火锅', '茶馆', '书店', '体育馆'];
+const COUNTIES = ['510104', '510105', '510106', '510107', '510108', '510112', '510113', '510114', '510115', '510116', '510502', '510503'];
+
+/**
+ * Shop names are where real venue names differ (张记牛肉面, 老妈蹄花): a
+ * two-character shop word from a 300-character pool (90,000 words) between
+ * a place and a kind, a brand for every fifth, a branch number for repeats —
+ * so the names are neither all distinct nor 60 words recombined.
+ */
+const POOL = '张王李赵刘陈杨黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤老记家福兴隆顺发祥瑞和美佳乐华盛达通明光辉荣昌鑫源泰安康宁春秋冬夏东南西北中天地人山水花月星云风雨金木火土日新旺利丰禾米面肉鱼鸡鸭牛羊豆菜果茶酒香甜酸辣麻鲜味品优良益宝贝珍奇巧艺雅韵书画琴棋诗文锦绣红蓝绿青紫黑白小大长方圆宏伟强壮健康乐园城村镇街巷楼阁亭台园林湖海江河溪泉';
+function venueName(i: number): string {
+  const a = PLACES[i % PLACES.length]!;
+  const h = (i * 2_654_435_761) >>> 0;
+  const w = POOL[h % POOL.length]! + POOL[Math.floor(h / POOL.length) % POOL.length]!;
+  const c = KINDS[Math.floor(h / 7919) % KINDS.length]!;
+  const b = i % 5 === 0 ? BRANDS[Math.floor(h / 104_729) % BRANDS.length]! : '';
+  const branch = Math.floor(i / 200_000);
+  return `${a}${b}${w}${c}${branch === 0 ? '' : `${branch + 1}号店`}`;
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
+const ms = (x: number): string => x.toFixed(1);
+const log = (s: string): void => void process.stdout.write(`${s}\n`);
+
+async function seed(db: SqlClient, store: MasterStore, nowSec: number): Promise<void> {
+  const t0 = performance.now();
+  await db.query('CREATE TABLE IF NOT EXISTS trc_bench_meta (scans bigint, venues bigint, people bigint, days int, at timestamptz)');
+  const meta = await db.query<{ scans: number; venues: number; people: number; days: number; at: Date }>('SELECT * FROM trc_bench_meta');
+  const m = meta.rows[0];
+  if (m !== undefined && Number(m.scans) === SCANS && Number(m.venues) === VENUES && Number(m.people) === PEOPLE && m.days === DAYS
+      && nowSec - m.at.getTime() / 1000 < 2 * DAY) {
+    log(`seed: re-using ${SCANS} scans, ${VENUES} venues, ${PEOPLE} people seeded at ${m.at.toISOString()}`);
+    return;
+  }
+  if (m !== undefined) throw new Error('trc_bench schema holds another size: TRACING_BENCH_RESEED=1 to start over');
+  const start = nowSec - DAYS * DAY;
+  await store.ensureScanPartitions(start, nowSec);
+  // people: pseudonymous uid = md5(i) (16 bytes) as the edges would send; identity columns are placeholders
+  for (let off = 0; off < PEOPLE; off += 500_000) {
+    const n = Math.min(500_000, PEOPLE - off);
+    await db.query(
+      `INSERT INTO persons (uid, phone_hash, phone_enc, name_masked, region)
+       SELECT decode(md5(i::text), 'hex'), decode(md5('p' || i), 'hex'), '\\x00'::bytea, '张*', $3::jsonb ->> (i % $4)::int
+         FROM generate_series($1::bigint, $2::bigint) i`,
+      [off, off + n - 1, JSON.stringify(COUNTIES), COUNTIES.length],
+    );
+  }
+  log(`seed: ${PEOPLE} people (${ms((performance.now() - t0) / 1000)} s)`);
+  for (let off = 0; off < VENUES; off += 10_000) {
+    const rows = [];
+    for (let i = off; i < Math.min(VENUES, off + 10_000); i++) rows.push({ id: `v${i}`, name: venueName(i), region: COUNTIES[i % COUNTIES.length] });
+    await db.query(
+      `INSERT INTO venues (id, name, region, kind) SELECT x.id, x.name, x.region, 'normal' FROM jsonb_to_recordset($1::jsonb) AS x(id text, name text, region text)`,
+      [JSON.stringify(rows)],
+    );
+  }
+  log(`seed: ${VENUES} venues (${ms((performance.now() - t0) / 1000)} s)`);
+  const CHUNK = PG ? 1_000_000 : 100_000;
+  for (let off = 0; off < SCANS; off += CHUNK) {
+    const n = Math.min(CHUNK, SCANS - off);
+    await db.query(
+      `INSERT INTO scans (id, at, uid, venue_id, kind, node, color)
+       SELECT 'b' || i, to_timestamp($3 + random() * $4), decode(md5(floor(random() * $5)::bigint::text), 'hex'),
+              'v' || floor(power(random(), 3) * $6)::bigint, 'scan', 'edge-' || (i % 21), 0
+         FROM generate_series($1::bigint, $2::bigint) i`,
+      [off, off + n - 1, start, DAYS * DAY, PEOPLE, VENUES],
+    );
+    log(`seed: ${off + n} / ${SCANS} scans (${ms((performance.now() - t0) / 1000)} s)`);
+  }
+  if (PG) await db.query('ANALYZE');
+  await db.query('INSERT INTO trc_bench_meta VALUES ($1, $2, $3, $4, $5)', [SCANS, VENUES, PEOPLE, DAYS, new Date(nowSec * 1000)]);
+  log(`seed: done in ${ms((performance.now() - t0) / 1000)} s`);
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'trc-bench-'));
+  const url = env.TRACING_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  let db: SqlClient;
+  if (PG) {
+    const admin = await openPostgres(url, { max: 1 });
+    if (env.TRACING_BENCH_RESEED === '1') await admin.query('DROP SCHEMA IF EXISTS trc_bench CASCADE');
+    await admin.query('CREATE SCHEMA IF NOT EXISTS trc_bench');
+    await admin.close();
+    db = await openPostgres(url, { max: 4, searchPath: 'trc_bench' });
+  } else {
+    db = await openPglite();
+  }
+  const nowSec = Math.floor(Date.now() / 1000);
+  const store = new MasterStore(db, loadOrCreateSecrets(dataDir, {}), { scanDaysAhead: 1 });
+  await store.migrate();
+  await runMigrations(db, TRACING_MIGRATIONS, migrationsTableOf('tracing'));
+  log(`bench:tracing on ${PG ? 'PostgreSQL (schema trc_bench)' : 'PGlite (in memory)'}: ${SCANS} scans over ${DAYS} days, ${VENUES} venues, ${PEOPLE} people`);
+  await seed(db, store, nowSec);
+
+  // ---- fuzzy venue search ----
+  const idx = new VenueIndex(db, { refreshMs: 3_600_000 });
+  const tb = performance.now();
+  await idx.build();
+  const mem = process.memoryUsage().heapUsed / 2 ** 20;
+  log(`search: index of ${idx.size} venues built in ${ms((performance.now() - tb) / 1000)} s (heap ${mem.toFixed(0)} MB)`);
+  const toTrad = OpenCC.Converter({ from: 'cn', to: 'hk' });
+  const forms = ['partial', 'misspelt', 'traditional', 'initials'] as const;
+  const times: number[] = [];
+  let found = 0;
+  let rng = 42;
+  const rand = (n: number): number => {
+    rng = (rng * 1_103_515_245 + 12_345) % 2 ** 31;
+    return rng % n;
+  };
+  const SEARCHES = Math.max(40, RUNS * 4);
+  for (let k = 0; k < SEARCHES; k++) {
+    const i = rand(VENUES);
+    const name = venueName(i);
+    const form = forms[k % forms.length]!;
+    const chars = [...name];
+    let q: string;
+    if (form === 'partial') q = chars.slice(2, 8).join('');
+    else if (form === 'misspelt') q = chars.map((c, j) => (j === 3 ? '乐' : c)).join('');
+    else if (form === 'traditional') q = toTrad(name);
+    else q = initialsOf(normaliseName(chars.slice(0, 7).join('')));
+    const t = performance.now();
+    const hits = await idx.search(q, { limit: 20 });
+    times.push(performance.now() - t);
+    if (hits.some((h) => h.id === `v${i}` || h.name === name)) found++;
+  }
+  times.sort((a, b) => a - b);
+  log(`search: ${SEARCHES} searches (partial, misspelt, traditional, initials) over ${idx.size} venues: p50 ${ms(quantile(times, 0.5))} ms, p99 ${ms(quantile(times, 0.99))} ms; the venue asked for in the top 20: ${found}/${SEARCHES}`);
+
+  // ---- co-presence ----
+  const cp: number[] = [];
+  const people: number[] = [];
+  const scans: number[] = [];
+  const span = DAYS * DAY - 4 * 3600;
+  for (let r = 0; r < RUNS + 3; r++) {
+    const windows = Array.from({ length: 5 }, () => {
+      const from = nowSec - DAYS * DAY + 3600 + rand(span);
+      return { venueId: `v${rand(Math.min(200, VENUES))}`, from, to: from + 2 * 3600, before: 1800, after: 1800 };
+    });
+    const t = performance.now();
+    const res = await searchCopresence(db, windows, '');
+    const dt = performance.now() - t;
+    if (r < 3) continue; // warm-up: plans and caches
+    cp.push(dt);
+    people.push(res.people.size);
+    scans.push(res.scans);
+  }
+  cp.sort((a, b) => a - b);
+  people.sort((a, b) => a - b);
+  scans.sort((a, b) => a - b);
+  log(`copresence: matched scans per task p50 ${quantile(scans, 0.5)}, max ${scans[scans.length - 1]}; ${RUNS} runs of 5 venues × 2 h ± 30 min`);
+  await db.close();
+  log(`copresence: ${SCANS} scans, p50 ${ms(quantile(cp, 0.5))} ms, p99 ${ms(quantile(cp, 0.99))} ms, ${quantile(people, 0.5)} people`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:tracing failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

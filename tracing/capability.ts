@@ -1,0 +1,44 @@
+import { defineCapability } from '../admin-api/capability.js';
+import { loadTracingConfig, type TracingConfig } from './config.js';
+import { TRACING_MIGRATIONS } from './migrations.js';
+import { GroupService } from './groups.js';
+import { registerGroupRoutes } from './routes-groups.js';
+import { registerSearchRoutes } from './routes-search.js';
+import { registerStatsRoutes } from './routes-stats.js';
+import { StatsService } from './stats.js';
+import { registerTaskRoutes } from './routes-tasks.js';
+import { TaskService } from './tasks.js';
+import { VenueIndex } from './venue-index.js';
+
+/**
+ * Tracing and analytics (issue 11): fuzzy venue search, tracing tasks
+ * (co-presence from scans, co-travel from travel_segments), risk groups
+ * changed through the bulk-request flow, back-office queries, lineage and
+ * statistics. README.md describes it.
+ */
+export const tracingCapability = defineCapability<TracingConfig>({
+  name: 'tracing',
+  migrations: TRACING_MIGRATIONS,
+  config: (env) => loadTracingConfig(env),
+  create(host, cfg) {
+    const index = new VenueIndex(host.readDb ?? host.db, { refreshMs: cfg.indexRefreshMs });
+    const tasks = new TaskService(host.db, host.readDb ?? host.db, cfg, () => host.nowMs());
+    const groups = new GroupService(host.db, tasks, () => host.nowMs());
+    const stats = new StatsService(host.readDb ?? host.db);
+    return {
+      routes(app, ctx) {
+        registerSearchRoutes(app, ctx, index);
+        registerTaskRoutes(app, ctx, tasks);
+        registerGroupRoutes(app, ctx, tasks, groups, cfg.maxGroup);
+        registerStatsRoutes(app, ctx, stats, cfg.retentionDays);
+      },
+      async start() {
+        // built in the background: a search before it is ready waits for it
+        index.build().then(
+          () => host.log(`tracing: venue index ready, ${index.size} venues`),
+          (err: unknown) => host.log(`tracing: venue index failed to build: ${(err as Error).message}`),
+        );
+      },
+    };
+  },
+});

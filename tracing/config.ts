@@ -1,0 +1,37 @@
+import { TracingError } from './errors.js';
+
+/**
+ * The tracing capability's environment, read once at the entry point.
+ *
+ * | variable | default | meaning |
+ * | --- | --- | --- |
+ * | TRACING_RETENTION_DAYS | 30 | how long scans are kept: a window (with margins) longer than this, or older, is refused |
+ * | TRACING_MAX_VENUES | 200 | venues one task may name |
+ * | TRACING_MAX_GROUP | 20000 | people one risk group's code change may hold |
+ * | TRACING_INDEX_REFRESH_MS | 2000 | a search re-reads changed venues when the index is older than this |
+ */
+export interface TracingConfig {
+  readonly retentionDays: number;
+  readonly maxVenues: number;
+  readonly maxGroup: number;
+  readonly indexRefreshMs: number;
+}
+
+function int(env: Readonly<Record<string, string | undefined>>, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!/^[0-9]+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new TracingError('TRC_ERR_CONFIG', `${name} must be an integer from ${min} to ${max}`, name);
+  }
+  return n;
+}
+
+export function loadTracingConfig(env: Readonly<Record<string, string | undefined>>): TracingConfig {
+  return {
+    retentionDays: int(env, 'TRACING_RETENTION_DAYS', 30, 1, 3650),
+    maxVenues: int(env, 'TRACING_MAX_VENUES', 200, 1, 5000),
+    maxGroup: int(env, 'TRACING_MAX_GROUP', 20_000, 1, 1_000_000),
+    indexRefreshMs: int(env, 'TRACING_INDEX_REFRESH_MS', 2000, 0, 3_600_000),
+  };
+}

@@ -1,0 +1,3 @@
+export { tracingCapability } from './capability.js';
+export { TRACING_ERRORS, TracingError } from './errors.js';
+export { VenueIndex } from './venue-index.js';
