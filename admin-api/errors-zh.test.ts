@@ -60,6 +60,10 @@ describe('Chinese error texts', () => {
     expect(fieldLabel('somethingNew')).toBe('填写项');
   });
 
+  it('a validation refusal with a Chinese detail reads as the detail', () => {
+    expect(errorBody(new AdminError('ADM_ERR_VALIDATION', 'must be in the future', 'until', '须晚于当前时间')).zh).toBe('有效期至：须晚于当前时间');
+  });
+
   it('shows a lockout end in China time', () => {
     const e = new MasterError('MASTER_ERR_LOGIN_LOCKED', 'until 2026-12-07T02:30:00.000Z', undefined, '请于北京时间 2026-12-07 10:30 后再试');
     expect(errorBody(e).zh).toBe('连续登录失败次数过多，账号已被锁定：请于北京时间 2026-12-07 10:30 后再试');
