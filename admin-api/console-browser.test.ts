@@ -1,5 +1,5 @@
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startBrowserStack, type BrowserStack } from './browser-stack.common.js';
 
 /**
@@ -8,6 +8,9 @@ import { startBrowserStack, type BrowserStack } from './browser-stack.common.js'
  * port and lists the demo identities; the console speaks Chinese only.
  */
 let s: BrowserStack;
+
+// Real browser against the real stack on a machine other test files load too: generous waits (no timing is asserted).
+vi.setConfig({ testTimeout: 180_000 });
 
 /** HC_C15_SHOTS=<dir>: keep screenshots of the screens the flows pass through (for a person to look at). */
 async function shot(page: Page, name: string): Promise<void> {
