@@ -23,6 +23,7 @@ import { AlertingError } from './errors.js';
  *   ALERT_SYNC_STATUS_URL    the master's sync status (publisher's published seq);
  *                            default http://127.0.0.1:$SYNC_PORT/sync/v1/status with HC_SYNC_TOKEN
  *   ALERT_OPERATOR_MASS_CHANGES / ALERT_OPERATOR_WINDOW_MIN  (default 50 in 10)
+ *   ALERT_LOOPS              on (default) | off: off keeps routes and console, polls nothing
  */
 export interface AlertingConfig {
   readonly gatewayUrl: string | null;
@@ -41,6 +42,8 @@ export interface AlertingConfig {
   readonly operatorMassChanges: number;
   readonly operatorWindowMin: number;
   readonly dataDir: string;
+  /** ALERT_LOOPS=off: no engine / monitor / detector loops (routes and console stay); default on */
+  readonly loops: boolean;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -94,7 +97,9 @@ function phones(env: Env, name: string): string[] | undefined {
 /** A placeholder on-call number for the simulator (a demo stack without configuration). */
 export const SIMULATOR_PHONE = '13800138000';
 
-export function loadAlertingConfig(env: Env, base: { readonly dataDir: string }): AlertingConfig {
+export function loadAlertingConfig(env: Env, base: { readonly dataDir: string; readonly mode?: 'embedded' | 'cluster' }): AlertingConfig {
+  const loopsRaw = str(env, 'ALERT_LOOPS') ?? 'on';
+  if (!['on', 'off'].includes(loopsRaw)) bad('ALERT_LOOPS', `must be on or off, got ${JSON.stringify(loopsRaw)}`);
   const urlRaw = str(env, 'SMS_GATEWAY_URL');
   const gatewayUrl = urlRaw === undefined ? null : httpUrl('SMS_GATEWAY_URL', urlRaw);
   let gatewayKey = str(env, 'SMS_GATEWAY_KEY');
@@ -127,5 +132,7 @@ export function loadAlertingConfig(env: Env, base: { readonly dataDir: string })
     operatorMassChanges: int(env, 'ALERT_OPERATOR_MASS_CHANGES', 50, 2, 100_000),
     operatorWindowMin: int(env, 'ALERT_OPERATOR_WINDOW_MIN', 10, 1, 1440),
     dataDir: base.dataDir,
+    // off: a lever for the embedded stack's in-process edge hang (CLOSING.md item 1)
+    loops: loopsRaw === 'on',
   };
 }

@@ -150,6 +150,10 @@ export class AlertEngine {
   private rulesCache: RuleSpec[] | null = null;
   private samples = new Map<string, { atMs: number; series: MetricSample[] }>();
   private running: Promise<TickResult> | null = null;
+  /** alert_events cursor, read once from alerting_cursor then kept here (one engine per master) */
+  private cursor: number | null = null;
+  /** false once a round found nothing open and nothing to tell: the next quiet round skips the notify read */
+  private mayNotify = true;
   readonly counters = { fired: 0, resolved: 0, messages: 0, events: 0 };
 
   constructor(private readonly o: EngineOptions) {}
@@ -226,8 +230,11 @@ export class AlertEngine {
     const byId = new Map(rules.map((r) => [r.id, r]));
     res.events = await this.ingestEvents(rules);
     await this.evaluateMetrics(rules, res);
-    await this.transitions(byId, res);
-    res.messages = await this.notify(byId);
+    const open = await this.transitions(byId, res);
+    if (open > 0 || res.events > 0 || res.resolved > 0 || this.mayNotify) {
+      res.messages = await this.notify(byId);
+      this.mayNotify = open > 0;
+    }
     this.counters.fired += res.fired;
     this.counters.resolved += res.resolved;
     this.counters.messages += res.messages;
@@ -238,8 +245,11 @@ export class AlertEngine {
   private async ingestEvents(rules: readonly RuleSpec[]): Promise<number> {
     let total = 0;
     for (;;) {
-      const c = await this.o.db.query<{ last_id: string | number }>(`SELECT last_id FROM alerting_cursor WHERE name = 'alert_events'`);
-      const after = c.rows.length === 0 ? 0 : Number(c.rows[0]!.last_id);
+      if (this.cursor === null) {
+        const c = await this.o.db.query<{ last_id: string | number }>(`SELECT last_id FROM alerting_cursor WHERE name = 'alert_events'`);
+        this.cursor = c.rows.length === 0 ? 0 : Number(c.rows[0]!.last_id);
+      }
+      const after = this.cursor;
       const events = await alertEventsAfter(this.o.db, after, EVENT_BATCH);
       if (events.length === 0) return total;
       const now = this.o.now();
@@ -253,6 +263,7 @@ export class AlertEngine {
           [events[events.length - 1]!.id],
         );
       });
+      this.cursor = events[events.length - 1]!.id;
       total += events.length;
       if (events.length < EVENT_BATCH) return total;
     }
@@ -278,43 +289,52 @@ export class AlertEngine {
     );
   }
 
-  private async evaluateMetrics(rules: readonly RuleSpec[], _res: TickResult): Promise<void> {
+  private async evaluateMetrics(rules: readonly RuleSpec[], res: TickResult): Promise<void> {
     const now = this.o.now();
     const metricRules = rules.filter((r) => r.enabled && r.condition.type === 'metric');
     if (metricRules.length === 0 || this.samples.size === 0) return;
+    // decide in memory first: a quiet system (nothing true, nothing open) writes nothing
+    const open = await this.o.db.query<{ id: string | number; fingerprint: string; rule_id: string; status: AlertStatus; value: number | null }>(
+      `SELECT a.id, a.fingerprint, a.rule_id, a.status, a.value FROM alerting_alerts a WHERE a.status <> 'resolved' AND a.source = 'monitor'`,
+    );
+    const openByFp = new Map(open.rows.map((a) => [a.fingerprint, a]));
+    type Write = { kind: 'update' | 'insert'; fp: string; rule: RuleSpec; metric: string; lt: string; value: number; summary: string } | { kind: 'resolve'; id: number; rule: RuleSpec; status: AlertStatus };
+    const writes: Write[] = [];
+    for (const rule of metricRules) {
+      const c = rule.condition as Extract<RuleSpec['condition'], { type: 'metric' }>;
+      const obs = this.samples.get(c.metric);
+      if (obs === undefined) continue;
+      const trueFps = new Set<string>();
+      for (const s of obs.series) {
+        if (!compare(c.op, s.value, c.value)) continue;
+        const lt = labelText(s.labels);
+        const fp = `${rule.id}|${c.metric}|${lt}`;
+        trueFps.add(fp);
+        const summary = `${rule.name}：${METRICS[c.metric]} ${fmt(s.value)}（阈值 ${c.op} ${fmt(c.value)}）${lt === '' ? '' : `，${lt}`}`;
+        writes.push({ kind: openByFp.has(fp) ? 'update' : 'insert', fp, rule, metric: c.metric, lt, value: s.value, summary });
+      }
+      // observed and no longer true: resolved (a pending one simply disappears into resolved, never told)
+      for (const a of open.rows) {
+        if (a.rule_id === rule.id && !trueFps.has(a.fingerprint)) writes.push({ kind: 'resolve', id: Number(a.id), rule, status: a.status });
+      }
+    }
+    // a sample counts once: the next tick waits for the next monitor round instead of re-writing the same values
+    for (const rule of metricRules) this.samples.delete((rule.condition as { metric: string }).metric);
+    if (writes.length === 0) return;
     await this.o.db.transaction(async (tx) => {
-      for (const rule of metricRules) {
-        const c = rule.condition as Extract<RuleSpec['condition'], { type: 'metric' }>;
-        const obs = this.samples.get(c.metric);
-        if (obs === undefined) continue;
-        const trueFps: string[] = [];
-        for (const s of obs.series) {
-          if (!compare(c.op, s.value, c.value)) continue;
-          const lt = labelText(s.labels);
-          const fp = `${rule.id}|${c.metric}|${lt}`;
-          trueFps.push(fp);
-          const summary = `${rule.name}：${METRICS[c.metric]} ${fmt(s.value)}（阈值 ${c.op} ${fmt(c.value)}）${lt === '' ? '' : `，${lt}`}`;
-          const u = await tx.query(
-            `UPDATE alerting_alerts SET last_seen_ms = $2, value = $3, summary = $4 WHERE fingerprint = $1 AND status <> 'resolved'`,
-            [fp, now, s.value, summary],
-          );
-          if (u.rowCount > 0) continue;
-          const gk = this.groupKey(rule, { source: 'monitor', kind: c.metric, region: '', key: lt });
+      for (const w of writes) {
+        if (w.kind === 'resolve') {
+          await this.resolve(tx, w.id, w.rule, w.status, now, 'condition cleared');
+          if (w.status === 'firing') res.resolved++;
+        } else if (w.kind === 'update') {
+          await tx.query(`UPDATE alerting_alerts SET last_seen_ms = $2, value = $3, summary = $4 WHERE fingerprint = $1 AND status <> 'resolved'`, [w.fp, now, w.value, w.summary]);
+        } else {
+          const gk = this.groupKey(w.rule, { source: 'monitor', kind: w.metric, region: '', key: w.lt });
           await tx.query(
             `INSERT INTO alerting_alerts (fingerprint, rule_id, group_key, key, source, kind, severity, summary, region, value, status, started_ms, last_seen_ms, events)
              VALUES ($1, $2, $3, $4, 'monitor', $5, $6, $7, NULL, $8, 'pending', $9, $9, 0)`,
-            [fp, rule.id, gk, lt === '' ? c.metric : lt, c.metric, rule.severity, summary, s.value, now],
+            [w.fp, w.rule.id, gk, w.lt === '' ? w.metric : w.lt, w.metric, w.rule.severity, w.summary, w.value, now],
           );
-        }
-        // observed and no longer true: resolved (a pending one simply disappears into resolved, never told)
-        const open = await tx.query<{ id: string | number; fingerprint: string; status: AlertStatus }>(
-          `SELECT id, fingerprint, status FROM alerting_alerts WHERE rule_id = $1 AND status <> 'resolved'`,
-          [rule.id],
-        );
-        for (const a of open.rows) {
-          if (trueFps.includes(a.fingerprint)) continue;
-          await this.resolve(tx, Number(a.id), rule, a.status, now, 'condition cleared');
-          if (a.status === 'firing') _res.resolved++;
         }
       }
     });
@@ -327,10 +347,12 @@ export class AlertEngine {
     }
   }
 
-  private async transitions(byId: Map<string, RuleSpec>, res: TickResult): Promise<void> {
+  /** Returns how many alerts are open (pending or firing) after it. */
+  private async transitions(byId: Map<string, RuleSpec>, res: TickResult): Promise<number> {
     const now = this.o.now();
     const open = await this.o.db.query<AlertRow>(`SELECT * FROM alerting_alerts WHERE status <> 'resolved' ORDER BY id`);
-    if (open.rows.length === 0) return;
+    if (open.rows.length === 0) return 0;
+    let stillOpen = open.rows.length;
     await this.o.db.transaction(async (tx) => {
       for (const a of open.rows) {
         const rule = byId.get(a.rule_id);
@@ -338,12 +360,14 @@ export class AlertEngine {
         if (rule === undefined || !rule.enabled) {
           await this.resolve(tx, id, rule, a.status, now, 'rule removed or disabled');
           if (a.status === 'firing') res.resolved++;
+          stillOpen--;
           continue;
         }
         const quietFor = now - Number(a.last_seen_ms);
         if (rule.condition.type === 'event' && quietFor >= rule.resolveAfterSec * 1000) {
           await this.resolve(tx, id, rule, a.status, now, `no event for ${rule.resolveAfterSec} s`);
           if (a.status === 'firing') res.resolved++;
+          stillOpen--;
           continue;
         }
         if (a.status === 'pending' && now - Number(a.started_ms) >= rule.forSec * 1000) {
@@ -356,6 +380,7 @@ export class AlertEngine {
         }
       }
     });
+    return stillOpen;
   }
 
   private async activeSilences(now: number): Promise<Silence[]> {

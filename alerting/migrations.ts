@@ -104,4 +104,12 @@ CREATE TABLE alerting_detections (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'code-history-at-index',
+    // the red/yellow anomaly detector (detectors.ts) reads the last hour and the
+    // same hour of 14 past days from code_history every minute: without an index
+    // on at that is 15 sequential scans of the largest table per run
+    sql: `CREATE INDEX IF NOT EXISTS alerting_code_history_at_ix ON code_history (at);`,
+  },
 ];

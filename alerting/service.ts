@@ -103,6 +103,10 @@ export class AlertingService {
   }
 
   start(): void {
+    if (!this.cfg.loops) {
+      this.host.log('alerting: background loops off (ALERT_LOOPS=off): routes, console and SMS test work, nothing is polled');
+      return;
+    }
     const loop = (ms: number, what: keyof AlertingService['busy'], fn: () => Promise<unknown>): void => {
       const run = (): void => {
         if (this.stopped || this.busy[what]) return;

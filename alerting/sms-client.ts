@@ -118,6 +118,8 @@ export class SmsClient {
   private flushing: Promise<FlushResult> | null = null;
   /** after a transport failure the whole gateway is backed off, not just the one message */
   private gatewayRetryAtMs = 0;
+  /** false after a flush found the queue empty and nothing was queued since: a quiet flush reads nothing */
+  private mayHaveWork = true;
   private consecutiveFailures = 0;
   private again = false;
   /** counters for the metrics */
@@ -143,6 +145,7 @@ export class SmsClient {
 
   /** Queues a message in the caller's transaction; a second enqueue of the same id is a no-op. */
   async enqueue(tx: SqlClient, m: SmsToSend): Promise<boolean> {
+    this.mayHaveWork = true;
     const text = (PREFIX + m.text).slice(0, 500);
     const now = this.o.now();
     const r = await tx.query(
@@ -184,12 +187,19 @@ export class SmsClient {
   private async flushOnce(): Promise<FlushResult> {
     const res: FlushResult = { sent: 0, failed: 0, rejected: 0, overBudget: 0 };
     const now = this.o.now();
-    if (now < this.gatewayRetryAtMs) return res;
+    if (now < this.gatewayRetryAtMs || !this.mayHaveWork) return res;
+    this.mayHaveWork = false;
     const due = await this.db.query<Row>(
       `SELECT * FROM alerting_sms WHERE status = 'queued' AND next_attempt_ms <= $1 ORDER BY created_ms, id LIMIT 100`,
       [now],
     );
-    if (due.rows.length === 0) return res;
+    if (due.rows.length === 0) {
+      // rows waiting out a backoff keep the flag up
+      const left = await this.db.query(`SELECT 1 FROM alerting_sms WHERE status = 'queued' LIMIT 1`);
+      this.mayHaveWork = left.rows.length > 0;
+      return res;
+    }
+    this.mayHaveWork = true;
     const dayStart = chinaDayStart(now);
     const c = await this.db.query<{ n: string | number }>(`SELECT count(*) AS n FROM alerting_sms WHERE status = 'sent' AND sent_ms >= $1`, [dayStart]);
     let sentToday = Number(c.rows[0]!.n);

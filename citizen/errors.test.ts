@@ -19,10 +19,12 @@ describe('citizen error catalogue', () => {
     }
   });
 
-  it('serialises with the Chinese text', () => {
+  it('carries the Chinese text and names the field in the body (not as a generic 填写项 prefix)', () => {
     const e = new CitizenError('CIT_ERR_TEXT_MARKUP', undefined, 'text');
     expect(e).toBeInstanceOf(CodedError);
     expect(e.statusCode).toBe(400);
-    expect(e.toJSON()).toMatchObject({ error: 'CIT_ERR_TEXT_MARKUP', field: 'text', zh: CITIZEN_ERRORS.CIT_ERR_TEXT_MARKUP.zh });
+    expect(e.zh).toBe(CITIZEN_ERRORS.CIT_ERR_TEXT_MARKUP.zh);
+    expect(e.field).toBeUndefined();
+    expect(e.toJSON()).toEqual({ error: 'CIT_ERR_TEXT_MARKUP', message: 'text: text contains markup or script', field: 'text' });
   });
 });

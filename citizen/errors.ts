@@ -37,12 +37,26 @@ export const CITIZEN_ERRORS = {
 export type CitizenErrorCode = keyof typeof CITIZEN_ERRORS;
 
 /**
- * The error class: its JSON body also carries `zh`, so the citizen page and
- * the console show the Chinese text without a copy of this catalogue.
+ * The error class. The input field goes into the JSON body as `field`, but
+ * not into CodedError's `field` property: admin-api's error handler prefixes
+ * `zh` with the Chinese name of that property's field (admin-api/field-labels.ts),
+ * which does not know this capability's fields and would say 「填写项：」.
+ * Our `zh` texts already name what is wrong (「验证码错误或已过期」, 「照片不能超过 2 MB」).
  */
 export class CitizenError extends errorClass('CitizenError', CITIZEN_ERRORS) {
-  override toJSON(): { error: string; message: string; field?: string; zh: string } {
-    return { ...super.toJSON(), zh: CITIZEN_ERRORS[this.code as CitizenErrorCode].zh };
+  /** the request field the error concerns (JSON `field`) */
+  readonly input: string | undefined;
+
+  constructor(code: CitizenErrorCode, detail?: string, field?: string, zhDetail?: string) {
+    super(code, detail, undefined, zhDetail);
+    this.input = field;
+    // the same English message as with a field (`text: …`), for logs and API clients
+    if (field !== undefined) this.message = `${field}: ${detail ?? CITIZEN_ERRORS[code].message}`;
+  }
+
+  override toJSON(): { error: string; message: string; field?: string } {
+    const j = super.toJSON();
+    return this.input === undefined ? j : { ...j, field: this.input };
   }
 }
 

@@ -43,6 +43,7 @@ describe('edge config', () => {
       signThreads: 1,
       sessionCacheSize: 131_072,
       displayCacheSize: 131_072,
+      scanGatherMs: 0,
     });
     expect(c.sessionKey).toHaveLength(32);
     const path = join(dir, SESSION_KEY_FILE);
@@ -90,6 +91,8 @@ describe('edge config', () => {
       [{ EDGE_SIGN_THREADS: '100' }, 'EDGE_SIGN_THREADS'],
       [{ EDGE_SESSION_CACHE: 'big' }, 'EDGE_SESSION_CACHE'],
       [{ EDGE_SESSION_CACHE: String(2 ** 24 + 1) }, 'EDGE_SESSION_CACHE'], // above the session table's limit: refused at config, not at start
+      [{ EDGE_DISPLAY_CACHE: '-1' }, 'EDGE_DISPLAY_CACHE'],
+      [{ EDGE_SCAN_GATHER_MS: '51' }, 'EDGE_SCAN_GATHER_MS'],
       [{ HC_SESSION_KEY: 'abcd' }, 'HC_SESSION_KEY'],
       [{ HC_SESSION_KEY: 'zz'.repeat(32) }, 'HC_SESSION_KEY'],
     ];

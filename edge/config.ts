@@ -25,6 +25,7 @@ import { EdgeError } from './errors.js';
  * | EDGE_SIGN_THREADS      | 1                  | piscina signing threads per server process |
  * | EDGE_APP_SESSION_URL   | auto               | where the citizen page's login form posts: `auto` (same host, port 8081), `:<port>/v1/session` (same host, that port), a URL, or `none` (no form); the embedded stack sets `:<ADMIN_PORT>/v1/session` |
  * | EDGE_SESSION_CACHE     | 131072             | verified sessions held in the fixed session table (64-byte slots plus the token text, ≈ 128–256 B each, allocated at start; ≤ 16777216) |
+ * | EDGE_SCAN_GATHER_MS    | 0                  | ms a scan group gathers before its fsync'ed commit (edge/scan-spool.ts); 0 = the end of the tick |
  * | EDGE_DISPLAY_CACHE     | = EDGE_SESSION_CACHE | display bodies kept in memory per server process (512 B each, allocated at start; 0 = serve every display from LMDB; edge/display-cache.ts) |
  *
  * EDGE_MAX_LAG_SEC = 120: long enough to ride out a Redis failover or a
@@ -49,6 +50,8 @@ export interface EdgeConfig {
   readonly displayCacheSize?: number;
   /** EDGE_APP_SESSION_URL: the citizen page's login endpoint (app-assets.ts `sessionUrl`); undefined = as built ("auto") */
   readonly appSessionUrl?: string | null;
+  /** scan group commit window, ms (edge/scan-spool.ts); absent = 0 */
+  readonly scanGatherMs?: number;
 }
 
 /** `<data dir>/session.key`: the session HMAC key, 64 hex characters and a newline, mode 0600. */
@@ -128,10 +131,11 @@ export function loadEdgeConfig(env: Env = process.env): EdgeConfig {
   const signThreads = intVar(env, 'EDGE_SIGN_THREADS', 1, 1, 64);
   const sessionCacheSize = intVar(env, 'EDGE_SESSION_CACHE', 131_072, 1, 1 << 24);
   const displayCacheSize = intVar(env, 'EDGE_DISPLAY_CACHE', sessionCacheSize, 0, 1 << 24);
+  const scanGatherMs = intVar(env, 'EDGE_SCAN_GATHER_MS', 0, 0, 50);
   const rawKey = env.HC_SESSION_KEY;
   const sessionKey = rawKey !== undefined && rawKey !== '' ? hexKey('HC_SESSION_KEY', rawKey) : loadOrCreateSessionKey(dataDir);
   const appSessionUrl = appSessionUrlVar(env);
-  return { host, port, workers, dataDir, sessionKey, maxLagSec, tokenTtlSec, signAlg, keyLifetimeDays, signThreads, sessionCacheSize, displayCacheSize, appSessionUrl };
+  return { host, port, workers, dataDir, sessionKey, maxLagSec, tokenTtlSec, signAlg, keyLifetimeDays, signThreads, sessionCacheSize, displayCacheSize, scanGatherMs, appSessionUrl };
 }
 
 /** EDGE_APP_SESSION_URL: unset/auto → undefined (as built), none → null, `:<port>/path`, `/path` or an http(s) URL. */

@@ -58,6 +58,8 @@ export class DisplayCache {
   /** the session table, as 32-bit words (SLOT_ENTRY_OFFSET) */
   private readonly slotWords: Uint32Array;
   private readonly byUid = new Map<string, number>();
+  /** a view of each entry's body, made when it is filled: a hit allocates nothing */
+  private readonly views: (Uint8Array | undefined)[];
   private hand = 0;
   private gen = 1;
   /** the replica's applied sequence these bodies are valid at (−1: none yet) */
@@ -72,6 +74,7 @@ export class DisplayCache {
     if (sessionTable.byteOffset % 4 !== 0 || sessionTable.byteLength % SLOT_BYTES !== 0) throw new RangeError('session table must be 4-aligned whole slots');
     this.entries = entries;
     this.arena = new Uint8Array(entries * ENTRY_BYTES);
+    this.views = new Array<Uint8Array | undefined>(entries).fill(undefined);
     this.slotWords = new Uint32Array(sessionTable.buffer, sessionTable.byteOffset, sessionTable.byteLength >> 2);
   }
 
@@ -92,7 +95,7 @@ export class DisplayCache {
     const exp = ((arena[off + 16]! << 24) >>> 0) + (arena[off + 17]! << 16) + (arena[off + 18]! << 8) + arena[off + 19]!;
     if (exp <= validAfter) return undefined;
     this.hits++;
-    return new Uint8Array(arena.buffer, arena.byteOffset + off + HEADER, (arena[off + 20]! << 8) | arena[off + 21]!);
+    return this.views[a - 1];
   }
 
   /** Keeps a body read from LMDB for the session at `slot` (slow path: the first display of a session in this process). */
@@ -123,6 +126,7 @@ export class DisplayCache {
     arena[off + 22] = this.gen >>> 8;
     arena[off + 23] = this.gen & 0xff;
     arena.set(body, off + HEADER);
+    if (this.views[a]?.length !== body.length) this.views[a] = new Uint8Array(arena.buffer, arena.byteOffset + off + HEADER, body.length);
     this.slotWords[(slot + SLOT_ENTRY_OFFSET) >> 2] = a + 1;
     this.fills++;
   }

@@ -10,6 +10,12 @@ import { watchAbort } from './request-body.js';
 import { UID_OFFSET } from './session-cache.js';
 import { Edge, replyError, replyErrorLater, requireReader, session } from './edge-state.js';
 
+/**
+ * GET /v1/code (DESIGN §5): the hot path — a cached session and a body from
+ * memory (edge/display-cache.ts) or from the replica — and the slow paths:
+ * first sight of a session, a stale replica, a miss that signs on the pool.
+ */
+
 // ─── GET /v1/code ───────────────────────────────────────────────────────────
 
 /**

@@ -4,6 +4,12 @@ import { errorReply, JSON_TYPE, replyJson, STATUS_LINE } from './http-reply.js';
 import { type Route } from './metrics.js';
 import { KEYS_CACHE_CONTROL, Edge, refreshState, logInternal, replyError } from './edge-state.js';
 
+/**
+ * The operators' and scanners' routes (DESIGN §5): the key set with ETag
+ * revalidation, liveness and readiness, Prometheus metrics, the citizen
+ * page, and the 404/405 answers for everything else.
+ */
+
 // ─── keys, health, metrics, fallbacks ─────────────────────────────────────────
 
 export function onKeys(edge: Edge, res: HttpResponse, req: HttpRequest): void {

@@ -11,6 +11,12 @@ import { ReplicaReader } from './replica-reader.js';
 import { declaredLength, MAX_BODY_BYTES, parseJsonObject, startBody, stringField, type PendingRequest } from './request-body.js';
 import { MAX_VENUE_ID, MAX_TOKEN_TEXT, Edge, reloadKeySet, replyError, replyErrorLater, requireReader, session } from './edge-state.js';
 
+/**
+ * POST /v1/scan and POST /v1/verify (DESIGN §5): read the body, check it
+ * against the replica, spool the event durably (group commit,
+ * edge/scan-spool.ts), THEN answer — an answered scan is never lost.
+ */
+
 // ─── POST /v1/scan, POST /v1/verify ───────────────────────────────────────────
 
 function venueJson(v: Venue): { id: string; name: string; kind: string } {

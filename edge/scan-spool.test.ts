@@ -67,4 +67,21 @@ describe('ScanSpool', () => {
     expect(s.depth()).toBe(5);
     await s.close();
   });
+  it('commits every event of a tick in one fsync\'ed transaction, and with a gather window across ticks', async () => {
+    const s = ScanSpool.open(tempDir());
+    await Promise.all(Array.from({ length: 40 }, (_, i) => s.add(ev(i))));
+    expect(s.commits).toBe(1);
+    expect(s.written).toBe(40);
+    await s.close();
+    const w = ScanSpool.open(tempDir(), 30);
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < 5; i++) {
+      pending.push(w.add(ev(i)));
+      await new Promise((r) => setImmediate(r)); // the next tick: still inside the 30 ms window
+    }
+    await Promise.all(pending);
+    expect(w.commits).toBe(1);
+    expect(w.depth()).toBe(5);
+    await w.close();
+  });
 });

@@ -27,9 +27,13 @@ import { methodNotAllowed, notFound, onApp, onHealthz, onKeys, onMetrics, onRead
  *
  *   Authorization header ─▶ SessionCache.lookup (decode the token, probe one
  *                             64-byte slot, expiry check)
- *     ─▶ ReplicaReader.freshDisplayBody(slot's uid, now + refresh margin)
- *                             (one LMDB get; the uid is read in place)
- *     ─▶ res.end(bytes 6.. of the entry)   — the exact JSON body, sent as stored
+ *     ─▶ DisplayCache.body(slot)  (the arena entry the slot names: uid check,
+ *                             expiry check; validated once per turn against
+ *                             the replica's change log — edge/display-cache.ts)
+ *     ─▶ else ReplicaReader.freshDisplayBody(slot's uid, now + refresh margin)
+ *                             (one LMDB get; the uid is read in place), kept
+ *                             in the DisplayCache for the next display
+ *     ─▶ res.end(the body)   — the exact JSON body, sent as stored
  *
  * Everything else is the slow path: a session not cached yet (HMAC check),
  * no stored display or one near expiry (sign on the pool, render, store,
@@ -161,7 +165,7 @@ export async function startEdgeServer(config: EdgeConfig, deps: EdgeDeps = {}): 
   const nowSec = Math.floor(Date.now() / 1000);
   let reader: ReplicaReader | null = deps.reader ?? null;
   const ownsReader = deps.reader === undefined;
-  const spool = deps.spool ?? ScanSpool.open(config.dataDir);
+  const spool = deps.spool ?? ScanSpool.open(config.dataDir, config.scanGatherMs ?? 0);
   const ownsSpool = deps.spool === undefined;
   let pool: SignPool | null = null;
   try {

@@ -138,9 +138,9 @@ export class ArchiveIntake {
         await tx.query('UPDATE exchange_archives SET batches = $2::jsonb WHERE id = $1', [id, JSON.stringify(batches)]);
         for (const fw of forwards) {
           await tx.query(
-            `INSERT INTO exchange_forwards (id, archive_id, recipient_id, remote_name, bytes, status, next_attempt_at)
-             VALUES ($1, $2, $3, $4, $5, 'pending', $6)`,
-            [fw.id, id, fw.recipientId, fw.remoteName, fw.bytes, new Date(this.host.nowMs())],
+            `INSERT INTO exchange_forwards (id, archive_id, recipient_id, remote_name, bytes, status, next_attempt_at, node)
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)`,
+            [fw.id, id, fw.recipientId, fw.remoteName, fw.bytes, new Date(this.host.nowMs()), this.jobs.node],
           );
         }
       });

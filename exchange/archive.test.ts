@@ -181,6 +181,31 @@ describe('archives over SFTP', () => {
     expect(readdirSync(sshd.remoteDir).some((n) => n.endsWith('.part'))).toBe(false);
   }, 60_000);
 
+  it('archives are pulled from a department\'s SFTP server once: renamed .taken, a re-pull of the same bytes is a duplicate', async () => {
+    const pickupDir = join(sshd.dir, 'outbox');
+    mkdirSync(pickupDir, { recursive: true });
+    const bad = await f.call('PUT', '/admin/v1/exchange/sftp-sources/cdc-outbox', { token: f.tokens.admin, body: { department: DEPT, dataset: 'nat-result', host: '127.0.0.1', port: sshd.port, username: sshd.username, remoteDir: 'relative' } });
+    expect([bad.status, bad.body.error, bad.body.field]).toEqual([400, 'EXC_ERR_SFTP_SOURCE', 'remoteDir']);
+    const put = await f.call('PUT', '/admin/v1/exchange/sftp-sources/cdc-outbox', {
+      token: f.tokens.admin,
+      body: { department: DEPT, dataset: 'nat-result', host: '127.0.0.1', port: sshd.port, username: sshd.username, remoteDir: pickupDir, privateKey: sshd.privateKey },
+    });
+    expect(put.status).toBe(200);
+    const src = join(f.dataDir, 'pull.csv');
+    writeFileSync(src, natCsv(5600, 5));
+    await encryptZip([{ name: 'a.csv', path: src }], join(pickupDir, 'cdc-1207.zip'), expandPattern(RULE, f.clock.ms));
+    const copy = readFileSync(join(pickupDir, 'cdc-1207.zip'));
+    const got = await inst.pickup.poll();
+    expect(got).toEqual([expect.objectContaining({ status: 'done' })]);
+    expect(readdirSync(pickupDir)).toEqual(['cdc-1207.zip.taken']);
+    await inst.jobs.idle();
+    expect(await inst.jobs.get(got[0]!.batches[0]!)).toMatchObject({ status: 'done', rows: { accepted: 5 } });
+    // the master died before the rename: the same file is pulled again and recorded as a duplicate
+    writeFileSync(join(pickupDir, 'cdc-1207.zip'), copy);
+    expect(await inst.pickup.poll()).toEqual([expect.objectContaining({ status: 'duplicate', batches: [] })]);
+    await inst.forwarder.deliverDue();
+  }, 60_000);
+
   it('a forward that keeps failing is given up after the limit and raises an alert', async () => {
     await sshd.stop();
     await dropArchive('dead.zip', expandPattern(RULE, f.clock.ms), natCsv(5500, 1));

@@ -3,6 +3,7 @@ import { PiiCrypto } from '../master/pii-crypto.js';
 import { ArchiveIntake } from './archive-intake.js';
 import { ExchangeSecrets } from './recipients.js';
 import { SftpForwarder } from './sftp-forward.js';
+import { SftpPickup } from './sftp-pickup.js';
 import { loadExchangeConfig, type ExchangeConfig } from './config.js';
 import { DatasetStore } from './dataset-store.js';
 import { ImportJobs } from './import-jobs.js';
@@ -20,6 +21,7 @@ export interface ExchangeInstance {
   readonly secrets: ExchangeSecrets;
   readonly intake: ArchiveIntake;
   readonly forwarder: SftpForwarder;
+  readonly pickup: SftpPickup;
 }
 
 export const exchangeCapability = defineCapability<ExchangeConfig>({
@@ -30,13 +32,15 @@ export const exchangeCapability = defineCapability<ExchangeConfig>({
     const datasets = new DatasetStore(host.db);
     await datasets.seed();
     const jobs = new ImportJobs(host, cfg, datasets);
-    const secrets = new ExchangeSecrets(host.db, new PiiCrypto(host.secrets));
+    const crypto = new PiiCrypto(host.secrets);
+    const secrets = new ExchangeSecrets(host.db, crypto);
     const forwarder = new SftpForwarder(host, secrets, { pollMs: cfg.forwardPollMs, maxAttempts: cfg.forwardMaxAttempts, connectTimeoutMs: cfg.sftpTimeoutMs });
     const intake = new ArchiveIntake(host, jobs, datasets, secrets, forwarder, {
       pollMs: cfg.intakePollMs,
       limits: { maxEntries: cfg.zipMaxEntries, maxEntryBytes: cfg.zipMaxBytes, maxTotalBytes: cfg.zipMaxBytes, maxRatio: cfg.zipMaxRatio },
     });
-    const parts = { jobs, datasets, secrets, intake, forwarder };
+    const pickup = new SftpPickup(host, host.db, crypto, intake, { pollMs: cfg.intakePollMs, connectTimeoutMs: cfg.sftpTimeoutMs });
+    const parts = { jobs, datasets, secrets, intake, forwarder, pickup };
     const instance = {
       ...parts,
       routes: (app: Parameters<typeof registerExchangeRoutes>[0], ctx: Parameters<typeof registerExchangeRoutes>[1]) =>
@@ -44,9 +48,11 @@ export const exchangeCapability = defineCapability<ExchangeConfig>({
       start: async () => {
         await jobs.start();
         intake.start();
+        pickup.start();
         forwarder.start();
       },
       stop: async () => {
+        await pickup.stop();
         await intake.stop();
         await forwarder.stop();
         await jobs.stop();

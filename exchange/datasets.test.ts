@@ -1,6 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAdmin, type Fixture } from '../admin-api/admin-fixture.common.js';
+import ExcelJS from 'exceljs';
+import { rid, startAdmin, type Fixture } from '../admin-api/admin-fixture.common.js';
 import { PiiCrypto } from '../master/pii-crypto.js';
 import { exchangeCapability, type ExchangeInstance } from './capability.js';
 import { chinaTime, csv, hostOf, NAT_HEADER, residentId, upload } from './test-helpers.common.js';
@@ -90,6 +91,38 @@ describe('datasets', () => {
     expect(nat.fields.find((x: any) => x.name === 'result').values).toContainEqual(['阴性', 'negative']);
     const r = await upload(f, f.tokens.operator, { name: 'n.csv', data: csv(['idType,idNo,name,phone,sampledAt,result', `resident,${residentId(15)},王二,,${ago(1)},阴性`]) }, { dataset: 'nat-result', department: 'x' });
     expect(await done(r.body.id)).toMatchObject({ status: 'done', datasetVersion: 2, rows: { accepted: 1 } });
+  });
+});
+
+describe('masked data return', () => {
+  it('each city gets the batch rows of its own residents, masked, and every return is recorded', async () => {
+    const luzhou = rid('51050219900101124');
+    const cd1 = residentId(21);
+    const cd2 = residentId(22);
+    const lines = [NAT_HEADER, `resident,${cd1},欧阳娜娜,13900000021,${ago(1)},阳性,所`, `resident,${luzhou},李四,,${ago(1)},阴性,所`, `resident,${cd2},王五,,${ago(1)},阴性,所`];
+    const r = await upload(f, f.tokens.operator, { name: 'ret.csv', data: csv(lines) }, { dataset: 'nat-result', department: '省中心' });
+    await done(r.body.id);
+    const get = async (token: string, q = ''): Promise<ExcelJS.Worksheet> => {
+      const res = await fetch(`${f.base}/admin/v1/imports/${r.body.id}/return.xlsx${q}`, { headers: { authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(200);
+      const wb = new ExcelJS.Workbook();
+      await wb.xlsx.load(await res.arrayBuffer());
+      return wb.worksheets[0]!;
+    };
+    const cd = await get(f.tokens.city_officer, '?region=');
+    expect(cd.rowCount).toBe(3);
+    expect(cd.getRow(2).values).toEqual([undefined, 2, '居民身份证', `${cd1.slice(0, 4)}**********${cd1.slice(14)}`, '欧**娜', '139****0021', expect.stringContaining('锦江区'), '核酸检测', expect.any(String), '阳性']);
+    expect(JSON.stringify(cd.getSheetValues())).not.toContain(cd1);
+    // a city officer cannot widen the region
+    const wide = await get(f.tokens.city_officer, '?region=51');
+    expect(wide.rowCount).toBe(3);
+    const lz = await get(f.tokens.city_officer_b);
+    expect(lz.rowCount).toBe(2);
+    expect(lz.getRow(2).getCell(1).value).toBe(3);
+    const mon = await f.call('GET', '/admin/v1/exchange/returns', { token: f.tokens.operator });
+    expect(mon.body.returns.filter((x: any) => x.batch === r.body.id).map((x: any) => [x.region, x.rows]).sort()).toEqual([['5101', 2], ['5101', 2], ['5105', 1]]);
+    const mine = await f.call('GET', '/admin/v1/exchange/returns', { token: f.tokens.city_officer });
+    expect(mine.body.returns.every((x: any) => x.region.startsWith('5101'))).toBe(true);
   });
 });
 

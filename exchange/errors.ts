@@ -41,6 +41,7 @@ export const EXCHANGE_ERRORS = {
   EXC_ERR_NO_PASSWORD_RULE: { status: 422, message: 'the department has no password rule', zh: '报送单位未设置密码规则' },
   EXC_ERR_PASSWORD_RULE: { status: 400, message: 'invalid password rule', zh: '密码规则不合法' },
   EXC_ERR_RECIPIENT: { status: 400, message: 'invalid recipient', zh: '接收方配置不合法' },
+  EXC_ERR_SFTP_SOURCE: { status: 400, message: 'invalid SFTP source', zh: 'SFTP 接收源配置不合法' },
   EXC_ERR_SFTP: { status: 502, message: 'the SFTP server could not be reached or refused the file', zh: 'SFTP 服务器连接或传输失败，将自动重试' },
   // row errors
   EXC_ERR_REQUIRED: { status: 422, message: 'required field is empty', zh: '必填字段为空' },

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { CapabilityHost } from '../admin-api/capability.js';
 import { raiseAlertEvent } from '../master/alert-events.js';
@@ -77,6 +78,10 @@ export interface NewBatch {
   readonly origin?: string;
 }
 
+export function nodeId(dataDir: string): string {
+  return `${hostname()}:${dataDir}`;
+}
+
 export function newBatchId(): string {
   return randomBytes(9).toString('base64url');
 }
@@ -93,7 +98,15 @@ export class ImportJobs {
   /** called after each committed chunk (console progress; tests stop the queue here to simulate a restart) */
   onChunk: ((batchId: string, nextRow: number) => void) | null = null;
 
+  /**
+   * This master process's identity (host name + data dir): in a cluster
+   * every master starts the queue, but only the one holding a batch's
+   * spooled file may work on it (another would find no file and fail it).
+   */
+  readonly node: string;
+
   constructor(private readonly host: CapabilityHost, private readonly cfg: ExchangeConfig, private readonly datasets: DatasetStore) {
+    this.node = nodeId(host.dataDir);
     this.crypto = new PiiCrypto(host.secrets);
     this.spoolDir = join(host.dataDir, 'exchange', 'spool');
     mkdirSync(this.spoolDir, { recursive: true, mode: 0o700 });
@@ -106,9 +119,9 @@ export class ImportJobs {
   /** Records a spooled file as a queued batch and queues it. */
   async create(id: string, b: NewBatch): Promise<void> {
     await this.host.db.query(
-      `INSERT INTO exchange_batches (id, dataset, dataset_version, department, region, file_name, format, size_bytes, sha256, status, created_by, next_row, origin)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, 2, $11)`,
-      [id, b.dataset.id, b.dataset.version, b.department, b.region, b.fileName, b.format, b.sizeBytes, b.sha256, b.createdBy, b.origin ?? 'upload'],
+      `INSERT INTO exchange_batches (id, dataset, dataset_version, department, region, file_name, format, size_bytes, sha256, status, created_by, next_row, origin, node)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, 2, $11, $12)`,
+      [id, b.dataset.id, b.dataset.version, b.department, b.region, b.fileName, b.format, b.sizeBytes, b.sha256, b.createdBy, b.origin ?? 'upload', this.node],
     );
     this.enqueue(id);
   }
@@ -133,7 +146,8 @@ export class ImportJobs {
     this.started = true;
     this.stopping = false;
     const r = await this.host.db.query<{ id: string }>(
-      "SELECT id FROM exchange_batches WHERE status IN ('queued', 'running') ORDER BY created_at, id",
+      "SELECT id FROM exchange_batches WHERE status IN ('queued', 'running') AND node = $1 ORDER BY created_at, id",
+      [this.node],
     );
     for (const x of r.rows) if (!this.queue.includes(x.id)) this.queue.push(x.id);
     this.kick();

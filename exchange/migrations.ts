@@ -43,7 +43,9 @@ CREATE TABLE exchange_batches (
   started_at      timestamptz NULL,
   finished_at     timestamptz NULL,
   origin          text NOT NULL DEFAULT 'upload',
-  header          jsonb NULL
+  header          jsonb NULL,
+  -- the master process whose data dir holds the spooled file (cluster: only it works on the batch)
+  node            text NOT NULL DEFAULT ''
 );
 CREATE INDEX exchange_batches_created_ix ON exchange_batches (created_at DESC);
 CREATE INDEX exchange_batches_status_ix ON exchange_batches (status);
@@ -156,12 +158,45 @@ CREATE TABLE exchange_forwards (
   next_attempt_at timestamptz NOT NULL DEFAULT now(),
   last_error      text NULL,
   sent_at         timestamptz NULL,
-  created_at      timestamptz NOT NULL DEFAULT now()
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  -- the master process whose data dir holds the re-encrypted file
+  node            text NOT NULL DEFAULT ''
 );
 CREATE INDEX exchange_forwards_due_ix ON exchange_forwards (next_attempt_at) WHERE status = 'pending';
+`;
+
+/** Departments' SFTP servers the exchange pulls archives from (secrets sealed like recipients'). */
+const V3 = `
+CREATE TABLE exchange_sftp_sources (
+  id          text PRIMARY KEY,
+  department  text NOT NULL,
+  dataset     text NOT NULL,
+  host        text NOT NULL,
+  port        integer NOT NULL,
+  username    text NOT NULL,
+  remote_dir  text NOT NULL,
+  secret_enc  bytea NOT NULL,
+  updated_by  text NOT NULL,
+  updated_at  timestamptz NOT NULL DEFAULT now()
+);
+`;
+
+/** Masked data returns (智能数据返还): who took which batch's rows for which region, when. */
+const V4 = `
+CREATE TABLE exchange_returns (
+  id          bigserial PRIMARY KEY,
+  batch_id    text NOT NULL REFERENCES exchange_batches (id),
+  region      text NOT NULL,
+  actor       text NOT NULL,
+  rows        integer NOT NULL,
+  at          timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX exchange_returns_batch_ix ON exchange_returns (batch_id, region);
 `;
 
 export const EXCHANGE_MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'imports', sql: V1 },
   { version: 2, name: 'archives', sql: V2 },
+  { version: 3, name: 'sftp-sources', sql: V3 },
+  { version: 4, name: 'returns', sql: V4 },
 ]);

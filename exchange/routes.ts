@@ -11,6 +11,7 @@ import { inScope } from '../admin-api/roles.js';
 import { ERROR_BODY } from '../admin-api/schemas.js';
 import { PiiCrypto } from '../master/pii-crypto.js';
 import { decryptReject } from './apply-chunk.js';
+import { writeMaskedReturn } from './data-return.js';
 import type { ExchangeConfig } from './config.js';
 import type { DatasetStore } from './dataset-store.js';
 import { codeTable, type DatasetDef } from './datasets.js';
@@ -21,6 +22,7 @@ import type { ArchiveIntake } from './archive-intake.js';
 import { maskPattern } from './password-rules.js';
 import { validateRecipient, type ExchangeSecrets } from './recipients.js';
 import type { SftpForwarder } from './sftp-forward.js';
+import { validateSource, type SftpPickup } from './sftp-pickup.js';
 
 /**
  * The exchange's API (issue 10):
@@ -77,6 +79,7 @@ export interface ExchangeParts {
   readonly secrets: ExchangeSecrets;
   readonly intake: ArchiveIntake;
   readonly forwarder: SftpForwarder;
+  readonly pickup: SftpPickup;
 }
 
 export async function registerExchangeRoutes(app: FastifyInstance, ctx: Ctx, host: CapabilityHost, cfg: ExchangeConfig, parts: ExchangeParts): Promise<void> {
@@ -239,6 +242,46 @@ export async function registerExchangeRoutes(app: FastifyInstance, ctx: Ctx, hos
     return reply.send(out);
   });
 
+  app.get('/admin/v1/imports/:id/return.xlsx', {
+    config: { access: 'exchange.read', rate: 'admin' },
+    schema: {
+      summary: "Masked data return: the batch's processed rows of one region (a city officer: its own), masked, as XLSX; recorded",
+      tags: ['exchange'], params: ID_PARAM,
+      querystring: { type: 'object', additionalProperties: false, properties: { region: { type: 'string', pattern: '^[0-9]{0,12}$' } } },
+    },
+  }, async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const p = principalOf(req);
+    const asked = (req.query as { region?: string }).region ?? '';
+    // a scoped account gets its own region (or a part of it), never more
+    const region = p.regionPrefix === '' || asked.startsWith(p.regionPrefix) ? (asked === '' ? p.regionPrefix : asked) : p.regionPrefix;
+    const b = await jobs.get(id);
+    if (b === null || (b.status !== 'done' && b.status !== 'failed')) throw new ExchangeError(b === null ? 'EXC_ERR_BATCH_NOT_FOUND' : 'EXC_ERR_NOT_FINISHED');
+    const out = new PassThrough();
+    const done = writeMaskedReturn(host.db, crypto, id, region, p.username, out);
+    done.then(
+      (rows) => ctx.audit(req, { action: 'exchange.return', target: `import:${id}`, outcome: 'ok', details: { region, rows } }),
+      (err: unknown) => {
+        host.log(`exchange: return ${id} failed: ${(err as Error).name}`);
+        out.destroy(err as Error);
+      },
+    );
+    void reply.header('content-type', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
+    void reply.header('content-disposition', `attachment; filename="return-${id}-${region || 'all'}.xlsx"`);
+    return reply.send(out);
+  });
+
+  app.get('/admin/v1/exchange/returns', {
+    config: { access: 'exchange.read', rate: 'admin' },
+    schema: { summary: 'Monitoring of masked returns: which batch went to which region, by whom, when (a city officer: its own)', tags: ['exchange'] },
+  }, async (req) => {
+    const prefix = principalOf(req).regionPrefix;
+    const r = await host.db.query<{ batch_id: string; region: string; actor: string; rows: number; at: Date }>(
+      `SELECT batch_id, region, actor, rows, at FROM exchange_returns WHERE $1 = '' OR region LIKE $1 || '%' ORDER BY at DESC LIMIT 500`, [prefix],
+    );
+    return { returns: r.rows.map((x) => ({ batch: x.batch_id, region: x.region, actor: x.actor, rows: x.rows, at: Math.floor(new Date(x.at).getTime() / 1000) })) };
+  });
+
   app.get('/admin/v1/exchange/datasets', {
     config: { access: 'exchange.read', rate: 'admin' },
     schema: { summary: 'Data standards (every version, newest first per dataset)', tags: ['exchange'] },
@@ -344,6 +387,34 @@ function registerArchiveRoutes(app: FastifyInstance, ctx: Ctx, host: CapabilityH
     const input = validateRecipient(id, req.body);
     await secrets.setRecipient(id, input, principalOf(req).username);
     await ctx.audit(req, { action: 'exchange.recipient.set', target: `recipient:${id}`, outcome: 'ok', details: { host: input.host, port: input.port, datasets: input.datasets } });
+    return { id };
+  });
+
+  app.get('/admin/v1/exchange/sftp-sources', {
+    config: { access: 'exchange.read', rate: 'admin' },
+    schema: { summary: 'SFTP servers archives are pulled from (no secrets)', tags: ['exchange'] },
+  }, async () => ({ sources: await parts.pickup.sources() }));
+
+  app.put('/admin/v1/exchange/sftp-sources/:id', {
+    config: { access: 'exchange.secrets', rate: 'admin' },
+    schema: {
+      summary: "Add or change a department's SFTP server to pull encrypted archives from", tags: ['exchange'],
+      params: { type: 'object', additionalProperties: false, required: ['id'], properties: { id: { type: 'string', maxLength: 40 } } },
+      body: {
+        type: 'object', additionalProperties: false, required: ['department', 'dataset', 'host', 'port', 'username', 'remoteDir'],
+        properties: {
+          department: { type: 'string' }, dataset: { type: 'string' }, host: { type: 'string' }, port: { type: 'integer' }, username: { type: 'string' },
+          remoteDir: { type: 'string' }, privateKey: { type: 'string', maxLength: 16384 }, password: { type: 'string', maxLength: 256 },
+        },
+      },
+      response: { 400: ERROR_BODY },
+    },
+  }, async (req) => {
+    const { id } = req.params as { id: string };
+    const s = validateSource(id, req.body);
+    await parts.datasets.get(s.dataset);
+    await parts.pickup.setSource(id, s, principalOf(req).username);
+    await ctx.audit(req, { action: 'exchange.sftp_source.set', target: `sftp-source:${id}`, outcome: 'ok', details: { host: s.host, port: s.port, dataset: s.dataset } });
     return { id };
   });
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import SftpClient from 'ssh2-sftp-client';
 import type { CapabilityHost } from '../admin-api/capability.js';
 import { raiseAlertEvent } from '../master/alert-events.js';
+import { nodeId } from './import-jobs.js';
 import type { ExchangeSecrets } from './recipients.js';
 
 /**
@@ -69,8 +70,8 @@ export class SftpForwarder {
     this.busy = (async () => {
       try {
         const due = await this.host.db.query<{ id: string }>(
-          "SELECT id FROM exchange_forwards WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY created_at, id LIMIT 100",
-          [new Date(this.host.nowMs())],
+          "SELECT id FROM exchange_forwards WHERE status = 'pending' AND next_attempt_at <= $1 AND node = $2 ORDER BY created_at, id LIMIT 100",
+          [new Date(this.host.nowMs()), nodeId(this.host.dataDir)],
         );
         for (const r of due.rows) await this.deliver(r.id);
       } finally {

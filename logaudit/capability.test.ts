@@ -1,4 +1,5 @@
 import { createSocket } from 'node:dgram';
+import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAdmin, type Fixture } from '../admin-api/admin-fixture.common.js';
 import { alertEventsAfter } from '../master/alert-events.js';
@@ -121,6 +122,18 @@ describe('logaudit capability', () => {
     const st = await f.call('GET', '/admin/v1/logaudit/stats?days=7', { token: f.tokens.auditor });
     expect(st.body.days.reduce((n: number, d: { events: number }) => n + d.events, 0)).toBeGreaterThanOrEqual(8);
     expect(st.body.rules.some((r: { rule: string }) => r.rule === 'la-linux-ssh-bruteforce')).toBe(true);
+    const x = await fetch(`${f.base}/admin/v1/logaudit/report.xlsx?days=7`, { headers: { authorization: `Bearer ${f.tokens.auditor}` } });
+    expect(x.status).toBe(200);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(Buffer.from(await x.arrayBuffer()) as unknown as ArrayBuffer);
+    expect(wb.worksheets.map((w) => w.name)).toEqual(['每日入库', '设备', '规则告警']);
+    const names: string[] = [];
+    wb.getWorksheet('规则告警')!.eachRow((row, i) => { if (i > 1) names.push(String(row.getCell(1).value)); });
+    expect(names).toContain('SSH 暴力破解');
+    const pdf = await fetch(`${f.base}/admin/v1/logaudit/report.pdf`, { headers: { authorization: `Bearer ${f.tokens.auditor}` } });
+    expect(pdf.headers.get('content-type')).toBe('application/pdf');
+    expect(Buffer.from(await pdf.arrayBuffer()).subarray(0, 5).toString()).toBe('%PDF-');
+    expect((await f.call('GET', '/admin/v1/logaudit/report.doc', { token: f.tokens.auditor })).status).toBe(400);
     const v = await f.call('POST', '/admin/v1/logaudit/verify', { token: f.tokens.auditor, body: {} });
     expect(v.body).toMatchObject({ ok: true });
     expect(v.body.events).toBeGreaterThanOrEqual(8);

@@ -1,3 +1,4 @@
+import { parsePollSpecs, type PollSpec } from './db-poll.js';
 import { LogAuditError } from './errors.js';
 
 /**
@@ -20,6 +21,11 @@ export interface LogAuditConfig {
   /** user:authProtocol:authKey[:privProtocol:privKey] */
   snmpUsers: { user: string; authProtocol: 'sha' | 'md5'; authKey: string; privProtocol: 'aes' | 'des' | null; privKey: string | null }[];
   files: string[];
+  /** LOGAUDIT_DB_POLL: tables to poll (db-poll.ts); LOGAUDIT_DB_POLL_URL: a PostgreSQL other than the master */
+  dbPoll: PollSpec[];
+  dbPollUrl: string | null;
+  /** LOGAUDIT_SFTP user@host:port/dir, LOGAUDIT_SFTP_KEY (private key file), LOGAUDIT_SFTP_PATTERN (regex, default \.log$), LOGAUDIT_SFTP_PROGRAM */
+  sftp: { user: string; host: string; port: number; dir: string; keyFile: string; pattern: RegExp; program: string | null } | null;
   maxMessageBytes: number;
   sourceRate: number;
   queueHigh: number;
@@ -65,6 +71,17 @@ function int(env: Readonly<Record<string, string | undefined>>, name: string, df
   return n;
 }
 
+function sftpOf(env: Readonly<Record<string, string | undefined>>): LogAuditConfig['sftp'] {
+  const v = env.LOGAUDIT_SFTP;
+  if (!v) return null;
+  const m = /^([A-Za-z0-9._-]+)@([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})(\/.*)$/.exec(v);
+  if (!m) throw fail('LOGAUDIT_SFTP', 'user@host:port/absolute/dir');
+  if (!env.LOGAUDIT_SFTP_KEY) throw fail('LOGAUDIT_SFTP_KEY', 'the private key file for LOGAUDIT_SFTP');
+  let pattern: RegExp;
+  try { pattern = new RegExp(env.LOGAUDIT_SFTP_PATTERN ?? '\\.log$'); } catch { throw fail('LOGAUDIT_SFTP_PATTERN', 'not a regular expression'); }
+  return { user: m[1]!, host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3]), dir: m[4]!, keyFile: env.LOGAUDIT_SFTP_KEY, pattern, program: env.LOGAUDIT_SFTP_PROGRAM ?? null };
+}
+
 export function loadLogAuditConfig(env: Readonly<Record<string, string | undefined>>, base: { dataDir: string }): LogAuditConfig {
   const mode = env.LOGAUDIT_MODE ?? 'central';
   if (mode !== 'central' && mode !== 'collector') throw fail('LOGAUDIT_MODE', 'must be central or collector');
@@ -90,6 +107,8 @@ export function loadLogAuditConfig(env: Readonly<Record<string, string | undefin
     udp: listens(env, 'LOGAUDIT_UDP'), tcp: listens(env, 'LOGAUDIT_TCP'), tls, tlsCert, tlsKey,
     snmp: listens(env, 'LOGAUDIT_SNMP'), snmpCommunity: env.LOGAUDIT_SNMP_COMMUNITY ?? 'public', snmpUsers: users,
     files: (env.LOGAUDIT_FILES ?? '').split(',').map((x) => x.trim()).filter(Boolean),
+    dbPoll: parsePollSpecs(env.LOGAUDIT_DB_POLL), dbPollUrl: env.LOGAUDIT_DB_POLL_URL ?? null,
+    sftp: sftpOf(env),
     maxMessageBytes: int(env, 'LOGAUDIT_MAX_MESSAGE_BYTES', 16 * 1024, 480, 65_535),
     sourceRate: int(env, 'LOGAUDIT_SOURCE_RATE', 0, 0, 10_000_000),
     queueHigh: int(env, 'LOGAUDIT_QUEUE_HIGH', 50_000, 100, 10_000_000),

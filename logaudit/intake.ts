@@ -1,8 +1,8 @@
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, isIPv6, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import type { RawMessage } from './normalise.js';
 import { SyslogFramer } from './tcp-framing.js';
+import { UdpReader } from './udp-reader.js';
 
 /**
  * Syslog listeners: UDP (RFC 5426), TCP (RFC 6587, octet counting or
@@ -24,7 +24,7 @@ function peer(addr: string | undefined): string {
 }
 
 export class SyslogIntake {
-  private readonly udp: UdpSocket[] = [];
+  private readonly udp: UdpReader[] = [];
   private readonly servers: Server[] = [];
   private readonly paused = new Set<Socket>();
   private readonly sockets = new Set<Socket>();
@@ -32,17 +32,19 @@ export class SyslogIntake {
   constructor(private readonly sink: IntakeSink, private readonly maxBytes: number, private readonly now: () => number = Date.now) {}
 
   async listenUdp(host: string, port: number): Promise<number> {
-    const s = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', reuseAddr: false });
-    s.on('message', (msg, rinfo) => {
+    const r = new UdpReader();
+    const p = await r.listen(host, port, (msg, from, at) => {
       // a datagram is one message (RFC 5426); over the limit → kept cut, counted as oversized
       const truncated = msg.length > this.maxBytes;
-      this.sink.accept({ bytes: truncated ? msg.subarray(0, this.maxBytes) : msg, from: peer(rinfo.address), transport: 'udp', receivedMs: this.now(), truncated });
+      this.sink.accept({ bytes: truncated ? msg.subarray(0, this.maxBytes) : msg, from, transport: 'udp', receivedMs: this.clockIsReal ? at : this.now(), truncated });
     });
-    s.on('error', () => undefined);
-    await new Promise<void>((res, rej) => { s.once('error', rej); s.bind(port, host, () => { s.off('error', rej); res(); }); });
-    try { s.setRecvBufferSize(8 * 1024 * 1024); } catch { /* the kernel's cap (rmem_max) applies */ }
-    this.udp.push(s);
-    return s.address().port;
+    this.udp.push(r);
+    return p;
+  }
+
+  /** the reader thread stamps receive times with the real clock; a pinned test clock wins */
+  private get clockIsReal(): boolean {
+    return this.now === Date.now;
   }
 
   async listenTcp(host: string, port: number): Promise<number> {
@@ -89,7 +91,7 @@ export class SyslogIntake {
   }
 
   async close(): Promise<void> {
-    for (const s of this.udp) s.close();
+    for (const s of this.udp) await s.close();
     for (const s of this.sockets) s.destroy();
     await Promise.all(this.servers.map((s) => new Promise<void>((res) => s.close(() => res()))));
     this.udp.length = 0;

@@ -52,4 +52,13 @@ export const LOGAUDIT_MIGRATIONS: readonly Migration[] = [
       backlog_bytes bigint NOT NULL DEFAULT 0
     )`,
   },
+  {
+    version: 4,
+    name: 'audit-feed',
+    // the back office's own audit trail as log lines (decoders/healthcode.yaml reads them):
+    // LOGAUDIT_DB_POLL=logaudit_audit_feed:seq:line:healthcode-audit; identities are already masked in audit_log
+    sql: `CREATE VIEW logaudit_audit_feed AS
+      SELECT seq, format('{"seq":%s,"actor":%s,"action":%s,"outcome":%s,"ip":%s}', seq, to_json(actor), to_json(action), to_json(outcome), to_json(COALESCE(from_addr, ''))) AS line
+        FROM audit_log`,
+  },
 ];

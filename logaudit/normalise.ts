@@ -13,7 +13,7 @@ export interface RawMessage {
   readonly bytes: Buffer;
   /** sender address (IPv4 or IPv6, no port) */
   readonly from: string;
-  readonly transport: 'udp' | 'tcp' | 'tls' | 'file' | 'snmp' | 'forward';
+  readonly transport: 'udp' | 'tcp' | 'tls' | 'file' | 'snmp' | 'forward' | 'db';
   readonly receivedMs: number;
   readonly truncated?: boolean;
   /** collector id when it came through a collector; log file path for file intake */
@@ -84,7 +84,7 @@ export function normalise(raw: RawMessage, decoders: DecoderSet, opts: Normalise
   if (rec.app !== null) ev['log.syslog.appname'] = rec.app;
   if (rec.procid !== null) ev['log.syslog.procid'] = rec.procid;
   if (rec.msgid !== null) ev['log.syslog.msgid'] = rec.msgid;
-  if (raw.transport === 'file' && raw.via) ev['log.file.path'] = raw.via;
+  if ((raw.transport === 'file' || raw.transport === 'db') && raw.via) ev['log.file.path'] = raw.via;
   if (raw.transport === 'forward' && raw.via) ev['labels.collector'] = raw.via;
   if (raw.spooled) ev['labels.spooled'] = 'true';
   if (rec.format === 'raw') { tags.push('unparsed'); outcomes('unparsed'); }

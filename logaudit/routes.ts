@@ -4,6 +4,7 @@ import { ERROR_BODY } from '../admin-api/schemas.js';
 import type { SqlClient } from '../master/sql-client.js';
 import { catalog } from './catalog.js';
 import { LogAuditError } from './errors.js';
+import { reportPdf, reportXlsx, type ReportData } from './report.js';
 import { search } from './search.js';
 import type { LogAuditService } from './service.js';
 import { verifyStore } from './store.js';
@@ -182,15 +183,8 @@ export function registerLogAuditRoutes(app: FastifyInstance, ctx: Ctx, svc: LogA
     return { collectors: r.rows.map((c) => ({ ...c, batches: Number((c as { batches: unknown }).batches), events: Number((c as { events: unknown }).events), backlogBytes: Number((c as { backlogBytes: unknown }).backlogBytes) })) };
   });
 
-  app.get('/admin/v1/logaudit/stats', {
-    config: { access: 'logaudit.read', rate: 'admin' },
-    schema: {
-      summary: 'Report: events per day (from the signed manifests), per device, alerts per rule', tags: ['logaudit'],
-      querystring: { type: 'object', additionalProperties: false, properties: { days: { type: 'string', pattern: '^[0-9]{1,3}$' } } },
-    },
-  }, async (req) => {
+  async function stats(n: number): Promise<ReportData> {
     if (!engine) throw new LogAuditError('LOG_ERR_NOT_FOUND', 'a collector stores nothing');
-    const n = Math.max(1, Math.min(366, Number((req.query as { days?: string }).days ?? 7)));
     engine.store.seal();
     const days = engine.store.days().slice(-n).map((d) => ({ day: d, events: engine.store.readManifest(d)?.events ?? 0 }));
     const devices = [...engine.assets.values()].sort((a, b) => b.events - a.events).slice(0, 50).map((a) => ({ ip: a.ip, hostName: a.hostName, dataset: a.dataset, events: a.events, silent: a.silent }));
@@ -198,7 +192,36 @@ export function registerLogAuditRoutes(app: FastifyInstance, ctx: Ctx, svc: LogA
     const rules = await db.query<{ rule: string; n: string | number }>(
       `SELECT COALESCE(details->>'rule', kind) AS rule, count(*) AS n FROM alert_events WHERE source = 'logaudit' AND at >= $1::timestamptz GROUP BY 1 ORDER BY 2 DESC LIMIT 100`, [since],
     );
-    return { days, devices, rules: rules.rows.map((r) => ({ rule: r.rule, alerts: Number(r.n) })) };
+    const zh = new Map(catalog().ruleList.map((r) => [r.id, r.zh]));
+    const KIND_ZH: Record<string, string> = { 'logaudit.device_silent': '设备静默', 'logaudit.device_back': '设备恢复', 'logaudit.flood': '日志源超速', 'logaudit.shed': '缓冲区满丢弃' };
+    const generatedAt = new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', dateStyle: 'short', timeStyle: 'medium', hour12: false }).format(new Date(now()));
+    return { generatedAt, days, devices, rules: rules.rows.map((r) => ({ rule: r.rule, zh: zh.get(r.rule) ?? KIND_ZH[r.rule] ?? r.rule, alerts: Number(r.n) })) };
+  }
+
+  app.get('/admin/v1/logaudit/stats', {
+    config: { access: 'logaudit.read', rate: 'admin' },
+    schema: {
+      summary: 'Report: events per day (from the signed manifests), per device, alerts per rule', tags: ['logaudit'],
+      querystring: { type: 'object', additionalProperties: false, properties: { days: { type: 'string', pattern: '^[0-9]{1,3}$' } } },
+    },
+  }, async (req) => stats(Math.max(1, Math.min(366, Number((req.query as { days?: string }).days ?? 7)))));
+
+  app.get('/admin/v1/logaudit/report.:fmt', {
+    config: { access: 'logaudit.read', rate: 'admin' },
+    schema: {
+      summary: 'The same report as XLSX or PDF (Chinese), audited', tags: ['logaudit'],
+      params: { type: 'object', properties: { fmt: { type: 'string', enum: ['xlsx', 'pdf'] } }, required: ['fmt'] },
+      querystring: { type: 'object', additionalProperties: false, properties: { days: { type: 'string', pattern: '^[0-9]{1,3}$' } } },
+    },
+  }, async (req, reply) => {
+    const fmt = (req.params as { fmt: 'xlsx' | 'pdf' }).fmt;
+    const n = Math.max(1, Math.min(366, Number((req.query as { days?: string }).days ?? 7)));
+    const data = await stats(n);
+    await ctx.audit(req, { action: 'logaudit.report', outcome: 'ok', details: { fmt, days: n } });
+    if (fmt === 'xlsx') {
+      return reply.type('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet').header('content-disposition', `attachment; filename="logaudit-report-${n}d.xlsx"`).send(await reportXlsx(data));
+    }
+    return reply.type('application/pdf').header('content-disposition', `attachment; filename="logaudit-report-${n}d.pdf"`).send(await reportPdf(data));
   });
 
   app.post('/admin/v1/logaudit/verify', {

@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { raiseAlertEvent } from '../master/alert-events.js';
-import type { SqlClient } from '../master/sql-client.js';
+import { openPostgres, type SqlClient } from '../master/sql-client.js';
 import type { LogAuditConfig } from './config.js';
 import { LogAuditEngine, type AlertOut } from './engine.js';
+import { DbPoller } from './db-poll.js';
+import { LogAuditError } from './errors.js';
 import { FileTailer } from './file-tail.js';
+import { sftpPickupOnce } from './sftp-pickup.js';
 import { Collector, ForwardServer } from './forward.js';
 import { SyslogIntake } from './intake.js';
 import type { RawMessage } from './normalise.js';
@@ -33,6 +36,10 @@ export class LogAuditService {
   forward: ForwardServer | null = null;
   private readonly snmp: SnmpTrapIntake[] = [];
   private tailer: FileTailer | null = null;
+  poller: DbPoller | null = null;
+  private ownPollDb: SqlClient | null = null;
+  private sftpTimer: NodeJS.Timeout | null = null;
+  private sftpRun: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
 
@@ -89,6 +96,25 @@ export class LogAuditService {
     if (c.files.length > 0) {
       this.tailer = new FileTailer(c.files, join(c.dataDir, 'logaudit', 'tail-state.json'), (m) => { this.accept(m); }, this.deps.now);
       this.tailer.start();
+    }
+    if (c.dbPoll.length > 0) {
+      const pollDb = c.dbPollUrl ? await openPostgres(c.dbPollUrl, { max: 1 }) : this.deps.db;
+      if (!pollDb) throw new LogAuditError('LOG_ERR_CONFIG', 'a collector has no database: set LOGAUDIT_DB_POLL_URL', 'LOGAUDIT_DB_POLL');
+      this.ownPollDb = c.dbPollUrl ? pollDb : null;
+      this.poller = new DbPoller(pollDb, c.dbPoll, join(c.dataDir, 'logaudit', 'db-poll-state.json'), (m) => { this.accept(m); }, this.deps.now);
+      this.poller.start();
+    }
+    if (c.sftp) {
+      const sf = c.sftp;
+      const key = readFileSync(sf.keyFile);
+      const pass = (): void => {
+        this.sftpRun = this.sftpRun.then(async () => {
+          await sftpPickupOnce({ host: sf.host, port: sf.port, username: sf.user, privateKey: key, dir: sf.dir, pattern: sf.pattern, program: sf.program, now: this.deps.now, sink: (m) => { this.accept(m); } });
+        }).catch((e: unknown) => this.deps.log(`logaudit: SFTP pickup from ${sf.host} failed: ${(e as Error).message}`));
+      };
+      pass();
+      this.sftpTimer = setInterval(pass, 60_000);
+      this.sftpTimer.unref();
     }
     if (this.engine && c.forwardListen.length > 0) {
       const engine = this.engine;
@@ -148,6 +174,10 @@ export class LogAuditService {
     if (this.timer) clearInterval(this.timer);
     await this.flushing;
     this.tailer?.close();
+    if (this.sftpTimer) clearInterval(this.sftpTimer);
+    await this.sftpRun;
+    await this.poller?.close();
+    await this.ownPollDb?.close();
     await this.intake.close();
     for (const s of this.snmp) await s.close();
     await this.forward?.close();

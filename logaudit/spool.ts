@@ -13,7 +13,7 @@ import type { RawMessage } from './normalise.js';
  *   record = u32 length of the rest ‖ u8 transport ‖ u8 flags ‖ f64 receivedMs
  *            ‖ u16 len(from) ‖ from ‖ u16 len(via) ‖ via ‖ message bytes
  */
-const TRANSPORTS = ['udp', 'tcp', 'tls', 'file', 'snmp', 'forward'] as const;
+const TRANSPORTS = ['udp', 'tcp', 'tls', 'file', 'snmp', 'forward', 'db'] as const;
 
 export class Spool {
   private readonly dir: string;

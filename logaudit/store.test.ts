@@ -32,6 +32,11 @@ describe('event store', () => {
     expect(verifyStore(s.root, pub).problems).toEqual([{ day: '2026-12-05', problem: 'batch 1: content changed' }]);
     writeFileSync(data, orig);
 
+    // bytes appended after the last batch
+    writeFileSync(data, Buffer.concat([orig, Buffer.from('x')]));
+    expect(verifyStore(s.root, pub).problems).toEqual([{ day: '2026-12-05', problem: 'bytes added to or cut from the data file after the last batch' }]);
+    writeFileSync(data, orig);
+
     // rewrite a manifest without the key
     const mp = join(s.root, '2026-12-06', 'manifest.json');
     const m = JSON.parse(readFileSync(mp, 'utf8'));

@@ -314,6 +314,7 @@ export function verifyStore(root: string, pubPem: string): VerifyReport {
       n++;
     }
     if (n !== m.batches && problems.every((p) => p.day !== day)) problems.push({ day, problem: `manifest says ${m.batches} batches, found ${n}` });
+    if (n === idx.length && data.length !== off && problems.every((p) => p.day !== day)) problems.push({ day, problem: 'bytes added to or cut from the data file after the last batch' });
     if (chain !== m.head && problems.every((p) => p.day !== day)) problems.push({ day, problem: 'chain head differs from the manifest' });
     if (ev !== m.events && problems.every((p) => p.day !== day)) problems.push({ day, problem: 'event count differs from the manifest' });
     batches += n;

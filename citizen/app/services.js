@@ -157,14 +157,20 @@ function base64(file) {
 // ---- 咨询帮助 ------------------------------------------------------------
 
 function helpPane() {
-  const q = el('input', { type: 'search', placeholder: '搜索问题，例如：健康码变黄', maxlength: 100 });
+  const q = el('input', { type: 'search', placeholder: '搜索问题，例如：健康码变黄', maxlength: 100, style: { width: '100%' } });
   const out = el('div', { class: 'result', role: 'status' });
   const list = el('div');
-  const render = (articles) => {
+  // the full list grouped by category; search hits in rank order
+  const render = (articles, grouped) => {
     list.textContent = '';
+    let cat = null;
     for (const a of articles) {
+      if (grouped && a.categoryZh !== cat) {
+        cat = a.categoryZh;
+        list.append(el('h3', { class: 'svc-cat', text: cat, style: { fontSize: '15px', margin: '12px 0 4px' } }));
+      }
       const body = el('p', { class: 'svc-body', text: a.body, hidden: true, style: { whiteSpace: 'pre-wrap', fontSize: '14px' } });
-      const head = el('button', { type: 'button', class: 'link svc-title', text: a.title + (a.categoryZh ? '（' + a.categoryZh + '）' : '') });
+      const head = el('button', { type: 'button', class: 'link svc-title', text: a.title + (grouped ? '' : '（' + a.categoryZh + '）'), style: { textAlign: 'left' } });
       head.onclick = () => (body.hidden = !body.hidden);
       list.append(el('div', { class: 'svc-item' }, head, body));
     }
@@ -176,10 +182,10 @@ function helpPane() {
       const r = await call('GET', '/citizen/v1/kb', undefined, cached && cached.etag ? { 'if-none-match': cached.etag } : undefined);
       const body = r.status === 304 ? cached.body : r.body;
       if (r.status === 200) save(LS_KB, { etag: r.etag, body });
-      render(body.articles);
+      render(body.articles, true);
     } catch (err) {
       if (cached) {
-        render(cached.body.articles);
+        render(cached.body.articles, true);
         msg(out, '当前离线，显示的是上次获取的内容');
       } else msg(out, err.message, true);
     }
@@ -192,11 +198,11 @@ function helpPane() {
       if (!s) return all();
       try {
         const r = await call('GET', '/citizen/v1/kb/search?' + new URLSearchParams({ q: s }));
-        render(r.body.hits);
+        render(r.body.hits, false);
       } catch {
         // offline: search the kept copy by plain substring
         const c = load(LS_KB);
-        if (c) render(c.body.articles.filter((a) => (a.title + a.body).includes(s)));
+        if (c) render(c.body.articles.filter((a) => (a.title + a.body).includes(s)), false);
       }
     }, 250);
   };
@@ -326,7 +332,8 @@ export function open(o) {
     pane.append(TABS.find((t) => t[0] === id)[2]());
   };
   for (const [id, label] of TABS) {
-    const b = el('button', { type: 'button', text: label, 'data-tab': id });
+    // flex none: the page's button.primary grows (flex: 1) on the code screen, not here
+    const b = el('button', { type: 'button', text: label, 'data-tab': id, style: { flex: 'none', padding: '8px 10px' } });
     b.onclick = () => select(id);
     nav.append(b);
   }

@@ -139,6 +139,7 @@ describe('便民服务 dialog in Chromium', () => {
       await openTab(p, 'help');
       await p.waitForSelector('.svc-title');
       expect(await p.locator('.svc-title').count()).toBeGreaterThan(3);
+      expect(await p.locator('.svc-cat').allTextContents()).toEqual(expect.arrayContaining(['赋码规则', '核酸检测', '常见问题']));
       await p.fill('input[type=search]', '健康码变黄');
       await p.waitForFunction(() => document.querySelector('.svc-title')?.textContent?.startsWith('为什么我的健康码变黄了') === true);
       await ctx.setOffline(true);

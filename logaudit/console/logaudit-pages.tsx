@@ -1,6 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { api, ApiError } from '../../admin-api/console/src/api.js';
-import type { PageDef } from '../../admin-api/console/src/pages.js';
+import { api, apiBlob, ApiError } from '../../admin-api/console/src/api.js';
 import { Empty, ErrorBox, OkBox, Section } from '../../admin-api/console/src/ui.js';
 
 /**
@@ -9,7 +8,6 @@ import { Empty, ErrorBox, OkBox, Section } from '../../admin-api/console/src/ui.
  * chart), 解析与规则目录 (what is shipped, counted from the data files).
  * Everything in Chinese, times in China time.
  */
-const GROUP = '日志审计';
 
 const LOG_ERR_ZH: Record<string, string> = {
   LOG_ERR_QUERY: '查询条件格式不正确', LOG_ERR_RANGE: '查询时间范围无效或过长', LOG_ERR_NOT_FOUND: '记录不存在',
@@ -43,7 +41,7 @@ const COUNTER_ZH: Record<string, string> = {
 
 type Ev = Record<string, unknown>;
 
-function SearchPage({ canWrite }: { canWrite: boolean }) {
+export function SearchPage({ canWrite }: { canWrite: boolean }) {
   const [q, setQ] = useState('');
   const [hours, setHours] = useState('24');
   const [rows, setRows] = useState<Ev[] | null>(null);
@@ -167,7 +165,7 @@ function DayChart({ days }: { days: { day: string; events: number }[] }) {
   );
 }
 
-function AssetsPage({ canWrite }: { canWrite: boolean }) {
+export function AssetsPage({ canWrite }: { canWrite: boolean }) {
   const [assets, setAssets] = useState<Asset[]>([]);
   const [collectors, setCollectors] = useState<Collector[]>([]);
   const [health, setHealth] = useState<{ counters: Record<string, number>; queue: number; spoolBytes: number; alertLatencyP99Ms: number | null } | null>(null);
@@ -208,7 +206,21 @@ function AssetsPage({ canWrite }: { canWrite: boolean }) {
         <button type="button" onClick={() => void api<{ ok: boolean; days: number; events: number }>('POST', '/admin/v1/logaudit/verify', {}).then((r) => setVerify(r.ok ? `校验通过：${r.days} 天、${r.events} 条日志的哈希链与签名均一致` : '校验失败：存在被篡改或缺失的日志')).catch((e: unknown) => setError(errText(e)))}>校验日志完整性</button>
         {verify ? <OkBox>{verify}</OkBox> : null}
       </Section>
-      <Section title="每日入库量（近 14 天）"><DayChart days={days} /></Section>
+      <Section title="每日入库量（近 14 天）">
+        <DayChart days={days} />
+        <div className="row">
+          {(['xlsx', 'pdf'] as const).map((fmt) => (
+            <button key={fmt} type="button" onClick={() => void apiBlob(`/admin/v1/logaudit/report.${fmt}?days=14`).then((b) => {
+              const u = URL.createObjectURL(b);
+              const a = document.createElement('a');
+              a.href = u;
+              a.download = `日志审计报表.${fmt}`;
+              a.click();
+              setTimeout(() => URL.revokeObjectURL(u), 1000);
+            }).catch((e: unknown) => setError(errText(e)))}>导出{fmt === 'xlsx' ? ' Excel' : ' PDF'} 报表</button>
+          ))}
+        </div>
+      </Section>
       <Section title="日志源设备">
         {assets.length === 0 ? <Empty>尚未收到任何设备的日志</Empty> : (
           <table>
@@ -248,7 +260,7 @@ interface CatalogDetail {
   fieldList: { name: string; type: string; zh: string }[];
 }
 
-function CatalogPage() {
+export function CatalogPage() {
   const [c, setC] = useState<CatalogDetail | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => { api<CatalogDetail>('GET', '/admin/v1/logaudit/catalog?detail=true').then(setC).catch((e: unknown) => setError(errText(e))); }, []);
@@ -277,9 +289,3 @@ function CatalogPage() {
     </>
   );
 }
-
-export const LOGAUDIT_PAGES: readonly PageDef[] = [
-  { id: 'logaudit-search', title: '日志检索', group: GROUP, perm: 'logaudit.read', render: (p) => <SearchPage canWrite={p.can('logaudit.write')} /> },
-  { id: 'logaudit-assets', title: '设备与采集器', group: GROUP, perm: 'logaudit.read', render: (p) => <AssetsPage canWrite={p.can('logaudit.write')} /> },
-  { id: 'logaudit-catalog', title: '解析与规则目录', group: GROUP, perm: 'logaudit.read', render: () => <CatalogPage /> },
-];

@@ -1,7 +1,7 @@
 import { lazy, type ComponentType, type ReactNode } from 'react';
 import { EXCHANGE_PAGES } from '../../../exchange/console/pages.js';
 import { ALERTING_PAGES } from '../../../alerting/console/pages.js';
-import { LOGAUDIT_PAGES } from '../../../logaudit/console/logaudit-pages.js';
+import { LOGAUDIT_PAGES } from '../../../logaudit/console/pages.js';
 import { CITIZEN_PAGES } from '../../../citizen/console/pages.js';
 import type { Permission } from './roles.js';
 import { TRACING_PAGES } from '../../../tracing/console/pages.js';

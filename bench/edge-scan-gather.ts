@@ -1,0 +1,101 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { issueSession } from '../core/session-token.js';
+import { writeBenchUid } from './build-replica.js';
+import { LOAD_CORE, OUT, SERVER_CORE, WORKER_JS } from './edge-setup.js';
+import { runWrk, writeWrkScript } from './wrk.js';
+
+/**
+ * POST /v1/scan against EDGE_SCAN_GATHER_MS (edge/scan-spool.ts group
+ * commit window), on a replica a bench:edge run built:
+ *
+ *   node dist/bench/edge-scan-gather.js [--dir bench/out/edge-data] [--people 10000000]
+ *        [--gather 0,2] [--connections 16] [--duration 4] [--rounds 2]
+ *
+ * One edge server process (dist/edge/worker.js) pinned to core 1 per run,
+ * wrk pinned to core 0, values alternated round by round. Per run: req/s,
+ * requests per server CPU-second, and scans per fsync'ed commit from the
+ * server's /metrics. Last line: the medians per gather value.
+ */
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? dflt : process.argv[i + 1] ?? dflt;
+}
+
+function startWorker(dir: string, key: Buffer, gather: number): Promise<{ child: ChildProcess; port: number }> {
+  return new Promise((resolveReady, reject) => {
+    const child = spawn('taskset', ['-c', String(SERVER_CORE), process.execPath, WORKER_JS], {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      env: { ...process.env, EDGE_HOST: '127.0.0.1', EDGE_PORT: '0', EDGE_WORKERS: '1', HC_DATA_DIR: dir, HC_SESSION_KEY: key.toString('hex'), EDGE_MAX_LAG_SEC: '604800', EDGE_SIGN_THREADS: '1', EDGE_SCAN_GATHER_MS: String(gather) },
+    });
+    child.on('message', (m: { type?: string; port?: number }) => m?.type === 'ready' && resolveReady({ child, port: m.port! }));
+    child.on('exit', (code, signal) => reject(new Error(`edge worker exited (${signal ?? code})`)));
+  });
+}
+
+function metricValue(text: string, name: string): number {
+  const m = new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text);
+  return m === null ? Number.NaN : Number(m[1]);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+async function main(): Promise<void> {
+  const dir = resolve(arg('dir', join(OUT, 'edge-data')));
+  const people = Number(arg('people', '10000000'));
+  const gathers = arg('gather', '0,2').split(',').map(Number);
+  const connections = Number(arg('connections', '16'));
+  const duration = Number(arg('duration', '4'));
+  const rounds = Number(arg('rounds', '2'));
+  const key = randomBytes(32);
+  const exp = Math.floor(Date.now() / 1000) + 86_400;
+  const uid = Buffer.alloc(16);
+  const headers: string[] = [];
+  for (let i = 0; i < 5000; i++) {
+    writeBenchUid(randomInt(0, people), uid, 0);
+    headers.push(`Bearer ${issueSession(key, uid, exp)}`);
+  }
+  const headersFile = join(OUT, 'edge-scan-gather-sessions.txt');
+  const script = join(OUT, 'edge-scan-gather.lua');
+  writeFileSync(headersFile, `${headers.join('\n')}\n`);
+  writeWrkScript({ path: script, headersFile, method: 'POST', urlPath: '/v1/scan', scanVenues: 100_000 });
+  const results = new Map<number, { perCpu: number[]; perCommit: number[]; qps: number[] }>();
+  for (let r = 0; r < rounds; r++) {
+    for (const g of r % 2 === 0 ? gathers : [...gathers].reverse()) {
+      const { child, port } = await startWorker(dir, key, g);
+      try {
+        const url = `http://127.0.0.1:${port}/v1/scan`;
+        await runWrk({ url, script, connections, durationSec: 2, core: LOAD_CORE, serverPid: child.pid! });
+        const m0 = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        const run = await runWrk({ url, script, connections, durationSec: duration, core: LOAD_CORE, serverPid: child.pid! });
+        const m1 = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        const commits = metricValue(m1, 'edge_spool_commits_total') - metricValue(m0, 'edge_spool_commits_total');
+        const events = metricValue(m1, 'edge_spool_events_total') - metricValue(m0, 'edge_spool_events_total');
+        const e = results.get(g) ?? { perCpu: [], perCommit: [], qps: [] };
+        e.perCpu.push(run.reqPerCpuSec);
+        e.perCommit.push(events / Math.max(1, commits));
+        e.qps.push(run.qps);
+        results.set(g, e);
+        process.stderr.write(`gather ${g} ms: ${run.qps.toFixed(0)} req/s, server ${(100 * run.serverCoreUse).toFixed(0)} % core, ${run.reqPerCpuSec.toFixed(0)} req per CPU-s, ${(events / Math.max(1, commits)).toFixed(1)} scans a commit, p99 ${(run.wrk.p99 / 1000).toFixed(2)} ms\n`);
+      } finally {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
+    }
+  }
+  const parts = [...results].map(([g, e]) => `${g} ms: ${median(e.perCpu).toFixed(0)} req per CPU-s, ${median(e.perCommit).toFixed(1)} scans a commit, ${median(e.qps).toFixed(0)} req/s`);
+  process.stdout.write(`bench:edge-scan-gather (-c${connections}, ${rounds} rounds of ${duration} s): ${parts.join('; ')}\n`);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`edge-scan-gather: ${(err as Error)?.message ?? String(err)}\n`);
+    process.exitCode = 1;
+  });
+}
