@@ -23,3 +23,42 @@ export const ACTION_LABEL: Readonly<Record<string, string>> = {
   'venues.enable': '启用场所', 'venues.qr': '下载场所码', 'venues.poster': '打印场所码海报',
   'audit.verify': '校验审计链', 'audit.read': '查看审计日志', 'audit.export': '导出审计日志', export: '导出表格',
 };
+
+/** Keys of audit `details` in Chinese (the audit page and the export show "键：值"). */
+export const DETAIL_LABEL: Readonly<Record<string, string>> = {
+  personId: '人员编号', personIds: '人员编号', color: '颜色', reason: '原因', until: '有效至', seq: '变更序号', changed: '有变化',
+  count: '数量', rows: '行数', role: '角色', regionPrefix: '管辖地区', region: '地区', kind: '类型', entryTestHours: '检测时限（小时）',
+  name: '名称', id: '编号', bulk: '批量申请', requestedBy: '申请人', failed: '失败数', code: '错误代码', sessionsEnded: '结束的会话',
+  from: '原值', to: '新值', venue: '场所', version: '版本', activeFrom: '生效时间', evaluated: '评估人数', staged: '预定生效',
+  overridden: '人工转码', item: '第几项', method: '方法', route: '接口', filter: '筛选条件', added: '新增', removed: '移除',
+  unchanged: '未变', entries: '条数', ok: '通过', firstBadSeq: '首个异常序号', problem: '问题', detail: '说明', outcome: '结果',
+  action: '操作', actor: '操作人',
+};
+
+const ROLE_ZH: Readonly<Record<string, string>> = {
+  admin: '省级管理员', operator: '操作员', analyst: '分析员', city_officer: '市级专员', auditor: '安全审计员', security: '安全管理员', hotline: '热线坐席',
+};
+
+const VALUE_LABEL: Readonly<Record<string, string>> = {
+  green: '绿码', yellow: '黄码', red: '红码', high: '高风险', medium: '中风险', low: '低风险', normal: '普通场所', entry: '入川卡口',
+  true: '是', false: '否',
+};
+
+/** `{color: 'red', count: 3}` → '颜色：红码；数量：3' (nested objects one level deep, then JSON). */
+export function detailsZh(d: Record<string, unknown> | null | undefined, reason?: (r: string) => string): string {
+  if (!d) return '';
+  const v = (k: string, x: unknown): string => {
+    if (x === null || x === undefined) return '—';
+    if (typeof x === 'string') {
+      if (k === 'reason' && reason) return reason(x);
+      if (k === 'role') return ROLE_ZH[x] ?? x;
+      return VALUE_LABEL[x] ?? x;
+    }
+    if (typeof x === 'boolean') return VALUE_LABEL[String(x)]!;
+    if (typeof x === 'number') return String(x);
+    if (Array.isArray(x)) return x.length > 5 ? `${x.slice(0, 5).map((y) => v(k, y)).join('、')} 等 ${x.length} 项` : x.map((y) => v(k, y)).join('、');
+    if (typeof x === 'object') return `（${Object.entries(x as Record<string, unknown>).map(([kk, xx]) => `${DETAIL_LABEL[kk] ?? kk}：${v(kk, xx)}`).join('，')}）`;
+    return String(x);
+  };
+  return Object.entries(d).map(([k, x]) => `${DETAIL_LABEL[k] ?? k}：${v(k, x)}`).join('；');
+}

@@ -88,6 +88,7 @@ export async function startBrowserStack(opts: { people?: number; venues?: number
     dataDir,
     async newPage(ctx) {
       const page = (await ctx.newPage()) as Page & { problems: string[] };
+      page.setDefaultTimeout(60_000);
       page.problems = [];
       page.on('console', (m) => {
         if (m.type() === 'error') page.problems.push(`console: ${m.text()}`);

@@ -1,6 +1,9 @@
 import { createRequire } from 'node:module';
 import type { CodedError } from '../core/coded-error.js';
+import { ADMIN_ERRORS } from './errors.js';
 import { fieldLabel, VALUE_LABELS } from './field-labels.js';
+
+const VALIDATION_ZH = ADMIN_ERRORS.ADM_ERR_VALIDATION.zh;
 
 /**
  * The Chinese side of an error answer (`zh` in `{error, message, field?, zh}`):
@@ -88,6 +91,8 @@ export function validationZh(issue: AjvIssue): string {
 
 /** The text a person reads for this error: field named in Chinese, then the catalogue's zh (+ Chinese detail). */
 export function errorZh(err: CodedError, issue?: AjvIssue): string {
-  const base = issue !== undefined ? validationZh(issue) : (err.zh ?? '操作失败，请稍后重试');
+  let base = issue !== undefined ? validationZh(issue) : (err.zh ?? '操作失败，请稍后重试');
+  // a validation refusal with its own Chinese detail reads as that detail alone ("有效期至：须晚于当前时间")
+  if (err.code === 'ADM_ERR_VALIDATION' && base.startsWith(`${VALIDATION_ZH}：`)) base = base.slice(VALIDATION_ZH.length + 1);
   return err.field === undefined ? base : `${fieldLabel(err.field)}：${base}`;
 }

@@ -1,3 +1,4 @@
+import { existsSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Catalogue } from '../core/coded-error.js';
 import { CORE_ERRORS } from '../core/errors.js';
@@ -8,6 +9,7 @@ import { errorBody, toAdminError } from './error-handler.js';
 import { validationZh } from './error-zh.js';
 import { ADMIN_ERRORS, AdminError } from './errors.js';
 import { fieldLabel } from './field-labels.js';
+import { detailsZh } from './audit-labels.js';
 import { CoreError } from '../core/errors.js';
 import { MasterError } from '../master/errors.js';
 
@@ -23,16 +25,27 @@ const CATALOGUES: Record<string, Catalogue> = {
 const HAN = /[\u4e00-\u9fff]/;
 
 describe('Chinese error texts', () => {
-  it('every code of every catalogue has a Chinese zh without English words or raw codes', () => {
+  it('every code of every catalogue has a Chinese zh without English words or raw codes', async () => {
+    // the capabilities' catalogues too (exchange/, tracing/, …): every <folder>/errors.ts of the project
+    const root = new URL('../', import.meta.url);
+    for (const dir of readdirSync(root, { withFileTypes: true })) {
+      if (!dir.isDirectory() || dir.name === 'node_modules' || dir.name.startsWith('.') || dir.name in CATALOGUES) continue;
+      const file = new URL(`${dir.name}/errors.ts`, root);
+      if (!existsSync(file)) continue;
+      const mod = (await import(file.href)) as Record<string, unknown>;
+      for (const [name, v] of Object.entries(mod)) {
+        if (/_ERRORS$/.test(name) && typeof v === 'object' && v !== null) CATALOGUES[`${dir.name}:${name}`] = v as Catalogue;
+      }
+    }
     const missing: string[] = [];
     let n = 0;
     for (const [pkg, cat] of Object.entries(CATALOGUES)) {
       for (const [code, spec] of Object.entries(cat)) {
         n++;
         const zh = (spec as { zh?: unknown }).zh;
-        // ASCII allowed only for standard names, numbers and units (GB/T, JSON, Redis, 0600, X)
-        const stripped = typeof zh === 'string' ? zh.replace(/GB\/T|JSON|Redis|[0-9X–\-. ]/g, '') : '';
-        if (typeof zh !== 'string' || !HAN.test(zh) || /[A-Za-z]/.test(stripped) || zh.includes('_ERR_')) missing.push(`${pkg} ${code}: ${String(zh)}`);
+        // Latin letters only in standard names, acronyms and formats (GB/T, JSON, CSV, SFTP, YYYY-MM-DD, Redis), never English words
+        const stripped = typeof zh === 'string' ? zh.replace(/GB\/T|Redis|multipart\/form-data|[A-Z]{2,}s?|HH:mm(:ss)?/g, '') : '';
+        if (typeof zh !== 'string' || !HAN.test(zh) || /[A-Za-z]{3,}/.test(stripped) || zh.includes('_ERR_')) missing.push(`${pkg} ${code}: ${String(zh)}`);
       }
     }
     expect(missing).toEqual([]);
@@ -45,6 +58,10 @@ describe('Chinese error texts', () => {
     expect(b.error).toBe('CORE_ERR_ID_CHECK_DIGIT');
     expect(fieldLabel('venues[3].region')).toBe('第 4 行的地区');
     expect(fieldLabel('somethingNew')).toBe('填写项');
+  });
+
+  it('a validation refusal with a Chinese detail reads as the detail', () => {
+    expect(errorBody(new AdminError('ADM_ERR_VALIDATION', 'must be in the future', 'until', '须晚于当前时间')).zh).toBe('有效期至：须晚于当前时间');
   });
 
   it('shows a lockout end in China time', () => {
@@ -80,5 +97,11 @@ describe('Chinese error texts', () => {
     expect(errorBody(new AdminError('ADM_ERR_FORBIDDEN', 'role x lacks y'))).toEqual({
       error: 'ADM_ERR_FORBIDDEN', message: 'your role may not do this: role x lacks y', zh: '您的角色无权进行此操作',
     });
+  });
+
+  it('audit details read in Chinese', () => {
+    expect(detailsZh({ color: 'red', count: 3, staged: false, to: { role: 'operator', regionPrefix: '5101' } })).toBe(
+      '颜色：红码；数量：3；预定生效：否；新值：（角色：操作员，管辖地区：5101）',
+    );
   });
 });

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { chinaTime } from '../core/china-time.js';
 import type { AuditEntry, AuditListQuery } from '../master/audit-log.js';
-import { ACTION_LABEL, OUTCOME_LABEL } from './audit-labels.js';
+import { ACTION_LABEL, detailsZh, OUTCOME_LABEL } from './audit-labels.js';
 import type { Ctx } from './context.js';
 import { xlsxOf } from './routes-export.js';
 import { ERROR_BODY } from './schemas.js';
@@ -39,7 +39,7 @@ function filterOf(q: Record<string, string | undefined>): { -readonly [K in keyo
 }
 
 function detailsText(d: Record<string, unknown>): string {
-  return Object.keys(d).length === 0 ? '' : JSON.stringify(d).slice(0, 2000);
+  return detailsZh(d).slice(0, 2000);
 }
 
 /**

@@ -211,7 +211,7 @@ export function registerCodeRoutes(app: FastifyInstance, ctx: Ctx): void {
       ids.set(p.id, { region: p.region, label });
     }
     const change = { color: b.color, reason: b.reason, until: b.until ?? null };
-    if (change.until !== null && change.until <= ctx.now()) throw new AdminError('ADM_ERR_VALIDATION', 'must be in the future', 'until');
+    if (change.until !== null && change.until <= ctx.now()) throw new AdminError('ADM_ERR_VALIDATION', 'must be in the future', 'until', '须晚于当前时间');
     const entries = [...ids.entries()];
     const request = ctx.bulk.create({
       requestedBy: who.username,
@@ -252,7 +252,7 @@ export function registerCodeRoutes(app: FastifyInstance, ctx: Ctx): void {
       throw new AdminError('ADM_ERR_SAME_APPROVER');
     }
     if (pending.change.until !== null && pending.change.until <= ctx.now()) {
-      throw new AdminError('ADM_ERR_REQUEST_STATE', 'its until has passed: request it again');
+      throw new AdminError('ADM_ERR_REQUEST_STATE', 'its until has passed: request it again', undefined, '申请中的有效期已过，请重新提交申请');
     }
     const b = ctx.bulk.decide(id, who.username, 'approved'); // synchronous: a second approval now finds nothing pending
     let changed = 0;

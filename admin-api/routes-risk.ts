@@ -87,11 +87,11 @@ export function registerRiskRoutes(app: FastifyInstance, ctx: Ctx): void {
     const { id } = req.params as { id: string };
     sweep();
     const s = staged.get(id);
-    if (s === undefined) throw new AdminError('ADM_ERR_NOT_FOUND', 'no such staged import (expired after an hour, or published)');
+    if (s === undefined) throw new AdminError('ADM_ERR_NOT_FOUND', 'no such staged import (expired after an hour, or published)', undefined, '预览已过期（一小时）或已发布，请重新预览');
     const diff = diffRiskAreas(await store.listRiskAreas(), s.incoming);
     if (digestOf(diff) !== s.digest) {
       staged.delete(id);
-      throw new AdminError('ADM_ERR_REQUEST_STATE', 'the risk areas changed since this diff was shown: import the list again');
+      throw new AdminError('ADM_ERR_REQUEST_STATE', 'the risk areas changed since this diff was shown: import the list again', undefined, '预览之后名单已被他人修改，请重新预览');
     }
     staged.delete(id);
     const r = await applyRiskAreas(store, diff);

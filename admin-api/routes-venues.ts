@@ -77,7 +77,7 @@ export function registerVenueRoutes(app: FastifyInstance, ctx: Ctx): void {
 
   function checkScope(req: Parameters<typeof principalOf>[0], region: string, field: string): void {
     const who = principalOf(req);
-    if (!inScope(who.regionPrefix, region)) throw new AdminError('ADM_ERR_FORBIDDEN', `region is outside ${who.regionPrefix}`, field);
+    if (!inScope(who.regionPrefix, region)) throw new AdminError('ADM_ERR_FORBIDDEN', `region is outside ${who.regionPrefix}`, field, '超出您的管辖地区');
   }
 
   app.post('/admin/v1/venues', {
@@ -91,7 +91,7 @@ export function registerVenueRoutes(app: FastifyInstance, ctx: Ctx): void {
     const b = req.body as VenueBody;
     checkScope(req, b.region, 'region');
     const id = b.id ?? newVenueId();
-    if ((await store.getVenue(id)) !== null) throw new AdminError('ADM_ERR_CONFLICT', `venue ${id} exists`, 'id');
+    if ((await store.getVenue(id)) !== null) throw new AdminError('ADM_ERR_CONFLICT', `venue ${id} exists`, 'id', '该场所编号已存在');
     const v = toVenue(b, id);
     const r = await store.upsertVenue(v); // MASTER_ERR_INVALID for kind/entryTestHours mismatches
     if (r.changed) ctx.committed();
@@ -118,7 +118,7 @@ export function registerVenueRoutes(app: FastifyInstance, ctx: Ctx): void {
     });
     const seen = new Set<string>();
     list.forEach((v, i) => {
-      if (seen.has(v.id)) throw new AdminError('ADM_ERR_VALIDATION', `id ${v.id} is listed twice`, `venues[${i}].id`);
+      if (seen.has(v.id)) throw new AdminError('ADM_ERR_VALIDATION', `id ${v.id} is listed twice`, `venues[${i}].id`, '编号在名单中重复');
       seen.add(v.id);
     });
     const scope = principalOf(req).regionPrefix;
@@ -127,7 +127,7 @@ export function registerVenueRoutes(app: FastifyInstance, ctx: Ctx): void {
       for (const v of list) {
         // an existing venue of another region is not the caller's to overwrite
         const old = scope === '' ? null : await s.getVenue(v.id);
-        if (old !== null && !inScope(scope, old.region)) throw new AdminError('ADM_ERR_CONFLICT', `venue ${v.id} exists elsewhere`, 'id');
+        if (old !== null && !inScope(scope, old.region)) throw new AdminError('ADM_ERR_CONFLICT', `venue ${v.id} exists elsewhere`, 'id', '该编号已被管辖地区以外的场所使用');
         if ((await s.upsertVenue(v)).changed) n++;
       }
       return n;
@@ -158,7 +158,7 @@ export function registerVenueRoutes(app: FastifyInstance, ctx: Ctx): void {
     const q = req.query as { q?: string; region?: string; kind?: 'normal' | 'entry'; limit?: string; offset?: string };
     const scope = principalOf(req).regionPrefix;
     const limit = q.limit === undefined ? 50 : Number(q.limit);
-    if (limit < 1 || limit > 1000) throw new AdminError('ADM_ERR_VALIDATION', 'must be 1–1000', 'limit');
+    if (limit < 1 || limit > 1000) throw new AdminError('ADM_ERR_VALIDATION', 'must be 1–1000', 'limit', '应为 1–1000');
     const offset = q.offset === undefined ? 0 : Number(q.offset);
     let prefix = q.region ?? '';
     // narrow to the caller's region; a prefix outside it finds nothing rather than everything

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { Suspense, useCallback, useEffect, useRef, useState } from 'react';
 import { loadSession, logout, setUnauthorizedHandler, type Session } from './api.js';
 import { ROLE_LABEL } from './format.js';
 import { LoginPage } from './login-page.js';
@@ -118,7 +118,11 @@ export function App() {
       </nav>
       <main className="content">
         {current === undefined ? <p>当前账户没有可用的功能。</p> : null}
-        {current === undefined ? null : <div key={current.id}>{current.render({ can })}</div>}
+        {current === undefined ? null : (
+          <div key={current.id}>
+            <Suspense fallback={<p className="muted">加载中…</p>}>{current.render({ can })}</Suspense>
+          </div>
+        )}
       </main>
     </div>
   );

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { api, apiBlob } from './api.js';
-import { ACTION_LABEL, errorText, fmtAny, localInputToSec, OUTCOME_LABEL, ROLE_LABEL, triggerDownload } from './format.js';
+import { detailsZh } from '../../audit-labels.js';
+import { ACTION_LABEL, errorText, fmtAny, localInputToSec, OUTCOME_LABEL, reasonText, ROLE_LABEL, triggerDownload } from './format.js';
 import { Empty, ErrorBox, Section } from './ui.js';
 
 /**
@@ -43,8 +44,7 @@ const PROBLEM_TEXT: Record<string, string> = {
 const PAGE = 50;
 
 function detailText(d: Record<string, unknown> | null | undefined): string {
-  if (!d || Object.keys(d).length === 0) return '';
-  return JSON.stringify(d);
+  return detailsZh(d, reasonText);
 }
 
 const OK_OUTCOMES = new Set(['ok', 'pending']);

@@ -3,7 +3,7 @@ import { GridComponent, LegendPlainComponent, TooltipComponent } from 'echarts/c
 import * as echarts from 'echarts/core';
 import { CanvasRenderer } from 'echarts/renderers';
 import { useEffect, useRef } from 'react';
-import { COLOR_HEX, COLOR_LABEL } from './format.js';
+import { COLOR_HEX, COLOR_LABEL, REASON_LABEL } from './format.js';
 
 /**
  * The dry-run / publish result as a bar chart: one bar per colour transition
@@ -42,7 +42,7 @@ export function buildOption(transitions: readonly Transition[]): echarts.ECharts
   }
   const reasons = [...new Set(transitions.map((t) => t.reason))];
   const series = reasons.map((reason, ri) => ({
-    name: reason,
+    name: REASON_LABEL[reason] ?? reason,
     type: 'bar' as const,
     stack: 'all',
     barMaxWidth: 56,

@@ -1,17 +1,9 @@
-import type { ReactNode } from 'react';
+import { lazy, type ComponentType, type ReactNode } from 'react';
 import { EXCHANGE_PAGES } from '../../../exchange/console/pages.js';
 import { ALERTING_PAGES } from '../../../alerting/console/pages.js';
 import { LOGAUDIT_PAGES } from '../../../logaudit/console/pages.js';
 import { CITIZEN_PAGES } from '../../../citizen/console/pages.js';
-import { AuditPage } from './audit-page.js';
-import { BulkPage } from './bulk-page.js';
-import { CodesPage } from './codes-page.js';
-import { HomePage } from './home-page.js';
-import { RiskPage } from './risk-page.js';
 import type { Permission } from './roles.js';
-import { RulesPage } from './rules-page.js';
-import { UsersPage } from './users-page.js';
-import { VenuesPage } from './venues-page.js';
 import { TRACING_PAGES } from '../../../tracing/console/pages.js';
 
 /**
@@ -39,6 +31,24 @@ export interface PageDef {
 export interface PageProps {
   can(perm: Permission): boolean;
 }
+
+/**
+ * The shell's own pages load on first visit, each its own chunk: the entry
+ * bundle carries React, the shell and the navigation, not every screen of
+ * every capability (test/console.test.ts holds the entry to a budget).
+ * app.tsx renders pages inside <Suspense>.
+ */
+function lazyPage<P extends object>(load: () => Promise<ComponentType<P>>) {
+  return lazy(async () => ({ default: await load() }));
+}
+const HomePage = lazyPage(async () => (await import('./home-page.js')).HomePage);
+const CodesPage = lazyPage(async () => (await import('./codes-page.js')).CodesPage);
+const BulkPage = lazyPage(async () => (await import('./bulk-page.js')).BulkPage);
+const RulesPage = lazyPage(async () => (await import('./rules-page.js')).RulesPage);
+const RiskPage = lazyPage(async () => (await import('./risk-page.js')).RiskPage);
+const VenuesPage = lazyPage(async () => (await import('./venues-page.js')).VenuesPage);
+const UsersPage = lazyPage(async () => (await import('./users-page.js')).UsersPage);
+const AuditPage = lazyPage(async () => (await import('./audit-page.js')).AuditPage);
 
 export const GROUP_HOME = '总览';
 export const GROUP_CODES = '赋码管理';

@@ -25,18 +25,32 @@ export function useRegions(): RegionsModule | null {
   return m;
 }
 
+/**
+ * A code's name; a code finer than the table knows (a demo or newly created
+ * township) is named by its nearest known level with the code beside it —
+ * '511002018' → '四川省内江市市中区（511002018）' — never a bare '未知地区'.
+ */
+function nameOf(r: RegionsModule, code: string, short: boolean): string {
+  if (r.isKnownRegion(code)) return short ? r.regionShortName(code) : r.regionName(code);
+  for (const n of [9, 6, 4, 2]) {
+    const p = code.slice(0, n);
+    if (p.length < code.length && r.isKnownRegion(p)) return `${short ? r.regionShortName(p) : r.regionName(p)}（${code}）`;
+  }
+  return r.regionName(code);
+}
+
 /** '510104' → '四川省成都市锦江区' (full) or '锦江区' (short); the code as a tooltip. */
 export function RegionName({ code, short }: { code: string | null | undefined; short?: boolean }) {
   const r = useRegions();
   if (code === null || code === undefined || code === '') return <span>全省</span>;
-  const text = r === null ? code : short ? r.regionShortName(code) : r.regionName(code);
+  const text = r === null ? code : nameOf(r, code, short === true);
   return <span title={code}>{text}</span>;
 }
 
 /** Plain-text name for exports and option labels (the module must be loaded: useRegions first). */
 export function regionText(r: RegionsModule | null, code: string | null | undefined): string {
   if (code === null || code === undefined || code === '') return '全省';
-  return r === null ? code : r.regionName(code);
+  return r === null ? code : nameOf(r, code, false);
 }
 
 /**

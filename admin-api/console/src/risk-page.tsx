@@ -172,9 +172,9 @@ export function RiskPage({ canWrite }: { canWrite: boolean }) {
             <>
               <p className="muted">JSON 视图：每项为 {'{'}"region": 区划代码, "level": "high" | "medium" | "low", "since": 起始时间（Unix 秒）{'}'}。可粘贴国家发布的名单文件。</p>
               <div className="form-row">
-                <label>
-                  从文件读取
-                  <input type="file" accept=".json,application/json" onChange={(e) => loadFile(e.target.files?.[0])} />
+                <label className="file-pick">
+                  <span className="btn-like">从文件读取…</span>
+                  <input type="file" className="visually-hidden" accept=".json,application/json" onChange={(e) => loadFile(e.target.files?.[0])} />
                 </label>
               </div>
               <textarea className="code-editor short" value={text} onChange={(e) => setText(e.target.value)} spellCheck={false} aria-label="风险区域 JSON" rows={8} />

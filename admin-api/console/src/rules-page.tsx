@@ -5,7 +5,7 @@ import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } fro
 import { validateRuleSet } from '../../../core/rule-set.js';
 import { api } from './api.js';
 import type { Transition } from './change-chart.js';
-import { COLOR_LABEL, errorText, fmtTime, localInputToSec } from './format.js';
+import { COLOR_LABEL, errorText, fmtTime, localInputToSec, reasonText } from './format.js';
 import { jsonSyntaxError, locatePath, whereAt } from './json-locate.js';
 import { ConfirmDialog, Empty, ErrorBox, OkBox, Section } from './ui.js';
 
@@ -424,7 +424,7 @@ export function RulesPage({ canWrite }: { canWrite: boolean }) {
                     <tr key={i}>
                       <td>{t.from === null ? '新赋码' : COLOR_LABEL[t.from] ?? t.from}</td>
                       <td>{COLOR_LABEL[t.to] ?? t.to}</td>
-                      <td>{t.reason}</td>
+                      <td>{reasonText(t.reason)}</td>
                       <td className="num">{t.count}</td>
                     </tr>
                   ))}

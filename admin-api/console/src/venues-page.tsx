@@ -386,9 +386,9 @@ export function VenuesPage({ canWrite }: { canWrite: boolean }) {
               <p className="muted">
                 Excel（.xlsx）或 CSV 文件，第一行为表头：场所名称、区划代码（或“地区”写名称，如 四川省成都市锦江区）、类型（普通场所 / 入川卡口）、检测时限（小时）、编号（可选，填写则更新该场所）。
               </p>
-              <label>
-                选择文件
-                <input type="file" name="venue-file" accept=".xlsx,.csv,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" onChange={(e) => void readFile(e.target.files?.[0])} />
+              <label className="file-pick">
+                <span className="btn-like">选择 Excel 或 CSV 文件…</span>
+                <input type="file" className="visually-hidden" name="venue-file" accept=".xlsx,.csv,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" onChange={(e) => void readFile(e.target.files?.[0])} />
               </label>
             </>
           )}

@@ -415,8 +415,11 @@ async function login(ev) {
     // POST /v1/session (Content-Type: application/json is not a simple request).
     const r = await fetch(sessionUrl(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(req) });
     const j = await r.json().catch(() => ({}));
+    // admin-api's Chinese text (field named in Chinese), else a sentence by status
+    if (!r.ok && typeof j.zh === 'string' && j.zh) throw new Error(j.zh);
     if (r.status === 400) throw new Error('证件号、姓名或手机号格式不正确');
-    if (!r.ok || typeof j.token !== 'string') throw new Error('登录失败（' + r.status + '）');
+    if (r.status === 429) throw new Error('操作过于频繁，请稍后再试');
+    if (!r.ok || typeof j.token !== 'string') throw new Error('登录失败，请稍后再试');
     begin(j.token);
   } catch (err) {
     $('login-err').textContent = err instanceof TypeError ? '无法连接登录服务' : err.message;
