@@ -50,5 +50,19 @@ describe('display bodies', () => {
     expect(riskNotice({ region: '510107', level: 'high', since: 1 })!.message).toContain('高风险');
     expect(riskNotice({ region: '510107', level: 'medium', since: 1 })!.message).toContain('中风险');
     expect(riskNotice({ region: '510107', level: 'low', since: 1 })).toBeNull();
+    // the region by name, not by code
+    expect(riskNotice({ region: '510107', level: 'high', since: 1 })!.message).toContain('成都市武侯区');
+  });
+
+  it('says every notice a citizen reads in Chinese only: no Latin letters (issue 15 item 8)', () => {
+    const texts = [
+      staleNotice(130.4).message,
+      staleNotice(null).message,
+      entryNotice({ id: 'v', name: 'n', region: '510116', kind: 'entry', entryTestHours: 48 }).message,
+      entryNotice({ id: 'v', name: 'n', region: '510116', kind: 'entry', entryTestHours: null }).message,
+      riskNotice({ region: '510107', level: 'high', since: 1 })!.message,
+      riskNotice({ region: '510107', level: 'medium', since: 1 })!.message,
+    ];
+    for (const t of texts) expect(t).not.toMatch(/[A-Za-z]/);
   });
 });

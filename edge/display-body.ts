@@ -1,4 +1,5 @@
 import type { CodeRecord, Notice, RiskArea, Venue } from '../core/code-record.js';
+import { regionName } from '../core/regions.js';
 
 /**
  * The JSON bodies the edge answers with (DESIGN §5 operating contract) and
@@ -50,12 +51,13 @@ export function renderDisplayBody(record: CodeRecord, token: string, expiresAt: 
 /**
  * The notice a lagging node adds (the Swiss COVID verifier's
  * TRUST_LIST_OUTDATED lesson: say so explicitly instead of drifting).
+ * Notices are read by citizens: Chinese only (issue 15 item 8), no codes.
  */
 export function staleNotice(lagSec: number | null): WireNotice {
   const age = lagSec === null ? '未知时长' : `${Math.round(lagSec)} 秒`;
   return {
     kind: 'stale',
-    message: `健康码状态可能不是最新：本节点数据已 ${age} 未同步，请以现场核验为准 (status may be out of date)`,
+    message: `健康码状态可能不是最新：本节点数据已 ${age} 未同步，请以现场核验为准`,
   };
 }
 
@@ -69,13 +71,16 @@ export function withNotice(body: Uint8Array, notice: WireNotice): string {
 /** 入川即检 (DESIGN §3): the notice a citizen sees when scanning an entry venue's place code. */
 export function entryNotice(venue: Venue): WireNotice {
   const hours = venue.entryTestHours ?? 24;
-  return { kind: 'entry_test', message: `入川即检：请在 ${hours} 小时内就近完成一次核酸检测 (test within ${hours} hours of entry)` };
+  return { kind: 'entry_test', message: `入川即检：请在 ${hours} 小时内就近完成一次核酸检测` };
 }
 
 const LEVEL_TEXT = { high: '高风险', medium: '中风险', low: '低风险' } as const;
 
-/** Shown at a scan when the venue lies in a medium- or high-risk area. Low risk is the normal state: no notice. */
+/**
+ * Shown at a scan when the venue lies in a medium- or high-risk area. Low risk is the normal state: no notice.
+ * The region by its Chinese name (GB/T 2260 table), never the bare code.
+ */
 export function riskNotice(area: RiskArea): WireNotice | null {
   if (area.level === 'low') return null;
-  return { kind: 'risk_area', message: `该场所所在地区（${area.region}）为${LEVEL_TEXT[area.level]}地区，请做好个人防护 (${area.level}-risk area)` };
+  return { kind: 'risk_area', message: `该场所所在地区（${regionName(area.region)}）为${LEVEL_TEXT[area.level]}地区，请做好个人防护` };
 }
