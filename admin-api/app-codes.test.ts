@@ -25,6 +25,9 @@ describe('POST /v1/session', () => {
     expect(r.status).toBe(200);
     expect(r.body.registered).toBe(true);
     expect(r.body.expiresAt).toBe(now() + f.config.sessionTtlSec);
+    // the masked number for the citizen page's card, never the number itself
+    expect(r.body).toMatchObject({ idKind: 'resident', idMasked: '5101**********106X' });
+    expect(JSON.stringify(r.body)).not.toContain(CHENGDU_ID);
     const claims = verifySession(f.sessionKey, r.body.token, now());
     const person = (await f.store.findPersonByCertificate('resident', CHENGDU_ID))!;
     expect(claims.uid.equals(person.uid)).toBe(true);
@@ -48,6 +51,7 @@ describe('POST /v1/session', () => {
     const r = await f.call('POST', '/v1/session', { body: { phone: `+86 ${PHONE}` } });
     expect(r.status).toBe(200);
     expect(r.body.registered).toBe(true);
+    expect(r.body).toMatchObject({ idKind: 'phone', idMasked: `${PHONE.slice(0, 3)}****${PHONE.slice(7)}` });
     const p = await f.store.findPersonsByPhone(PHONE);
     expect(p).toHaveLength(1);
     expect(verifySession(f.sessionKey, r.body.token, now()).uid.equals(p[0]!.uid)).toBe(true);

@@ -96,6 +96,8 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: Ctx): void {
             token: { type: 'string', description: 'Authorization: Bearer <token> at the edge' },
             expiresAt: { type: 'integer', description: 'unix seconds' },
             registered: { type: 'boolean', description: 'true on the first login (领码)' },
+            idKind: { type: 'string', description: "what idMasked is: the certificate type (resident, passport, …) or 'phone'" },
+            idMasked: { type: 'string', description: 'the masked certificate number (5101**********106X) or phone (138****5678), for the citizen page card' },
           },
         },
         400: ERROR_BODY,
@@ -113,6 +115,12 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: Ctx): void {
       });
     }
     const expiresAt = Math.min(ctx.now() + ctx.deps.config.sessionTtlSec, 0xffff_ffff);
-    return { token: issueSession(ctx.deps.sessionKey, r.uid, expiresAt), expiresAt, registered: r.created };
+    // The masked identity for the card (issue 15 item 8): computed here on the master and
+    // returned to the person who just proved it; it never goes into the session token,
+    // the code record or a delta, so the edge format (DESIGN §4/§5) stays as it is.
+    const id = given(identity.idNo)
+      ? { idKind: identity.idType ?? 'resident', idMasked: maskIdNo(identity.idNo) }
+      : { idKind: 'phone', idMasked: maskPhone(identity.phone!) };
+    return { token: issueSession(ctx.deps.sessionKey, r.uid, expiresAt), expiresAt, registered: r.created, ...id };
   });
 }
