@@ -27,7 +27,7 @@ interface Canvas {
   getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { width: number; height: number; data: Uint8ClampedArray } } | null;
 }
 declare const document: { getElementById(id: string): ({ textContent: string | null } & Canvas) | null };
-declare const localStorage: { getItem(key: string): string | null };
+declare const localStorage: { getItem(key: string): string | null; setItem(key: string, value: string): void };
 declare const navigator: {
   serviceWorker: { ready: Promise<unknown>; controller: unknown; addEventListener(type: string, f: (e: unknown) => void, o?: object): void };
 };
@@ -76,6 +76,14 @@ async function state(page: Page, want: string): Promise<void> {
   await page.waitForSelector(`body[data-state="${want}"]`, { timeout: 20_000 });
 }
 
+/** The colour of the QR's dark modules: the top-left finder pattern's outer ring (module 0,0 after the 4-module quiet zone, scale 8). */
+async function qrInk(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const d = document.getElementById('qr')!.getContext('2d')!.getImageData(4 * 8 + 2, 4 * 8 + 2, 1, 1).data;
+    return '#' + Array.from(d.slice(0, 3), (v) => v.toString(16).padStart(2, '0')).join('');
+  });
+}
+
 /** Reads the QR canvas back and decodes it with an independent decoder (jsQR). */
 async function decodeQr(page: Page): Promise<string | undefined> {
   const img = await page.evaluate(() => {
@@ -118,6 +126,11 @@ describe('citizen page in Chromium against the real edge', () => {
       const token = await page.getAttribute('#qr', 'data-token');
       expect(token).toMatch(/^TF1:[0-9A-Z $%*+\-./:]{140}$/);
       expect(await decodeQr(page)).toBe(token);
+      // tinted with the code colour (issue 15 item 8), and still decodes (above)
+      expect(await qrInk(page)).toBe('#1a7f37');
+      // green: no guidance box; no masked ID without a login answer that carried one
+      expect(await page.isVisible('#guide')).toBe(false);
+      expect(await page.isVisible('#idno')).toBe(false);
       // the same token the edge serves, signed by this node's published key, for this person
       expect((await liveCode()).token).toBe(token);
       const claims = verifyTf1(token!, KeySet.fromPublicJson(stack.publicKeys()), Math.floor(Date.now() / 1000));
@@ -129,6 +142,18 @@ describe('citizen page in Chromium against the real edge', () => {
       expect(await page.evaluate(() => localStorage.getItem('hc.session'))).toBe(stack.session);
       // marks for bench/page.ts
       expect(await page.evaluate(() => performance.getEntriesByName('qr-drawn').length)).toBe(1);
+
+      // the masked ID the development login kept (POST /v1/session's idMasked) shows on the card
+      // for the same person only
+      const owner = Buffer.from(stack.uid).toString('base64');
+      await page.evaluate((o) => localStorage.setItem('hc.id', JSON.stringify({ o, k: 'resident', v: '5101**********106X' })), owner);
+      await page.reload();
+      await state(page, 'live');
+      expect(await page.textContent('#idno')).toBe('身份证 5101**********106X');
+      await page.evaluate(() => localStorage.setItem('hc.id', JSON.stringify({ o: 'someone-else', k: 'resident', v: '1101**********0011' })));
+      await page.reload();
+      await state(page, 'live');
+      expect(await page.isVisible('#idno')).toBe(false);
       expect(w.problems).toEqual([]);
     } finally {
       await w.ctx.close();
@@ -275,6 +300,8 @@ describe('citizen page in Chromium against the real edge', () => {
       await page.click('#refresh-btn');
       await state(page, 'stale');
       await page.waitForSelector('#notices li[data-kind="stale"]');
+      // notices in Chinese only (issue 15 item 8)
+      expect(await page.textContent('#notices li[data-kind="stale"]')).not.toMatch(/[A-Za-z]/);
       expect(await decodeQr(page)).toBe(await page.getAttribute('#qr', 'data-token'));
       await stack.setSyncedAt(Date.now(), false);
       await stack.settle();
@@ -287,6 +314,28 @@ describe('citizen page in Chromium against the real edge', () => {
       expect(await page.textContent('#reason')).toContain('入川未按时检测');
       const token = await page.getAttribute('#qr', 'data-token');
       expect(await decodeQr(page)).toBe(token);
+      // yellow QR ink, guidance and the hotlines
+      expect(await qrInk(page)).toBe('#9a6700');
+      expect(await page.isVisible('#guide')).toBe(true);
+      const guide = (await page.textContent('#guide'))!;
+      expect(guide).toContain('核酸检测');
+      expect(guide).toContain('12345');
+      expect(guide).toContain('12320');
+      expect(await page.getAttribute('#guide a[href="tel:12345"]', 'href')).toBe('tel:12345');
+      if (process.env.HC_PAGE_SCREENSHOT) await page.screenshot({ path: `${process.env.HC_PAGE_SCREENSHOT}-yellow-phone.png`, fullPage: true });
+
+      // red: red ink that still decodes, the red guidance; an unknown reason code is never shown raw
+      await stack.setCode({ color: 'red', reason: 'observation', until: Math.floor(Date.now() / 1000) + 7 * 86_400 });
+      await page.click('#refresh-btn');
+      await page.waitForFunction(() => document.getElementById('color-label')!.textContent === '红码');
+      const redToken = await page.getAttribute('#qr', 'data-token');
+      expect(await decodeQr(page)).toBe(redToken);
+      expect(await qrInk(page)).toBe('#c62828');
+      expect(await page.textContent('#guide')).toContain('居家');
+      expect(await page.textContent('#reason')).not.toMatch(/[A-Za-z]/);
+      await page.setViewportSize({ width: 1280, height: 900 });
+      expect(await decodeQr(page)).toBe(redToken);
+      if (process.env.HC_PAGE_SCREENSHOT) await page.screenshot({ path: `${process.env.HC_PAGE_SCREENSHOT}-red-desktop.png`, fullPage: true });
       expect(verifyTf1(token!, KeySet.fromPublicJson(stack.publicKeys()), Math.floor(Date.now() / 1000)).color).toBe(1);
       await stack.setCode({ color: 'green', reason: 'normal', until: null });
     } finally {

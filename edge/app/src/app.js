@@ -15,6 +15,8 @@
  * Storage (localStorage, read synchronously in the first turn so that a warm
  * start draws the QR before any network answer):
  *   hc.session  the citizen session token (from #token=… or the dev login)
+ *   hc.id       { o: owner, k: kind, v: masked number } from the dev login's
+ *               session answer (the masked ID is not in the code record: DESIGN §2)
  *   hc.code     { o: owner of the session it was fetched with (see owner()),
  *                 t: saved at (ms, edge clock), k: clock skew edge − device (ms),
  *                 b: the /v1/code body }
@@ -23,17 +25,32 @@ import { drawQr, encodeQr } from './qr.js';
 
 const LS_SESSION = 'hc.session';
 const LS_CODE = 'hc.code';
+const LS_ID = 'hc.id';
 const LS_SEEN = 'hc.seen'; // the entry notice the person closed (it stays in the list)
 const COLORS = { green: '绿码', yellow: '黄码', red: '红码' };
+// the rules' reason codes (core/default-rules.ts) and the usual manual ones, as a citizen reads them
 const REASONS = {
-  confirmed: '确诊',
-  suspected: '疑似',
+  confirmed: '确诊病例',
+  test_positive: '核酸检测阳性',
+  suspected: '疑似病例',
   close_contact: '密切接触者',
-  secondary_contact: '次密切接触者',
+  secondary_contact: '密接的密接',
+  risk_area: '中高风险地区旅居',
   high_risk_area: '高风险地区旅居',
   medium_risk_area: '中风险地区旅居',
+  entry_no_test: '入川未按时检测',
   entry_test_overdue: '入川未按时检测',
+  entry_test_pending: '入川待检测',
+  manual_review: '人工复核',
   manual: '人工赋码',
+};
+// QR ink in the code colour, dark enough on white for any scanner (contrast ≥ 4.5:1)
+const INK = { green: '#1a7f37', yellow: '#9a6700', red: '#c62828' };
+const ID_KINDS = { resident: '身份证', passport: '护照', hk_macau: '港澳通行证', taiwan: '台湾通行证', foreign_permanent: '永居证', phone: '手机号' };
+// what to do (issue 15 item 8); the hotlines are in index.html
+const GUIDE = {
+  yellow: '请减少外出、不聚集，尽快就近完成核酸检测并做好健康监测；符合条件后健康码将自动转为绿码。',
+  red: '请立即居家、不要外出，配合社区和疾控部门做好隔离管控与核酸检测；如出现发热、咳嗽等症状，请佩戴口罩及时就医，途中不乘坐公共交通工具。',
 };
 const ENTRY_KIND = 'entry_test';
 // Refresh a token this long before it expires (the edge re-signs near expiry).
@@ -178,15 +195,22 @@ function render() {
   const color = $('color');
   color.className = 'color ' + (expired ? 'void' : c.color);
   $('color-label').textContent = expired ? '二维码已过期' : COLORS[c.color] || c.color;
-  $('reason').textContent = c.color !== 'green' && c.reason ? '赋码原因：' + (REASONS[c.reason] || c.reason) : '';
+  $('reason').textContent = c.color !== 'green' && c.reason ? '赋码原因：' + reasonText(c.reason) : '';
   $('name').textContent = c.name || '';
+  const id = idOf(session);
+  $('idno').textContent = id ? (ID_KINDS[id.k] || '证件') + ' ' + id.v : '';
+  show('idno', !!id);
+  const guide = GUIDE[c.color];
+  $('guide').className = 'guide ' + c.color;
+  $('guide-text').textContent = guide || '';
+  show('guide', !!guide && !expired);
 
   const qr = $('qr');
   if (expired) {
     // Never show an expired token as valid: no QR at all, only what to do.
     clearQr();
   } else if (drawnToken !== c.token) {
-    drawQr(qr, encodeQr(c.token), SCALE);
+    drawQr(qr, encodeQr(c.token), SCALE, INK[c.color]);
     qr.dataset.token = c.token;
     drawnToken = c.token;
     if (!performance.getEntriesByName('qr-drawn').length) performance.mark('qr-drawn');
@@ -206,6 +230,21 @@ function render() {
 
   renderNotices(c.notices || [], stale);
   if (mode === 'live' && performance.getEntriesByName('code-live').length === 0) performance.mark('code-live');
+}
+
+/** A reason code as a citizen reads it; a manual free text in Chinese as written, never a bare code. */
+function reasonText(r) {
+  return REASONS[r] || (/[A-Za-z]/.test(r) ? '其他原因，详情请咨询 12345' : r);
+}
+
+/** The masked certificate number (or phone) of this session's person, when the login answered it. */
+function idOf(token) {
+  try {
+    const x = JSON.parse(load(LS_ID) || 'null');
+    return x && x.o === owner(token) && typeof x.v === 'string' ? x : null;
+  } catch {
+    return null;
+  }
 }
 
 function clearQr() {
@@ -303,11 +342,11 @@ async function refresh() {
       nextRefresh = now() + 2000;
     } else {
       // the edge's own messages are for operators (English): the person gets the status in Chinese
-      throw new Error(r.status === 404 ? '尚未领取健康码' : '服务暂不可用（' + r.status + '）');
+      throw Object.assign(new Error(r.status === 404 ? '尚未领取健康码' : '服务暂不可用（' + r.status + '）'), { zh: true });
     }
   } catch (err) {
     if (asked !== session) return;
-    offlineReason = err && err.name === 'AbortError' ? '网络超时' : err instanceof TypeError ? '网络不可用' : String(err.message || err);
+    offlineReason = err && err.name === 'AbortError' ? '网络超时' : err instanceof TypeError ? '网络不可用' : err && err.zh ? err.message : '服务暂不可用';
     nextRefresh = now() + backoff;
     backoff = Math.min(backoff * 2, 60000);
     if (current) {
@@ -420,6 +459,7 @@ async function login(ev) {
     if (r.status === 400) throw new Error('证件号、姓名或手机号格式不正确');
     if (r.status === 429) throw new Error('操作过于频繁，请稍后再试');
     if (!r.ok || typeof j.token !== 'string') throw new Error('登录失败，请稍后再试');
+    store(LS_ID, typeof j.idMasked === 'string' ? JSON.stringify({ o: owner(j.token), k: j.idKind, v: j.idMasked }) : null);
     begin(j.token);
   } catch (err) {
     $('login-err').textContent = err instanceof TypeError ? '无法连接登录服务' : err.message;
@@ -499,6 +539,7 @@ $('logout-btn').onclick = () => {
   store(LS_SESSION, null);
   store(LS_CODE, null);
   store(LS_SEEN, null);
+  store(LS_ID, null);
   session = null;
   current = null;
   scanEntry = null;

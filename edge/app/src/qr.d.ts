@@ -8,4 +8,4 @@ export interface QrSymbol {
   readonly modules: Uint8Array;
 }
 export function encodeQr(text: string, mask?: number): QrSymbol;
-export function drawQr(canvas: unknown, qr: QrSymbol, scale: number): void;
+export function drawQr(canvas: unknown, qr: QrSymbol, scale: number, ink?: string): void;

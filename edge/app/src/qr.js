@@ -307,13 +307,17 @@ export function encodeQr(text, mask = -1) {
  * Draws the symbol on a canvas with the 4-module quiet zone the standard
  * requires (§6.3.8), `scale` device pixels per module.
  */
-export function drawQr(canvas, qr, scale) {
+/**
+ * `ink` tints the dark modules (the code colour, issue 15 item 8); the caller
+ * keeps it dark enough against white for scanners (≥ 4.5:1 contrast).
+ */
+export function drawQr(canvas, qr, scale, ink) {
   const n = qr.size + 8;
   canvas.width = canvas.height = n * scale;
   const g = canvas.getContext('2d');
   g.fillStyle = '#fff';
   g.fillRect(0, 0, n * scale, n * scale);
-  g.fillStyle = '#000';
+  g.fillStyle = ink || '#000';
   for (let y = 0; y < qr.size; y++) {
     for (let x = 0; x < qr.size; x++) if (qr.modules[y * qr.size + x]) g.fillRect((x + 4) * scale, (y + 4) * scale, scale, scale);
   }
