@@ -78,6 +78,26 @@ describe('POST /v1/session: the name must match the registered one', () => {
   });
 });
 
+describe('CodeService.register (the master side of the login)', () => {
+  it('two first logins racing with different names: one registers, the other is refused; the first name stays', async () => {
+    const id = rid('51010420000101321');
+    const rs = await Promise.allSettled([f.codes.register({ idNo: id, name: '赵一' }), f.codes.register({ idNo: id, name: '钱二' })]);
+    expect(rs.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const refused = rs.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect(refused.reason.code).toBe('MASTER_ERR_NAME_MISMATCH');
+    const winner = rs[0]!.status === 'fulfilled' ? '赵一' : '钱二';
+    expect((await stored('resident', id)).name).toBe(winner);
+  });
+
+  it('a person a department registered without a name gets the name of their first login', async () => {
+    const id = rid('51010419700505111');
+    await f.store.upsertPerson({ idNo: id });
+    const r = await f.call('POST', '/v1/session', { body: { idNo: id, name: '孙三' } });
+    expect(r.status).toBe(200);
+    expect((await stored('resident', id)).name).toBe('孙三');
+  });
+});
+
 describe('name mismatches count toward the per-address session limit', () => {
   let g: Fixture;
   beforeAll(async () => {
