@@ -49,6 +49,19 @@ function label(p: PersonInput): string {
  * which reaches the edges through the outbox like any change; that
  * registration is a write of personal data and is audited. Later logins are
  * the citizen's own business and are not (20 M a day would drown the log).
+ *
+ * What the identity provider is trusted with (issue 15 item 7): that this
+ * citizen holds this certificate — nothing more. For a person already
+ * registered, the name given must be the one the master keeps (compared
+ * against the decrypted stored name after NFKC / whitespace / case cleaning,
+ * master/name-match.ts); otherwise the login is refused with
+ * MASTER_ERR_NAME_MISMATCH (401, Chinese `zh`, neither name in the answer or
+ * the log) and nothing is written. Why refuse instead of renaming: a legal
+ * name change is an official's act on documents (户籍变更), not something a
+ * login asserts — and a rename made here never reached the edges, since the
+ * masked name travels with code deltas and a login writes none. The refusal
+ * costs a token of the per-address `session` limit like every call, so the
+ * route cannot be used to guess the name behind a certificate number.
  */
 /**
  * CORS for the citizen page (edge origin) calling POST /v1/session from the
@@ -101,6 +114,7 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: Ctx): void {
           },
         },
         400: ERROR_BODY,
+        401: { ...ERROR_BODY, description: 'MASTER_ERR_NAME_MISMATCH: a registered person, another name (nothing changed)' },
         429: ERROR_BODY,
       },
     },

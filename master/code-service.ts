@@ -123,10 +123,15 @@ export class CodeService {
    * a later login updates what is known of the person and returns the code
    * in force, `created: false`, no delta. Bad identities throw core's
    * CORE_ERR_* (400).
+   *
+   * A later login never renames: a name other than the stored one is
+   * refused with MASTER_ERR_NAME_MISMATCH and changes nothing (the identity
+   * provider is not trusted to rename — renames are an official's action;
+   * see MasterStore.upsertPerson `nameMustMatch`).
    */
   async register(identity: PersonInput): Promise<RegisterResult> {
     await this.ready();
-    const p = await this.store.upsertPerson(identity);
+    const p = await this.store.upsertPerson(identity, { nameMustMatch: true });
     return this.store.transaction(async (s) => {
       await lockPerson(s.db, p.personId);
       const existing = await s.getCode(p.personId);

@@ -20,6 +20,7 @@ export const MASTER_ERRORS = {
   // data access
   MASTER_ERR_INVALID: { status: 400, message: 'invalid value', zh: '取值无效' },
   MASTER_ERR_PERSON_NOT_FOUND: { status: 404, message: 'no such person', zh: '查无此人' },
+  MASTER_ERR_NAME_MISMATCH: { status: 401, message: 'the name does not match the one registered with this certificate', zh: '姓名与该证件登记的姓名不一致，请核对后重试；如已依法改名，请到卫生健康部门办理信息变更' },
   MASTER_ERR_OUTBOX_GAP: { status: 500, message: 'outbox rows are missing (sequence is not dense)', zh: '待发布变更序号不连续' },
   // services: codes, rules, audit, accounts, node keys (code-service.ts, rule-versions.ts, audit-log.ts, admin-users.ts, node-keys-registry.ts)
   MASTER_ERR_VENUE_NOT_FOUND: { status: 404, message: 'no such venue', zh: '场所不存在' },

@@ -2,6 +2,7 @@ import { COLORS, colorByte, encodeVersioned, type CodeRecord, type Color, type N
 import type { Delta } from '../core/delta.js';
 import { maskName, normalisePhone, personKey, uidOf, type IdType } from '../core/identity.js';
 import { MasterError } from './errors.js';
+import { sameName } from './name-match.js';
 import { runMigrations, type MigrateResult } from './migrations.js';
 import { PiiCrypto, type Secrets } from './pii-crypto.js';
 import type { SqlClient } from './sql-client.js';
@@ -126,8 +127,18 @@ export class MasterStore {
    * their person key (certificate, else phone: DESIGN §2). Given fields
    * replace stored ones; absent fields are kept. Bad identities throw
    * core's CORE_ERR_* (400) naming the field.
+   *
+   * `opts.nameMustMatch` (citizen login, issue 15 item 7): the name is a
+   * claim to check, not a value to store. An existing person whose stored
+   * name differs (name-match.ts: NFKC, whitespace, case) is refused with
+   * MASTER_ERR_NAME_MISMATCH and NOTHING is written (the statement runs in
+   * a transaction the error rolls back); a matching or first login keeps or
+   * sets the name. Why: the identity provider vouches that this citizen holds
+   * the certificate, not that the register's name is wrong; a rename is an
+   * official's action, and a silent one here never reached the edges (the
+   * masked name travels with code deltas, and a login writes none).
    */
-  async upsertPerson(input: PersonInput): Promise<UpsertPersonResult> {
+  async upsertPerson(input: PersonInput, opts: { nameMustMatch?: boolean } = {}): Promise<UpsertPersonResult> {
     const now = new Date(this.s.now());
     const key = personKey(input, now);
     const uid = uidOf(key, this.s.secrets.uidPepper);
@@ -168,21 +179,35 @@ export class MasterStore {
 
     // (xmax = 0) is true for a freshly inserted row and false for one the
     // ON CONFLICT branch updated: the usual PostgreSQL idiom (works on 9.5+).
-    const r = await this.db.query<{ id: number; created: boolean }>(
-      `INSERT INTO persons (uid, cert_type, cert_hash, cert_enc, phone_hash, phone_enc, name_enc, name_masked, region)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8::text, ''), $9)
-       ON CONFLICT (uid) DO UPDATE SET
-         phone_hash  = COALESCE(EXCLUDED.phone_hash, persons.phone_hash),
-         phone_enc   = COALESCE(EXCLUDED.phone_enc, persons.phone_enc),
-         name_enc    = COALESCE(EXCLUDED.name_enc, persons.name_enc),
-         name_masked = CASE WHEN $8::text IS NULL THEN persons.name_masked ELSE EXCLUDED.name_masked END,
-         region      = COALESCE(EXCLUDED.region, persons.region),
-         updated_at  = now()
-       RETURNING id, (xmax = 0) AS created`,
-      [uid, certType, certHash, certEnc, phoneHash, phoneEnc, nameEnc, nameMasked, region],
-    );
-    const row = r.rows[0]!;
-    return { personId: row.id, uid, created: row.created };
+    // With $10 (nameMustMatch) a stored name is never overwritten — even by
+    // a login racing this one — and RETURNING hands back the name now stored
+    // to compare inside the same transaction.
+    const keepName = opts.nameMustMatch === true;
+    const run = async (db: SqlClient): Promise<UpsertPersonResult> => {
+      const r = await db.query<{ id: number; created: boolean; name_enc: Uint8Array | null }>(
+        `INSERT INTO persons (uid, cert_type, cert_hash, cert_enc, phone_hash, phone_enc, name_enc, name_masked, region)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8::text, ''), $9)
+         ON CONFLICT (uid) DO UPDATE SET
+           phone_hash  = COALESCE(EXCLUDED.phone_hash, persons.phone_hash),
+           phone_enc   = COALESCE(EXCLUDED.phone_enc, persons.phone_enc),
+           name_enc    = CASE WHEN $10::boolean THEN COALESCE(persons.name_enc, EXCLUDED.name_enc)
+                              ELSE COALESCE(EXCLUDED.name_enc, persons.name_enc) END,
+           name_masked = CASE WHEN $8::text IS NULL OR ($10::boolean AND persons.name_enc IS NOT NULL) THEN persons.name_masked
+                              ELSE EXCLUDED.name_masked END,
+           region      = COALESCE(EXCLUDED.region, persons.region),
+           updated_at  = now()
+         RETURNING id, (xmax = 0) AS created, name_enc`,
+        [uid, certType, certHash, certEnc, phoneHash, phoneEnc, nameEnc, nameMasked, region, keepName],
+      );
+      const row = r.rows[0]!;
+      if (keepName && !row.created && given(input.name) && row.name_enc !== null
+        && !sameName(input.name, c.decrypt('name', uid, row.name_enc))) {
+        // The message names neither the stored nor the given name (DESIGN §2: no full name in logs or answers).
+        throw new MasterError('MASTER_ERR_NAME_MISMATCH', 'certificate login with a name other than the registered one');
+      }
+      return { personId: row.id, uid, created: row.created };
+    };
+    return keepName ? this.inTx(run) : run(this.db);
   }
 
   async getPerson(personId: number): Promise<PersonRow | null> {
