@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHENGDU_ID, CHENGDU_NAME, startAdmin, type Fixture } from '../admin-api/admin-fixture.common.js';
 import { startGatewaySim, type GatewaySim } from '../alerting/gateway-sim.js';
+import type { CapabilityHost, CapabilityInstance } from '../admin-api/capability.js';
 import { CITIZEN, type CitizenInstance } from './capability.js';
+import { loadCitizenConfig } from './config.js';
 import { CitizenSmsSender } from './sms-sender.js';
 
 /**
@@ -160,5 +162,30 @@ describe('citizen SMS sender', () => {
     expect((await outbox()).at(-1)).toMatchObject({ sent: false, failed: true, last_error: 'expired before the gateway took it' });
     expect(sim.delivered).toHaveLength(n);
     expect(await cit.travel.pendingSms()).toHaveLength(0);
+  });
+
+  it('a cluster without SMS_GATEWAY_URL starts, and says loudly (naming the variable) that nothing is sent, also while messages wait', async () => {
+    const logs: string[] = [];
+    const host: CapabilityHost = {
+      db: f.db, store: f.store, codes: f.codes, rules: f.rules, audit: f.audit, users: f.users, secrets: f.secrets, dataDir: f.dataDir,
+      mode: 'cluster', nowMs: () => f.clock.ms, log: (l) => logs.push(l), committed: () => undefined,
+    };
+    const inst = (await CITIZEN.create(host, loadCitizenConfig({}, { dataDir: f.dataDir, mode: 'cluster' }))) as CitizenInstance & CapabilityInstance;
+    expect(inst.sms).toBeNull();
+    await inst.start?.();
+    try {
+      expect(logs.some((l) => l.includes('ERROR SMS_GATEWAY_URL is not set'))).toBe(true);
+      // the capability's own sender was stopped in the second test: this message stays queued
+      const phone = '13911110005';
+      f.clock.ms += 61 * 60_000; // past the hourly per-person limit of the earlier codes
+      const s = await f.call('POST', '/v1/session', { body: { idType: 'resident', idNo: CHENGDU_ID, name: CHENGDU_NAME } });
+      token = s.body.token;
+      expect((await requestCode(phone)).status).toBe(200);
+      await inst.sweepOverdue();
+      expect(logs.some((l) => /ERROR 1 citizen SMS .* SMS_GATEWAY_URL is not set/.test(l))).toBe(true);
+      for (const l of logs) expect(l).not.toContain(phone);
+    } finally {
+      await inst.stop?.();
+    }
   });
 });
