@@ -10,6 +10,7 @@ import { registerKbRoutes } from './routes-kb.js';
 import { registerSamplingRoutes } from './routes-sampling.js';
 import { registerTravelRoutes } from './routes-travel.js';
 import { Sampling } from './sampling.js';
+import { CitizenSmsSender } from './sms-sender.js';
 import { TravelCards } from './travel-card.js';
 
 /**
@@ -23,6 +24,8 @@ export interface CitizenInstance {
   readonly kb: KnowledgeBase;
   readonly travel: TravelCards;
   readonly sampling: Sampling;
+  /** posts the SMS outbox to SMS_GATEWAY_URL; null when no gateway is configured */
+  readonly sms: CitizenSmsSender | null;
   /** flags overdue orders and raises their alerts (also run every CITIZEN_SWEEP_SEC) */
   sweepOverdue(): Promise<number>;
 }
@@ -37,12 +40,24 @@ export const CITIZEN = defineCapability<CitizenConfig>({
     const travel = new TravelCards(host, cfg);
     const sampling = new Sampling(host, cfg);
     await sampling.init();
+    const sms =
+      cfg.smsGatewayUrl === null
+        ? null
+        : new CitizenSmsSender(travel, { url: cfg.smsGatewayUrl, key: cfg.smsGatewayKey!, timeoutMs: cfg.smsTimeoutMs, pollMs: cfg.smsPollMs, log: (l) => host.log(l), nowMs: () => host.nowMs() });
+    // a cluster without a gateway: citizens get no verification code. Said loudly at start and
+    // while messages wait, rather than refusing to start (see CLOSING.md, "SMS sender")
+    const noGateway = sms === null && !cfg.smsDevCode;
+    const warnNoGateway = async (): Promise<void> => {
+      const waiting = (await travel.pendingSms(1000)).length;
+      if (waiting > 0) host.log(`citizen: ERROR ${waiting} citizen SMS (travel-card codes, appeal notices) waiting and SMS_GATEWAY_URL is not set: nothing is sent`);
+    };
     let timer: NodeJS.Timeout | null = null;
     let running: Promise<unknown> | null = null;
     const sweep = async (): Promise<number> => {
       const n = await appeals.sweepOverdue();
       await travel.purge();
       await appeals.purgePhotos();
+      if (noGateway) await warnNoGateway();
       if (n > 0) host.log(`citizen: ${n} appeal(s) became overdue`);
       return n;
     };
@@ -51,6 +66,7 @@ export const CITIZEN = defineCapability<CitizenConfig>({
       kb,
       travel,
       sampling,
+      sms,
       sweepOverdue: sweep,
       routes(app, ctx) {
         registerCitizenCors(app, ctx);
@@ -63,6 +79,12 @@ export const CITIZEN = defineCapability<CitizenConfig>({
         if (host.mode === 'embedded') {
           const n = await seedKnowledgeBase(kb);
           if (n > 0) host.log(`citizen: knowledge base seeded with ${n} demo articles`);
+        }
+        if (sms !== null) {
+          sms.start();
+          host.log(`citizen: SMS sender started (gateway ${new URL(cfg.smsGatewayUrl!).host})`);
+        } else if (noGateway) {
+          host.log('citizen: ERROR SMS_GATEWAY_URL is not set: travel-card verification codes and appeal notices are queued but NOT sent; set SMS_GATEWAY_URL and SMS_GATEWAY_KEY');
         }
         timer = setInterval(() => {
           if (running !== null) return;
@@ -77,6 +99,7 @@ export const CITIZEN = defineCapability<CitizenConfig>({
       async stop() {
         if (timer !== null) clearInterval(timer);
         timer = null;
+        await sms?.stop();
         await running;
       },
     };

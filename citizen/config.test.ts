@@ -30,4 +30,18 @@ describe('citizen config', () => {
     expect(() => loadCitizenConfig({ CITIZEN_SMS_DEV_CODE: 'yes' }, base)).toThrow(/CITIZEN_SMS_DEV_CODE/);
     expect(() => loadCitizenConfig({ CITIZEN_SAMPLING_ALG: 'RSA' }, base)).toThrow(/CITIZEN_SAMPLING_ALG/);
   });
+
+  it('SMS gateway: the same variables as alerting; URL needs a key; a cluster without one still starts', () => {
+    const key = 'k'.repeat(32);
+    const c = loadCitizenConfig({ SMS_GATEWAY_URL: 'http://sms.example:8080/send', SMS_GATEWAY_KEY: key }, base);
+    expect(c).toMatchObject({ smsGatewayUrl: 'http://sms.example:8080/send', smsGatewayKey: key, smsTimeoutMs: 5000, smsPollMs: 1000 });
+    // a real gateway: the code is no longer shown on the page
+    expect(c.smsDevCode).toBe(false);
+    expect(loadCitizenConfig({}, { ...base, mode: 'cluster' })).toMatchObject({ smsGatewayUrl: null, smsGatewayKey: null });
+    expect(() => loadCitizenConfig({ SMS_GATEWAY_URL: 'http://sms.example/send' }, base)).toThrow(/SMS_GATEWAY_KEY/);
+    expect(() => loadCitizenConfig({ SMS_GATEWAY_URL: 'http://sms.example/send', SMS_GATEWAY_KEY: 'short' }, base)).toThrow(/SMS_GATEWAY_KEY/);
+    expect(() => loadCitizenConfig({ SMS_GATEWAY_URL: 'ftp://sms.example/', SMS_GATEWAY_KEY: key }, base)).toThrow(/SMS_GATEWAY_URL/);
+    expect(() => loadCitizenConfig({ SMS_GATEWAY_URL: 'not a url', SMS_GATEWAY_KEY: key }, base)).toThrow(/SMS_GATEWAY_URL/);
+    expect(() => loadCitizenConfig({ CITIZEN_SMS_POLL_MS: '0' }, base)).toThrow(/CITIZEN_SMS_POLL_MS/);
+  });
 });

@@ -162,6 +162,16 @@ ALTER TABLE cit_sms_outbox DROP CONSTRAINT cit_sms_outbox_purpose_check;
 ALTER TABLE cit_sms_outbox ADD CONSTRAINT cit_sms_outbox_purpose_check CHECK (purpose IN ('travel_card', 'appeal_reply'));
 `;
 
+const V7_SMS_SENDER = `
+-- The citizen SMS sender (sms-sender.ts): a message the gateway refuses for
+-- good (HTTP 400) or a verification code that expired while the gateway was
+-- down is closed as failed instead of being retried forever.
+ALTER TABLE cit_sms_outbox ADD COLUMN failed_at timestamptz NULL;
+ALTER TABLE cit_sms_outbox ADD COLUMN last_error text NULL CHECK (length(last_error) <= 200);
+DROP INDEX cit_sms_outbox_unsent_ix;
+CREATE INDEX cit_sms_outbox_unsent_ix ON cit_sms_outbox (id) WHERE sent_at IS NULL AND failed_at IS NULL;
+`;
+
 export const CITIZEN_MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'appeals', sql: V1_APPEALS },
   { version: 2, name: 'knowledge-base', sql: V2_KB },
@@ -169,4 +179,5 @@ export const CITIZEN_MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 4, name: 'sampling', sql: V4_SAMPLING },
   { version: 5, name: 'sampling-keys', sql: V5_SAMPLING_KEYS },
   { version: 6, name: 'appeal-reply-sms', sql: V6_APPEAL_SMS },
+  { version: 7, name: 'sms-sender', sql: V7_SMS_SENDER },
 ]);

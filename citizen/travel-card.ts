@@ -30,6 +30,15 @@ const PER_HOUR = 5;
 const DAY_MS = 86_400_000;
 const CN_OFFSET_MS = 8 * 3600_000;
 
+/** One queued message, opened for the sender. */
+export interface PendingSms {
+  readonly id: number;
+  readonly purpose: 'travel_card' | 'appeal_reply';
+  readonly createdMs: number;
+  readonly phone: string;
+  readonly text: string;
+}
+
 export interface CardStay {
   readonly region: string;
   readonly regionZh: string;
@@ -106,17 +115,31 @@ export class TravelCards {
   }
 
   /**
-   * For the SMS sender (a gateway for citizens' numbers: the alerting
-   * capability's client only texts on-call staff): unsent messages, oldest
-   * first, opened. Send each, then `markSmsSent`. The phone and text live
-   * only in the sender's memory; never log them.
+   * For the SMS sender (sms-sender.ts): unsent, not failed messages, oldest
+   * first, opened. The phone and text live only in the sender's memory;
+   * never log them.
    */
-  async pendingSms(limit = 100): Promise<{ id: number; phone: string; text: string }[]> {
-    const r = await this.host.db.query<{ id: string | number; phone_enc: Uint8Array; text_enc: Uint8Array }>(
-      'SELECT id, phone_enc, text_enc FROM cit_sms_outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1',
+  async pendingSms(limit = 100): Promise<PendingSms[]> {
+    const r = await this.host.db.query<{ id: string | number; purpose: string; phone_enc: Uint8Array; text_enc: Uint8Array; created_at: Date | string }>(
+      'SELECT id, purpose, phone_enc, text_enc, created_at FROM cit_sms_outbox WHERE sent_at IS NULL AND failed_at IS NULL ORDER BY id LIMIT $1',
       [limit],
     );
-    return r.rows.map((x) => ({ id: Number(x.id), phone: this.sealer.open(x.phone_enc), text: this.sealer.open(x.text_enc) }));
+    return r.rows.map((x) => ({
+      id: Number(x.id),
+      purpose: x.purpose as PendingSms['purpose'],
+      createdMs: new Date(x.created_at).getTime(),
+      phone: this.sealer.open(x.phone_enc),
+      text: this.sealer.open(x.text_enc),
+    }));
+  }
+
+  /** Closes a message that will never be sent (refused by the gateway, code expired); `why` must hold no personal data. */
+  async markSmsFailed(id: number, why: string): Promise<number> {
+    const r = await this.host.db.query(
+      'UPDATE cit_sms_outbox SET failed_at = $2, last_error = $3 WHERE id = $1 AND sent_at IS NULL AND failed_at IS NULL',
+      [id, new Date(this.host.nowMs()), why.slice(0, 200)],
+    );
+    return r.rowCount ?? 0;
   }
 
   /**
@@ -126,7 +149,7 @@ export class TravelCards {
   async purge(): Promise<number> {
     const before = new Date(this.host.nowMs() - DAY_MS);
     const a = await this.host.db.query('DELETE FROM cit_sms_codes WHERE created_at < $1', [before]);
-    const b = await this.host.db.query('DELETE FROM cit_sms_outbox WHERE sent_at IS NOT NULL AND sent_at < $1', [before]);
+    const b = await this.host.db.query('DELETE FROM cit_sms_outbox WHERE (sent_at IS NOT NULL AND sent_at < $1) OR (failed_at IS NOT NULL AND failed_at < $1)', [before]);
     return (a.rowCount ?? 0) + (b.rowCount ?? 0);
   }
 
