@@ -301,7 +301,7 @@ describe('deploy/nginx and deploy/systemd', () => {
       expect(r.status, r.stderr).toBe(0);
     }
     // the file as shipped; only its absolute paths are pointed into the test's directory
-    const site = readFileSync(join(DEPLOY, 'nginx', 'healthcode.conf'), 'utf8').replaceAll('/etc/nginx/tls/', `${dir}/`).replaceAll('/var/log/nginx/', `${dir}/`);
+    const site = readFileSync(join(DEPLOY, 'nginx', 'healthcode.conf'), 'utf8').replaceAll('/etc/nginx/tls/', `${dir}/`).replaceAll('/var/log/nginx/', `${dir}/`).replaceAll('/var/cache/nginx/', `${dir}/`);
     writeFileSync(join(dir, 'healthcode.conf'), site);
     writeFileSync(join(dir, 'nginx.conf'), [
       `pid ${dir}/nginx.pid;`, `error_log ${dir}/error.log;`, 'events {}',
