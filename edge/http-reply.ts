@@ -3,7 +3,9 @@ import { CodedError } from '../core/coded-error.js';
 
 /**
  * Writing answers on a uWS response: status lines, JSON bodies, and the
- * DESIGN §5 error shape `{ "error": code, "message": text }`.
+ * DESIGN §5 error shape `{ "error": code, "message": text }`, plus `zh`, the
+ * catalogue's Chinese text the citizen page shows (issue 15: no English and
+ * no raw code reaches a citizen), and `field` when one input is at fault.
  *
  * Everything here may run after an `await`, so callers that are past one
  * wrap the calls in `res.cork()` (FACTS: uWS only corks the synchronous part
@@ -42,13 +44,11 @@ export function errorReply(err: unknown, onInternal: (err: unknown) => void): Er
     // a coded 500 (a corrupt record, a bad key file) is still something an operator must see
     if (err.statusCode === 500) onInternal(err);
     const code = WIRE_CODE[err.code] ?? err.code;
-    const body = err.field === undefined
-      ? JSON.stringify({ error: code, message: err.message })
-      : JSON.stringify({ error: code, message: err.message, field: err.field });
+    const body = JSON.stringify({ error: code, message: err.message, zh: err.zh, field: err.field });
     return { status: STATUS_LINE[err.statusCode] === undefined ? 500 : err.statusCode, body, code };
   }
   onInternal(err);
-  return { status: 500, body: '{"error":"EDGE_ERR_INTERNAL","message":"internal error"}', code: 'EDGE_ERR_INTERNAL' };
+  return { status: 500, body: '{"error":"EDGE_ERR_INTERNAL","message":"internal error","zh":"系统内部错误，请稍后再试"}', code: 'EDGE_ERR_INTERNAL' };
 }
 
 /** Writes a complete JSON answer (caller is corked). `close` ends the connection after it (413: stop reading). */
