@@ -121,6 +121,10 @@ describe('GET /v1/code', () => {
 
   it('serves repeat displays from memory, and a code change drops that person’s body only (display cache)', async () => {
     const cached = (t: string, ev: string) => metric(t, 'edge_display_cache_total', `event="${ev}"`);
+    // one session per person for the whole test: a token issued in another
+    // second is another session (another slot), whose first display is a miss
+    const auth = new Map([6, 7].map((i) => [i, node.session(uidOf(i))] as const));
+    const display = (i: number): Promise<Answer> => call(node.base, '/v1/code', { auth: auth.get(i)! });
     for (const i of [6, 7]) for (let k = 0; k < 3; k++) expect((await display(i)).json.color).toBe('green');
     const before = (await call(node.base, '/metrics')).text;
     const a = await display(6);
