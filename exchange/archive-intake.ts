@@ -60,7 +60,8 @@ export class ArchiveIntake {
 
   start(): void {
     if (this.opts.pollMs > 0 && this.timer === null) {
-      this.timer = setInterval(() => void this.poll(), this.opts.pollMs);
+      // a failed pass is logged and retried at the next tick (an unhandled rejection would end the master)
+      this.timer = setInterval(() => void this.poll().catch((err: unknown) => this.host.log(`exchange: intake pass failed (retrying): ${(err as Error).message}`)), this.opts.pollMs);
       this.timer.unref();
     }
   }
@@ -145,7 +146,7 @@ export class ArchiveIntake {
         }
       });
       this.host.log(`exchange: archive ${id} taken: ${batches.length} batches, ${forwards.length} forwards`);
-      if (forwards.length > 0) void this.forwarder.deliverDue();
+      if (forwards.length > 0) void this.forwarder.deliverDue().catch((err: unknown) => this.host.log(`exchange: forward pass failed (retrying): ${(err as Error).message}`));
       return { id, status: 'done', error: null, batches, forwards: forwards.map((f) => f.id) };
     } catch (err) {
       if (!(err instanceof ExchangeError)) throw err;

@@ -177,7 +177,9 @@ export class ImportJobs {
         this.running = null;
       }
     };
-    this.running = loop();
+    // a batch that throws past its own error handling (the database away) stays
+    // queued in its table and resumes at the next start; never an unhandled rejection
+    this.running = loop().catch((err: unknown) => this.host.log(`exchange: import queue stopped on an error (resumes at restart): ${(err as Error).message}`));
   }
 
   private async fail(id: string, code: ExchangeErrorCode, detail: string | undefined): Promise<void> {

@@ -53,7 +53,9 @@ export class SftpForwarder {
 
   start(): void {
     if (this.opts.pollMs > 0 && this.timer === null) {
-      this.timer = setInterval(() => void this.deliverDue(), this.opts.pollMs);
+      // a pass that fails (the database failing over, say) is logged and retried at the next tick;
+      // an unhandled rejection would end the whole master process
+      this.timer = setInterval(() => void this.deliverDue().catch((err: unknown) => this.host.log(`exchange: forward pass failed (retrying): ${(err as Error).message}`)), this.opts.pollMs);
       this.timer.unref();
     }
   }
