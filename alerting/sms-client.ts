@@ -1,7 +1,7 @@
 import { maskPhone } from '../core/identity.js';
 import type { AlertSeverity } from '../master/alert-events.js';
 import type { SqlClient } from '../master/sql-client.js';
-import { parseAnswer, SIG_HEADER, signature, TS_HEADER } from './sms-protocol.js';
+import { sendSigned, type SendOutcome } from './sms-protocol.js';
 
 /**
  * The SMS client: a durable outbound queue (alerting_sms) and a sender.
@@ -243,46 +243,8 @@ export class SmsClient {
     return res;
   }
 
-  private async post(row: Row): Promise<{ kind: 'sent'; answer: ReturnType<typeof parseAnswer> & object } | { kind: 'rejected' | 'retry'; error: string }> {
-    const first = await this.postOnce(row);
-    // a keep-alive connection the gateway closed while idle: the request never
-    // arrived (or, if it did, the id makes the resend a duplicate) — resend at once
-    if (first.kind === 'retry' && /ECONNRESET|UND_ERR_SOCKET|EPIPE/.test(first.error)) return this.postOnce(row);
-    return first;
-  }
-
-  private async postOnce(row: Row): Promise<{ kind: 'sent'; answer: ReturnType<typeof parseAnswer> & object } | { kind: 'rejected' | 'retry'; error: string }> {
-    const body = JSON.stringify({ phones: this.o.phones[row.recipients], text: row.text, id: row.id });
-    const ts = String(Date.now());
-    let status: number;
-    let text: string;
-    try {
-      const r = await fetch(this.o.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', [TS_HEADER]: ts, [SIG_HEADER]: signature(this.o.key, ts, body) },
-        body,
-        signal: AbortSignal.timeout(this.o.timeoutMs),
-      });
-      status = r.status;
-      text = await r.text();
-    } catch (err) {
-      const e = err as Error & { cause?: { code?: string } };
-      const why = e.name === 'TimeoutError' ? `timeout after ${this.o.timeoutMs} ms` : (e.cause?.code ?? e.message);
-      return { kind: 'retry', error: why.slice(0, 200) };
-    }
-    if (status === 200) {
-      const a = parseAnswer(text, row.id);
-      return a === null ? { kind: 'retry', error: 'garbage answer (HTTP 200 without {ok, id})' } : { kind: 'sent', answer: a };
-    }
-    let code = '';
-    try {
-      code = String((JSON.parse(text) as { error?: unknown }).error ?? '');
-    } catch {
-      /* a non-JSON error page */
-    }
-    // 400: the message itself is wrong, retrying cannot help; 401 (signature, clock) and 5xx may heal
-    if (status === 400) return { kind: 'rejected', error: `HTTP 400 ${code}`.trim() };
-    return { kind: 'retry', error: `HTTP ${status} ${code}`.trim() };
+  private post(row: Row): Promise<SendOutcome> {
+    return sendSigned(this.o, { phones: [...this.o.phones[row.recipients]], text: row.text, id: row.id });
   }
 
   async list(q: { limit?: number; status?: SmsStatus } = {}): Promise<SmsRecord[]> {

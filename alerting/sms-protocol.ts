@@ -86,3 +86,54 @@ export function parseAnswer(text: string, id: string): SmsAnswer | null {
   if (o.ok !== true || o.id !== id || typeof o.accepted !== 'number') return null;
   return { ok: true, id, duplicate: o.duplicate === true, accepted: o.accepted };
 }
+
+/** What one delivery attempt came to: taken (with the gateway's answer), permanently refused, or worth retrying. */
+export type SendOutcome = { kind: 'sent'; answer: SmsAnswer } | { kind: 'rejected' | 'retry'; error: string };
+
+/**
+ * Posts one signed message to the gateway (the sender side of this protocol,
+ * shared by the on-call alerts and the citizens' codes). A keep-alive
+ * connection the gateway closed while idle is resent at once — the request
+ * never arrived, or if it did, the id makes the resend a `duplicate`. Errors
+ * name the transport failure or the HTTP status only: the body, which holds
+ * the phones, is never in them.
+ */
+export async function sendSigned(gw: { readonly url: string; readonly key: string; readonly timeoutMs: number }, m: SmsMessage): Promise<SendOutcome> {
+  const first = await sendOnce(gw, m);
+  if (first.kind === 'retry' && /ECONNRESET|UND_ERR_SOCKET|EPIPE/.test(first.error)) return sendOnce(gw, m);
+  return first;
+}
+
+async function sendOnce(gw: { readonly url: string; readonly key: string; readonly timeoutMs: number }, m: SmsMessage): Promise<SendOutcome> {
+  const body = JSON.stringify({ phones: m.phones, text: m.text, id: m.id });
+  const ts = String(Date.now());
+  let status: number;
+  let text: string;
+  try {
+    const r = await fetch(gw.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [TS_HEADER]: ts, [SIG_HEADER]: signature(gw.key, ts, body) },
+      body,
+      signal: AbortSignal.timeout(gw.timeoutMs),
+    });
+    status = r.status;
+    text = await r.text();
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: string } };
+    const why = e.name === 'TimeoutError' ? `timeout after ${gw.timeoutMs} ms` : (e.cause?.code ?? e.name);
+    return { kind: 'retry', error: why.slice(0, 200) };
+  }
+  if (status === 200) {
+    const a = parseAnswer(text, m.id);
+    return a === null ? { kind: 'retry', error: 'garbage answer (HTTP 200 without {ok, id})' } : { kind: 'sent', answer: a };
+  }
+  let code = '';
+  try {
+    code = String((JSON.parse(text) as { error?: unknown }).error ?? '').slice(0, 60);
+  } catch {
+    /* a non-JSON error page */
+  }
+  // 400: the message itself is wrong, retrying cannot help; 401 (signature, clock) and 5xx may heal
+  if (status === 400) return { kind: 'rejected', error: `HTTP 400 ${code}`.trim() };
+  return { kind: 'retry', error: `HTTP ${status} ${code}`.trim() };
+}

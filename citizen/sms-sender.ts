@@ -1,4 +1,4 @@
-import { parseAnswer, SIG_HEADER, signature, TS_HEADER, type SmsAnswer } from '../alerting/sms-protocol.js';
+import { sendSigned, type SendOutcome } from '../alerting/sms-protocol.js';
 import { CODE_TTL_MS, type PendingSms, type TravelCards } from './travel-card.js';
 
 /**
@@ -43,7 +43,7 @@ export interface SmsFlushResult {
   expired: number;
 }
 
-type Outcome = { kind: 'sent'; answer: SmsAnswer } | { kind: 'rejected' | 'retry'; error: string };
+type Outcome = SendOutcome;
 
 export function gatewayMessageId(m: Pick<PendingSms, 'id' | 'createdMs'>): string {
   return `cit-${m.id}-${m.createdMs.toString(36)}`;
@@ -140,45 +140,7 @@ export class CitizenSmsSender {
     return res;
   }
 
-  private async post(m: PendingSms, id: string): Promise<Outcome> {
-    const first = await this.postOnce(m, id);
-    // a keep-alive connection closed while idle: resend at once (the id makes a resend harmless)
-    if (first.kind === 'retry' && /ECONNRESET|UND_ERR_SOCKET|EPIPE/.test(first.error)) return this.postOnce(m, id);
-    return first;
-  }
-
-  private async postOnce(m: PendingSms, id: string): Promise<Outcome> {
-    const body = JSON.stringify({ phones: [m.phone], text: m.text, id });
-    const ts = String(Date.now());
-    let status: number;
-    let text: string;
-    try {
-      const r = await fetch(this.o.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', [TS_HEADER]: ts, [SIG_HEADER]: signature(this.o.key, ts, body) },
-        body,
-        signal: AbortSignal.timeout(this.o.timeoutMs),
-      });
-      status = r.status;
-      text = await r.text();
-    } catch (err) {
-      const e = err as Error & { cause?: { code?: string } };
-      // the error names the transport failure only (the body with the phone is never in it)
-      const why = e.name === 'TimeoutError' ? `timeout after ${this.o.timeoutMs} ms` : (e.cause?.code ?? e.name);
-      return { kind: 'retry', error: why.slice(0, 200) };
-    }
-    if (status === 200) {
-      const a = parseAnswer(text, id);
-      return a === null ? { kind: 'retry', error: 'garbage answer (HTTP 200 without {ok, id})' } : { kind: 'sent', answer: a };
-    }
-    let code = '';
-    try {
-      code = String((JSON.parse(text) as { error?: unknown }).error ?? '').slice(0, 60);
-    } catch {
-      /* a non-JSON error page */
-    }
-    // 400: the message itself is wrong; 401 (key rotation, clock skew) and 5xx may heal
-    if (status === 400) return { kind: 'rejected', error: `HTTP 400 ${code}`.trim() };
-    return { kind: 'retry', error: `HTTP ${status} ${code}`.trim() };
+  private post(m: PendingSms, id: string): Promise<Outcome> {
+    return sendSigned(this.o, { phones: [m.phone], text: m.text, id });
   }
 }
