@@ -9,6 +9,9 @@ import { DatasetStore } from './dataset-store.js';
 import { ImportJobs } from './import-jobs.js';
 import { EXCHANGE_MIGRATIONS } from './migrations.js';
 import { registerExchangeRoutes } from './routes.js';
+import { ReturnLedger } from './return-ledger.js';
+import { ReturnPusher } from './return-push.js';
+import { registerReturnRoutes } from './routes-return.js';
 
 /**
  * Data exchange (数据交换, issue 10) as a back-office capability: data
@@ -22,6 +25,8 @@ export interface ExchangeInstance {
   readonly intake: ArchiveIntake;
   readonly forwarder: SftpForwarder;
   readonly pickup: SftpPickup;
+  readonly returns: ReturnLedger;
+  readonly returnPusher: ReturnPusher;
 }
 
 export const exchangeCapability = defineCapability<ExchangeConfig>({
@@ -41,17 +46,25 @@ export const exchangeCapability = defineCapability<ExchangeConfig>({
     });
     const pickup = new SftpPickup(host, host.db, crypto, intake, { pollMs: cfg.intakePollMs, connectTimeoutMs: cfg.sftpTimeoutMs });
     const parts = { jobs, datasets, secrets, intake, forwarder, pickup };
+    const returns = new ReturnLedger(host, crypto);
+    const returnPusher = new ReturnPusher(host, returns, secrets, { pollMs: cfg.returnPollMs, maxAttempts: cfg.forwardMaxAttempts, connectTimeoutMs: cfg.sftpTimeoutMs });
     const instance = {
       ...parts,
-      routes: (app: Parameters<typeof registerExchangeRoutes>[0], ctx: Parameters<typeof registerExchangeRoutes>[1]) =>
-        registerExchangeRoutes(app, ctx, host, cfg, parts),
+      returns,
+      returnPusher,
+      routes: async (app: Parameters<typeof registerExchangeRoutes>[0], ctx: Parameters<typeof registerExchangeRoutes>[1]) => {
+        await registerExchangeRoutes(app, ctx, host, cfg, parts);
+        registerReturnRoutes(app, ctx, host, { ledger: returns, pusher: returnPusher, jobs });
+      },
       start: async () => {
         await jobs.start();
         intake.start();
         pickup.start();
         forwarder.start();
+        returnPusher.start();
       },
       stop: async () => {
+        await returnPusher.stop();
         await pickup.stop();
         await intake.stop();
         await forwarder.stop();

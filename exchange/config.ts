@@ -22,6 +22,8 @@ export interface ExchangeConfig {
   readonly zipMaxEntries: number;
   readonly zipMaxBytes: number;
   readonly zipMaxRatio: number;
+  /** how often data returns are made, pushed and checked for being overdue (0 = only on demand) */
+  readonly returnPollMs: number;
 }
 
 function num(env: Readonly<Record<string, string | undefined>>, name: string, def: number, min: number, max: number, int = true): number {
@@ -48,5 +50,6 @@ export function loadExchangeConfig(env: Readonly<Record<string, string | undefin
     zipMaxEntries: num(env, 'EXCHANGE_ZIP_MAX_ENTRIES', 100, 1, 100_000),
     zipMaxBytes: num(env, 'EXCHANGE_ZIP_MAX_MB', 4096, 1, 1_048_576) * 1024 * 1024,
     zipMaxRatio: num(env, 'EXCHANGE_ZIP_MAX_RATIO', 200, 2, 100_000),
+    returnPollMs: num(env, 'EXCHANGE_RETURN_POLL_MS', 5000, 0, 3_600_000),
   };
 }

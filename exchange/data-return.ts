@@ -16,20 +16,20 @@ import type { SqlClient } from '../master/sql-client.js';
  * and vaccinations by their lineage `<batch>:<row>`, identities decrypted
  * only to be masked.
  */
-const ID_TYPE_ZH: Record<string, string> = {
+export const ID_TYPE_ZH: Record<string, string> = {
   resident: '居民身份证', passport: '护照', hk_macau: '港澳居民来往内地通行证', taiwan: '台湾居民来往大陆通行证', foreign_permanent: '外国人永久居留身份证',
 };
-const KIND_ZH: Record<string, string> = {
+export const KIND_ZH: Record<string, string> = {
   nucleic_acid: '核酸检测', confirmed: '确诊', suspected: '疑似', close_contact: '密接', secondary_contact: '次密接', entry: '入川', vaccination: '疫苗接种',
 };
-const RESULT_ZH: Record<string, string> = { negative: '阴性', positive: '阳性' };
+export const RESULT_ZH: Record<string, string> = { negative: '阴性', positive: '阳性' };
 
 interface Row {
   ref: string; kind: string; at: Date; result: string | null; uid: Buffer; cert_type: string | null; cert_enc: Buffer | null;
   phone_enc: Buffer | null; name_enc: Buffer | null; name_masked: string; region: string | null;
 }
 
-function chinaTime(d: Date): string {
+export function chinaTime(d: Date): string {
   return new Date(new Date(d).getTime() + 8 * 3600_000).toISOString().slice(0, 19).replace('T', ' ');
 }
 

@@ -62,6 +62,12 @@ export const EXCHANGE_ERRORS = {
   EXC_ERR_RAGGED_ROW: { status: 422, message: 'row has a different number of columns than the header', zh: '列数与表头不一致' },
   EXC_ERR_ENCODING: { status: 422, message: 'row contains bytes that are not valid in the file encoding', zh: '含有无法识别的字符（编码错误）' },
   EXC_ERR_XLSX_FORMULA: { status: 422, message: 'cell holds a formula; only values are accepted', zh: '单元格为公式，仅受理数值' },
+  // masked data return (智能数据返还)
+  EXC_ERR_RETURN_POLICY: { status: 400, message: 'invalid masking policy', zh: '返还脱敏策略不合法' },
+  EXC_ERR_RETURN_RECIPIENT: { status: 400, message: 'invalid return recipient', zh: '返还对象配置不合法' },
+  EXC_ERR_RETURN_RECIPIENT_NOT_FOUND: { status: 404, message: 'no such return recipient', zh: '返还对象不存在' },
+  EXC_ERR_RETURN_NOT_FOUND: { status: 404, message: 'no such data return', zh: '返还记录不存在' },
+  EXC_ERR_RETURN_EMPTY: { status: 409, message: 'the return has no rows', zh: '该返还没有数据行，无需领取' },
 } as const satisfies Catalogue;
 
 export type ExchangeErrorCode = keyof typeof EXCHANGE_ERRORS;

@@ -194,9 +194,91 @@ CREATE TABLE exchange_returns (
 CREATE INDEX exchange_returns_batch_ix ON exchange_returns (batch_id, region);
 `;
 
+/**
+ * Masked data return with recipients, policies and a ledger (return-ledger.ts):
+ * - return recipients (返还对象): a city/county (region prefix) or a department
+ *   (its own uploads), the datasets it gets, optionally the forwarding
+ *   recipient (exchange_recipients: SFTP server, key, ZIP password rule) to push to;
+ * - masking policies, versioned per recipient;
+ * - one ledger row per batch and recipient (UNIQUE: made once, pushed once),
+ *   its rows already masked and sealed, so a re-download is byte-identical
+ *   to the first and any master can serve or push it;
+ * - every taking (push, download) as its own row: re-downloads are visible.
+ */
+const V5 = `
+CREATE TABLE exchange_return_recipients (
+  id              text PRIMARY KEY,
+  name            text NOT NULL,
+  region          text NOT NULL,
+  department      text NULL,
+  datasets        jsonb NOT NULL DEFAULT '[]',
+  sftp_recipient  text NULL REFERENCES exchange_recipients (id),
+  due_hours       integer NOT NULL,
+  updated_by      text NOT NULL,
+  updated_at      timestamptz NOT NULL DEFAULT now(),
+  created_at      timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE exchange_return_policies (
+  recipient_id  text NOT NULL REFERENCES exchange_return_recipients (id),
+  version       integer NOT NULL CHECK (version >= 1),
+  policy        jsonb NOT NULL,
+  created_by    text NOT NULL,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (recipient_id, version)
+);
+
+CREATE TABLE exchange_return_items (
+  id                  text PRIMARY KEY,
+  recipient_id        text NOT NULL REFERENCES exchange_return_recipients (id),
+  batch_id            text NOT NULL REFERENCES exchange_batches (id),
+  dataset             text NOT NULL,
+  region              text NOT NULL,
+  policy_version      integer NOT NULL,
+  policy              jsonb NOT NULL,
+  rows                integer NOT NULL,
+  sha256              text NOT NULL,
+  remote_name         text NOT NULL,
+  created_by          text NOT NULL,
+  created_at          timestamptz NOT NULL,
+  due_at              timestamptz NOT NULL,
+  push_status         text NOT NULL CHECK (push_status IN ('none', 'pending', 'sent', 'failed')),
+  push_attempts       integer NOT NULL DEFAULT 0,
+  push_next_at        timestamptz NOT NULL DEFAULT now(),
+  push_error          text NULL,
+  pushed_at           timestamptz NULL,
+  downloads           integer NOT NULL DEFAULT 0,
+  first_downloaded_at timestamptz NULL,
+  last_downloaded_at  timestamptz NULL,
+  acknowledged_at     timestamptz NULL,
+  acknowledged_by     text NULL,
+  overdue_alerted_at  timestamptz NULL,
+  UNIQUE (recipient_id, batch_id)
+);
+CREATE INDEX exchange_return_items_todo_ix ON exchange_return_items (due_at) WHERE acknowledged_at IS NULL AND rows > 0;
+CREATE INDEX exchange_return_items_push_ix ON exchange_return_items (push_next_at) WHERE push_status = 'pending';
+
+CREATE TABLE exchange_return_rows (
+  item_id  text NOT NULL REFERENCES exchange_return_items (id),
+  seq      integer NOT NULL,
+  data     bytea NOT NULL,
+  PRIMARY KEY (item_id, seq)
+);
+
+CREATE TABLE exchange_return_takes (
+  id       bigserial PRIMARY KEY,
+  item_id  text NOT NULL REFERENCES exchange_return_items (id),
+  how      text NOT NULL CHECK (how IN ('push', 'csv', 'xlsx', 'ack')),
+  actor    text NOT NULL,
+  at       timestamptz NOT NULL
+);
+CREATE INDEX exchange_return_takes_item_ix ON exchange_return_takes (item_id, id);
+`;
+
 export const EXCHANGE_MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'imports', sql: V1 },
   { version: 2, name: 'archives', sql: V2 },
   { version: 3, name: 'sftp-sources', sql: V3 },
   { version: 4, name: 'returns', sql: V4 },
+  { version: 5, name: 'return-ledger', sql: V5 },
 ]);

@@ -4,7 +4,7 @@ import SftpClient from 'ssh2-sftp-client';
 import type { CapabilityHost } from '../admin-api/capability.js';
 import { raiseAlertEvent } from '../master/alert-events.js';
 import { nodeId } from './import-jobs.js';
-import type { ExchangeSecrets } from './recipients.js';
+import type { ExchangeSecrets, Recipient, RecipientSecrets } from './recipients.js';
 
 /**
  * Forwarding re-encrypted archives to recipients over SFTP, exactly once,
@@ -29,6 +29,38 @@ export interface ForwardRow {
   readonly attempts: number;
   readonly lastError: string | null;
   readonly sentAt: number | null;
+}
+
+/**
+ * One file to one recipient's folder, at most once: `<name>` already there
+ * means an earlier attempt got as far as the rename (nothing is sent again);
+ * otherwise upload `<name>.part` and rename. `source` is asked for the local
+ * file only when it is needed. Shared by the forwards and the data returns
+ * (return-push.ts).
+ */
+export async function putOnce(
+  sftp: SftpClient, rcpt: Pick<Recipient, 'host' | 'port' | 'username' | 'remoteDir'>, s: RecipientSecrets, remoteName: string,
+  connectTimeoutMs: number, source: () => string | Promise<string>,
+): Promise<'sent' | 'already-there'> {
+  await sftp.connect({
+    host: rcpt.host, port: rcpt.port, username: rcpt.username, readyTimeout: connectTimeoutMs, retries: 0,
+    ...(s.privateKey !== undefined ? { privateKey: s.privateKey } : { password: s.password! }),
+  });
+  const final = `${rcpt.remoteDir.replace(/\/+$/, '')}/${remoteName}`;
+  if ((await sftp.exists(final)) !== false) return 'already-there';
+  await sftp.fastPut(await source(), `${final}.part`);
+  await sftp.rename(`${final}.part`, final);
+  return 'sent';
+}
+
+/** The wait before the next attempt after `attempts` failures: 2^n s, at most 5 min. */
+export function backoffMs(attempts: number): number {
+  return Math.min(300, 2 ** Math.min(attempts, 9)) * 1000;
+}
+
+/** The code of a failed SFTP attempt (only it reaches ledgers and logs: messages may carry host details). */
+export function sftpErrorCode(err: unknown): string {
+  return String((err as { code?: unknown }).code ?? (err as Error).name ?? 'ERROR').slice(0, 40);
 }
 
 export class SftpForwarder {
@@ -104,27 +136,20 @@ export class SftpForwarder {
     const t0 = performance.now();
     try {
       if (rcpt === undefined) throw Object.assign(new Error('recipient removed'), { code: 'NO_RECIPIENT' });
-      const s = await this.secrets.recipientSecrets(rcpt.id);
-      await sftp.connect({
-        host: rcpt.host, port: rcpt.port, username: rcpt.username, readyTimeout: this.opts.connectTimeoutMs, retries: 0,
-        ...(s.privateKey !== undefined ? { privateKey: s.privateKey } : { password: s.password! }),
-      });
-      const final = `${rcpt.remoteDir.replace(/\/+$/, '')}/${f.remoteName}`;
-      if ((await sftp.exists(final)) === false) {
+      await putOnce(sftp, rcpt, await this.secrets.recipientSecrets(rcpt.id), f.remoteName, this.opts.connectTimeoutMs, () => {
         if (!existsSync(local)) throw Object.assign(new Error('local file gone'), { code: 'NO_FILE' });
-        await sftp.fastPut(local, `${final}.part`);
-        await sftp.rename(`${final}.part`, final);
-      }
+        return local;
+      });
       await this.host.db.query("UPDATE exchange_forwards SET status = 'sent', sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1", [id]);
       this.lastRate = { bytes: f.bytes, seconds: (performance.now() - t0) / 1000 };
       rmSync(local, { force: true });
       this.host.log(`exchange: forward ${id} sent to ${rcpt.id}`);
     } catch (err) {
       // Only the error's code reaches the ledger and the log: messages may carry host details, never secrets anyway.
-      const code = String((err as { code?: unknown }).code ?? (err as Error).name ?? 'ERROR').slice(0, 40);
+      const code = sftpErrorCode(err);
       const attempts = f.attempts + 1;
       const failed = attempts >= this.opts.maxAttempts;
-      const next = new Date(this.host.nowMs() + Math.min(300, 2 ** Math.min(attempts, 9)) * 1000);
+      const next = new Date(this.host.nowMs() + backoffMs(attempts));
       await this.host.db.transaction(async (tx) => {
         await tx.query(
           'UPDATE exchange_forwards SET attempts = $2, last_error = $3, next_attempt_at = $4, status = $5 WHERE id = $1',
