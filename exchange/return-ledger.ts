@@ -144,6 +144,7 @@ export class ReturnLedger {
 
   // ── recipients and policies ──────────────────────────────────────────
 
+  /** created_at is the database's clock: it is compared with the batches' finished_at, also the database's. */
   async setRecipient(id: string, x: ReturnRecipientInput, by: string): Promise<void> {
     if (x.sftpRecipient !== null) {
       const r = await this.db.query('SELECT 1 FROM exchange_recipients WHERE id = $1', [x.sftpRecipient]);
@@ -155,7 +156,7 @@ export class ReturnLedger {
     }
     await this.db.query(
       `INSERT INTO exchange_return_recipients (id, name, region, department, datasets, sftp_recipient, due_hours, updated_by, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $9)
+       VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, now(), $9)
        ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, region = EXCLUDED.region, department = EXCLUDED.department, datasets = EXCLUDED.datasets,
          sftp_recipient = EXCLUDED.sftp_recipient, due_hours = EXCLUDED.due_hours, updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at`,
       [id, x.name, x.region, x.department, JSON.stringify(x.datasets), x.sftpRecipient, x.dueHours, by, new Date(this.host.nowMs())],
@@ -244,8 +245,8 @@ export class ReturnLedger {
     return this.db.transaction(async (tx) => {
       // claim the (recipient, batch) pair first: a concurrent maker (another master) stops here
       const claim = await tx.query(
-        `INSERT INTO exchange_return_items (id, recipient_id, batch_id, dataset, region, policy_version, policy, rows, sha256, remote_name, created_by, created_at, due_at, push_status)
-         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, 0, '', $8, $9, $10, $11, 'none') ON CONFLICT (recipient_id, batch_id) DO NOTHING RETURNING id`,
+        `INSERT INTO exchange_return_items (id, recipient_id, batch_id, dataset, region, policy_version, policy, rows, sha256, remote_name, created_by, created_at, due_at, push_status, push_next_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, 0, '', $8, $9, $10, $11, 'none', $10) ON CONFLICT (recipient_id, batch_id) DO NOTHING RETURNING id`,
         [id, recipientId, batchId, b.rows[0]!.dataset, rcpt.region, current.version, JSON.stringify(current.policy),
           `${b.rows[0]!.dataset}-${recipientId}-${day}-${id}.zip`, actor, new Date(now), new Date(now + rcpt.due_hours * 3600_000)],
       );

@@ -97,7 +97,7 @@ export class ReturnPusher {
       const rcpt = rcptId === null ? undefined : (await this.secrets.recipients()).find((x) => x.id === rcptId);
       if (rcpt === undefined) throw Object.assign(new Error('recipient removed'), { code: 'NO_RECIPIENT' });
       const s = await this.secrets.recipientSecrets(rcpt.id);
-      await putOnce(sftp, rcpt, s, item.remoteName, this.opts.connectTimeoutMs, async () => {
+      const how = await putOnce(sftp, rcpt, s, item.remoteName, this.opts.connectTimeoutMs, async () => {
         const out = createWriteStream(csvPath, { mode: 0o600 });
         await this.ledger.writeCsv(item, out);
         await finished(out);
@@ -109,10 +109,11 @@ export class ReturnPusher {
           "UPDATE exchange_return_items SET push_status = 'sent', pushed_at = $2, push_attempts = push_attempts + 1, push_error = NULL WHERE id = $1",
           [id, new Date(this.host.nowMs())],
         );
-        await this.ledger.recordTake(id, 'push', `sftp:${rcpt.id}`, tx);
+        // 'already-there': an earlier attempt renamed it and died before recording it — nothing was sent twice
+        await this.ledger.recordTake(id, 'push', how === 'sent' ? `sftp:${rcpt.id}` : `sftp:${rcpt.id}:already-there`, tx);
         await this.host.audit.append({
           actor: 'system:exchange-return', role: 'system', action: 'exchange.return.push', target: `return:${id}`, outcome: 'ok',
-          details: { recipient: item.recipientId, sftp: rcpt.id, batch: item.batchId, rows: item.rows, sha256: item.sha256, remoteName: item.remoteName },
+          details: { recipient: item.recipientId, sftp: rcpt.id, how, batch: item.batchId, rows: item.rows, sha256: item.sha256, remoteName: item.remoteName },
         }, tx);
       });
       this.host.log(`exchange: return ${id} pushed to ${rcpt.id}`);
