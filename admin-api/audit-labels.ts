@@ -22,6 +22,7 @@ export const ACTION_LABEL: Readonly<Record<string, string>> = {
   'venues.create': '新建场所', 'venues.import': '导入场所', 'venues.update': '修改场所', 'venues.disable': '停用场所',
   'venues.enable': '启用场所', 'venues.qr': '下载场所码', 'venues.poster': '打印场所码海报',
   'audit.verify': '校验审计链', 'audit.read': '查看审计日志', 'audit.export': '导出审计日志', export: '导出表格',
+  'exchange.return': '下载批次返还数据', 'exchange.return.download': '下载返还数据', 'exchange.return.push': '推送返还数据（SFTP）', 'exchange.return.ack': '签收返还数据', 'exchange.return.produce': '生成返还数据', 'exchange.return_policy.set': '修改返还脱敏策略', 'exchange.return_recipient.set': '设置返还对象',
 };
 
 /** Keys of audit `details` in Chinese (the audit page and the export show "键：值"). */
