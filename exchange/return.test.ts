@@ -296,7 +296,7 @@ describe('departments', () => {
 
     const up = await f.call('GET', '/admin/v1/exchange/uploads', { token: f.tokens.operator });
     const dept = up.body.departments.find((d: any) => d.department === '省疾控中心');
-    expect(dept).toMatchObject({ batches: 1, rows: 2, accepted: 1, rejected: 1, failed: 0 });
+    expect(dept).toMatchObject({ batches: 1, rows: 2, accepted: 1, rejected: 1, failed: 0, byRule: { EXC_ERR_ID_INVALID: 1 } });
     expect(dept.recent[0]).toMatchObject({ id: own, status: 'done', rows: { total: 2, accepted: 1, rejected: 1 } });
     const one = await f.call('GET', `/admin/v1/exchange/uploads?department=${encodeURIComponent('某医院')}`, { token: f.tokens.operator });
     expect(one.body.departments.map((d: any) => d.department)).toEqual(['某医院']);

@@ -209,9 +209,19 @@ export function registerReturnRoutes(app: FastifyInstance, ctx: Ctx, host: Capab
         ORDER BY department, created_at DESC, id LIMIT 2000`,
       [since, prefixOf(req), q.department ?? null],
     );
-    const by = new Map<string, { department: string; batches: number; rows: number; accepted: number; rejected: number; failed: number; pending: number; lastAt: number; recent: unknown[] }>();
+    // rejected rows by rule (error code) per department: what a department has to fix in its own data
+    const rules = await host.db.query<{ department: string; code: string; n: number }>(
+      `SELECT b.department, c.code, sum(c.n)::int AS n FROM exchange_batches b JOIN exchange_rule_counts c ON c.batch_id = b.id
+        WHERE b.created_at >= $1 AND ($2 = '' OR b.region LIKE $2 || '%') AND ($3::text IS NULL OR b.department = $3)
+        GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2`,
+      [since, prefixOf(req), q.department ?? null],
+    );
+    const by = new Map<string, { department: string; batches: number; rows: number; accepted: number; rejected: number; failed: number; pending: number; lastAt: number; byRule: Record<string, number>; recent: unknown[] }>();
     for (const x of r.rows) {
-      const d = by.get(x.department) ?? { department: x.department, batches: 0, rows: 0, accepted: 0, rejected: 0, failed: 0, pending: 0, lastAt: 0, recent: [] };
+      const d = by.get(x.department) ?? {
+        department: x.department, batches: 0, rows: 0, accepted: 0, rejected: 0, failed: 0, pending: 0, lastAt: 0,
+        byRule: Object.fromEntries(rules.rows.filter((r) => r.department === x.department).map((r) => [r.code, r.n])), recent: [],
+      };
       const at = Math.floor(new Date(x.created_at).getTime() / 1000);
       d.batches += 1;
       d.rows += x.rows_total;

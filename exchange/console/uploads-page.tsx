@@ -14,7 +14,10 @@ interface Upload {
   id: string; dataset: string; fileName: string; status: string; rows: { total: number; accepted: number; rejected: number };
   errorCode: string | null; origin: string; createdAt: number;
 }
-interface Department { department: string; batches: number; rows: number; accepted: number; rejected: number; failed: number; pending: number; lastAt: number; recent: Upload[] }
+interface Department {
+  department: string; batches: number; rows: number; accepted: number; rejected: number; failed: number; pending: number; lastAt: number;
+  byRule: Record<string, number>; recent: Upload[];
+}
 
 export function UploadsPage() {
   const [departments, setDepartments] = useState<Department[]>([]);
@@ -56,12 +59,13 @@ export function UploadsPage() {
       >
         {departments.length === 0 ? <Empty>这段时间没有上报</Empty> : (
           <table className="table">
-            <thead><tr><th>报送单位</th><th>批次</th><th>总行数</th><th>受理</th><th>拒收</th><th>拒收率</th><th>失败文件</th><th>处理中</th><th>最近上报</th><th /></tr></thead>
+            <thead><tr><th>报送单位</th><th>批次</th><th>总行数</th><th>受理</th><th>拒收</th><th>拒收率</th><th>主要拒收原因</th><th>失败文件</th><th>处理中</th><th>最近上报</th><th /></tr></thead>
             <tbody>
               {departments.map((d) => (
                 <tr key={d.department}>
                   <td>{d.department}</td><td>{d.batches}</td><td>{d.rows}</td><td>{d.accepted}</td><td>{d.rejected}</td>
                   <td>{d.rows === 0 ? '—' : pct(d.rejected / d.rows)}</td>
+                  <td>{Object.keys(d.byRule).length === 0 ? '—' : Object.entries(d.byRule).slice(0, 3).map(([c, n]) => `${codeLabel(c)} ${n} 行`).join('；')}</td>
                   <td>{d.failed > 0 ? <span className="badge badge-red">{d.failed}</span> : 0}</td><td>{d.pending}</td>
                   <td>{fmtTime(d.lastAt)}</td>
                   <td><button type="button" className="btn-link" onClick={() => setOpen(d.department)}>明细</button></td>
