@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rid, startAdmin, type Fixture } from '../admin-api/admin-fixture.common.js';
 import { alertEventsAfter } from '../master/alert-events.js';
 import { exchangeCapability, type ExchangeInstance } from './capability.js';
+import { loadExchangeConfig } from './config.js';
 import { expandPattern } from './password-rules.js';
 import { makeSshd, type Sshd } from './sshd-server.js';
 import { chinaTime, csv, NAT_HEADER, residentId, upload } from './test-helpers.common.js';
@@ -75,6 +76,16 @@ function parseCsv(b: Buffer): string[][] {
   expect(text.startsWith('\ufeff')).toBe(true);
   return text.slice(1).split('\r\n').filter((l) => l !== '').map((l) => l.split(','));
 }
+
+describe('configuration', () => {
+  it('EXCHANGE_RETURN_POLL_MS: default 5 s, 0 = on demand only, anything else refused with its code', () => {
+    expect(loadExchangeConfig({}, { dataDir: '/x' }).returnPollMs).toBe(5000);
+    expect(loadExchangeConfig({ EXCHANGE_RETURN_POLL_MS: '0' }, { dataDir: '/x' }).returnPollMs).toBe(0);
+    for (const bad of ['-1', 'soon', '1.5', '3600001']) {
+      expect(() => loadExchangeConfig({ EXCHANGE_RETURN_POLL_MS: bad }, { dataDir: '/x' })).toThrow(expect.objectContaining({ code: 'EXC_ERR_CONFIG', field: 'EXCHANGE_RETURN_POLL_MS' }));
+    }
+  });
+});
 
 describe('return recipients and masking policies', () => {
   it('bad input is refused with its code; only exchange.secrets sets them; policies are versioned with a safe default', async () => {
