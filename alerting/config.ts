@@ -23,6 +23,8 @@ import { AlertingError } from './errors.js';
  *   ALERT_SYNC_STATUS_URL    the master's sync status (publisher's published seq);
  *                            default http://127.0.0.1:$SYNC_PORT/sync/v1/status with HC_SYNC_TOKEN
  *   ALERT_OPERATOR_MASS_CHANGES / ALERT_OPERATOR_WINDOW_MIN  (default 50 in 10)
+ *   ALERT_LOGIN_FAILURES / ALERT_LOGIN_WINDOW_MIN  failed back-office logins that make a
+ *                            flood, all accounts and addresses together (default 30 in 5)
  *   ALERT_LOOPS              on (default) | off: off keeps routes and console, polls nothing
  */
 export interface AlertingConfig {
@@ -41,6 +43,8 @@ export interface AlertingConfig {
   readonly syncToken: string | null;
   readonly operatorMassChanges: number;
   readonly operatorWindowMin: number;
+  readonly loginFailures: number;
+  readonly loginWindowMin: number;
   readonly dataDir: string;
   /** ALERT_LOOPS=off: no engine / monitor / detector loops (routes and console stay); default on */
   readonly loops: boolean;
@@ -131,6 +135,8 @@ export function loadAlertingConfig(env: Env, base: { readonly dataDir: string; r
     syncToken: str(env, 'HC_SYNC_TOKEN') ?? null,
     operatorMassChanges: int(env, 'ALERT_OPERATOR_MASS_CHANGES', 50, 2, 100_000),
     operatorWindowMin: int(env, 'ALERT_OPERATOR_WINDOW_MIN', 10, 1, 1440),
+    loginFailures: int(env, 'ALERT_LOGIN_FAILURES', 30, 2, 1_000_000),
+    loginWindowMin: int(env, 'ALERT_LOGIN_WINDOW_MIN', 5, 1, 1440),
     dataDir: base.dataDir,
     // off: a lever for the embedded stack's in-process edge hang (CLOSING.md item 1)
     loops: loopsRaw === 'on',
