@@ -158,7 +158,7 @@ export function reportMarkdown(r: DrillReport): string {
     }
     if (x.probes.failures.length > 0) {
       L.push('失败的探测（最多前 5 条）：', '');
-      for (const f of x.probes.failures.slice(0, 5)) L.push(`- ${f}`);
+      for (const f of x.probes.failures.slice(0, 5)) L.push(`- ${cell(f)}`);
       L.push('');
     }
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { chinaTime } from '../core/china-time.js';
 import { demoResidentId, demoVenues } from '../demo-data.js';
 import { validateScenario, type DrillAction, type DrillScenario } from './drill-scenarios.js';
 import { writeDrillReport, type AlertObservation, type DrillReport, type ProbeCounts, type ScenarioResult, type TimelineEntry, type WrittenReport } from './drill-report.js';
@@ -82,6 +83,7 @@ interface FoundAlert {
   id: number;
   ruleId: string;
   kind: string;
+  summary: string;
   status: string;
   startedMs: number;
   firedMs: number | null;
@@ -97,6 +99,8 @@ class Drill {
   private markerToken = '';
   private markerColor: 'green' | 'yellow' = 'green';
   private ruleNames = new Map<string, string>();
+  /** why the alert list could not be read last time (the master down, …), for the report */
+  private lastAlertsError: string | null = null;
   private readonly venue = demoVenues(2)[1]!.id;
   private readonly log: (line: string) => void;
 
@@ -255,11 +259,11 @@ class Drill {
           counts.display.total++;
           if (d.status === 200 && typeof d.body.color === 'string') counts.display.ok++;
           // an edge killed while the request was in flight is the drill's own doing, not a failure
-          else if (this.stack.edgeRunning(i)) counts.failures.push(`${new Date().toISOString()} 边缘节点 ${i + 1} 亮码：${d.status === 0 ? d.error : `HTTP ${d.status}`}`);
+          else if (this.stack.edgeRunning(i)) counts.failures.push(`${chinaTime(Date.now(), true)} 边缘节点 ${i + 1} 亮码：${d.status === 0 ? d.error : `HTTP ${d.status}`}`);
           const s = await call('POST', `${url}/v1/scan`, { token: this.probeToken, body: { venue: this.venue }, timeoutMs: 3000 });
           counts.scan.total++;
           if (s.status === 200) counts.scan.ok++;
-          else if (this.stack.edgeRunning(i)) counts.failures.push(`${new Date().toISOString()} 边缘节点 ${i + 1} 扫码：${s.status === 0 ? s.error : `HTTP ${s.status}`}`);
+          else if (this.stack.edgeRunning(i)) counts.failures.push(`${chinaTime(Date.now(), true)} 边缘节点 ${i + 1} 扫码：${s.status === 0 ? s.error : `HTTP ${s.status}`}`);
         }));
         await sleep(500);
       }
@@ -276,8 +280,12 @@ class Drill {
   // ── detection and recovery ───────────────────────────────────────────────
 
   private async alerts(): Promise<FoundAlert[] | null> {
-    const r = await this.admin('GET', '/admin/v1/alerting/alerts?status=all&limit=500');
-    if (r.status !== 200) return null;
+    const r = await this.admin('GET', '/admin/v1/alerting/alerts?status=all');
+    if (r.status !== 200) {
+      this.lastAlertsError = r.status === 0 ? (r.error ?? 'no answer') : `HTTP ${r.status} ${String(r.body.error ?? '')}`;
+      return null;
+    }
+    this.lastAlertsError = null;
     return r.body.alerts as FoundAlert[];
   }
 
@@ -286,9 +294,11 @@ class Drill {
     return list.find((a) => a.ruleId === e.ruleId && (e.kind === undefined || a.kind === e.kind) && a.startedMs >= since - 5000 && a.firedMs !== null);
   }
 
-  private smsFor(ruleId: string, after: number): { atMs: number; text: string } | undefined {
-    const name = this.ruleNames.get(ruleId) ?? ruleId;
-    return this.sim.delivered.find((d) => d.atMs >= after && d.text.includes(`${name} 新增`));
+  /** The SMS that told the on-call about this alert: its rule's "新增" message carrying the alert's summary (one rule's groups share a name). */
+  private smsFor(a: FoundAlert): { atMs: number; text: string } | undefined {
+    const name = this.ruleNames.get(a.ruleId) ?? a.ruleId;
+    const head = a.summary.slice(0, 24);
+    return this.sim.delivered.find((d) => d.atMs >= (a.firedMs ?? 0) && d.text.includes(`${name} 新增`) && d.text.includes(head));
   }
 
   private async recovered(expected: readonly { ruleId: string; kind?: string }[], alertsResolve: boolean, deadline: number, since = 0): Promise<{ ok: boolean; why: string }> {
@@ -359,7 +369,7 @@ class Drill {
           if (a === undefined) return;
           const prev = found.get(i);
           if (prev === undefined) this.note(s.id, `告警触发：${this.ruleNames.get(e.ruleId) ?? e.ruleId}${e.kind === undefined ? '' : `（${e.kind}）`}`);
-          const sms = prev?.sms ?? this.smsFor(e.ruleId, a.firedMs ?? injectedMs);
+          const sms = prev?.sms ?? this.smsFor(a);
           if (sms !== undefined && prev?.sms === undefined) this.note(s.id, `告警短信到达网关：${sms.text}`);
           found.set(i, { alert: a, sms });
         });
@@ -370,7 +380,7 @@ class Drill {
     s.expect.forEach((e, i) => {
       const f = found.get(i);
       const name = this.ruleNames.get(e.ruleId) ?? e.ruleId;
-      if (f === undefined) failures.push(`${s.detectTimeoutSec} 秒内未触发告警「${name}」`);
+      if (f === undefined) failures.push(`${s.detectTimeoutSec} 秒内未触发告警「${name}」${this.lastAlertsError === null ? '' : `（告警列表读取失败：${this.lastAlertsError}）`}`);
       else if (f.sms === undefined) failures.push(`告警「${name}」已触发，但 ${s.detectTimeoutSec} 秒内短信未到达网关`);
     });
     if (failures.length > 0) this.note(s.id, `发现检查未通过：${failures.join('；')}`);

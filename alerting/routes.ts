@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { principalOf, type Ctx } from '../admin-api/context.js';
 import { ANY_OBJECT, ERROR_BODY } from '../admin-api/schemas.js';
+import { AlertingError } from './errors.js';
+import { bearerOf, metricsTokenMatches } from './metrics-token.js';
 import type { AlertingService } from './service.js';
 
 /**
@@ -25,11 +27,12 @@ export function registerAlertingRoutes(app: FastifyInstance, ctx: Ctx, svc: Aler
     schema: {
       summary: 'Alerts: open (default), resolved or all, newest first',
       tags: ['alerting'],
-      querystring: { type: 'object', additionalProperties: false, properties: { status: { type: 'string', enum: ['open', 'resolved', 'all'] }, limit: { type: 'integer', minimum: 1, maximum: 2000 } } },
+      querystring: { type: 'object', additionalProperties: false, properties: { status: { type: 'string', enum: ['open', 'resolved', 'all'] }, limit: { type: 'string', pattern: '^[1-9][0-9]{0,3}$', description: '1..2000 (default 200)' } } },
     },
   }, async (req) => {
-    const q = req.query as { status?: 'open' | 'resolved' | 'all'; limit?: number };
-    return { alerts: await engine.listAlerts(q), counts: await engine.counts() };
+    // a query string is text: the admin app does not coerce types, so `limit` is matched as digits here
+    const q = req.query as { status?: 'open' | 'resolved' | 'all'; limit?: string };
+    return { alerts: await engine.listAlerts({ ...(q.status === undefined ? {} : { status: q.status }), ...(q.limit === undefined ? {} : { limit: Number(q.limit) }) }), counts: await engine.counts() };
   });
 
   app.post(`${P}/alerts/:id/ack`, {
@@ -141,6 +144,18 @@ export function registerAlertingRoutes(app: FastifyInstance, ctx: Ctx, svc: Aler
     config: { access: 'alerts.read', rate: 'none' },
     schema: { summary: 'Prometheus text exposition of the monitors and the alerting counters', tags: ['alerting'] },
   }, async (_req, reply) => {
+    const text = await svc.prom.text();
+    return reply.type(svc.prom.registry.contentType).send(text);
+  });
+
+  // Prometheus with a static token (ALERT_METRICS_TOKEN): no session, nothing else readable with it
+  app.get(`${P}/metrics/scrape`, {
+    config: { access: 'public', rate: 'none' },
+    schema: { summary: 'Prometheus text exposition for a scraper holding ALERT_METRICS_TOKEN (Authorization: Bearer)', tags: ['alerting'], response: { 401: ERROR_BODY } },
+  }, async (req, reply) => {
+    if (!metricsTokenMatches(svc.cfg.metricsToken, bearerOf(req.headers.authorization))) {
+      throw new AlertingError('ALR_ERR_METRICS_TOKEN', svc.cfg.metricsToken === null ? 'ALERT_METRICS_TOKEN is not configured on this master' : 'missing or wrong bearer token');
+    }
     const text = await svc.prom.text();
     return reply.type(svc.prom.registry.contentType).send(text);
   });
