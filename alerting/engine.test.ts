@@ -227,6 +227,10 @@ describe('alert engine', () => {
     expect(sms.text).not.toContain('13912345678');
     expect(sms.text).not.toContain(ESC);
     expect(sms.body.messages[0].phonesMasked).toMatch(/\*\*\*\*/);
+    const last = await f.call('GET', '/admin/v1/alerting/sms?limit=200', { token: await tok('auditor') }); // what the 短信记录 page asks
+    expect(last.status).toBe(200);
+    expect((await f.call('GET', '/admin/v1/alerting/sms?limit=1', { token: await tok('auditor') })).body.messages).toHaveLength(1);
+    expect((await f.call('GET', '/admin/v1/alerting/sms?limit=-1', { token: await tok('auditor') })).body).toMatchObject({ error: 'ADM_ERR_VALIDATION', field: 'limit' });
     await svc.monitorOnce();
     const m = await f.call('GET', '/admin/v1/alerting/metrics', { token: await tok('admin') });
     expect(m.status).toBe(200);

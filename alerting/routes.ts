@@ -31,6 +31,7 @@ export function registerAlertingRoutes(app: FastifyInstance, ctx: Ctx, svc: Aler
     },
   }, async (req) => {
     // a query string is text: the admin app does not coerce types, so `limit` is matched as digits here
+    // (as an integer schema it answered 400 to the console's own 最近恢复 request, ?limit=50)
     const q = req.query as { status?: 'open' | 'resolved' | 'all'; limit?: string };
     return { alerts: await engine.listAlerts({ ...(q.status === undefined ? {} : { status: q.status }), ...(q.limit === undefined ? {} : { limit: Number(q.limit) }) }), counts: await engine.counts() };
   });
@@ -118,10 +119,12 @@ export function registerAlertingRoutes(app: FastifyInstance, ctx: Ctx, svc: Aler
 
   app.get(`${P}/sms`, {
     config: { access: 'alerts.read', rate: 'admin' },
-    schema: { summary: 'SMS record (phones masked)', tags: ['alerting'], querystring: { type: 'object', additionalProperties: false, properties: { status: { type: 'string', enum: ['queued', 'sent', 'rejected', 'over_budget'] }, limit: { type: 'integer', minimum: 1, maximum: 1000 } } } },
+    schema: { summary: 'SMS record (phones masked)', tags: ['alerting'], querystring: { type: 'object', additionalProperties: false, properties: { status: { type: 'string', enum: ['queued', 'sent', 'rejected', 'over_budget'] }, limit: { type: 'string', pattern: '^[1-9][0-9]{0,3}$', description: '1..1000 (default 100)' } } } },
   }, async (req) => {
-    const q = req.query as { status?: 'queued'; limit?: number };
-    return { messages: await sms.list(q), queue: await sms.queueDepth(), gateway: svc.gatewayLabel() };
+    // digits, as for /alerts: without this the console's 短信记录 page (?limit=200) was answered 400
+    const q = req.query as { status?: 'queued'; limit?: string };
+    const limit = q.limit === undefined ? undefined : Math.min(Number(q.limit), 1000);
+    return { messages: await sms.list({ ...(q.status === undefined ? {} : { status: q.status }), ...(limit === undefined ? {} : { limit }) }), queue: await sms.queueDepth(), gateway: svc.gatewayLabel() };
   });
 
   app.post(`${P}/sms/test`, {
