@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DRILL_PDF_FONT, reportMarkdown, reportPdf, summarise, summaryLine, writeDrillReport, type DrillReport, type ScenarioResult } from './drill-report.js';
 import { BUILTIN_SCENARIOS, pickScenarios, validateScenario, type DrillScenario } from './drill-scenarios.js';
+import { loadDrillConfig } from './drill.js';
 import { AlertingError } from './errors.js';
 
 /** The drill's report writer and scenario validation, on fixed observations (no stack). */
@@ -149,5 +150,29 @@ describe('drill scenarios', () => {
     expect(pickScenarios('mass-transcode, edge-kill').map((x) => x.id)).toEqual(['mass-transcode', 'edge-kill']);
     expect(code(() => pickScenarios('edge-kill,meteor'))).toEqual({ code: 'ALR_ERR_DRILL_SCENARIO', field: 'DRILL_SCENARIOS' });
     expect(code(() => pickScenarios(','))).toEqual({ code: 'ALR_ERR_DRILL_SCENARIO', field: 'DRILL_SCENARIOS' });
+  });
+});
+
+describe('npm run drill configuration', () => {
+  it('defaults: all scenarios, two edges, the drill periods, ./reports/drill', () => {
+    const c = loadDrillConfig({});
+    expect(c.scenarios.map((x) => x.id)).toEqual(BUILTIN_SCENARIOS.map((x) => x.id));
+    expect(c).toMatchObject({ edges: 2, demoPeople: 300, keep: false, monitorIntervalMs: 2000, anomalyIntervalMs: 3000, tickMs: 500, fontPath: DRILL_PDF_FONT });
+    expect(c.reportsDir).toBe(join(process.cwd(), 'reports', 'drill'));
+    expect(loadDrillConfig({ DRILL_MONITOR_INTERVAL_MS: '15000', DRILL_KEEP: '1', DRILL_EDGES: '3' })).toMatchObject({ monitorIntervalMs: 15000, keep: true, edges: 3 });
+  });
+
+  it('a bad DRILL_* value is ALR_ERR_CONFIG naming the variable', () => {
+    const bad = (env: Record<string, string>, field: string): void => {
+      expect(() => loadDrillConfig(env)).toThrow(expect.objectContaining({ code: 'ALR_ERR_CONFIG', field }));
+    };
+    bad({ DRILL_EDGES: '1' }, 'DRILL_EDGES'); // one edge cannot be killed while another answers
+    bad({ DRILL_EDGES: 'two' }, 'DRILL_EDGES');
+    bad({ DRILL_DEMO_PEOPLE: '10' }, 'DRILL_DEMO_PEOPLE');
+    bad({ DRILL_MONITOR_INTERVAL_MS: '5' }, 'DRILL_MONITOR_INTERVAL_MS');
+    bad({ DRILL_ANOMALY_INTERVAL_MS: '-1' }, 'DRILL_ANOMALY_INTERVAL_MS');
+    bad({ DRILL_TICK_MS: '1.5' }, 'DRILL_TICK_MS');
+    bad({ DRILL_KEEP: 'yes' }, 'DRILL_KEEP');
+    expect(() => loadDrillConfig({ DRILL_SCENARIOS: 'meteor' })).toThrow(expect.objectContaining({ code: 'ALR_ERR_DRILL_SCENARIO', field: 'DRILL_SCENARIOS' }));
   });
 });
