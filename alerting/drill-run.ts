@@ -93,7 +93,7 @@ interface FoundAlert {
 class Drill {
   readonly timeline: TimelineEntry[] = [];
   stack!: DrillStack;
-  sim!: GatewaySim;
+  sim: GatewaySim | undefined;
   private adminToken: string | null = null;
   private probeToken = '';
   private markerToken = '';
@@ -298,7 +298,7 @@ class Drill {
   private smsFor(a: FoundAlert): { atMs: number; text: string } | undefined {
     const name = this.ruleNames.get(a.ruleId) ?? a.ruleId;
     const head = a.summary.slice(0, 24);
-    return this.sim.delivered.find((d) => d.atMs >= (a.firedMs ?? 0) && d.text.includes(`${name} 新增`) && d.text.includes(head));
+    return (this.sim?.delivered ?? []).find((d) => d.atMs >= (a.firedMs ?? 0) && d.text.includes(`${name} 新增`) && d.text.includes(head));
   }
 
   private async recovered(expected: readonly { ruleId: string; kind?: string }[], alertsResolve: boolean, deadline: number, since = 0): Promise<{ ok: boolean; why: string }> {
@@ -350,9 +350,26 @@ class Drill {
     return { ok: true, why: '' };
   }
 
+  /** One scenario; an exception (an edge that does not come back, the master gone) is a failed scenario in the report, not a lost drill. */
   async scenario(s: DrillScenario): Promise<ScenarioResult> {
+    const t0 = Date.now();
+    try {
+      return await this.runScenario(s);
+    } catch (err) {
+      const why = `演练中断：${(err as Error).message}`;
+      this.note(s.id, why);
+      const probes = this.activeProbes === null ? { display: { ok: 0, total: 0 }, scan: { ok: 0, total: 0 }, failures: [] } : await this.activeProbes.stop();
+      this.activeProbes = null;
+      return notRun(s, t0, why, probes);
+    }
+  }
+
+  private activeProbes: { stop: () => Promise<ProbeCounts> } | null = null;
+
+  private async runScenario(s: DrillScenario): Promise<ScenarioResult> {
     this.note(s.id, `开始场景：${s.name}`);
     const probes = this.startProbes();
+    this.activeProbes = probes;
     await sleep(1000); // a few probes before the fault: the baseline answers
     const injectedMs = Date.now();
     for (const a of s.inject) await this.act(s.id, a);
@@ -397,6 +414,7 @@ class Drill {
       this.note(s.id, `恢复检查未通过：${rec.why}`);
     }
     const counts = await probes.stop();
+    this.activeProbes = null;
     if (counts.display.ok < counts.display.total) failures.push(`故障期间亮码失败 ${counts.display.total - counts.display.ok} 次（共 ${counts.display.total} 次）`);
     if (counts.scan.ok < counts.scan.total) failures.push(`故障期间扫码失败 ${counts.scan.total - counts.scan.ok} 次（共 ${counts.scan.total} 次）`);
 
@@ -440,6 +458,15 @@ class Drill {
   }
 }
 
+function notRun(s: DrillScenario, atMs: number, why: string, probes: ProbeCounts): ScenarioResult {
+  return {
+    id: s.id, name: s.name, description: s.description,
+    injectedMs: atMs, restoreStartMs: null, recoveredMs: null,
+    alerts: s.expect.map((e) => ({ ruleId: e.ruleId, ruleName: e.ruleId, kind: e.kind ?? null, firedMs: null, smsAtMs: null, smsText: null, resolvedMs: null })),
+    detectSec: null, recoverSec: null, probes, passed: false, failures: [why],
+  };
+}
+
 /** Runs the scenarios against a freshly started stack and writes the report (Markdown + PDF). */
 export async function runDrill(o: DrillOptions): Promise<DrillOutcome> {
   const d = new Drill(o);
@@ -448,6 +475,11 @@ export async function runDrill(o: DrillOptions): Promise<DrillOutcome> {
   try {
     await d.start();
     for (const s of o.scenarios) results.push(await d.scenario(s));
+  } catch (err) {
+    // the stack did not come up: the report still says so, scenario by scenario
+    const why = `被演练系统未能启动，场景未执行：${(err as Error).message}`;
+    d.note(null, why);
+    for (const s of o.scenarios) results.push(notRun(s, Date.now(), why, { display: { ok: 0, total: 0 }, scan: { ok: 0, total: 0 }, failures: [] }));
   } finally {
     await d.close();
   }
@@ -459,7 +491,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillOutcome> {
     stack: `集群模式，各部件独立进程：Redis（演练专用端口）、主节点（PGlite，演示数据 ${o.demoPeople ?? 300} 人）、${edges} 个边缘节点；短信网关为模拟器；告警引擎周期 ${o.tickMs ?? 500} 毫秒，监控采样 ${(o.monitorIntervalMs ?? 2000) / 1000} 秒，行为检测 ${(o.anomalyIntervalMs ?? 3000) / 1000} 秒`,
     scenarios: results,
     timeline: d.timeline,
-    sms: d.sim.delivered.map((m) => ({ atMs: m.atMs, text: m.text })),
+    sms: (d.sim?.delivered ?? []).map((m) => ({ atMs: m.atMs, text: m.text })),
   };
   const written = await writeDrillReport(report, o.reportsDir, o.fontPath);
   return { report, written };

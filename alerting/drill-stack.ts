@@ -194,7 +194,7 @@ export class DrillStack {
     return new Promise<Proc>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
-        reject(new AlertingError('ALR_ERR_DRILL_STACK', `${name} not ready within ${timeout} ms (log: ${this.logPath(name)})`, name));
+        reject(new AlertingError('ALR_ERR_DRILL_STACK', `not ready within ${timeout} ms (log: ${this.logPath(name)})`, name));
       }, timeout);
       child.on('message', (m: { type?: string }) => {
         if (m?.type !== 'ready') return;
@@ -203,7 +203,7 @@ export class DrillStack {
       });
       void p.exited.then((code) => {
         clearTimeout(timer);
-        reject(new AlertingError('ALR_ERR_DRILL_STACK', `${name} exited with ${code} before it was ready (log: ${this.logPath(name)})`, name));
+        reject(new AlertingError('ALR_ERR_DRILL_STACK', `exited with ${code} before it was ready (log: ${this.logPath(name)})`, name));
       });
     });
   }
@@ -282,7 +282,7 @@ export class DrillStack {
     for (;;) {
       const v = await fn();
       if (v !== undefined) return v;
-      if (Date.now() > end) throw new AlertingError('ALR_ERR_DRILL_STACK', `${what} not ready within ${timeoutMs} ms`, what);
+      if (Date.now() > end) throw new AlertingError('ALR_ERR_DRILL_STACK', `not ready within ${timeoutMs} ms`, what);
       await sleep(100);
     }
   }

@@ -62,4 +62,23 @@ describe('emergency drill (short)', () => {
     expect(existsSync(out.written.pdf!)).toBe(true);
     expect(readFileSync(out.written.pdf!).subarray(0, 5).toString('latin1')).toBe('%PDF-');
   });
+
+  it('a stack that does not come up is still a report: every scenario failed, saying why and where the log is', async () => {
+    // HC_DEMO_PEOPLE=-1 is refused by the master's configuration (exit 2): a start failure the drill did not cause itself
+    const broken = await runDrill({
+      dir: join(dir, 'broken'),
+      reportsDir: join(dir, 'reports-broken'),
+      scenarios: pickScenarios('login-flood'),
+      demoPeople: -1,
+      log: () => undefined,
+    });
+    expect(broken.report.scenarios).toHaveLength(1);
+    const s = broken.report.scenarios[0]!;
+    expect(s.passed).toBe(false);
+    expect(s.failures[0]).toMatch(/^被演练系统未能启动，场景未执行：master: exited with 2 before it was ready \(log: .*master\.log\)$/);
+    const md = readFileSync(broken.written.markdown, 'utf8');
+    expect(md).toContain('- 结果：0/1 个场景通过');
+    expect(md).toContain('- 后台登录洪泛：被演练系统未能启动');
+    expect(summaryLine(broken.report)).toBe('drill: 0/1 scenarios passed, detect p50 n/a max n/a, recover max n/a');
+  }, 300_000);
 });
