@@ -15,7 +15,7 @@ function scenario(over: Partial<ScenarioResult>): ScenarioResult {
   return {
     id: 'edge-kill', name: '边缘节点宕机', description: '强制结束一个边缘节点进程。',
     injectedMs: s(60), restoreStartMs: s(120), recoveredMs: s(130),
-    alerts: [{ ruleId: 'edge-down', ruleName: '边缘节点不可达', kind: null, firedMs: s(95), smsAtMs: s(105), smsText: '【健康码告警】[严重]边缘节点不可达 新增1条告警', resolvedMs: s(128) }],
+    alerts: [{ ruleId: 'edge-down', ruleName: '边缘节点不可达', kind: null, firedMs: s(95), smsAtMs: s(105), smsText: '【健康码告警】[严重]边缘节点不可达 新增1条告警', resolvedMs: s(128), resolveSmsAtMs: s(129) }],
     detectSec: 45, recoverSec: 10,
     probes: { display: { ok: 100, total: 100 }, scan: { ok: 100, total: 100 }, failures: [] },
     passed: true, failures: [],
@@ -32,7 +32,7 @@ const report: DrillReport = {
     scenario({ id: 'redis-stop', name: 'Redis 停止', detectSec: 20, recoverSec: 30 }),
     scenario({
       id: 'login-flood', name: '后台登录洪泛', detectSec: null, recoverSec: 5, passed: false,
-      alerts: [{ ruleId: 'events-critical', ruleName: '严重事件', kind: 'auth.login_flood', firedMs: null, smsAtMs: null, smsText: null, resolvedMs: null }],
+      alerts: [{ ruleId: 'events-critical', ruleName: '严重事件', kind: 'auth.login_flood', firedMs: null, smsAtMs: null, smsText: null, resolvedMs: null, resolveSmsAtMs: null }],
       failures: ['90 秒内未触发告警「严重事件」'],
       probes: { display: { ok: 9, total: 10 }, scan: { ok: 10, total: 10 }, failures: ['边缘节点 2 亮码：HTTP 503 | 不可用'] },
     }),
@@ -63,8 +63,8 @@ describe('drill report', () => {
     expect(md).toContain('- 结果：2/3 个场景通过；发现告警用时中位数 20.0 秒、最长 45.0 秒；恢复用时最长 30.0 秒');
     expect(md).toContain('| 边缘节点宕机 | 2026-12-07 14:01:00 | 1/1 条收到 | 45.0 秒 | 10.0 秒 | 亮码 100/100 成功，扫码 100/100 成功 | 通过 |');
     expect(md).toContain('| 后台登录洪泛 | 2026-12-07 14:01:00 | 0/1 条收到 | — | 5.0 秒 | 亮码 9/10 成功，扫码 10/10 成功 | 未通过 |');
-    expect(md).toContain('| 边缘节点不可达 | 2026-12-07 14:01:35 | 2026-12-07 14:01:45 | 2026-12-07 14:02:08 |');
-    expect(md).toContain('| 严重事件（auth.login_flood） | — | — | — |');
+    expect(md).toContain('| 边缘节点不可达 | 2026-12-07 14:01:35 | 2026-12-07 14:01:45 | 2026-12-07 14:02:08 | 2026-12-07 14:02:09 |');
+    expect(md).toContain('| 严重事件（auth.login_flood） | — | — | — | — |');
     expect(md).toContain('| 2026-12-07 14:01:00 | edge-kill | 强制结束边缘节点 1（SIGKILL） |');
     expect(md).toContain('| 2026-12-07 14:00:00 | 演练 | 被演练系统就绪 |');
     expect(md).toContain('- 2026-12-07 14:01:45　【健康码告警】[严重]边缘节点不可达 新增1条告警');

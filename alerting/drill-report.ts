@@ -43,6 +43,8 @@ export interface AlertObservation {
   readonly smsAtMs: number | null;
   readonly smsText: string | null;
   readonly resolvedMs: number | null;
+  /** the "[已恢复]" SMS at the gateway, for alerts that resolved */
+  readonly resolveSmsAtMs: number | null;
 }
 
 export interface ScenarioResult {
@@ -144,10 +146,10 @@ export function reportMarkdown(r: DrillReport): string {
     L.push(`- 恢复完成：${t(x.recoveredMs)}（用时 ${sec(x.recoverSec)}）`);
     L.push(`- 服务可用性：${probeText(x.probes)}`);
     L.push('');
-    L.push('| 期望告警 | 告警触发 | 短信到达网关 | 告警恢复 |');
-    L.push('| --- | --- | --- | --- |');
+    L.push('| 期望告警 | 告警触发 | 短信到达网关 | 告警恢复 | 恢复短信 |');
+    L.push('| --- | --- | --- | --- | --- |');
     for (const a of x.alerts) {
-      L.push(`| ${cell(a.ruleName)}${a.kind === null ? '' : `（${cell(a.kind)}）`} | ${t(a.firedMs)} | ${t(a.smsAtMs)} | ${t(a.resolvedMs)} |`);
+      L.push(`| ${cell(a.ruleName)}${a.kind === null ? '' : `（${cell(a.kind)}）`} | ${t(a.firedMs)} | ${t(a.smsAtMs)} | ${t(a.resolvedMs)} | ${t(a.resolveSmsAtMs)} |`);
     }
     L.push('');
     for (const a of x.alerts) if (a.smsText !== null) L.push(`> 短信：${cell(a.smsText)}`, '');
@@ -204,7 +206,7 @@ export function reportPdf(r: DrillReport, fontPath = DRILL_PDF_FONT): Promise<Bu
       doc.text(`注入故障 ${t(x.injectedMs)}；开始恢复 ${t(x.restoreStartMs)}；恢复完成 ${t(x.recoveredMs)}`);
       doc.text(`发现用时 ${sec(x.detectSec)}；恢复用时 ${sec(x.recoverSec)}；${probeText(x.probes)}`);
       for (const a of x.alerts) {
-        doc.text(`期望告警「${a.ruleName}」${a.kind === null ? '' : `（${a.kind}）`}：触发 ${t(a.firedMs)}，短信到达 ${t(a.smsAtMs)}，恢复 ${t(a.resolvedMs)}`);
+        doc.text(`期望告警「${a.ruleName}」${a.kind === null ? '' : `（${a.kind}）`}：触发 ${t(a.firedMs)}，短信到达 ${t(a.smsAtMs)}，恢复 ${t(a.resolvedMs)}，恢复短信 ${t(a.resolveSmsAtMs)}`);
         if (a.smsText !== null) doc.fillColor('#4b5563').text(`短信：${a.smsText}`).fillColor('#111827');
       }
       for (const f of x.failures) doc.fillColor('#b91c1c').text(`未通过：${f}`).fillColor('#111827');

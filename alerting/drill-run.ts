@@ -301,6 +301,13 @@ class Drill {
     return (this.sim?.delivered ?? []).find((d) => d.atMs >= (a.firedMs ?? 0) && d.text.includes(`${name} 新增`) && d.text.includes(head));
   }
 
+  /** The "[已恢复]" message for this alert, once it resolved. */
+  private resolveSmsFor(a: FoundAlert): { atMs: number; text: string } | undefined {
+    const name = this.ruleNames.get(a.ruleId) ?? a.ruleId;
+    const head = a.summary.slice(0, 24);
+    return (this.sim?.delivered ?? []).find((d) => d.atMs >= (a.firedMs ?? 0) && d.text.includes(`[已恢复]${name}`) && d.text.includes(head));
+  }
+
   private async recovered(expected: readonly { ruleId: string; kind?: string }[], alertsResolve: boolean, deadline: number, since = 0): Promise<{ ok: boolean; why: string }> {
     let why = '';
     // 1. every edge ready
@@ -418,6 +425,11 @@ class Drill {
     if (counts.display.ok < counts.display.total) failures.push(`故障期间亮码失败 ${counts.display.total - counts.display.ok} 次（共 ${counts.display.total} 次）`);
     if (counts.scan.ok < counts.scan.total) failures.push(`故障期间扫码失败 ${counts.scan.total - counts.scan.ok} 次（共 ${counts.scan.total} 次）`);
 
+    // the resolve message follows the resolve by a tick: give it a few seconds before reading the final state
+    if (rec.ok && s.alertsResolve) {
+      const end = Date.now() + 10_000;
+      while (Date.now() < end && [...found.values()].some((f) => this.resolveSmsFor(f.alert) === undefined)) await sleep(250);
+    }
     const finalList = (await this.alerts()) ?? [];
     const alerts: AlertObservation[] = s.expect.map((e, i) => {
       const f = found.get(i);
@@ -430,6 +442,7 @@ class Drill {
         smsAtMs: f?.sms?.atMs ?? null,
         smsText: f?.sms?.text ?? null,
         resolvedMs: now?.resolvedMs ?? null,
+        resolveSmsAtMs: now === undefined || now.resolvedMs === null ? null : this.resolveSmsFor(now)?.atMs ?? null,
       };
     });
     const smsTimes = alerts.map((a) => a.smsAtMs);
@@ -462,7 +475,7 @@ function notRun(s: DrillScenario, atMs: number, why: string, probes: ProbeCounts
   return {
     id: s.id, name: s.name, description: s.description,
     injectedMs: atMs, restoreStartMs: null, recoveredMs: null,
-    alerts: s.expect.map((e) => ({ ruleId: e.ruleId, ruleName: e.ruleId, kind: e.kind ?? null, firedMs: null, smsAtMs: null, smsText: null, resolvedMs: null })),
+    alerts: s.expect.map((e) => ({ ruleId: e.ruleId, ruleName: e.ruleId, kind: e.kind ?? null, firedMs: null, smsAtMs: null, smsText: null, resolvedMs: null, resolveSmsAtMs: null })),
     detectSec: null, recoverSec: null, probes, passed: false, failures: [why],
   };
 }
