@@ -23,6 +23,10 @@ import { AlertingError } from './errors.js';
  *   ALERT_SYNC_STATUS_URL    the master's sync status (publisher's published seq);
  *                            default http://127.0.0.1:$SYNC_PORT/sync/v1/status with HC_SYNC_TOKEN
  *   ALERT_OPERATOR_MASS_CHANGES / ALERT_OPERATOR_WINDOW_MIN  (default 50 in 10)
+ *   ALERT_METRICS_TOKEN      static bearer token for Prometheus at GET /admin/v1/alerting/metrics/scrape
+ *                            (≥ 32 printable characters, no spaces); unset: that route refuses every scrape
+ *   ALERT_LOGIN_FAILURES / ALERT_LOGIN_WINDOW_MIN  failed back-office logins that make a
+ *                            flood, all accounts and addresses together (default 30 in 5)
  *   ALERT_LOOPS              on (default) | off: off keeps routes and console, polls nothing
  */
 export interface AlertingConfig {
@@ -41,6 +45,10 @@ export interface AlertingConfig {
   readonly syncToken: string | null;
   readonly operatorMassChanges: number;
   readonly operatorWindowMin: number;
+  readonly loginFailures: number;
+  readonly loginWindowMin: number;
+  /** ALERT_METRICS_TOKEN, null when unset */
+  readonly metricsToken: string | null;
   readonly dataDir: string;
   /** ALERT_LOOPS=off: no engine / monitor / detector loops (routes and console stay); default on */
   readonly loops: boolean;
@@ -115,6 +123,9 @@ export function loadAlertingConfig(env: Env, base: { readonly dataDir: string; r
   const syncRaw = str(env, 'ALERT_SYNC_STATUS_URL');
   const syncPort = int(env, 'SYNC_PORT', 8082, 0, 65535);
   const syncStatusUrl = syncRaw !== undefined ? httpUrl('ALERT_SYNC_STATUS_URL', syncRaw) : syncPort === 0 ? null : `http://127.0.0.1:${syncPort}/sync/v1/status`;
+  const metricsToken = str(env, 'ALERT_METRICS_TOKEN') ?? null;
+  // the value is a secret: the message says what is wrong with it, never what it is
+  if (metricsToken !== null && !/^[\x21-\x7e]{32,256}$/.test(metricsToken)) bad('ALERT_METRICS_TOKEN', 'must be 32–256 printable ASCII characters without spaces (e.g. `openssl rand -hex 32`)');
   return {
     gatewayUrl,
     gatewayKey,
@@ -131,6 +142,9 @@ export function loadAlertingConfig(env: Env, base: { readonly dataDir: string; r
     syncToken: str(env, 'HC_SYNC_TOKEN') ?? null,
     operatorMassChanges: int(env, 'ALERT_OPERATOR_MASS_CHANGES', 50, 2, 100_000),
     operatorWindowMin: int(env, 'ALERT_OPERATOR_WINDOW_MIN', 10, 1, 1440),
+    loginFailures: int(env, 'ALERT_LOGIN_FAILURES', 30, 2, 1_000_000),
+    loginWindowMin: int(env, 'ALERT_LOGIN_WINDOW_MIN', 5, 1, 1440),
+    metricsToken,
     dataDir: base.dataDir,
     // off: a lever for the embedded stack's in-process edge hang (CLOSING.md item 1)
     loops: loopsRaw === 'on',

@@ -95,6 +95,29 @@ describe('operator behaviour and data leaks', () => {
     expect(await svc.detectors.massChanges(f.clock.ms + 11 * 60_000)).toEqual([]);
   });
 
+  it('30 failed back-office logins in 5 minutes over many names are a login flood (critical); 29 are not; the names stay out', async () => {
+    const lastId = (await alertEventsAfter(f.db, 0, 100000)).at(-1)?.id ?? 0;
+    // a guesser types phone numbers as user names: they must not reach the SMS
+    const fail = async (i: number): Promise<void> => {
+      const r = await f.call('POST', '/admin/v1/login', { body: { username: i % 2 === 0 ? `1391234${String(5000 + i)}` : `guess${i}`, password: 'Wrong-password-1' } });
+      expect(r.status).toBe(401);
+    };
+    for (let i = 0; i < 29; i++) await fail(i);
+    expect(await svc.detectors.loginFlood(f.clock.ms)).toEqual([]);
+    await fail(29);
+    const found = await svc.detectors.loginFlood(f.clock.ms);
+    expect(found).toHaveLength(1);
+    // the audit already records a number-like name as '(invalid username)': 15 guesses by name + that one label
+    expect(found[0]).toMatchObject({ kind: 'auth.login_flood', severity: 'critical', key: 'admin-login', details: { count: 30, accounts: 16 } });
+    expect(found[0]!.summary).toBe('5分钟内后台登录失败30次，涉及16个账号名（阈值30次）');
+    await svc.detectors.run();
+    const raised = (await alertEventsAfter(f.db, lastId, 100000)).filter((e) => e.kind === 'auth.login_flood');
+    expect(raised).toHaveLength(1);
+    expect(JSON.stringify(raised[0])).not.toMatch(/1391234/);
+    // five minutes later the window has passed
+    expect(await svc.detectors.loginFlood(f.clock.ms + 6 * 60_000)).toEqual([]);
+  });
+
   it('an account querying far above its own history is flagged; a light user is not', async () => {
     await actions('analyst', 'analyst', 'codes.query', 60);
     await actions('hotline', 'hotline', 'codes.query', 5);

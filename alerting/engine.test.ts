@@ -3,6 +3,7 @@ import { startAdmin, type Fixture } from '../admin-api/admin-fixture.common.js';
 import { raiseAlertEvent } from '../master/alert-events.js';
 import { alertingCapability, type AlertingInstance } from './alerting-capability.js';
 import { AlertEngine } from './engine.js';
+import { bearerOf, metricsTokenMatches } from './metrics-token.js';
 import type { AlertingService } from './service.js';
 
 /**
@@ -12,11 +13,12 @@ import type { AlertingService } from './service.js';
 let f: Fixture;
 let svc: AlertingService;
 const ESC = '13700001111';
+const SCRAPE = 'prometheus-scrape-token-0123456789abcdef';
 
 beforeAll(async () => {
   f = await startAdmin({
     capabilities: [alertingCapability],
-    capabilityEnv: { alerting: { ALERT_PHONES: '13912345678', ALERT_ESCALATION_PHONES: ESC, SMS_TIMEOUT_MS: '500' } },
+    capabilityEnv: { alerting: { ALERT_PHONES: '13912345678', ALERT_ESCALATION_PHONES: ESC, SMS_TIMEOUT_MS: '500', ALERT_METRICS_TOKEN: SCRAPE } },
   });
   svc = (f.instances.alerting as AlertingInstance).service;
 });
@@ -212,17 +214,43 @@ describe('alert engine', () => {
     expect((await f.call('GET', '/admin/v1/alerting/alerts')).status).toBe(401);
     expect((await f.call('GET', '/admin/v1/alerting/alerts', { token: await tok('hotline') })).status).toBe(403);
     expect((await f.call('GET', '/admin/v1/alerting/alerts', { token: await tok('operator') })).status).toBe(200);
+    const one = await f.call('GET', '/admin/v1/alerting/alerts?status=all&limit=1', { token: await tok('operator') });
+    expect(one.status).toBe(200);
+    expect(one.body.alerts).toHaveLength(1);
+    for (const bad of ['0', '2001x', 'ten']) {
+      const r = await f.call('GET', `/admin/v1/alerting/alerts?limit=${bad}`, { token: await tok('operator') });
+      expect(r.status).toBe(400);
+      expect(r.body).toMatchObject({ error: 'ADM_ERR_VALIDATION', field: 'limit' });
+    }
     const sms = await f.call('GET', '/admin/v1/alerting/sms', { token: await tok('auditor') });
     expect(sms.status).toBe(200);
     expect(sms.text).not.toContain('13912345678');
     expect(sms.text).not.toContain(ESC);
     expect(sms.body.messages[0].phonesMasked).toMatch(/\*\*\*\*/);
+    const last = await f.call('GET', '/admin/v1/alerting/sms?limit=200', { token: await tok('auditor') }); // what the 短信记录 page asks
+    expect(last.status).toBe(200);
+    expect((await f.call('GET', '/admin/v1/alerting/sms?limit=1', { token: await tok('auditor') })).body.messages).toHaveLength(1);
+    expect((await f.call('GET', '/admin/v1/alerting/sms?limit=-1', { token: await tok('auditor') })).body).toMatchObject({ error: 'ADM_ERR_VALIDATION', field: 'limit' });
     await svc.monitorOnce();
     const m = await f.call('GET', '/admin/v1/alerting/metrics', { token: await tok('admin') });
     expect(m.status).toBe(200);
     expect(m.text).toContain('hc_process_rss_bytes');
     expect(m.text).toContain('hc_sms_sent_total');
     expect(m.text).toMatch(/hc_monitor_unavailable\{group="database"\} 1/);
+    // Prometheus with the static ALERT_METRICS_TOKEN: the scrape route takes only that token
+    const scraped = await f.call('GET', '/admin/v1/alerting/metrics/scrape', { token: SCRAPE });
+    expect(scraped.status).toBe(200);
+    expect(scraped.text).toContain('hc_process_rss_bytes');
+    expect(scraped.text).toContain('hc_sms_sent_total');
+    for (const token of [undefined, `${SCRAPE}x`, SCRAPE.slice(0, -1), await tok('admin')]) {
+      const r = await f.call('GET', '/admin/v1/alerting/metrics/scrape', token === undefined ? {} : { token });
+      expect(r.status).toBe(401);
+      expect(r.body).toMatchObject({ error: 'ALR_ERR_METRICS_TOKEN', zh: '监控指标抓取令牌缺失或错误' });
+    }
+    expect(metricsTokenMatches(null, SCRAPE)).toBe(false);
+    expect(metricsTokenMatches(SCRAPE, null)).toBe(false);
+    expect(bearerOf(`Bearer ${SCRAPE}`)).toBe(SCRAPE);
+    expect(bearerOf(`Basic ${SCRAPE}`)).toBeNull();
     const o = await f.call('GET', '/admin/v1/alerting/overview', { token: await tok('operator') });
     expect(o.body.unavailable.database).toContain('不可用');
     const t = await f.call('POST', '/admin/v1/alerting/sms/test', { token: await tok('admin'), body: {} });

@@ -15,6 +15,9 @@ export const ALERTING_ERRORS = {
   ALR_ERR_GATEWAY_REPLAY: { status: 401, message: 'SMS gateway: timestamp outside the replay window', zh: '短信网关请求时间戳超出允许范围' },
   ALR_ERR_GATEWAY_BAD_REQUEST: { status: 400, message: 'SMS gateway: malformed message', zh: '短信内容格式不正确' },
   ALR_ERR_GATEWAY_UNAVAILABLE: { status: 503, message: 'SMS gateway unavailable', zh: '短信网关暂不可用' },
+  ALR_ERR_DRILL_STACK: { status: 500, message: 'drill: a process of the drilled stack did not start', zh: '应急演练：被演练系统的进程未能启动' },
+  ALR_ERR_DRILL_SCENARIO: { status: 400, message: 'drill: the scenario is invalid', zh: '应急演练：演练场景不合法' },
+  ALR_ERR_METRICS_TOKEN: { status: 401, message: 'metrics: missing or wrong scrape token', zh: '监控指标抓取令牌缺失或错误' },
 } as const satisfies Catalogue;
 
 export type AlertingErrorCode = keyof typeof ALERTING_ERRORS;

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, statfsSync } from 'node:fs';
+import { readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { SqlClient } from '../master/sql-client.js';
 import type { MetricSample } from './engine.js';
@@ -14,7 +15,12 @@ import type { SmsClient } from './sms-client.js';
  *             pg_stat_database, pg_stat_replication); on PGlite they are reported
  *             'not available', not zero
  *   outbox    outbox sequence (outbox_counter) − the publisher's published seq
- *             (the master's sync status endpoint, GET /sync/v1/status)
+ *             (the master's sync status endpoint, GET /sync/v1/status); how long a
+ *             backlog has waited without the published seq moving (a publisher that
+ *             hangs on a dead Redis errs nowhere, it just stops); the publisher's
+ *             delta-stream rate
+ *   snapshot  age of the newest file in <dataDir>/snapshots (checkpoints follow
+ *             changes, so on its own an old one is no fault: shown, not alerted)
  *   edges     each ALERT_EDGE_URLS edge's /metrics: edge_replica_applied_seq and
  *             edge_replica_lag_seconds; the entries it is behind = outbox seq − applied
  *   sms       the oldest queued message's age
@@ -75,6 +81,8 @@ export class Monitors {
   private lastCpu = process.cpuUsage();
   private lastWall = performance.now();
   private lastDeadlocks: number | null = null;
+  /** the published seq when a backlog was first seen without it moving, and since when */
+  private stall: { pub: number; sinceMs: number } | null = null;
   private readonly loop: IntervalHistogram;
   private readonly fdLimit = openFdLimit();
   latest: MonitorReading | null = null;
@@ -148,10 +156,15 @@ export class Monitors {
       else {
         try {
           const headers: Record<string, string> = this.o.syncToken === null ? {} : { authorization: `Bearer ${this.o.syncToken}` };
-          const st = JSON.parse(await getText(this.o.syncStatusUrl, headers)) as { publisher?: { publishedSeq?: number } };
+          const st = JSON.parse(await getText(this.o.syncStatusUrl, headers)) as { publisher?: { publishedSeq?: number; deltasPerSec?: number } };
           const pub = st.publisher?.publishedSeq;
-          if (typeof pub === 'number') put('outbox_backlog', Math.max(0, outboxSeq - pub));
-          else unavailable.outbox = '同步状态中没有发布序号：发布积压不可用';
+          if (typeof pub === 'number') {
+            const backlog = Math.max(0, outboxSeq - pub);
+            put('outbox_backlog', backlog);
+            put('publish_stalled_seconds', this.stalledSeconds(backlog, pub));
+          } else unavailable.outbox = '同步状态中没有发布序号：发布积压不可用';
+          const rate = st.publisher?.deltasPerSec;
+          if (typeof rate === 'number' && Number.isFinite(rate)) put('delta_stream_rate', rate);
         } catch (err) {
           unavailable.outbox = `同步状态不可达（${(err as Error).message.slice(0, 60)}）：发布积压不可用`;
         }
@@ -174,6 +187,10 @@ export class Monitors {
       }),
     );
 
+    const snapAge = this.snapshotAgeSeconds();
+    if (snapAge === null) unavailable.snapshot = '本节点没有快照目录或尚无快照：快照年龄不可用';
+    else put('snapshot_age_seconds', snapAge);
+
     const q = await this.o.sms.queueDepth();
     put('sms_queue_depth', q.queued);
     put('sms_queue_oldest_seconds', q.oldestMs === null ? 0 : Math.max(0, (this.o.now() - q.oldestMs) / 1000));
@@ -182,6 +199,35 @@ export class Monitors {
     const reading: MonitorReading = { atMs: this.o.now(), samples, observed, unavailable, costCpuSec: (cost.user + cost.system) / 1e6 };
     this.latest = reading;
     return reading;
+  }
+
+  /** Seconds a non-empty backlog has waited while the published seq stood still (0 when none waits). */
+  private stalledSeconds(backlog: number, pub: number): number {
+    const now = this.o.now();
+    if (backlog === 0) {
+      this.stall = null;
+      return 0;
+    }
+    if (this.stall === null || this.stall.pub !== pub) this.stall = { pub, sinceMs: now };
+    return Math.max(0, (now - this.stall.sinceMs) / 1000);
+  }
+
+  /** Age of the newest snapshot file (null: no snapshot directory here, e.g. a host without the snapshot service). */
+  private snapshotAgeSeconds(): number | null {
+    const dir = join(this.o.dataDir, 'snapshots');
+    let newest = 0;
+    try {
+      for (const f of readdirSync(dir)) {
+        try {
+          newest = Math.max(newest, statSync(join(dir, f)).mtimeMs);
+        } catch {
+          // removed between the listing and the stat: an older checkpoint being pruned
+        }
+      }
+    } catch {
+      return null;
+    }
+    return newest === 0 ? null : Math.max(0, (this.o.now() - newest) / 1000);
   }
 
   private async database(put: (m: string, v: number, l?: Record<string, string>) => void): Promise<void> {

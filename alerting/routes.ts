@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { principalOf, type Ctx } from '../admin-api/context.js';
 import { ANY_OBJECT, ERROR_BODY } from '../admin-api/schemas.js';
+import { AlertingError } from './errors.js';
+import { bearerOf, metricsTokenMatches } from './metrics-token.js';
 import type { AlertingService } from './service.js';
 
 /**
@@ -25,11 +27,13 @@ export function registerAlertingRoutes(app: FastifyInstance, ctx: Ctx, svc: Aler
     schema: {
       summary: 'Alerts: open (default), resolved or all, newest first',
       tags: ['alerting'],
-      querystring: { type: 'object', additionalProperties: false, properties: { status: { type: 'string', enum: ['open', 'resolved', 'all'] }, limit: { type: 'integer', minimum: 1, maximum: 2000 } } },
+      querystring: { type: 'object', additionalProperties: false, properties: { status: { type: 'string', enum: ['open', 'resolved', 'all'] }, limit: { type: 'string', pattern: '^[1-9][0-9]{0,3}$', description: '1..2000 (default 200)' } } },
     },
   }, async (req) => {
-    const q = req.query as { status?: 'open' | 'resolved' | 'all'; limit?: number };
-    return { alerts: await engine.listAlerts(q), counts: await engine.counts() };
+    // a query string is text: the admin app does not coerce types, so `limit` is matched as digits here
+    // (as an integer schema it answered 400 to the console's own 最近恢复 request, ?limit=50)
+    const q = req.query as { status?: 'open' | 'resolved' | 'all'; limit?: string };
+    return { alerts: await engine.listAlerts({ ...(q.status === undefined ? {} : { status: q.status }), ...(q.limit === undefined ? {} : { limit: Number(q.limit) }) }), counts: await engine.counts() };
   });
 
   app.post(`${P}/alerts/:id/ack`, {
@@ -115,10 +119,12 @@ export function registerAlertingRoutes(app: FastifyInstance, ctx: Ctx, svc: Aler
 
   app.get(`${P}/sms`, {
     config: { access: 'alerts.read', rate: 'admin' },
-    schema: { summary: 'SMS record (phones masked)', tags: ['alerting'], querystring: { type: 'object', additionalProperties: false, properties: { status: { type: 'string', enum: ['queued', 'sent', 'rejected', 'over_budget'] }, limit: { type: 'integer', minimum: 1, maximum: 1000 } } } },
+    schema: { summary: 'SMS record (phones masked)', tags: ['alerting'], querystring: { type: 'object', additionalProperties: false, properties: { status: { type: 'string', enum: ['queued', 'sent', 'rejected', 'over_budget'] }, limit: { type: 'string', pattern: '^[1-9][0-9]{0,3}$', description: '1..1000 (default 100)' } } } },
   }, async (req) => {
-    const q = req.query as { status?: 'queued'; limit?: number };
-    return { messages: await sms.list(q), queue: await sms.queueDepth(), gateway: svc.gatewayLabel() };
+    // digits, as for /alerts: without this the console's 短信记录 page (?limit=200) was answered 400
+    const q = req.query as { status?: 'queued'; limit?: string };
+    const limit = q.limit === undefined ? undefined : Math.min(Number(q.limit), 1000);
+    return { messages: await sms.list({ ...(q.status === undefined ? {} : { status: q.status }), ...(limit === undefined ? {} : { limit }) }), queue: await sms.queueDepth(), gateway: svc.gatewayLabel() };
   });
 
   app.post(`${P}/sms/test`, {
@@ -141,6 +147,18 @@ export function registerAlertingRoutes(app: FastifyInstance, ctx: Ctx, svc: Aler
     config: { access: 'alerts.read', rate: 'none' },
     schema: { summary: 'Prometheus text exposition of the monitors and the alerting counters', tags: ['alerting'] },
   }, async (_req, reply) => {
+    const text = await svc.prom.text();
+    return reply.type(svc.prom.registry.contentType).send(text);
+  });
+
+  // Prometheus with a static token (ALERT_METRICS_TOKEN): no session, nothing else readable with it
+  app.get(`${P}/metrics/scrape`, {
+    config: { access: 'public', rate: 'none' },
+    schema: { summary: 'Prometheus text exposition for a scraper holding ALERT_METRICS_TOKEN (Authorization: Bearer)', tags: ['alerting'], response: { 401: ERROR_BODY } },
+  }, async (req, reply) => {
+    if (!metricsTokenMatches(svc.cfg.metricsToken, bearerOf(req.headers.authorization))) {
+      throw new AlertingError('ALR_ERR_METRICS_TOKEN', svc.cfg.metricsToken === null ? 'ALERT_METRICS_TOKEN is not configured on this master' : 'missing or wrong bearer token');
+    }
     const text = await svc.prom.text();
     return reply.type(svc.prom.registry.contentType).send(text);
   });

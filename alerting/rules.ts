@@ -55,6 +55,9 @@ export const METRICS: Readonly<Record<string, string>> = {
   edge_replica_lag_seconds: '边缘副本同步延迟（秒）',
   edge_scrape_failed: '边缘节点不可达',
   sms_queue_oldest_seconds: '短信队列最久待发（秒）',
+  publish_stalled_seconds: '变更发布停滞时长（秒）',
+  delta_stream_rate: '变更流速率（条/秒）',
+  snapshot_age_seconds: '最新快照年龄（秒）',
 };
 
 export const SEVERITIES: readonly AlertSeverity[] = ['info', 'warning', 'critical'];
@@ -77,6 +80,9 @@ export const DEFAULT_RULES: readonly RuleSpec[] = [
   { ...base, id: 'outbox-backlog', name: '变更发布积压', severity: 'critical', condition: { type: 'metric', metric: 'outbox_backlog', op: '>', value: 5000 }, forSec: 60, groupBy: [], repeatSec: 1800, escalateAfterSec: 900 },
   { ...base, id: 'edge-lag', name: '边缘节点副本落后', severity: 'critical', condition: { type: 'metric', metric: 'edge_replica_lag', op: '>', value: 1000 }, forSec: 60, groupBy: [], repeatSec: 1800, escalateAfterSec: 900 },
   { ...base, id: 'edge-down', name: '边缘节点不可达', severity: 'critical', condition: { type: 'metric', metric: 'edge_scrape_failed', op: '>', value: 0 }, forSec: 30, groupBy: [], repeatSec: 1800, escalateAfterSec: 900 },
+  { ...base, id: 'publish-stalled', name: '变更发布停滞', severity: 'critical', condition: { type: 'metric', metric: 'publish_stalled_seconds', op: '>', value: 30 }, forSec: 0, groupBy: [], repeatSec: 1800, escalateAfterSec: 900 },
+  // no built-in rule on snapshot_age_seconds: the snapshot service checkpoints only after changes,
+  // so a quiet province's newest snapshot is legitimately old (the metric is for the dashboard)
   { ...base, id: 'sms-stuck', name: '告警短信积压', severity: 'warning', condition: { type: 'metric', metric: 'sms_queue_oldest_seconds', op: '>', value: 600 }, forSec: 0, groupBy: [], repeatSec: 3600, escalateAfterSec: 0 },
 ];
 

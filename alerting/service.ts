@@ -49,7 +49,7 @@ export class AlertingService {
       db: host.db, dataDir: host.dataDir, sms: this.sms, edgeUrls: cfg.edgeUrls, syncStatusUrl: cfg.syncStatusUrl, syncToken: cfg.syncToken, now: () => host.nowMs(),
     });
     this.prom = new PromMetrics(this.engine, this.sms);
-    this.detectors = new Detectors({ db: host.readDb ?? host.db, writeDb: host.db, now: () => host.nowMs(), massChanges: cfg.operatorMassChanges, windowMin: cfg.operatorWindowMin });
+    this.detectors = new Detectors({ db: host.readDb ?? host.db, writeDb: host.db, now: () => host.nowMs(), massChanges: cfg.operatorMassChanges, windowMin: cfg.operatorWindowMin, loginFailures: cfg.loginFailures, loginWindowMin: cfg.loginWindowMin });
   }
 
   static async create(host: CapabilityHost, cfg: AlertingConfig): Promise<AlertingService> {

@@ -59,6 +59,17 @@ describe('config', () => {
     bad({ ALERT_TICK_MS: 'fast' }, 'ALERT_TICK_MS');
     bad({ ALERT_EDGE_URLS: 'http://a:8080,nope' }, 'ALERT_EDGE_URLS');
     bad({ ALERT_LOOPS: 'sometimes' }, 'ALERT_LOOPS');
+    bad({ ALERT_LOGIN_FAILURES: '1' }, 'ALERT_LOGIN_FAILURES');
+    bad({ ALERT_LOGIN_WINDOW_MIN: '0' }, 'ALERT_LOGIN_WINDOW_MIN');
+    bad({ ALERT_METRICS_TOKEN: 'too-short' }, 'ALERT_METRICS_TOKEN');
+    bad({ ALERT_METRICS_TOKEN: `${'a'.repeat(20)} ${'b'.repeat(20)}` }, 'ALERT_METRICS_TOKEN');
+    try {
+      loadAlertingConfig({ ALERT_METRICS_TOKEN: 'secret-but-short' }, { dataDir: '/tmp' });
+    } catch (e) {
+      expect((e as Error).message).not.toContain('secret-but-short'); // a secret is never echoed
+    }
+    expect(loadAlertingConfig({}, { dataDir: '/tmp' }).metricsToken).toBeNull();
+    expect(loadAlertingConfig({ ALERT_METRICS_TOKEN: 'x'.repeat(32) }, { dataDir: '/tmp' }).metricsToken).toBe('x'.repeat(32));
     expect(loadAlertingConfig({}, { dataDir: '/tmp', mode: 'embedded' }).loops).toBe(true);
     expect(loadAlertingConfig({ ALERT_LOOPS: 'off' }, { dataDir: '/tmp', mode: 'cluster' }).loops).toBe(false);
     try {
