@@ -9,6 +9,9 @@ import { DatasetStore } from './dataset-store.js';
 import { ImportJobs } from './import-jobs.js';
 import { EXCHANGE_MIGRATIONS } from './migrations.js';
 import { registerExchangeRoutes } from './routes.js';
+import { registerVerifyRoutes } from './routes-verify.js';
+import { VerifyRules } from './verify-rules.js';
+import { VerifyTasks } from './verify-tasks.js';
 
 /**
  * Data exchange (数据交换, issue 10) as a back-office capability: data
@@ -22,6 +25,8 @@ export interface ExchangeInstance {
   readonly intake: ArchiveIntake;
   readonly forwarder: SftpForwarder;
   readonly pickup: SftpPickup;
+  /** assignment verification (赋码数据核查): rules and the task runner */
+  readonly verify: { readonly rules: VerifyRules; readonly tasks: VerifyTasks };
 }
 
 export const exchangeCapability = defineCapability<ExchangeConfig>({
@@ -41,17 +46,24 @@ export const exchangeCapability = defineCapability<ExchangeConfig>({
     });
     const pickup = new SftpPickup(host, host.db, crypto, intake, { pollMs: cfg.intakePollMs, connectTimeoutMs: cfg.sftpTimeoutMs });
     const parts = { jobs, datasets, secrets, intake, forwarder, pickup };
+    const verifyRules = new VerifyRules(host.db, datasets, () => host.nowMs());
+    const verify = { rules: verifyRules, tasks: new VerifyTasks(host, verifyRules) };
     const instance = {
       ...parts,
-      routes: (app: Parameters<typeof registerExchangeRoutes>[0], ctx: Parameters<typeof registerExchangeRoutes>[1]) =>
-        registerExchangeRoutes(app, ctx, host, cfg, parts),
+      verify,
+      routes: async (app: Parameters<typeof registerExchangeRoutes>[0], ctx: Parameters<typeof registerExchangeRoutes>[1]) => {
+        await registerExchangeRoutes(app, ctx, host, cfg, parts);
+        registerVerifyRoutes(app, ctx, host, verify);
+      },
       start: async () => {
         await jobs.start();
         intake.start();
         pickup.start();
         forwarder.start();
+        await verify.tasks.startRunner();
       },
       stop: async () => {
+        await verify.tasks.stopRunner();
         await pickup.stop();
         await intake.stop();
         await forwarder.stop();

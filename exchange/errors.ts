@@ -62,6 +62,15 @@ export const EXCHANGE_ERRORS = {
   EXC_ERR_RAGGED_ROW: { status: 422, message: 'row has a different number of columns than the header', zh: '列数与表头不一致' },
   EXC_ERR_ENCODING: { status: 422, message: 'row contains bytes that are not valid in the file encoding', zh: '含有无法识别的字符（编码错误）' },
   EXC_ERR_XLSX_FORMULA: { status: 422, message: 'cell holds a formula; only values are accepted', zh: '单元格为公式，仅受理数值' },
+  // assignment verification (赋码数据核查)
+  EXC_ERR_VERIFY_RULE_INVALID: { status: 400, message: 'invalid verification rule', zh: '核查规则不合法' },
+  EXC_ERR_VERIFY_DATASET: { status: 400, message: 'the dataset does not assign codes and cannot be verified', zh: '该数据集不参与赋码，无法核查' },
+  EXC_ERR_VERIFY_PERIOD: { status: 400, message: 'the period is inverted, empty, in the future or longer than a year', zh: '核查时段不合法（起止颠倒、晚于当前或超过一年）' },
+  EXC_ERR_VERIFY_RULE_EXPIRED: { status: 409, message: 'the rule is outside its validity', zh: '核查规则不在有效期内' },
+  EXC_ERR_VERIFY_RULE_NOT_FOUND: { status: 404, message: 'no such verification rule', zh: '核查规则不存在' },
+  EXC_ERR_VERIFY_TASK_NOT_FOUND: { status: 404, message: 'no such verification task', zh: '核查任务不存在' },
+  EXC_ERR_VERIFY_TASK_STATE: { status: 409, message: 'the task is not in a state that allows this', zh: '核查任务当前状态不允许该操作' },
+  EXC_ERR_VERIFY_FAILED: { status: 500, message: 'the verification task failed unexpectedly', zh: '核查任务执行异常，请查看运行日志或联系运维人员' },
 } as const satisfies Catalogue;
 
 export type ExchangeErrorCode = keyof typeof EXCHANGE_ERRORS;
