@@ -163,7 +163,8 @@ export class VerifyTasks {
       from = rule.periodFrom;
       to = rule.periodTo;
     } else {
-      to = now;
+      // the end is exclusive: +1 s takes in what was assigned in the second the task starts
+      to = now + 1;
       from = now - (rule.windowDays ?? 1) * 86_400;
     }
     checkPeriod(from, to, now);
