@@ -111,6 +111,7 @@ describe('rules and tasks over HTTP', () => {
     const text = p.body.toString('latin1');
     expect(text).toMatch(/\/BaseFont \/[A-Z]{6}\+WenQuanYi/);
     expect(text).toMatch(/\/FontFile2/);
+    expect(text).toMatch(/\/ToUnicode/); // text a viewer can search and copy
 
     const audit = await f.audit.list({ limit: 50, order: 'desc' });
     const exports = audit.filter((e) => e.action === 'exchange.verify.export' && e.target === `verify-task:${taskId}`);

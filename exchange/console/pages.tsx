@@ -6,6 +6,7 @@ import type { PageDef } from '../../admin-api/console/src/pages.js';
 const ArchivesPage = lazy(() => import('./archives-page.js').then((m) => ({ default: m.ArchivesPage })));
 const ImportsPage = lazy(() => import('./imports-page.js').then((m) => ({ default: m.ImportsPage })));
 const StandardsPage = lazy(() => import('./standards-page.js').then((m) => ({ default: m.StandardsPage })));
+const VerifyPage = lazy(() => import('./verify-page.js').then((m) => ({ default: m.VerifyPage })));
 
 function Lazy({ children }: { children: ReactNode }) {
   return <Suspense fallback={<div className="muted">页面加载中…</div>}>{children}</Suspense>;
@@ -18,4 +19,5 @@ export const EXCHANGE_PAGES: readonly PageDef[] = [
   { id: 'exchange-imports', title: '数据导入', group: GROUP_EXCHANGE, perm: 'exchange.read', render: (p) => <Lazy><ImportsPage canWrite={p.can('exchange.write')} /></Lazy> },
   { id: 'exchange-archives', title: '加密数据包', group: GROUP_EXCHANGE, perm: 'exchange.read', render: (p) => <Lazy><ArchivesPage canSecrets={p.can('exchange.secrets')} /></Lazy> },
   { id: 'exchange-standards', title: '数据标准', group: GROUP_EXCHANGE, perm: 'exchange.read', render: () => <Lazy><StandardsPage /></Lazy> },
+  { id: 'exchange-verify', title: '赋码核查', group: GROUP_EXCHANGE, perm: 'exchange.read', render: (p) => <Lazy><VerifyPage canWrite={p.can('exchange.write')} /></Lazy> },
 ];
