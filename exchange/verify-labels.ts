@@ -22,7 +22,7 @@ export const FACT_KIND_ZH: Record<string, string> = {
 };
 
 export const REASON_ZH: Record<string, string> = {
-  default: '未发现风险', none: '未发现风险', registered: '首次领码', confirmed: '确诊病例', test_positive: '核酸检测阳性', suspected: '疑似病例',
+  default: '未发现风险', none: '未发现风险', normal: '未发现风险', registered: '首次领码', confirmed: '确诊病例', test_positive: '核酸检测阳性', suspected: '疑似病例',
   close_contact: '密切接触者', secondary_contact: '密接的密接', risk_area: '中高风险地区旅居', entry_no_test: '入川未按时检测',
   entry_test_pending: '入川待检测', manual_review: '人工复核', cleared: '解除管控', manual: '人工转码', bulk_test: '批量转码',
 };

@@ -59,7 +59,7 @@ function StatsChart({ days }: { days: StatsDay[] }) {
   const barH = 16;
   const max = Math.max(1, ...days.map((d) => d.mismatches));
   return (
-    <svg viewBox={`0 0 ${w} ${days.length * (barH + 6) + 8}`} width="100%" role="img" aria-label="不一致条数趋势" data-testid="verify-stats-chart">
+    <svg viewBox={`0 0 ${w} ${days.length * (barH + 6) + 8}`} width="100%" style={{ maxWidth: 720 }} role="img" aria-label="不一致条数趋势" data-testid="verify-stats-chart">
       {days.map((d, i) => (
         <g key={`${d.ruleId}-${d.day}`} transform={`translate(0, ${i * (barH + 6) + 4})`}>
           <text x={0} y={barH - 4} fontSize="11" fill="#374151">{`${d.ruleName.slice(0, 10)} ${d.day.slice(5)}`}</text>
