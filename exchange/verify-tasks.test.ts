@@ -76,6 +76,10 @@ beforeAll(async () => {
   const h = await person('H', residentId(9008), '辛八');
   await f.codes.addFacts(h, [{ kind: 'nucleic_acid', at: hourAgo, result: 'positive' }], nat);
   await f.codes.transcode(h, { color: 'green', reason: '人工复核', until: null }, 'operator');
+  // I: positive and red, but its delta is unreadable
+  const i = await person('I', residentId(9011), '子十一');
+  await f.codes.addFacts(i, [{ kind: 'nucleic_acid', at: hourAgo, result: 'positive' }], nat);
+  await f.db.query("UPDATE outbox SET payload = '\\x01ff'::bytea WHERE seq = $1", [await seqOf(i)]);
   // risk-person: a close contact 20 days ago (lapsed: not expected red now), a recent secondary contact never evaluated
   await rawFact(await person('R1', residentId(9009), '壬九'), 'close_contact', nowS() - 20 * 86_400, 'import:risk-person');
   await rawFact(await person('R2', residentId(9010), '癸十'), 'secondary_contact', nowS() - 7200, 'import:risk-person');
@@ -93,19 +97,22 @@ describe('mismatch detection', () => {
     expect(await kinds(t.id)).toEqual([
       ['C', 'assigned_not_distributed'],
       ['D', 'assigned_not_distributed'],
+      ['I', 'assigned_not_distributed'],
       ['C', 'assigned_without_basis'],
       ['B', 'expected_not_assigned'],
       ['F', 'expected_not_assigned'],
       ['H', 'expected_not_assigned'],
     ]);
     const done = await ex.verify.tasks.get(t.id, '');
-    expect(done.counts).toMatchObject({ checked: 6, expected: 5, consistent: 1, mismatches: 6 });
+    expect(done.counts).toMatchObject({ checked: 7, expected: 6, consistent: 1, mismatches: 7 });
     const d = await f.db.query<{ assigned: string; distributed: string; detail: string }>(
       "SELECT assigned, distributed, detail FROM exchange_verify_mismatches WHERE task_id = $1 AND person_id = $2", [t.id, people.D],
     );
     expect(d.rows[0]).toEqual({ assigned: 'red', distributed: 'green', detail: '下发颜色与当前赋码不一致' });
+    const i = await f.db.query<{ detail: string }>('SELECT detail FROM exchange_verify_mismatches WHERE task_id = $1 AND person_id = $2', [t.id, people.I]);
+    expect(i.rows[0]!.detail).toBe('下发记录无法解析');
     const log = await ex.verify.tasks.runLog(t.id);
-    expect(log.map((l) => l.message).join('\n')).toMatch(/任务完成：核查 6 人，发现不一致 6 条/);
+    expect(log.map((l) => l.message).join('\n')).toMatch(/任务完成：核查 7 人，发现不一致 7 条/);
   });
 
   it('history mode: a code that was red after the fact is consistent; no distribution check when switched off', async () => {
@@ -160,10 +167,10 @@ describe('stop, resume, re-run, restart', () => {
     await expect(ex.verify.tasks.resume(t.id, '', 'operator')).rejects.toMatchObject({ code: 'EXC_ERR_VERIFY_TASK_STATE' });
     await runToEnd(t.id, runner({ chunkPersons: 2 }));
     const done = await ex.verify.tasks.get(t.id, '');
-    expect(done.counts).toMatchObject({ checked: 6, mismatches: 6 });
-    expect((await kinds(t.id)).length).toBe(6);
+    expect(done.counts).toMatchObject({ checked: 7, mismatches: 7 });
+    expect((await kinds(t.id)).length).toBe(7);
     const rerun = (await ex.verify.tasks.list('', rule.id)).find((x) => x.rerunOf === t.id)!;
-    expect((await ex.verify.tasks.get(rerun.id, '')).counts).toMatchObject({ checked: 6, mismatches: 6 });
+    expect((await ex.verify.tasks.get(rerun.id, '')).counts).toMatchObject({ checked: 7, mismatches: 7 });
     const log = (await ex.verify.tasks.runLog(t.id)).map((l) => l.message).join('\n');
     expect(log).toMatch(/请求停止/);
     expect(log).toMatch(/任务已停止：已核查 2 人/);
@@ -198,12 +205,12 @@ describe('stop, resume, re-run, restart', () => {
     await next.stopRunner();
     const done = await ex.verify.tasks.get(t.id, '');
     expect(done.status).toBe('done');
-    expect(done.counts).toMatchObject({ checked: 6, mismatches: 6 });
+    expect(done.counts).toMatchObject({ checked: 7, mismatches: 7 });
     const log = (await ex.verify.tasks.runLog(t.id)).map((l) => l.message).join('\n');
     expect(log).toMatch(/服务重启，任务从人员序号 \d+ 之后继续/);
 
     release(); // the old runner wakes up: its next chunk is fenced off
     await dying.stopRunner();
-    expect((await ex.verify.tasks.get(t.id, '')).counts).toMatchObject({ checked: 6, mismatches: 6 });
+    expect((await ex.verify.tasks.get(t.id, '')).counts).toMatchObject({ checked: 7, mismatches: 7 });
   });
 });

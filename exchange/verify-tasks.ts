@@ -521,8 +521,14 @@ export class VerifyTasks {
         let distributed: Color | null = null;
         if (o === undefined) problem = '下发队列中没有该赋码的记录';
         else {
-          const d = toDelta(Number(o.seq), o.type, Buffer.from(o.payload));
-          if (d.type !== 'code' || !Buffer.from(d.uid).equals(uidOf.get(pid)!)) problem = '下发记录不属于该人员';
+          let d: ReturnType<typeof toDelta> | null = null;
+          try {
+            d = toDelta(Number(o.seq), o.type, Buffer.from(o.payload));
+          } catch {
+            // a payload the edges could not read either: reported, not a failed task
+          }
+          if (d === null) problem = '下发记录无法解析';
+          else if (d.type !== 'code' || !Buffer.from(d.uid).equals(uidOf.get(pid)!)) problem = '下发记录不属于该人员';
           else if (d.record === null) problem = '下发记录为删除';
           else if (d.record.color !== code.color) {
             distributed = d.record.color;
