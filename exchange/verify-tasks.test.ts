@@ -213,4 +213,15 @@ describe('stop, resume, re-run, restart', () => {
     await dying.stopRunner();
     expect((await ex.verify.tasks.get(t.id, '')).counts).toMatchObject({ checked: 7, mismatches: 7 });
   });
+
+  it('walks sparse candidates in widening id windows: a candidate after 40 persons without any is still found', async () => {
+    for (let n = 0; n < 40; n++) await f.codes.register({ idType: 'resident', idNo: residentId(9200 + n), name: '路人' });
+    await rawFact(await person('J', residentId(9300), '丑十二'), 'nucleic_acid', nowS() - 600, 'import:nat-result', 'positive');
+    const rule = await ex.verify.rules.create({ name: '稀疏核查', dataset: 'nat-result', windowDays: 1 }, '', 'operator');
+    const t = await ex.verify.tasks.start(rule.id, '', 'operator');
+    await runToEnd(t.id, runner({ chunkPersons: 1 }));
+    const done = await ex.verify.tasks.get(t.id, '');
+    expect(done.counts).toMatchObject({ checked: 8, mismatches: 8 });
+    expect((await kinds(t.id)).filter(([p]) => p === 'J')).toEqual([['J', 'expected_not_assigned']]);
+  });
 });

@@ -113,6 +113,8 @@ export interface VerifyTasksOptions {
 }
 
 const STALE_MS = 10 * 60_000;
+/** widest person-id window one chunk query reads */
+const MAX_WINDOW = 1 << 22;
 
 class Fenced extends Error {}
 
@@ -321,6 +323,7 @@ export class VerifyTasks {
     const id = row.id;
     const epoch = row.epoch;
     let cursor = Number(row.cursor);
+    let window = this.chunk * 8;
     if (cursor === 0) await this.log(id, 'info', '开始执行');
     try {
       for (;;) {
@@ -328,7 +331,9 @@ export class VerifyTasks {
           await this.log(id, 'warn', `服务停止，任务将在重启后从人员序号 ${cursor} 之后继续`);
           return;
         }
-        const res = await this.chunkOnce(row, cursor);
+        const res = await this.chunkOnce(row, cursor, window);
+        // a full chunk keeps the id window, a thin one widens it (sparse candidates among many persons)
+        window = res.checked >= this.chunk ? window : Math.min(MAX_WINDOW, window * 2);
         const status = await this.commit(id, epoch, res);
         if (status === null) return; // fenced: another runner took the task over
         cursor = res.cursor;
@@ -400,7 +405,7 @@ export class VerifyTasks {
   }
 
   /** Compares one chunk of persons after `cursor` (reads only; the caller commits). */
-  private async chunkOnce(row: TaskRow, cursor: number): Promise<ChunkResult> {
+  private async chunkOnce(row: TaskRow, cursor: number, window: number): Promise<ChunkResult> {
     const rule = row.rule;
     const exps = EXPECTATIONS[rule.target] ?? [];
     const kinds = [...new Set(exps.map((e) => e.kind))];
@@ -410,44 +415,58 @@ export class VerifyTasks {
     const source = `import:${rule.dataset}`;
     const history = rule.codeSource === 'history';
     // each branch walks its person-id index from the cursor: one pass over the data for the whole task
-    // Each branch walks its person-id index from the cursor (one pass over the data for the whole task),
-    // DISTINCT so that a short union really means both branches are exhausted.
-    const scoped = "($7 = '' OR p.region LIKE $7 || '%')";
+    // Persons are taken in id windows (cursor, upper]: each query reads one bounded index range, so the
+    // whole task is one pass over the data (an open range "> cursor" made PostgreSQL read and sort all
+    // the rest for every chunk: quadratic, seen in bench/verify.ts). A full chunk ends at its last id.
+    const upper = cursor + window;
+    // the region join only when the task is scoped: the province-wide case reads the indexes alone
+    const join = (alias: string): string => (row.region === '' ? '' : `JOIN persons p ON p.id = ${alias}.person_id AND p.region LIKE $7 || '%'`);
     const cand = await this.db.query<{ id: string | number }>(
       `SELECT id FROM (
-         (SELECT DISTINCT f.person_id AS id FROM facts f JOIN persons p ON p.id = f.person_id
-           WHERE f.person_id > $1 AND f.source = $2 AND f.kind = ANY($3::text[]) AND f.at >= $4 AND f.at < $5
-             AND (f.kind <> 'nucleic_acid' OR f.result = 'positive') AND ${scoped} ORDER BY f.person_id LIMIT $8)
+         (SELECT DISTINCT f.person_id AS id FROM facts f ${join('f')}
+           WHERE f.person_id > $1 AND f.person_id <= $9 AND f.source = $2 AND f.kind = ANY($3::text[]) AND f.at >= $4 AND f.at < $5
+             AND (f.kind <> 'nucleic_acid' OR f.result = 'positive') AND $7::text IS NOT NULL ORDER BY f.person_id LIMIT $8)
          UNION
-         (SELECT DISTINCT c.person_id FROM ${history ? 'code_history' : 'codes'} c JOIN persons p ON p.id = c.person_id
-           WHERE c.person_id > $1 AND c.reason = ANY($6::text[]) AND c.${history ? 'at' : 'since'} >= $4 AND c.${history ? 'at' : 'since'} < $5
-             AND c.color <> 'green' AND ${scoped} ORDER BY c.person_id LIMIT $8)
+         (SELECT DISTINCT c.person_id FROM ${history ? 'code_history' : 'codes'} c ${join('c')}
+           WHERE c.person_id > $1 AND c.person_id <= $9 AND c.reason = ANY($6::text[]) AND c.${history ? 'at' : 'since'} >= $4 AND c.${history ? 'at' : 'since'} < $5
+             AND c.color <> 'green' ORDER BY c.person_id LIMIT $8)
        ) x ORDER BY id LIMIT $8`,
-      [cursor, source, kinds, from, to, reasons, row.region, this.chunk],
+      [cursor, source, kinds, from, to, reasons, row.region, this.chunk, upper],
     );
     const ids = cand.rows.map((x) => Number(x.id));
-    if (ids.length === 0) return { cursor, last: true, checked: 0, facts: 0, expected: 0, assigned: 0, consistent: 0, mismatches: [] };
+    const full = ids.length >= this.chunk;
+    const next = full ? ids[ids.length - 1]! : upper;
+    // persons registered while the task runs are covered too: the end is the highest id now
+    const maxId = Number((await this.db.query<{ m: string | number | null }>('SELECT max(id) AS m FROM persons')).rows[0]?.m ?? 0);
+    const last = !full && next >= maxId;
+    if (ids.length === 0) return { cursor: next, last, checked: 0, facts: 0, expected: 0, assigned: 0, consistent: 0, mismatches: [] };
     const nowS = this.nowS();
     const throughSeq = Number(row.through_seq);
 
+    // the id range bounds each read to the chunk's slice of the index; ANY picks the candidates in it
     const facts = await this.db.query<{ person_id: string | number; kind: string; result: string | null; at: Date; source: string }>(
-      `SELECT person_id, kind, result, at, source FROM facts WHERE person_id = ANY($1::bigint[]) AND (kind = ANY($2::text[]) OR kind = 'nucleic_acid') ORDER BY person_id, at`,
-      [ids, kinds],
+      `SELECT person_id, kind, result, at, source FROM facts WHERE person_id > $3 AND person_id <= $4 AND person_id = ANY($1::bigint[])
+          AND (kind = ANY($2::text[]) OR kind = 'nucleic_acid') ORDER BY person_id, at`,
+      [ids, kinds, cursor, next],
     );
-    const codes = await this.db.query<{ person_id: string | number; color: Color; reason: string; since: Date; seq: string | number }>(
-      'SELECT person_id, color, reason, since, seq FROM codes WHERE person_id = ANY($1::bigint[])', [ids],
+    // person and current code in one read (same key); the deltas by their seqs (primary key)
+    const codes = await this.db.query<{ person_id: string | number; uid: Buffer; color: Color | null; reason: string; since: Date; seq: string | number }>(
+      `SELECT p.id AS person_id, p.uid, c.color, c.reason, c.since, c.seq FROM persons p LEFT JOIN codes c ON c.person_id = p.id
+        WHERE p.id > $2 AND p.id <= $3 AND p.id = ANY($1::bigint[])`,
+      [ids, cursor, next],
     );
-    const hist = history
-      ? await this.db.query<{ person_id: string | number; at: Date; color: Color; reason: string }>(
-        'SELECT person_id, at, color, reason FROM code_history WHERE person_id = ANY($1::bigint[]) ORDER BY person_id, id', [ids],
-      )
-      : { rows: [] };
-    const persons = await this.db.query<{ id: string | number; uid: Buffer }>('SELECT id, uid FROM persons WHERE id = ANY($1::bigint[])', [ids]);
-    const codeOf = new Map(codes.rows.map((c) => [Number(c.person_id), c]));
-    const seqs = rule.checkDistribution ? codes.rows.map((c) => Number(c.seq)).filter((s) => s <= throughSeq) : [];
+    const seqs = rule.checkDistribution ? codes.rows.filter((c) => c.color !== null && Number(c.seq) <= throughSeq).map((c) => Number(c.seq)) : [];
     const outbox = seqs.length === 0 ? { rows: [] } : await this.db.query<{ seq: string | number; type: string; payload: Buffer }>(
       'SELECT seq, type, payload FROM outbox WHERE seq = ANY($1::bigint[])', [seqs],
     );
+    const hist = history
+      ? await this.db.query<{ person_id: string | number; at: Date; color: Color; reason: string }>(
+        'SELECT person_id, at, color, reason FROM code_history WHERE person_id > $2 AND person_id <= $3 AND person_id = ANY($1::bigint[]) ORDER BY person_id, id',
+        [ids, cursor, next],
+      )
+      : { rows: [] };
+    const codeOf = new Map(codes.rows.filter((c) => c.color !== null).map((c) => [Number(c.person_id), c as typeof c & { color: Color }]));
+    const persons = { rows: codes.rows.map((c) => ({ id: c.person_id, uid: c.uid })) };
     const deltaAt = new Map(outbox.rows.map((o) => [Number(o.seq), o]));
     const uidOf = new Map(persons.rows.map((p) => [Number(p.id), Buffer.from(p.uid)]));
     const factsOf = group(facts.rows, (f) => Number(f.person_id));
@@ -545,7 +564,7 @@ export class VerifyTasks {
       if (out.length === before) consistent++;
     }
     return {
-      cursor: ids[ids.length - 1]!, last: ids.length < this.chunk, checked: ids.length, facts: nFacts, expected: nExpected, assigned: nAssigned,
+      cursor: next, last, checked: ids.length, facts: nFacts, expected: nExpected, assigned: nAssigned,
       consistent, mismatches: out,
     };
   }
