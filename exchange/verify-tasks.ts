@@ -332,8 +332,9 @@ export class VerifyTasks {
           return;
         }
         const res = await this.chunkOnce(row, cursor, window);
-        // a full chunk keeps the id window, a thin one widens it (sparse candidates among many persons)
-        window = res.checked >= this.chunk ? window : Math.min(MAX_WINDOW, window * 2);
+        // a thin window widens (sparse candidates among many persons); a full one narrows to about
+        // twice the ids its chunk spanned, so a query does not read far more rows than it returns
+        window = res.checked >= this.chunk ? Math.max(this.chunk, 2 * (res.cursor - cursor)) : Math.min(MAX_WINDOW, window * 2);
         const status = await this.commit(id, epoch, res);
         if (status === null) return; // fenced: another runner took the task over
         cursor = res.cursor;
@@ -451,13 +452,15 @@ export class VerifyTasks {
     );
     // person and current code in one read (same key); the deltas by their seqs (primary key)
     const codes = await this.db.query<{ person_id: string | number; uid: Buffer; color: Color | null; reason: string; since: Date; seq: string | number }>(
-      `SELECT p.id AS person_id, p.uid, c.color, c.reason, c.since, c.seq FROM persons p LEFT JOIN codes c ON c.person_id = p.id
+      `SELECT p.id AS person_id, p.uid, c.color, c.reason, c.since, c.seq FROM persons p
+         LEFT JOIN codes c ON c.person_id = p.id AND c.person_id > $2 AND c.person_id <= $3
         WHERE p.id > $2 AND p.id <= $3 AND p.id = ANY($1::bigint[])`,
       [ids, cursor, next],
     );
     const seqs = rule.checkDistribution ? codes.rows.filter((c) => c.color !== null && Number(c.seq) <= throughSeq).map((c) => Number(c.seq)) : [];
     const outbox = seqs.length === 0 ? { rows: [] } : await this.db.query<{ seq: string | number; type: string; payload: Buffer }>(
-      'SELECT seq, type, payload FROM outbox WHERE seq = ANY($1::bigint[])', [seqs],
+      // the range keeps the plan on the primary key (without it a growing outbox was scanned per chunk)
+      'SELECT seq, type, payload FROM outbox WHERE seq >= $2 AND seq <= $3 AND seq = ANY($1::bigint[])', [seqs, seqs.reduce((a, b) => Math.min(a, b)), seqs.reduce((a, b) => Math.max(a, b))],
     );
     const hist = history
       ? await this.db.query<{ person_id: string | number; at: Date; color: Color; reason: string }>(
