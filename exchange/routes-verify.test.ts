@@ -148,6 +148,8 @@ describe('rules and tasks over HTTP', () => {
     const t = await f.call('POST', `/admin/v1/exchange/verify/rules/${r.body.id}/tasks`, { token: f.tokens.city_officer_b });
     expect(t.status).toBe(202);
     expect((await finished(t.body.id, f.tokens.city_officer_b)).counts).toMatchObject({ checked: 1, mismatches: 1 });
+    const rep = await f.call('GET', `/admin/v1/exchange/verify/tasks/${t.body.id}/report`, { token: f.tokens.city_officer_b });
+    expect(rep.body.task.region).toBe('四川省泸州市');
     const rules = await f.call('GET', '/admin/v1/exchange/verify/rules', { token: f.tokens.city_officer_b });
     expect(rules.body.rules.map((x: any) => x.id)).toEqual([r.body.id]);
     const other = await f.call('GET', `/admin/v1/exchange/verify/tasks/${taskId}/report`, { token: f.tokens.city_officer_b });

@@ -139,7 +139,7 @@ export async function taskReport(
     masked: opts.masked,
     task: {
       id: t.id, ruleName: t.ruleName, dataset: t.dataset, codeSource: CODE_SOURCE_ZH[t.rule.codeSource] ?? '', checkDistribution: t.rule.checkDistribution,
-      period: periodText(t.periodFrom, t.periodTo), region: t.region === '' ? '全省' : regionName(t.region.padEnd(6, '0')), status: TASK_STATUS_ZH[t.status] ?? '',
+      period: periodText(t.periodFrom, t.periodTo), region: t.region === '' ? '全省' : regionName(t.region), status: TASK_STATUS_ZH[t.status] ?? '',
       throughSeq: t.throughSeq, startedAt: t.startedAt === null ? '' : chinaTime(t.startedAt * 1000), finishedAt: t.finishedAt === null ? '' : chinaTime(t.finishedAt * 1000),
       rerunOf: t.rerunOf,
     },
