@@ -12,6 +12,9 @@ import { registerExchangeRoutes } from './routes.js';
 import { ReturnLedger } from './return-ledger.js';
 import { ReturnPusher } from './return-push.js';
 import { registerReturnRoutes } from './routes-return.js';
+import { registerVerifyRoutes } from './routes-verify.js';
+import { VerifyRules } from './verify-rules.js';
+import { VerifyTasks } from './verify-tasks.js';
 
 /**
  * Data exchange (数据交换, issue 10) as a back-office capability: data
@@ -27,6 +30,8 @@ export interface ExchangeInstance {
   readonly pickup: SftpPickup;
   readonly returns: ReturnLedger;
   readonly returnPusher: ReturnPusher;
+  /** assignment verification (赋码数据核查): rules and the task runner */
+  readonly verify: { readonly rules: VerifyRules; readonly tasks: VerifyTasks };
 }
 
 export const exchangeCapability = defineCapability<ExchangeConfig>({
@@ -48,13 +53,17 @@ export const exchangeCapability = defineCapability<ExchangeConfig>({
     const parts = { jobs, datasets, secrets, intake, forwarder, pickup };
     const returns = new ReturnLedger(host, crypto);
     const returnPusher = new ReturnPusher(host, returns, secrets, { pollMs: cfg.returnPollMs, maxAttempts: cfg.forwardMaxAttempts, connectTimeoutMs: cfg.sftpTimeoutMs });
+    const verifyRules = new VerifyRules(host.db, datasets, () => host.nowMs());
+    const verify = { rules: verifyRules, tasks: new VerifyTasks(host, verifyRules) };
     const instance = {
       ...parts,
       returns,
       returnPusher,
+      verify,
       routes: async (app: Parameters<typeof registerExchangeRoutes>[0], ctx: Parameters<typeof registerExchangeRoutes>[1]) => {
         await registerExchangeRoutes(app, ctx, host, cfg, parts);
         registerReturnRoutes(app, ctx, host, { ledger: returns, pusher: returnPusher, jobs });
+        registerVerifyRoutes(app, ctx, host, verify);
       },
       start: async () => {
         await jobs.start();
@@ -62,8 +71,10 @@ export const exchangeCapability = defineCapability<ExchangeConfig>({
         pickup.start();
         forwarder.start();
         returnPusher.start();
+        await verify.tasks.startRunner();
       },
       stop: async () => {
+        await verify.tasks.stopRunner();
         await returnPusher.stop();
         await pickup.stop();
         await intake.stop();

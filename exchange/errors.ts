@@ -68,6 +68,15 @@ export const EXCHANGE_ERRORS = {
   EXC_ERR_RETURN_RECIPIENT_NOT_FOUND: { status: 404, message: 'no such return recipient', zh: '返还对象不存在' },
   EXC_ERR_RETURN_NOT_FOUND: { status: 404, message: 'no such data return', zh: '返还记录不存在' },
   EXC_ERR_RETURN_EMPTY: { status: 409, message: 'the return has no rows', zh: '该返还没有数据行，无需领取' },
+  // assignment verification (赋码数据核查)
+  EXC_ERR_VERIFY_RULE_INVALID: { status: 400, message: 'invalid verification rule', zh: '核查规则不合法' },
+  EXC_ERR_VERIFY_DATASET: { status: 400, message: 'the dataset does not assign codes and cannot be verified', zh: '该数据集不参与赋码，无法核查' },
+  EXC_ERR_VERIFY_PERIOD: { status: 400, message: 'the period is inverted, empty, in the future or longer than a year', zh: '核查时段不合法（起止颠倒、晚于当前或超过一年）' },
+  EXC_ERR_VERIFY_RULE_EXPIRED: { status: 409, message: 'the rule is outside its validity', zh: '核查规则不在有效期内' },
+  EXC_ERR_VERIFY_RULE_NOT_FOUND: { status: 404, message: 'no such verification rule', zh: '核查规则不存在' },
+  EXC_ERR_VERIFY_TASK_NOT_FOUND: { status: 404, message: 'no such verification task', zh: '核查任务不存在' },
+  EXC_ERR_VERIFY_TASK_STATE: { status: 409, message: 'the task is not in a state that allows this', zh: '核查任务当前状态不允许该操作' },
+  EXC_ERR_VERIFY_FAILED: { status: 500, message: 'the verification task failed unexpectedly', zh: '核查任务执行异常，请查看运行日志或联系运维人员' },
 } as const satisfies Catalogue;
 
 export type ExchangeErrorCode = keyof typeof EXCHANGE_ERRORS;

@@ -275,10 +275,93 @@ CREATE TABLE exchange_return_takes (
 CREATE INDEX exchange_return_takes_item_ix ON exchange_return_takes (item_id, id);
 `;
 
+/**
+ * Assignment verification (赋码数据核查, verify-*.ts): rules say which
+ * dataset and period is compared with the assigned codes and with what was
+ * distributed; a task is one run of a rule, its state and counts committed
+ * with each chunk of persons (cursor = last person id done), so a restart
+ * resumes it; mismatches hold person ids only (identities are decrypted,
+ * and masked by role, when a report is read); the run log is Chinese.
+ */
+const V6 = `
+CREATE TABLE exchange_verify_rules (
+  id             text PRIMARY KEY,
+  name           text NOT NULL,
+  dataset        text NOT NULL,
+  code_source    text NOT NULL CHECK (code_source IN ('current', 'history')),
+  check_distribution boolean NOT NULL DEFAULT true,
+  window_days    integer NULL CHECK (window_days BETWEEN 1 AND 366),
+  period_from    timestamptz NULL,
+  period_to      timestamptz NULL,
+  valid_from     timestamptz NOT NULL,
+  valid_until    timestamptz NULL,
+  region         text NOT NULL DEFAULT '',
+  created_by     text NOT NULL,
+  created_at     timestamptz NOT NULL,
+  updated_at     timestamptz NOT NULL,
+  CHECK ((window_days IS NULL) = (period_from IS NOT NULL AND period_to IS NOT NULL))
+);
+
+CREATE TABLE exchange_verify_tasks (
+  id             text PRIMARY KEY,
+  rule_id        text NOT NULL REFERENCES exchange_verify_rules (id),
+  rerun_of       text NULL REFERENCES exchange_verify_tasks (id),
+  rule           jsonb NOT NULL,
+  status         text NOT NULL CHECK (status IN ('queued', 'running', 'stopping', 'stopped', 'done', 'failed')),
+  period_from    timestamptz NOT NULL,
+  period_to      timestamptz NOT NULL,
+  through_seq    bigint NOT NULL,
+  region         text NOT NULL DEFAULT '',
+  cursor         bigint NOT NULL DEFAULT 0,
+  max_person     bigint NOT NULL DEFAULT 0,
+  epoch          integer NOT NULL DEFAULT 0,
+  checked        integer NOT NULL DEFAULT 0,
+  facts          integer NOT NULL DEFAULT 0,
+  expected       integer NOT NULL DEFAULT 0,
+  assigned       integer NOT NULL DEFAULT 0,
+  consistent     integer NOT NULL DEFAULT 0,
+  mismatches     integer NOT NULL DEFAULT 0,
+  error_code     text NULL,
+  error_message  text NULL,
+  node           text NOT NULL DEFAULT '',
+  created_by     text NOT NULL,
+  created_at     timestamptz NOT NULL,
+  started_at     timestamptz NULL,
+  finished_at    timestamptz NULL,
+  heartbeat_at   timestamptz NULL
+);
+CREATE INDEX exchange_verify_tasks_rule_ix ON exchange_verify_tasks (rule_id, created_at DESC);
+CREATE INDEX exchange_verify_tasks_status_ix ON exchange_verify_tasks (status);
+
+CREATE TABLE exchange_verify_mismatches (
+  task_id      text NOT NULL REFERENCES exchange_verify_tasks (id),
+  person_id    bigint NOT NULL REFERENCES persons (id),
+  kind         text NOT NULL CHECK (kind IN ('expected_not_assigned', 'assigned_without_basis', 'assigned_not_distributed')),
+  expected     text NULL,
+  assigned     text NULL,
+  distributed  text NULL,
+  reason       text NULL,
+  fact_kind    text NULL,
+  fact_at      timestamptz NULL,
+  detail       text NOT NULL DEFAULT '',
+  PRIMARY KEY (task_id, kind, person_id)
+);
+
+CREATE TABLE exchange_verify_log (
+  id       bigserial PRIMARY KEY,
+  task_id  text NOT NULL REFERENCES exchange_verify_tasks (id),
+  at       timestamptz NOT NULL,
+  level    text NOT NULL CHECK (level IN ('info', 'warn', 'error')),
+  message  text NOT NULL
+);
+CREATE INDEX exchange_verify_log_task_ix ON exchange_verify_log (task_id, id);
+`;
+
 export const EXCHANGE_MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'imports', sql: V1 },
   { version: 2, name: 'archives', sql: V2 },
   { version: 3, name: 'sftp-sources', sql: V3 },
   { version: 4, name: 'returns', sql: V4 },
   { version: 5, name: 'return-ledger', sql: V5 },
+  { version: 6, name: 'verify', sql: V6 },
 ]);

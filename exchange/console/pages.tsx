@@ -8,6 +8,7 @@ const ImportsPage = lazy(() => import('./imports-page.js').then((m) => ({ defaul
 const StandardsPage = lazy(() => import('./standards-page.js').then((m) => ({ default: m.StandardsPage })));
 const ReturnsPage = lazy(() => import('./returns-page.js').then((m) => ({ default: m.ReturnsPage })));
 const UploadsPage = lazy(() => import('./uploads-page.js').then((m) => ({ default: m.UploadsPage })));
+const VerifyPage = lazy(() => import('./verify-page.js').then((m) => ({ default: m.VerifyPage })));
 
 function Lazy({ children }: { children: ReactNode }) {
   return <Suspense fallback={<div className="muted">页面加载中…</div>}>{children}</Suspense>;
@@ -22,4 +23,5 @@ export const EXCHANGE_PAGES: readonly PageDef[] = [
   { id: 'exchange-standards', title: '数据标准', group: GROUP_EXCHANGE, perm: 'exchange.read', render: () => <Lazy><StandardsPage /></Lazy> },
   { id: 'exchange-returns', title: '数据返还', group: GROUP_EXCHANGE, perm: 'exchange.read', render: (p) => <Lazy><ReturnsPage canWrite={p.can('exchange.write')} canSecrets={p.can('exchange.secrets')} /></Lazy> },
   { id: 'exchange-uploads', title: '数据上报', group: GROUP_EXCHANGE, perm: 'exchange.read', render: () => <Lazy><UploadsPage /></Lazy> },
+  { id: 'exchange-verify', title: '赋码核查', group: GROUP_EXCHANGE, perm: 'exchange.read', render: (p) => <Lazy><VerifyPage canWrite={p.can('exchange.write')} /></Lazy> },
 ];
