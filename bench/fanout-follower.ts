@@ -101,7 +101,7 @@ async function main(): Promise<void> {
       for (const b of g) for (let k = 0; k < b.codes; k++) ops.add(b.buf, b.uidAt[k]!, b.valueAt[k]!, b.valueLen[k]!);
       const all: { buf: Buffer; u: number; v: number; l: number }[] = [];
       for (const b of g) for (let k = 0; k < b.codes; k++) all.push({ buf: b.buf, u: b.uidAt[k]!, v: b.valueAt[k]!, l: b.valueLen[k]! });
-      for (const k of ops.sortedOrder()) {
+      for (const k of ops.sortedOrder().order) {
         const x = all[k]!;
         keys.push(x.buf.subarray(x.u, x.u + 16));
         values.push(x.buf.subarray(x.v, x.v + x.l));

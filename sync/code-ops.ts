@@ -70,22 +70,22 @@ export class CodeOps {
     return x.compare(y, this.uidAt[b]!, this.uidAt[b]! + UID_BYTES, this.uidAt[a]!, this.uidAt[a]! + UID_BYTES);
   }
 
-  private sameUid(a: number, b: number): boolean {
-    return this.prefix(a) === this.prefix(b) && this.compareUid(a, b) === 0;
-  }
-
-  /** Arrival indexes in (uid, arrival) order. */
-  sortedOrder(): Int32Array {
+  /**
+   * Arrival indexes in (uid, arrival) order, and beside each its uid's first
+   * 32 bits (so the apply loop tells neighbours apart without touching bytes).
+   */
+  sortedOrder(): { order: Int32Array; prefixes: Float64Array } {
     const n = this.n;
     const order = new Int32Array(n);
+    const keys = new Float64Array(n);
     if (n >= INDEX_BITS) {
       // more than 2M changes in one transaction (not with the follower's defaults): comparator sort
       const idx = Array.from({ length: n }, (_, i) => i);
       idx.sort((a, b) => this.compareUid(a, b) || a - b);
       order.set(idx);
-      return order;
+      for (let i = 0; i < n; i++) keys[i] = this.prefix(order[i]!);
+      return { order, prefixes: keys };
     }
-    const keys = new Float64Array(n);
     for (let k = 0; k < n; k++) keys[k] = this.prefix(k) * INDEX_BITS + k;
     keys.sort();
     for (let i = 0; i < n; i++) order[i] = keys[i]! % INDEX_BITS;
@@ -102,7 +102,8 @@ export class CodeOps {
       }
       i = j;
     }
-    return order;
+    for (let i = 0; i < n; i++) keys[i] = Math.floor(keys[i]! / INDEX_BITS);
+    return { order, prefixes: keys };
   }
 
   /**
@@ -117,7 +118,7 @@ export class CodeOps {
     dropDisplays: boolean,
     maxChanged: number,
   ): Uint8Array[] | null {
-    const order = this.sortedOrder();
+    const { order, prefixes } = this.sortedOrder();
     const changed: Uint8Array[] = [];
     let distinct = 0;
     const n = this.n;
@@ -128,7 +129,7 @@ export class CodeOps {
       if (len < 0) codes.removeSync(uid);
       else codes.putSync(uid, this.bufs[k]!.subarray(this.valueAt[k]!, this.valueAt[k]! + len));
       // the same uid again right after: one display delete, one changed entry
-      if (i + 1 < n && this.sameUid(k, order[i + 1]!)) continue;
+      if (i + 1 < n && prefixes[i] === prefixes[i + 1] && this.compareUid(k, order[i + 1]!) === 0) continue;
       if (dropDisplays) display.removeSync(uid);
       distinct++;
       if (distinct <= maxChanged) changed.push(uid);
