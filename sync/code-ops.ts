@@ -122,17 +122,38 @@ export class CodeOps {
     const changed: Uint8Array[] = [];
     let distinct = 0;
     const n = this.n;
+    // No allocation per change (1M changes = 2M short-lived views otherwise):
+    // one key buffer, refilled; and per source buffer one view whose
+    // `start`/`end` lmdb-js reads as the value's position in its ArrayBuffer
+    // (write.js writeInstructions: "buffers with start/end position", the
+    // form msgpackr's reused buffers take). Both are copied into the write
+    // instruction at once (sync write), so reusing them is safe; the tests
+    // compare the stored bytes with the object form's.
+    const key = Buffer.allocUnsafe(UID_BYTES);
+    const views = new Map<Buffer, Buffer & { start: number; end: number }>();
     for (let i = 0; i < n; i++) {
       const k = order[i]!;
-      const uid = this.uid(k);
+      const src = this.bufs[k]!;
+      const u = this.uidAt[k]!;
+      for (let b = 0; b < UID_BYTES; b++) key[b] = src[u + b]!;
       const len = this.valueLen[k]!;
-      if (len < 0) codes.removeSync(uid);
-      else codes.putSync(uid, this.bufs[k]!.subarray(this.valueAt[k]!, this.valueAt[k]! + len));
+      if (len < 0) {
+        codes.removeSync(key);
+      } else {
+        let view = views.get(src);
+        if (view === undefined) {
+          view = Object.assign(Buffer.from(src.buffer, src.byteOffset, src.length), { start: 0, end: 0 });
+          views.set(src, view);
+        }
+        view.start = src.byteOffset + this.valueAt[k]!;
+        view.end = view.start + len;
+        codes.putSync(key, view);
+      }
       // the same uid again right after: one display delete, one changed entry
       if (i + 1 < n && prefixes[i] === prefixes[i + 1] && this.compareUid(k, order[i + 1]!) === 0) continue;
-      if (dropDisplays) display.removeSync(uid);
+      if (dropDisplays) display.removeSync(key);
       distinct++;
-      if (distinct <= maxChanged) changed.push(uid);
+      if (distinct <= maxChanged) changed.push(this.uid(k));
     }
     return distinct > maxChanged ? null : changed;
   }
