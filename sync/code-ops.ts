@@ -131,6 +131,8 @@ export class CodeOps {
     // compare the stored bytes with the object form's.
     const key = Buffer.allocUnsafe(UID_BYTES);
     const views = new Map<Buffer, Buffer & { start: number; end: number }>();
+    let lastSrc: Buffer | null = null;
+    let view = Object.assign(Buffer.alloc(0), { start: 0, end: 0 });
     for (let i = 0; i < n; i++) {
       const k = order[i]!;
       const src = this.bufs[k]!;
@@ -140,10 +142,11 @@ export class CodeOps {
       if (len < 0) {
         codes.removeSync(key);
       } else {
-        let view = views.get(src);
-        if (view === undefined) {
-          view = Object.assign(Buffer.from(src.buffer, src.byteOffset, src.length), { start: 0, end: 0 });
-          views.set(src, view);
+        if (src !== lastSrc) {
+          lastSrc = src;
+          const known = views.get(src);
+          if (known !== undefined) view = known;
+          else views.set(src, (view = Object.assign(Buffer.from(src.buffer, src.byteOffset, src.length), { start: 0, end: 0 })));
         }
         view.start = src.byteOffset + this.valueAt[k]!;
         view.end = view.start + len;
