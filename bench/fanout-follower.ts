@@ -10,24 +10,32 @@ import { ReplicaWriter } from '../sync/replica-writer.js';
  * One edge follower of bench/fanout.ts, in its own process (as an edge
  * node's daemon is): its own replica and its own Redis connections.
  *
- *   node dist/bench/fanout-follower.js '<json {dir, redisUrl, prefix, i}>'
+ *   node dist/bench/fanout-follower.js '<json {dir, redisUrl, i}>'
  *
- * IPC in:   {type: 'follow', phase, target}   tail the stream (the real ReplicaFollower, default
- *                                             read and group sizes) until `target` is applied
- *           {type: 'raw', phase, from, to}     the ceiling: read entries from..to (packed) off the
- *                                             stream, untimed, then time a bare putSync loop of
+ * Each phase works on its own replica, `<dir>/<phase>/replica`, and reads
+ * the stream under its own key prefix.
+ *
+ * IPC in:   {type: 'follow', phase, prefix, target}  tail the stream (the real ReplicaFollower,
+ *                                             default read and group sizes) until `target` is applied
+ *           {type: 'raw', phase, prefix, from, to}  the ceiling: read entries from..to (packed) off
+ *                                             the stream, untimed, then time a bare putSync loop of
  *                                             their (uid, value) bytes in the follower's uid
  *                                             order and transaction size, durable commits
+ *           {type: 'compare', phase, a, b, uids}   how many of `uids` (hex) differ between the
+ *                                             replicas of phases a and b (answered as `deltas`)
  * IPC out:  {type: 'ready'} · {type: 'done', phase, i, cpuS, userS, sysS, wallS, deltas, rssMiB}
  */
 interface Args {
   readonly dir: string;
   readonly redisUrl: string;
-  readonly prefix: string;
   readonly i: number;
 }
 
-type Msg = { type: 'follow'; phase: string; target: number } | { type: 'raw'; phase: string; from: number; to: number } | { type: 'exit' };
+type Msg =
+  | { type: 'follow'; phase: string; prefix: string; target: number }
+  | { type: 'raw'; phase: string; prefix: string; from: number; to: number }
+  | { type: 'compare'; phase: string; a: string; b: string; uids: string[] }
+  | { type: 'exit' };
 
 /** The follower's defaults (replica-follower.ts): 16 entries a read, 64 entries a transaction. */
 const GROUP_ENTRIES = 64;
@@ -38,10 +46,15 @@ function cpuSeconds(u: NodeJS.CpuUsage): { cpuS: number; userS: number; sysS: nu
 
 async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2] ?? '{}') as Args;
-  const writer = ReplicaWriter.open({ dir: join(args.dir, REPLICA_DIR) });
-  const bus = await RedisDeltaBus.connect({ url: args.redisUrl, keyPrefix: args.prefix, connectionName: `hc-fanout-edge-${args.i}` });
+  // one LMDB environment open at a time in this process (FACTS: lmdb)
+  async function open(phase: string, prefix: string): Promise<{ writer: ReplicaWriter; bus: RedisDeltaBus }> {
+    const writer = ReplicaWriter.open({ dir: join(args.dir, phase, REPLICA_DIR) });
+    const bus = await RedisDeltaBus.connect({ url: args.redisUrl, keyPrefix: prefix, connectionName: `hc-fanout-edge-${args.i}` });
+    return { writer, bus };
+  }
 
-  async function follow(phase: string, target: number): Promise<void> {
+  async function follow(phase: string, prefix: string, target: number): Promise<void> {
+    const { writer, bus } = await open(phase, prefix);
     const startSeq = writer.appliedSeq();
     const errors: string[] = [];
     const follower = new ReplicaFollower({
@@ -66,10 +79,34 @@ async function main(): Promise<void> {
     await follower.stop();
     if (!ok) throw new Error(`edge ${args.i}: ${phase} did not reach ${target} (at ${writer.appliedSeq()}): ${errors.join('; ')}`);
     if (errors.length > 0) process.stderr.write(`edge ${args.i}: ${errors.length} errors, first: ${errors[0]}\n`);
-    process.send!({ type: 'done', phase, i: args.i, ...cpuSeconds(cpu), wallS, deltas: target - startSeq, rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20) });
+    const rssMiB = Math.round(process.memoryUsage().rss / 2 ** 20);
+    await bus.close();
+    await writer.close();
+    process.send!({ type: 'done', phase, i: args.i, ...cpuSeconds(cpu), wallS, deltas: target - startSeq, rssMiB });
   }
 
-  async function raw(phase: string, from: number, to: number): Promise<void> {
+  async function compare(phase: string, a: string, b: string, uids: readonly string[]): Promise<void> {
+    const values: (Buffer | undefined)[][] = [];
+    for (const p of [a, b]) {
+      const writer = ReplicaWriter.open({ dir: join(args.dir, p, REPLICA_DIR) });
+      const codes = writer.rootEnv().openDB<Uint8Array, Uint8Array>(DB_CODES, { keyEncoding: 'binary', encoding: 'binary', cache: false });
+      values.push(uids.map((u) => {
+        const v = codes.getBinary(Buffer.from(u, 'hex'));
+        return v === undefined ? undefined : Buffer.from(v);
+      }));
+      await writer.close();
+    }
+    let differ = 0;
+    for (let k = 0; k < uids.length; k++) {
+      const x = values[0]![k];
+      const y = values[1]![k];
+      if (x === undefined || y === undefined || !x.equals(y)) differ++;
+    }
+    process.send!({ type: 'done', phase, i: args.i, cpuS: 0, userS: 0, sysS: 0, wallS: 0, deltas: differ, rssMiB: 0 });
+  }
+
+  async function raw(phase: string, prefix: string, from: number, to: number): Promise<void> {
+    const { writer, bus } = await open(phase, prefix);
     // untimed: the same packed entries off the stream, in groups as the follower makes them
     const groups: PackedBatch[][] = [];
     let after = from - 1;
@@ -120,19 +157,20 @@ async function main(): Promise<void> {
       deltas += p.keys.length;
     }
     const cpu = process.cpuUsage(cpu0);
-    process.send!({ type: 'done', phase, i: args.i, ...cpuSeconds(cpu), wallS: (performance.now() - t0) / 1000, deltas, rssMiB: Math.round(process.memoryUsage().rss / 2 ** 20) });
+    const wallS = (performance.now() - t0) / 1000;
+    const rssMiB = Math.round(process.memoryUsage().rss / 2 ** 20);
+    await bus.close();
+    await writer.close();
+    process.send!({ type: 'done', phase, i: args.i, ...cpuSeconds(cpu), wallS, deltas, rssMiB });
   }
 
   let queue = Promise.resolve();
   process.on('message', (m: Msg) => {
     queue = queue.then(async () => {
-      if (m.type === 'follow') await follow(m.phase, m.target);
-      else if (m.type === 'raw') await raw(m.phase, m.from, m.to);
-      else {
-        await bus.close();
-        await writer.close();
-        process.exit(0);
-      }
+      if (m.type === 'follow') await follow(m.phase, m.prefix, m.target);
+      else if (m.type === 'raw') await raw(m.phase, m.prefix, m.from, m.to);
+      else if (m.type === 'compare') await compare(m.phase, m.a, m.b, m.uids);
+      else process.exit(0);
     }).catch((err: unknown) => {
       process.stderr.write(`fanout-follower ${args.i}: ${(err as Error).stack ?? String(err)}\n`);
       process.exit(1);

@@ -21,23 +21,24 @@ import { ReplicaWriter } from '../sync/replica-writer.js';
  *   (REDIS_URL, default redis://127.0.0.1:6379; keys under a fresh
  *   `hc-fanout:<hex>:` prefix, deleted at the end)
  *
- * One base replica of `changes` people (uid-ordered bulk load), copied to
- * each edge. Then `edges` follower PROCESSES (bench/fanout-follower.ts: the
- * real ReplicaFollower on a RedisDeltaBus, each with its own replica and
- * connections, as separate nodes would have) run three phases against the
- * same replicas, each phase changing every person once, in uid-random order
- * as the master emits a mass change:
+ * One base replica of `changes` people (uid-ordered bulk load). Then
+ * `edges` follower PROCESSES (bench/fanout-follower.ts: the real
+ * ReplicaFollower on a RedisDeltaBus, each with its own replica and
+ * connections, as separate nodes would have) run three phases, each on its
+ * OWN fresh copy of the base replica (same starting state for all three),
+ * each changing every person once, in uid-random order as the master emits
+ * a mass change, seqs base+1..base+N on a stream of its own:
  *
  *   1. packed   the publisher encodes each record once (deltaForm 'packed'),
  *               everything is on the stream, then all edges catch up at once
- *   2. objects  the same with the object form (core/delta.ts): the old path,
- *               msgpack decode + checks + re-encode at every edge (baseline)
- *   3. raw      each edge reads phase 1's entries off the stream (untimed) and
+ *   2. objects  the same change in the object form (core/delta.ts): the old
+ *               path, msgpack decode + checks + re-encode at every edge (baseline)
+ *   3. raw      each edge reads phase 1's entries off its stream (untimed) and
  *               times only a putSync loop of the same (uid, value) bytes in the
  *               same order and transaction size (ceiling)
  *
- * The order is deliberately unkind to the new path: phase 1 runs on the
- * freshly copied files, the later phases on pages it already warmed.
+ * After phases 1 and 2 each edge checks that its two replicas hold the same
+ * bytes for a sample of people (the two forms must leave the same replica).
  * Per edge: process CPU seconds (process.cpuUsage: user + system, every
  * thread, reading Redis included) from "go" to the target sequence applied
  * (durable: the sequence is committed with the deltas), and wall time (all
@@ -59,6 +60,7 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** the base replica's snapshot sequence: the stream starts after it */
 const BASE_SEQ = 1000;
 const NOW = 1_780_000_000;
+const PHASES = ['packed', 'objects', 'raw'] as const;
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -88,7 +90,7 @@ function makeUids(n: number): Buffer[] {
   return out;
 }
 
-/** The master's outbox for the bench: phase p (1-based) changes every uid once, in `order`, colour by phase. */
+/** The master's outbox for the bench: every uid changed once, in `order`, to yellow. */
 class MassChangeOutbox implements OutboxSource {
   upTo = BASE_SEQ;
   constructor(
@@ -97,9 +99,7 @@ class MassChangeOutbox implements OutboxSource {
   ) {}
   private delta(seq: number): Delta {
     const k = seq - BASE_SEQ - 1;
-    const phase = Math.floor(k / this.uids.length);
-    const color: CodeRecord['color'] = phase % 2 === 0 ? 'yellow' : 'red';
-    return { seq, type: 'code', uid: this.uids[this.order[k % this.uids.length]!]!, record: record(color, seq) };
+    return { seq, type: 'code', uid: this.uids[this.order[k]!]!, record: record('yellow', seq) };
   }
   async readOutbox(afterSeq: number, limit: number): Promise<Delta[]> {
     const out: Delta[] = [];
@@ -139,9 +139,9 @@ class Followers {
       });
     }
   }
-  static async start(dirs: readonly string[], prefix: string): Promise<Followers> {
+  static async start(dirs: readonly string[]): Promise<Followers> {
     const script = fileURLToPath(new URL('./fanout-follower.js', import.meta.url));
-    const children = dirs.map((dir, i) => fork(script, [JSON.stringify({ dir, redisUrl: REDIS_URL, prefix, i })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    const children = dirs.map((dir, i) => fork(script, [JSON.stringify({ dir, redisUrl: REDIS_URL, i })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
     await Promise.all(children.map((c) => new Promise<void>((resolve, reject) => {
       c.once('exit', (code) => reject(new Error(`follower exited with ${code} before it was ready`)));
       c.on('message', (m: { type?: string }) => {
@@ -235,11 +235,14 @@ async function main(): Promise<void> {
     const dirs: string[] = [];
     for (let i = 0; i < EDGES; i++) {
       const d = join(dir, `edge-${i}`);
-      mkdirSync(join(d, REPLICA_DIR), { recursive: true });
-      copyFileSync(join(base, 'data.mdb'), join(d, REPLICA_DIR, 'data.mdb'));
+      // one fresh copy per phase (closed files: safe to copy)
+      for (const phase of PHASES) {
+        mkdirSync(join(d, phase, REPLICA_DIR), { recursive: true });
+        copyFileSync(join(base, 'data.mdb'), join(d, phase, REPLICA_DIR, 'data.mdb'));
+      }
       dirs.push(d);
     }
-    say(`  base replica: ${CHANGES} people, ${(statSync(join(base, 'data.mdb')).size / 2 ** 20).toFixed(0)} MiB, built and copied ×${EDGES} in ${((performance.now() - tb) / 1000).toFixed(1)} s`);
+    say(`  base replica: ${CHANGES} people, ${(statSync(join(base, 'data.mdb')).size / 2 ** 20).toFixed(0)} MiB, built and copied ×${EDGES * PHASES.length} in ${((performance.now() - tb) / 1000).toFixed(1)} s`);
     rmSync(base, { recursive: true, force: true });
 
     // a mass change reaches the outbox in person order, which is uid-random
@@ -252,18 +255,28 @@ async function main(): Promise<void> {
       order[j] = t;
     }
     const outbox = new MassChangeOutbox(uids, order);
-    bus = await RedisDeltaBus.connect({ url: REDIS_URL, keyPrefix: prefix, connectionName: 'hc-fanout-publisher' });
-    followers = await Followers.start(dirs, prefix);
+    followers = await Followers.start(dirs);
+    const end = BASE_SEQ + CHANGES;
+    const sample = Array.from({ length: 1000 }, () => uids[randomInt(CHANGES)]!.toString('hex'));
 
-    const end1 = BASE_SEQ + CHANGES;
-    say(`  phase 1, packed: ${await publish(bus, outbox, 'packed', end1)}`);
-    const packed = summarise('packed (new path)', await followers.run('packed', { type: 'follow', target: end1 }));
+    bus = await RedisDeltaBus.connect({ url: REDIS_URL, keyPrefix: `${prefix}packed:`, connectionName: 'hc-fanout-publisher' });
+    say(`  phase 1, packed: ${await publish(bus, outbox, 'packed', end)}`);
+    await bus.close();
+    bus = null;
+    const packed = summarise('packed (new path)', await followers.run('packed', { type: 'follow', prefix: `${prefix}packed:`, target: end }));
 
-    const end2 = end1 + CHANGES;
-    say(`  phase 2, objects: ${await publish(bus, outbox, 'objects', end2)}`);
-    const objects = summarise('objects (old path, baseline)', await followers.run('objects', { type: 'follow', target: end2 }));
+    bus = await RedisDeltaBus.connect({ url: REDIS_URL, keyPrefix: `${prefix}objects:`, connectionName: 'hc-fanout-publisher' });
+    say(`  phase 2, objects: ${await publish(bus, outbox, 'objects', end)}`);
+    await bus.close();
+    bus = null;
+    const objects = summarise('objects (old path, baseline)', await followers.run('objects', { type: 'follow', prefix: `${prefix}objects:`, target: end }));
 
-    const raw = summarise('raw LMDB putSync loop of the same bytes (ceiling)', await followers.run('raw', { type: 'raw', from: BASE_SEQ + 1, to: end1 }));
+    const same = await followers.run('compare', { type: 'compare', a: 'packed', b: 'objects', uids: sample });
+    const differ = same.reduce((n, r) => n + r.deltas, 0);
+    say(`  packed and old-path replicas: ${differ === 0 ? 'the same bytes' : `${differ} DIFFERENT values`} for ${sample.length} sampled people on every edge`);
+    if (differ !== 0) throw new Error('the packed and object forms left different replicas');
+
+    const raw = summarise('raw LMDB putSync loop of the same bytes (ceiling)', await followers.run('raw', { type: 'raw', prefix: `${prefix}packed:`, from: BASE_SEQ + 1, to: end }));
 
     const p50 = pct(packed.cpu, 50);
     const max = packed.cpu[packed.cpu.length - 1]!;

@@ -130,9 +130,10 @@ export class CodeOps {
     // instruction at once (sync write), so reusing them is safe; the tests
     // compare the stored bytes with the object form's.
     const key = Buffer.allocUnsafe(UID_BYTES);
-    const views = new Map<Buffer, Buffer & { start: number; end: number }>();
+    type View = Buffer<ArrayBufferLike> & { start: number; end: number };
+    const views = new Map<Buffer, View>();
     let lastSrc: Buffer | null = null;
-    let view = Object.assign(Buffer.alloc(0), { start: 0, end: 0 });
+    let view: View = Object.assign(Buffer.alloc(0), { start: 0, end: 0 });
     for (let i = 0; i < n; i++) {
       const k = order[i]!;
       const src = this.bufs[k]!;
