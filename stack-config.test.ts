@@ -37,6 +37,8 @@ describe('stack configuration from the environment', () => {
     expect(c.mode).toBe('cluster');
     expect(c.demo.people).toBe(0);
     expect(c.streamRetain).toBe(100_000);
+    expect(c.deltaForm).toBe('objects');
+    expect(loadStackConfig({ HC_DATA_DIR: dir, REDIS_URL: 'redis://r:6379', HC_DELTA_FORM: 'packed' }).deltaForm).toBe('packed');
   });
 
   it('an edge-only process needs no admin part and takes the session key from HC_SESSION_KEY', () => {
@@ -72,6 +74,7 @@ describe('stack configuration from the environment', () => {
     [{ HC_PUBLISH_POLL_MS: 'fast' }, 'HC_PUBLISH_POLL_MS'],
     [{ HC_STREAM_RETAIN: '5' }, 'HC_STREAM_RETAIN'],
     [{ HC_DB_POOL: '0' }, 'HC_DB_POOL'],
+    [{ HC_DELTA_FORM: 'msgpack' }, 'HC_DELTA_FORM'],
     [{ HC_ROLE: 'master', REDIS_URL: 'redis://r', HC_SESSION_KEY: 'zz' }, 'HC_SESSION_KEY'],
   ])('%j → SYNC_ERR_CONFIG naming %s', (env, name) => {
     const e = fails(env as Record<string, string>);

@@ -58,6 +58,8 @@ export interface StackConfig {
   readonly publishPollMs: number;
   /** delta stream entries kept (MAXLEN ~) */
   readonly streamRetain: number;
+  /** HC_DELTA_FORM: wire form of published deltas (sync/delta-packed.ts); 'packed' once every edge reads it */
+  readonly deltaForm: 'objects' | 'packed';
   readonly edge: EdgeConfig | null;
   readonly admin: AdminConfig | null;
   /** the citizen session HMAC key, shared by admin-api (issues) and edges (verify) */
@@ -149,6 +151,8 @@ export function loadStackConfig(env: Env = process.env): StackConfig {
   // follower read them within milliseconds, so a short window is plenty.
   const streamRetain = int(env, 'HC_STREAM_RETAIN', redisUrl === null ? 2_000 : 100_000, 10, 100_000_000);
   const databasePool = int(env, 'HC_DB_POOL', 10, 1, 1000);
+  const deltaForm = str(env, 'HC_DELTA_FORM') ?? 'objects';
+  if (deltaForm !== 'objects' && deltaForm !== 'packed') bad('HC_DELTA_FORM', `must be objects or packed, got ${JSON.stringify(deltaForm)}`);
 
   const withData = { ...env, HC_DATA_DIR: dataDir };
   // edge/config.ts and admin-api/config.ts validate their own variables (errors name them)
@@ -181,6 +185,7 @@ export function loadStackConfig(env: Env = process.env): StackConfig {
     snapshotEverySec,
     publishPollMs,
     streamRetain,
+    deltaForm,
     edge,
     admin,
     sessionKey,

@@ -270,6 +270,7 @@ async function startMaster(
     source: masterOutboxSource(store),
     pollMs: config.publishPollMs,
     retainEntries: config.streamRetain,
+    deltaForm: config.deltaForm,
     onError: (err) => log(`publisher: ${err.message}`),
   });
   publisher.start();

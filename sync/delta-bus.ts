@@ -80,7 +80,10 @@ import { SyncError } from './errors.js';
  * treat them as read-only.
  */
 
-/** One delta batch as held on the bus. `payload` = `encodeDeltaBatch(deltas with seq fromSeq..toSeq)`. */
+/**
+ * One delta batch as held on the bus. `payload` = `encodeDeltaBatch(deltas with seq fromSeq..toSeq)`,
+ * or its packed form (`encodePackedBatch`, sync/delta-packed.ts); the bus never looks inside.
+ */
 export interface DeltaEntry {
   readonly fromSeq: number;
   readonly toSeq: number;

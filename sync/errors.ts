@@ -29,6 +29,9 @@ export const SYNC_ERRORS = {
   SYNC_ERR_UNAUTHORIZED: { status: 401, message: 'sync endpoint needs the sync token', zh: '同步接口需要同步令牌' },
   SYNC_ERR_CONFIG: { status: 500, message: 'invalid configuration', zh: '同步配置不正确' },
   SYNC_ERR_BAD_REQUEST: { status: 400, message: 'malformed sync request', zh: '同步请求格式不正确' },
+  // pre-encoded (packed) delta batches (sync/delta-packed.ts, issue 14 item 4)
+  SYNC_ERR_DELTA_CORRUPT: { status: 500, message: 'pre-encoded delta batch is damaged or cut short', zh: '预编码变更批次已损坏或不完整' },
+  SYNC_ERR_DELTA_FORMAT: { status: 500, message: 'delta batch is in a newer format than this build reads', zh: '变更批次格式比本节点程序新，请升级本节点' },
 } as const satisfies Catalogue;
 
 export type SyncErrorCode = keyof typeof SYNC_ERRORS;

@@ -1,6 +1,7 @@
 import { encodeDeltaBatch, type Delta } from '../core/delta.js';
 import type { DeltaBus } from './delta-bus.js';
 import { SyncError } from './errors.js';
+import { encodePackedPart, joinPackedParts } from './delta-packed.js';
 import { Backoff } from './retry-backoff.js';
 
 /**
@@ -92,6 +93,14 @@ export interface PublisherOptions {
   readonly maxBackoffMs?: number;
   /** every error (retried; the publisher never stops on one) */
   readonly onError?: (err: Error) => void;
+  /**
+   * Wire form of the entries (default 'objects', core/delta.ts). 'packed'
+   * (sync/delta-packed.ts) carries each code as the replica's value bytes,
+   * encoded once here, so edges apply without msgpack work; builds from
+   * before it refuse such entries (CORE_ERR_FORMAT_VERSION) and stall, so
+   * switch it on only once every edge runs a build that reads it.
+   */
+  readonly deltaForm?: 'objects' | 'packed';
 }
 
 export type PublisherState = 'starting' | 'publishing' | 'idle' | 'waiting-for-gap' | 'backoff' | 'stopped';
@@ -164,6 +173,7 @@ export class Publisher {
   private readonly minBackoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly onError: (err: Error) => void;
+  private readonly packed: boolean;
 
   /** next outbox read starts after this; UNKNOWN = re-read the bus's top first */
   private position = UNKNOWN;
@@ -212,6 +222,10 @@ export class Publisher {
     this.maxBackoffMs = opts.maxBackoffMs ?? 5000;
     this.backoff = new Backoff(this.minBackoffMs, this.maxBackoffMs);
     this.onError = opts.onError ?? (() => {});
+    if (opts.deltaForm !== undefined && opts.deltaForm !== 'objects' && opts.deltaForm !== 'packed') {
+      throw new SyncError('SYNC_ERR_PUBLISHER_CONFIG', `deltaForm must be 'objects' or 'packed', got ${String(opts.deltaForm)}`);
+    }
+    this.packed = opts.deltaForm === 'packed';
     for (const [k, v] of Object.entries({
       maxDeltasPerEntry: this.maxDeltas,
       maxBytesPerEntry: this.maxBytes,
@@ -400,6 +414,22 @@ export class Publisher {
   private async publishRange(rows: readonly Delta[], start: number, end: number): Promise<boolean> {
     let s = start;
     while (s < end) {
+      if (this.packed) {
+        // each delta encoded once; the entry is cut where the next part would pass maxBytes
+        const parts: Buffer[] = [];
+        let bytes = 0;
+        let e = s;
+        while (e < end && e - s < this.maxDeltas) {
+          const part = encodePackedPart(rows[e]!);
+          if (parts.length > 0 && bytes + part.length > this.maxBytes) break;
+          parts.push(part);
+          bytes += part.length;
+          e++;
+        }
+        if (!(await this.publishEntry(joinPackedParts(rows[s]!.seq, parts), rows[s]!.seq, rows[e - 1]!.seq, e - s))) return false;
+        s = e;
+        continue;
+      }
       let e = Math.min(end, s + this.maxDeltas);
       if (this.bytesPerDelta > 0) e = Math.min(e, s + Math.max(1, Math.floor(this.maxBytes / this.bytesPerDelta)));
       let batch = encodeDeltaBatch(rows.slice(s, e));
@@ -409,27 +439,31 @@ export class Publisher {
         batch = encodeDeltaBatch(rows.slice(s, e));
       }
       this.bytesPerDelta = batch.length / (e - s);
-      const from = rows[s]!.seq;
-      const to = rows[e - 1]!.seq;
-      const r = await this.bus.publishDeltas(batch, from, to);
-      if (r !== 'published') {
-        this.position = UNKNOWN;
-        return false;
-      }
-      this.position = to;
-      this.busTop = to;
-      const now = Date.now();
-      this.entriesTotal++;
-      this.deltasTotal += e - s;
-      this.bytesTotal += batch.length;
-      this.entryRate.add(1, now);
-      this.deltaRate.add(e - s, now);
-      this.setPublished(to);
+      if (!(await this.publishEntry(batch, rows[s]!.seq, rows[e - 1]!.seq, e - s))) return false;
       s = e;
-      if (this.retainEntries > 0 && ++this.sinceTrim >= this.trimEvery) {
-        this.sinceTrim = 0;
-        await this.bus.trimDeltas(this.retainEntries);
-      }
+    }
+    return true;
+  }
+
+  /** One entry onto the bus; false when the bus answered duplicate / not-next. */
+  private async publishEntry(batch: Buffer, from: number, to: number, count: number): Promise<boolean> {
+    const r = await this.bus.publishDeltas(batch, from, to);
+    if (r !== 'published') {
+      this.position = UNKNOWN;
+      return false;
+    }
+    this.position = to;
+    this.busTop = to;
+    const now = Date.now();
+    this.entriesTotal++;
+    this.deltasTotal += count;
+    this.bytesTotal += batch.length;
+    this.entryRate.add(1, now);
+    this.deltaRate.add(count, now);
+    this.setPublished(to);
+    if (this.retainEntries > 0 && ++this.sinceTrim >= this.trimEvery) {
+      this.sinceTrim = 0;
+      await this.bus.trimDeltas(this.retainEntries);
     }
     return true;
   }

@@ -1,4 +1,4 @@
-import { decodeDeltaBatch } from '../core/delta.js';
+import { decodeAnyDeltaBatch, type AnyDeltaBatch } from './delta-packed.js';
 import { isTrimmedPast, type DeltaBus } from './delta-bus.js';
 import type { ReplicaWriter } from './replica-writer.js';
 import { Backoff, retryLoop, WakeableSleep } from './retry-backoff.js';
@@ -221,15 +221,34 @@ export class ReplicaFollower {
       last = await this.bus.readDeltas(all[all.length - 1]!.toSeq, this.readCount, 0);
       all.push(...last);
     }
-    const batches = all.map((e) => decodeDeltaBatch(e.payload));
+    // Either form (core/delta.ts objects, or packed: sync/delta-packed.ts).
+    // An entry that does not decode is never skipped: the entries before it
+    // are applied, then the error goes to onError and the read is retried
+    // from there (nothing of the bad entry is written: it is checked whole
+    // before the transaction).
+    const batches: AnyDeltaBatch[] = [];
+    let bad: unknown = null;
+    for (const e of all) {
+      try {
+        batches.push(decodeAnyDeltaBatch(e.payload));
+      } catch (err) {
+        bad = err;
+        break;
+      }
+    }
+    if (batches.length > 0) this.applyDecoded(batches, applied, batches.length === all.length && last.length < this.readCount);
+    if (bad !== null) throw bad;
+  }
+
+  private applyDecoded(batches: readonly AnyDeltaBatch[], applied: number, drained: boolean): void {
     let deltas = 0;
-    for (const b of batches) deltas += b.to - Math.max(b.from, applied + 1) + 1;
+    for (const b of batches) deltas += Math.max(0, b.to - Math.max(b.from, applied + 1) + 1);
     const changed = this.writer.applyBatches(batches, this.maxChanged);
-    this.entries += all.length;
+    this.entries += batches.length;
     this.deltas += deltas;
     this.hooks.onApplied?.(changed, batches[batches.length - 1]!.to, deltas);
     this.notifyLevel();
-    if (last.length < this.readCount) this.markSynced();
+    if (drained) this.markSynced();
   }
 
   private markSynced(): void {

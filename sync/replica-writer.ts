@@ -37,6 +37,8 @@ import {
   metaString,
 } from '../core/replica-layout.js';
 import { SyncError } from './errors.js';
+import { CodeOps } from './code-ops.js';
+import { isPacked, type AnyDeltaBatch, type PackedBatch } from './delta-packed.js';
 
 /**
  * The single writer of a node's LMDB replica (layout: core/replica-layout.ts,
@@ -256,13 +258,22 @@ export class ReplicaWriter {
    * 245 entries: one transaction per entry 19.3 s, per 16 entries 9.8 s,
    * per 64 entries 5.5 s (with the uid-sorted apply below; 6.6 s without).
    */
-  applyBatches(batches: readonly DeltaBatch[], maxChanged = Infinity): Uint8Array[] | null {
-    for (const { from, to, deltas } of batches) {
+  applyBatches(batches: readonly AnyDeltaBatch[], maxChanged = Infinity): Uint8Array[] | null {
+    for (const b of batches) {
+      const { from, to } = b;
       if (!Number.isSafeInteger(from) || from < 1 || !Number.isSafeInteger(to) || to < from) badBatch(`range ${String(from)}..${String(to)}`);
+      if (isPacked(b)) continue; // decodePackedBatch checked it whole
+      const deltas = (b as DeltaBatch).deltas;
       if (!Array.isArray(deltas) || deltas.length !== to - from + 1) {
         badBatch(`batch ${from}..${to} holds ${Array.isArray(deltas) ? deltas.length : 'no'} deltas`);
       }
     }
+    if (batches.some(isPacked)) return this.applyMixed(batches, maxChanged);
+    return this.applyObjectBatches(batches as readonly DeltaBatch[], maxChanged);
+  }
+
+  /** applyBatches for batches all of the object form (core/delta.ts): the path every follower took before packed batches. */
+  private applyObjectBatches(batches: readonly DeltaBatch[], maxChanged: number): Uint8Array[] | null {
     let changed: Uint8Array[] | null = [];
     this.env.transactionSync(() => {
       const stored = this.meta.get(META_APPLIED_SEQ);
@@ -288,6 +299,75 @@ export class ReplicaWriter {
       this.meta.putSync(META_APPLIED_SEQ, applied);
     }, TXN_DURABLE);
     return changed;
+  }
+
+  /**
+   * applyBatches when at least one batch is packed (sync/delta-packed.ts,
+   * issue 14 item 4), in ONE durable transaction with META_APPLIED_SEQ, as
+   * for the object form. A packed batch's code changes go into LMDB as the
+   * bytes the publisher encoded (no decode, no re-encode); object-form
+   * batches in the same group are encoded here and join the same uid-sorted
+   * pass, so both forms can follow each other on one stream. Other deltas
+   * (venues, risk areas, rules, keys) are applied in seq order as before.
+   */
+  private applyMixed(batches: readonly AnyDeltaBatch[], maxChanged: number): Uint8Array[] | null {
+    let capacity = 0;
+    for (const b of batches) capacity += isPacked(b) ? b.codes : b.to - b.from + 1;
+    let changed: Uint8Array[] | null = [];
+    this.env.transactionSync(() => {
+      const stored = this.meta.get(META_APPLIED_SEQ);
+      let applied = typeof stored === 'number' ? stored : 0;
+      const start = applied;
+      const ops = new CodeOps(capacity);
+      for (const b of batches) {
+        const { from, to } = b;
+        if (to <= applied) continue;
+        if (from > applied + 1) {
+          throw new SyncError('SYNC_ERR_GAP', `batch ${from}..${to} after applied sequence ${applied}: deltas ${applied + 1}..${from - 1} are missing`);
+        }
+        if (isPacked(b)) this.gatherPacked(b, applied, ops);
+        else this.gatherObjects(b, applied, ops);
+        applied = to;
+      }
+      if (applied === start) return;
+      changed = ops.apply(this.codes, this.display, ops.size > 0 && this.hasDisplays(), maxChanged);
+      this.logChanges(start + 1, applied, changed);
+      this.meta.putSync(META_APPLIED_SEQ, applied);
+    }, TXN_DURABLE);
+    return changed;
+  }
+
+  /** A packed batch's deltas after `applied`: code changes into `ops` (views, no copy), the others applied now. */
+  private gatherPacked(b: PackedBatch, applied: number, ops: CodeOps): void {
+    for (const d of b.others) if (d.seq > applied) this.applyDelta(d, d.seq, [], new Set());
+    for (let i = 0; i < b.codes; i++) {
+      if (b.codeSeq[i]! > applied) ops.add(b.buf, b.uidAt[i]!, b.valueAt[i]!, b.valueLen[i]!);
+    }
+  }
+
+  /** An object-form batch's deltas after `applied` (checked as applyObjectBatches checks them), codes encoded into `ops`. */
+  private gatherObjects(b: DeltaBatch, applied: number, ops: CodeOps): void {
+    const { from, deltas } = b;
+    for (let k = Math.max(0, applied + 1 - from); k < deltas.length; k++) {
+      const d = deltas[k]!;
+      if (typeof d !== 'object' || d === null || d.seq !== from + k) badBatch(`delta ${from + k}: seq ${String((d as { seq?: unknown } | null)?.seq)} (batches are dense)`);
+      if (d.type !== 'code') {
+        this.applyDelta(d, d.seq, [], new Set());
+        continue;
+      }
+      if (!isUid(d.uid)) badBatch(`delta ${d.seq}: uid is not ${UID_BYTES} bytes`);
+      if (d.record === null) {
+        ops.add(Buffer.from(d.uid), 0, 0, -1);
+      } else if (typeof d.record === 'object') {
+        const value = encodeCodeRecord(d.record);
+        const one = Buffer.allocUnsafe(UID_BYTES + value.length);
+        one.set(d.uid, 0);
+        value.copy(one, UID_BYTES);
+        ops.add(one, 0, UID_BYTES, value.length);
+      } else {
+        badBatch(`delta ${d.seq}: record`);
+      }
+    }
   }
 
   /**
