@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { raiseAlertEvent } from '../master/alert-events.js';
 import { openPostgres, type SqlClient } from '../master/sql-client.js';
+import { insertAlertBatch } from './alert-batch.js';
 import type { LogAuditConfig } from './config.js';
 import { LogAuditEngine, type AlertOut } from './engine.js';
 import { DbPoller } from './db-poll.js';
@@ -67,9 +67,7 @@ export class LogAuditService {
   private async raise(alerts: readonly AlertOut[]): Promise<void> {
     const db = this.deps.db;
     if (!db) { for (const a of alerts) this.deps.log(`logaudit alert (no database): ${a.kind} ${a.summary}`); return; }
-    await db.transaction(async (tx) => {
-      for (const { triggerReceivedMs: _t, ...input } of alerts) await raiseAlertEvent(tx, input);
-    });
+    await insertAlertBatch(db, alerts.map(({ triggerReceivedMs: _t, ...input }) => input));
     this.deps.committed?.();
   }
 
