@@ -58,6 +58,15 @@ const BATCH = 64;
 /** events per store write (one gzip member): large, so compression and the index stay cheap */
 const STORE_BATCH = 4000;
 
+/**
+ * TCP/TLS senders are also paused while the oldest message in memory has
+ * waited this long: a queue that is short in messages can still be seconds
+ * of work, and every alert waits behind it. Paused senders keep their data in
+ * their own buffers (nothing is lost), so what is queued stays ~⅕ s of work
+ * and an attack's alert follows its last line by about that much.
+ */
+const MAX_QUEUE_AGE_MS = 200;
+
 /** RcvbufErrors of /proc/net/snmp (UDP drops no socket read in time); 0 where there is no such file */
 export function udpRcvbufErrors(): number {
   try {
@@ -146,7 +155,7 @@ export class LogAuditEngine {
       });
     }
     this.schedule();
-    if (this.queueLength >= this.cfg.queueHigh) this.congested = true;
+    if (this.queueLength >= this.cfg.queueHigh || this.headAgeMs(m.receivedMs) > MAX_QUEUE_AGE_MS) this.congested = true;
     return this.congested;
   }
 
@@ -213,7 +222,7 @@ export class LogAuditEngine {
       // a few milliseconds at most, then back to the sockets (the kernel's UDP buffer holds ~2000 datagrams)
       if (performance.now() - t0 > 4) break;
     }
-    if (this.congested && this.queueLength < this.cfg.queueHigh / 2) {
+    if (this.congested && this.queueLength < this.cfg.queueHigh / 2 && this.headAgeMs(Date.now()) < MAX_QUEUE_AGE_MS / 2) {
       this.congested = false;
       this.opts.onDrain?.();
     }
@@ -357,6 +366,11 @@ export class LogAuditEngine {
     this.flushStore();
     await this.store.flushed();
     await this.alertChain;
+  }
+
+  /** how long the oldest message in memory has waited (0 when none) */
+  private headAgeMs(nowMs: number): number {
+    return this.qHead < this.queue.length ? nowMs - this.queue[this.qHead]!.receivedMs : 0;
   }
 
   get queueLength(): number {

@@ -77,14 +77,14 @@ export function normaliseRow(raw: RawMessage, decoders: DecoderSet, opts: Normal
   if (d ? d.rule === null : rec.format !== 'raw') { flags |= FLAG.undecoded; outcomes('undecoded'); }
   if (raw.spooled) flags |= FLAG.spooled;
   const ev = headerEvent(raw, text, rec, at, flags);
-  let fields = '';
+  let fields: LogEvent | null = null;
   if (d) {
     ev['event.dataset'] = d.family.dataset;
     ev['observer.vendor'] = d.family.vendor;
     ev['observer.product'] = d.family.product;
     ev['observer.type'] = d.family.observerType;
     for (const k in d.fields) ev[k] = d.fields[k]!;
-    fields = JSON.stringify(d.fields);
+    fields = d.fields;
   } else ev['event.dataset'] = 'unknown';
   addTags(ev, flags);
   const row: StoredRow = {
@@ -107,10 +107,7 @@ export function rebuildEvent(row: StoredRow, decoders: DecoderSet, opts: Normali
     ev['observer.product'] = fam.product;
     ev['observer.type'] = fam.observerType;
   }
-  if (row.fields) {
-    const f = JSON.parse(row.fields) as LogEvent;
-    for (const k in f) ev[k] = f[k]!;
-  }
+  if (row.fields) for (const k in row.fields) ev[k] = row.fields[k]!;
   addTags(ev, row.flags);
   return ev;
 }

@@ -1,7 +1,8 @@
 import type { RawMessage } from './normalise.js';
+import type { LogEvent } from './schema.js';
 
 /**
- * The store's compact row format (batches with `fmt: 2` in the day index):
+ * The store's compact batch format (batches with `fmt: 2` in the day index):
  * per event the bytes as received plus what normalisation decided about them
  * — the resolved event time, the outcome tags, the decoder's dataset and
  * extracted fields — instead of the whole normalised event as JSON. The JSON
@@ -11,10 +12,13 @@ import type { RawMessage } from './normalise.js';
  * rebuilt from these on read by the same code that made them (normalise.ts
  * `rebuildEvent`), and the original bytes are kept exactly, not re-encoded.
  *
- *   row = f64 atMs ‖ f64 receivedMs ‖ u8 transport ‖ u8 flags
- *         ‖ u8 len(from) ‖ from ‖ u16 len(via) ‖ via ‖ u8 len(dataset) ‖ dataset
- *         ‖ u32 len(fields) ‖ fields (JSON of the decoder's fields) ‖ u32 len(bytes) ‖ bytes
- *   (little endian; strings UTF-8)
+ * Columnar, so a batch costs one JSON.stringify and a few copies, not a
+ * string write per field per event:
+ *
+ *   batch = u32 n ‖ u32 len(meta) ‖ meta ‖ f64[n] atMs ‖ f64[n] receivedMs
+ *           ‖ u8[n] transport ‖ u8[n] flags ‖ u32[n] len(bytes) ‖ bytes…
+ *   meta  = UTF-8 JSON [from[], via[], dataset[], fields[]] (fields: the decoder's object or null)
+ *   (little endian)
  */
 export const ROW_FORMAT = 2;
 
@@ -32,48 +36,57 @@ export interface StoredRow {
   via: string;
   /** event.dataset ('unknown' when no decoder claimed it) */
   dataset: string;
-  /** JSON of the decoder's extracted fields ('' when none) */
-  fields: string;
+  /** the decoder's extracted fields (null when no decoder claimed it) */
+  fields: LogEvent | null;
   bytes: Buffer;
 }
 
-const FIXED = 8 + 8 + 1 + 1 + 1 + 2 + 1 + 4 + 4;
-
 export function encodeRows(rows: readonly StoredRow[]): Buffer {
-  // one allocation at the UTF-8 upper bound (3 bytes per UTF-16 unit), one pass, then cut
-  let bound = 0;
-  for (const r of rows) bound += FIXED + 3 * (r.from.length + r.via.length + r.dataset.length + r.fields.length) + r.bytes.length;
-  const b = Buffer.allocUnsafe(bound);
-  let o = 0;
-  for (const r of rows) {
-    b.writeDoubleLE(r.atMs, o); o += 8;
-    b.writeDoubleLE(r.receivedMs, o); o += 8;
-    b[o++] = TRANSPORTS.indexOf(r.transport);
-    b[o++] = r.flags;
-    const fl = b.write(r.from.slice(0, 80), o + 1, 'utf8'); b[o] = fl; o += 1 + fl;
-    const vl = b.write(r.via.slice(0, 20_000), o + 2, 'utf8'); b.writeUInt16LE(vl, o); o += 2 + vl;
-    const dl = b.write(r.dataset.slice(0, 80), o + 1, 'utf8'); b[o] = dl; o += 1 + dl;
-    const jl = b.write(r.fields, o + 4, 'utf8'); b.writeUInt32LE(jl, o); o += 4 + jl;
-    b.writeUInt32LE(r.bytes.length, o); o += 4;
-    o += r.bytes.copy(b, o);
+  const n = rows.length;
+  const from: string[] = new Array(n);
+  const via: string[] = new Array(n);
+  const ds: string[] = new Array(n);
+  const fields: (LogEvent | null)[] = new Array(n);
+  let bytes = 0;
+  for (let i = 0; i < n; i++) {
+    const r = rows[i]!;
+    from[i] = r.from; via[i] = r.via; ds[i] = r.dataset; fields[i] = r.fields;
+    bytes += r.bytes.length;
   }
-  return b.subarray(0, o);
+  const meta = Buffer.from(JSON.stringify([from, via, ds, fields]));
+  const head = 8 + meta.length;
+  const b = Buffer.allocUnsafe(head + n * (8 + 8 + 1 + 1 + 4) + bytes);
+  b.writeUInt32LE(n, 0);
+  b.writeUInt32LE(meta.length, 4);
+  meta.copy(b, 8);
+  let o = head;
+  for (let i = 0; i < n; i++, o += 8) b.writeDoubleLE(rows[i]!.atMs, o);
+  for (let i = 0; i < n; i++, o += 8) b.writeDoubleLE(rows[i]!.receivedMs, o);
+  for (let i = 0; i < n; i++) b[o++] = TRANSPORTS.indexOf(rows[i]!.transport);
+  for (let i = 0; i < n; i++) b[o++] = rows[i]!.flags;
+  for (let i = 0; i < n; i++, o += 4) b.writeUInt32LE(rows[i]!.bytes.length, o);
+  for (let i = 0; i < n; i++) o += rows[i]!.bytes.copy(b, o);
+  return b;
 }
 
 export function decodeRows(b: Buffer): StoredRow[] {
-  const out: StoredRow[] = [];
-  let o = 0;
-  while (o < b.length) {
-    const atMs = b.readDoubleLE(o); o += 8;
-    const receivedMs = b.readDoubleLE(o); o += 8;
-    const transport = TRANSPORTS[b[o++]!] ?? 'udp';
-    const flags = b[o++]!;
-    const fl = b[o]!; const from = b.toString('utf8', o + 1, o + 1 + fl); o += 1 + fl;
-    const vl = b.readUInt16LE(o); const via = b.toString('utf8', o + 2, o + 2 + vl); o += 2 + vl;
-    const dl = b[o]!; const dataset = b.toString('utf8', o + 1, o + 1 + dl); o += 1 + dl;
-    const jl = b.readUInt32LE(o); const fields = b.toString('utf8', o + 4, o + 4 + jl); o += 4 + jl;
-    const bl = b.readUInt32LE(o); const bytes = b.subarray(o + 4, o + 4 + bl); o += 4 + bl;
-    out.push({ atMs, receivedMs, transport, flags, from, via, dataset, fields, bytes });
+  const n = b.readUInt32LE(0);
+  const ml = b.readUInt32LE(4);
+  const [from, via, ds, fields] = JSON.parse(b.toString('utf8', 8, 8 + ml)) as [string[], string[], string[], (LogEvent | null)[]];
+  let o = 8 + ml;
+  const at = o; o += 8 * n;
+  const recv = o; o += 8 * n;
+  const tr = o; o += n;
+  const fl = o; o += n;
+  const len = o; o += 4 * n;
+  const out: StoredRow[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const l = b.readUInt32LE(len + 4 * i);
+    out[i] = {
+      atMs: b.readDoubleLE(at + 8 * i), receivedMs: b.readDoubleLE(recv + 8 * i), transport: TRANSPORTS[b[tr + i]!] ?? 'udp', flags: b[fl + i]!,
+      from: from[i]!, via: via[i]!, dataset: ds[i]!, fields: fields[i] ?? null, bytes: b.subarray(o, o + l),
+    };
+    o += l;
   }
   return out;
 }

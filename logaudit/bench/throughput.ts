@@ -64,6 +64,8 @@ async function main(): Promise<void> {
   const p99 = lat.length ? lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))]! : NaN;
   const dropped = sent.udp + sent.tcp - stored;
   const alerts = (await db.query<{ n: string | number }>("SELECT count(*) AS n FROM alert_events WHERE source = 'logaudit'")).rows[0]!.n;
+  const byRule = (await db.query<{ r: string; n: string | number }>("SELECT coalesce(details->>'rule', kind) AS r, count(*) AS n FROM alert_events WHERE source = 'logaudit' GROUP BY 1 ORDER BY 2 DESC LIMIT 5")).rows;
+  process.stderr.write(`alerts by rule (top 5): ${byRule.map((x) => `${x.r} ${String(x.n)}`).join(', ')}\n`);
   process.stderr.write(`sent udp ${sent.udp} tcp ${sent.tcp}; received ${engine.counters.received} (UDP dropped by the kernel before we could read: ${String(engine.health().udpKernelDrops)}), spooled ${engine.counters.spooled}, shed ${engine.counters.shed}; brute forces sent ${sent.attacks}, alerts raised ${alerts}; decoded ${stored - engine.counters.undecoded - engine.counters.unparsed}/${stored}\n`);
   await svc.stop();
   await db.close();
