@@ -8,6 +8,7 @@ import { DbPoller } from './db-poll.js';
 import { LogAuditError } from './errors.js';
 import { FileTailer } from './file-tail.js';
 import { sftpPickupOnce } from './sftp-pickup.js';
+import { ftpPickupOnce } from './ftp-pickup.js';
 import { Collector, ForwardServer } from './forward.js';
 import { SyslogIntake } from './intake.js';
 import type { RawMessage } from './normalise.js';
@@ -39,6 +40,7 @@ export class LogAuditService {
   poller: DbPoller | null = null;
   private ownPollDb: SqlClient | null = null;
   private sftpTimer: NodeJS.Timeout | null = null;
+  private ftpTimer: NodeJS.Timeout | null = null;
   private sftpRun: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
@@ -114,6 +116,17 @@ export class LogAuditService {
       this.sftpTimer = setInterval(pass, 60_000);
       this.sftpTimer.unref();
     }
+    if (c.ftp) {
+      const f = c.ftp;
+      const pass = (): void => {
+        this.sftpRun = this.sftpRun.then(async () => {
+          await ftpPickupOnce({ host: f.host, port: f.port, user: f.user, password: f.password, dir: f.dir, pattern: f.pattern, program: f.program, now: this.deps.now, sink: (m) => { this.accept(m); } });
+        }).catch((e: unknown) => this.deps.log(`logaudit: FTP pickup from ${f.host} failed: ${(e as Error).message}`));
+      };
+      pass();
+      this.ftpTimer = setInterval(pass, 60_000);
+      this.ftpTimer.unref();
+    }
     if (this.engine && c.forwardListen.length > 0) {
       const engine = this.engine;
       this.forward = new ForwardServer({ tls: tls!, token: c.forwardToken, accept: (items) => engine.acceptDurable(items), now: this.deps.now });
@@ -173,6 +186,7 @@ export class LogAuditService {
     await this.flushing;
     this.tailer?.close();
     if (this.sftpTimer) clearInterval(this.sftpTimer);
+    if (this.ftpTimer) clearInterval(this.ftpTimer);
     await this.sftpRun;
     await this.poller?.close();
     await this.ownPollDb?.close();
