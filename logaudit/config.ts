@@ -27,6 +27,8 @@ export interface LogAuditConfig {
   /** LOGAUDIT_SFTP user@host:port/dir, LOGAUDIT_SFTP_KEY (private key file), LOGAUDIT_SFTP_PATTERN (regex, default \.log$), LOGAUDIT_SFTP_PROGRAM */
   sftp: { user: string; host: string; port: number; dir: string; keyFile: string; pattern: RegExp; program: string | null } | null;
   /** LOGAUDIT_FTP user@host:port/dir (plain FTP), LOGAUDIT_FTP_PASSWORD, LOGAUDIT_FTP_PATTERN (regex, default \.log$), LOGAUDIT_FTP_PROGRAM */
+  /** LOGAUDIT_REPORT_AT: China time HH:MM the daily report (yesterday, XLSX + PDF) is written; 'off' for none; default 01:00 */
+  reportAtMinute: number | null;
   ftp: { user: string; host: string; port: number; dir: string; password: string; pattern: RegExp; program: string | null } | null;
   maxMessageBytes: number;
   sourceRate: number;
@@ -94,6 +96,14 @@ function ftpOf(env: Readonly<Record<string, string | undefined>>): LogAuditConfi
   return { user: m[1]!, host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3]), dir: m[4]!, password: env.LOGAUDIT_FTP_PASSWORD ?? '', pattern, program: env.LOGAUDIT_FTP_PROGRAM ?? null };
 }
 
+function reportAt(env: Readonly<Record<string, string | undefined>>): number | null {
+  const v = env.LOGAUDIT_REPORT_AT ?? '01:00';
+  if (v === 'off') return null;
+  const m = /^([01]\d|2[0-3]):([0-5]\d)$/.exec(v);
+  if (!m) throw fail('LOGAUDIT_REPORT_AT', 'HH:MM (China time) or off');
+  return Number(m[1]) * 60 + Number(m[2]);
+}
+
 export function loadLogAuditConfig(env: Readonly<Record<string, string | undefined>>, base: { dataDir: string }): LogAuditConfig {
   const mode = env.LOGAUDIT_MODE ?? 'central';
   if (mode !== 'central' && mode !== 'collector') throw fail('LOGAUDIT_MODE', 'must be central or collector');
@@ -122,6 +132,7 @@ export function loadLogAuditConfig(env: Readonly<Record<string, string | undefin
     dbPoll: parsePollSpecs(env.LOGAUDIT_DB_POLL), dbPollUrl: env.LOGAUDIT_DB_POLL_URL ?? null,
     sftp: sftpOf(env),
     ftp: ftpOf(env),
+    reportAtMinute: reportAt(env),
     maxMessageBytes: int(env, 'LOGAUDIT_MAX_MESSAGE_BYTES', 16 * 1024, 480, 65_535),
     sourceRate: int(env, 'LOGAUDIT_SOURCE_RATE', 0, 0, 10_000_000),
     queueHigh: int(env, 'LOGAUDIT_QUEUE_HIGH', 50_000, 100, 10_000_000),

@@ -9,6 +9,8 @@ import { LogAuditError } from './errors.js';
 import { FileTailer } from './file-tail.js';
 import { sftpPickupOnce } from './sftp-pickup.js';
 import { ftpPickupOnce } from './ftp-pickup.js';
+import { reportData } from './report-data.js';
+import { DailyReports } from './report-schedule.js';
 import { Collector, ForwardServer } from './forward.js';
 import { SyslogIntake } from './intake.js';
 import type { RawMessage } from './normalise.js';
@@ -41,6 +43,10 @@ export class LogAuditService {
   private ownPollDb: SqlClient | null = null;
   private sftpTimer: NodeJS.Timeout | null = null;
   private ftpTimer: NodeJS.Timeout | null = null;
+  /** the scheduled daily report (central only, when LOGAUDIT_REPORT_AT is not off) */
+  readonly reports: DailyReports | null;
+  private reportTimer: NodeJS.Timeout | null = null;
+  private reportRun: Promise<unknown> = Promise.resolve();
   private sftpRun: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
@@ -56,6 +62,10 @@ export class LogAuditService {
       this.collector = null;
       this.engine = new LogAuditEngine({ config: cfg, now: deps.now, raise: (a) => this.raise(a), onDrain: () => this.intake.resume(), log: deps.log });
     }
+    const engine = this.engine;
+    this.reports = engine && cfg.reportAtMinute !== null
+      ? new DailyReports(cfg.dataDir, cfg.reportAtMinute, (day, fromMs, toMs, nowMs) => reportData(engine, deps.db, nowMs, { days: [day], fromMs, toMs }))
+      : null;
     this.intake = new SyslogIntake(
       { accept: (m) => this.accept(m), count: (c) => this.engine?.count(c) },
       cfg.maxMessageBytes, deps.now,
@@ -132,6 +142,16 @@ export class LogAuditService {
       this.forward = new ForwardServer({ tls: tls!, token: c.forwardToken, accept: (items) => engine.acceptDurable(items), now: this.deps.now });
       for (const l of c.forwardListen) this.ports.forward.push(await this.forward.listen(l.host, l.port));
     }
+    if (this.reports) {
+      const reports = this.reports;
+      const pass = (): void => {
+        this.reportRun = this.reportRun.then(() => reports.runDue(this.deps.now()))
+          .then((d) => { if (d) this.deps.log(`logaudit: daily report for ${d} written`); })
+          .catch((e: unknown) => this.deps.log(`logaudit: daily report failed: ${(e as Error).message}`));
+      };
+      this.reportTimer = setInterval(pass, 60_000);
+      this.reportTimer.unref();
+    }
     if (this.engine && this.deps.db) {
       this.timer = setInterval(() => { this.flushing = this.flush().catch((e: unknown) => this.deps.log(`logaudit: bookkeeping failed: ${(e as Error).message}`)); }, 5000);
       this.timer.unref();
@@ -187,6 +207,8 @@ export class LogAuditService {
     this.tailer?.close();
     if (this.sftpTimer) clearInterval(this.sftpTimer);
     if (this.ftpTimer) clearInterval(this.ftpTimer);
+    if (this.reportTimer) clearInterval(this.reportTimer);
+    await this.reportRun;
     await this.sftpRun;
     await this.poller?.close();
     await this.ownPollDb?.close();
