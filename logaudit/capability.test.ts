@@ -138,4 +138,33 @@ describe('logaudit capability', () => {
     expect(v.body).toMatchObject({ ok: true });
     expect(v.body.events).toBeGreaterThanOrEqual(8);
   });
+
+  it('the daily report is written once the configured China time has passed, once, and is listed and downloadable', async () => {
+    const reports = svc.reports!;
+    const today = new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);
+    const tomorrow0 = Date.parse(`${today}T00:00:00+08:00`) + 86_400_000;
+    expect(await reports.runDue(tomorrow0 + 30 * 60_000)).toBeNull(); // 00:30, the default time is 01:00
+    expect(await reports.runDue(tomorrow0 + 65 * 60_000)).toBe(today);
+    expect(await reports.runDue(tomorrow0 + 70 * 60_000)).toBeNull(); // already written
+    const l = await f.call('GET', '/admin/v1/logaudit/reports', { token: f.tokens.auditor });
+    expect(l.body.at).toBe('01:00');
+    expect(l.body.reports.map((r: { name: string }) => r.name)).toEqual([`${today}.pdf`, `${today}.xlsx`]);
+    const x = await fetch(`${f.base}/admin/v1/logaudit/reports/${today}.xlsx`, { headers: { authorization: `Bearer ${f.tokens.auditor}` } });
+    expect(x.status).toBe(200);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(Buffer.from(await x.arrayBuffer()) as unknown as ArrayBuffer);
+    const days: unknown[] = [];
+    wb.getWorksheet('每日入库')!.eachRow((row, i) => { if (i > 1) days.push(row.getCell(1).value); });
+    expect(days).toEqual([today]);
+    const names: string[] = [];
+    wb.getWorksheet('规则告警')!.eachRow((row, i) => { if (i > 1) names.push(String(row.getCell(1).value)); });
+    expect(names).toContain('SSH 暴力破解');
+    const pdf = await fetch(`${f.base}/admin/v1/logaudit/reports/${today}.pdf`, { headers: { authorization: `Bearer ${f.tokens.auditor}` } });
+    expect(Buffer.from(await pdf.arrayBuffer()).subarray(0, 5).toString()).toBe('%PDF-');
+    const missing = await f.call('GET', '/admin/v1/logaudit/reports/2000-01-01.pdf', { token: f.tokens.auditor });
+    expect(missing.status).toBe(404);
+    expect(missing.body.error).toBe('LOG_ERR_NOT_FOUND');
+    expect((await f.call('GET', '/admin/v1/logaudit/reports/..%2Fkeys%2Fmanifest-ed25519.pem', { token: f.tokens.auditor })).status).toBe(404);
+    expect((await f.call('GET', '/admin/v1/logaudit/reports', { token: f.tokens.operator })).status).toBe(403);
+  });
 });

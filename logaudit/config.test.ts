@@ -9,7 +9,9 @@ function refused(env: Record<string, string>, field: string): void {
 describe('logaudit configuration', () => {
   it('defaults: central, 184-day retention, no listeners', () => {
     const c = loadLogAuditConfig({}, base);
-    expect(c).toMatchObject({ mode: 'central', retentionDays: 184, udp: [], tcp: [], tls: [], snmp: [], files: [], dbPoll: [], sftp: null });
+    expect(c).toMatchObject({ mode: 'central', retentionDays: 184, udp: [], tcp: [], tls: [], snmp: [], files: [], dbPoll: [], sftp: null, ftp: null, reportAtMinute: 60 });
+    expect(loadLogAuditConfig({ LOGAUDIT_REPORT_AT: '18:30' }, base).reportAtMinute).toBe(18 * 60 + 30);
+    expect(loadLogAuditConfig({ LOGAUDIT_REPORT_AT: 'off' }, base).reportAtMinute).toBeNull();
   });
   it('reads IPv4 and IPv6 listeners', () => {
     expect(loadLogAuditConfig({ LOGAUDIT_UDP: '0.0.0.0:514,[::]:514', LOGAUDIT_TCP: '[::1]:601' }, base)).toMatchObject({
@@ -29,5 +31,10 @@ describe('logaudit configuration', () => {
     refused({ LOGAUDIT_SFTP: 'host/dir' }, 'LOGAUDIT_SFTP');
     refused({ LOGAUDIT_SFTP: 'u@h:22/d' }, 'LOGAUDIT_SFTP_KEY');
     refused({ LOGAUDIT_DB_POLL: 'x;y:id:t' }, 'LOGAUDIT_DB_POLL');
+    refused({ LOGAUDIT_FTP: 'ftp.example/dir' }, 'LOGAUDIT_FTP');
+    refused({ LOGAUDIT_FTP: 'u@h:70000/d' }, 'LOGAUDIT_FTP');
+    refused({ LOGAUDIT_FTP: 'u@h:21/d', LOGAUDIT_FTP_PATTERN: '(' }, 'LOGAUDIT_FTP_PATTERN');
+    refused({ LOGAUDIT_REPORT_AT: '25:00' }, 'LOGAUDIT_REPORT_AT');
+    refused({ LOGAUDIT_REPORT_AT: '7:5' }, 'LOGAUDIT_REPORT_AT');
   });
 });

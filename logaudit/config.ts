@@ -26,6 +26,10 @@ export interface LogAuditConfig {
   dbPollUrl: string | null;
   /** LOGAUDIT_SFTP user@host:port/dir, LOGAUDIT_SFTP_KEY (private key file), LOGAUDIT_SFTP_PATTERN (regex, default \.log$), LOGAUDIT_SFTP_PROGRAM */
   sftp: { user: string; host: string; port: number; dir: string; keyFile: string; pattern: RegExp; program: string | null } | null;
+  /** LOGAUDIT_FTP user@host:port/dir (plain FTP), LOGAUDIT_FTP_PASSWORD, LOGAUDIT_FTP_PATTERN (regex, default \.log$), LOGAUDIT_FTP_PROGRAM */
+  /** LOGAUDIT_REPORT_AT: China time HH:MM the daily report (yesterday, XLSX + PDF) is written; 'off' for none; default 01:00 */
+  reportAtMinute: number | null;
+  ftp: { user: string; host: string; port: number; dir: string; password: string; pattern: RegExp; program: string | null } | null;
   maxMessageBytes: number;
   sourceRate: number;
   queueHigh: number;
@@ -82,6 +86,24 @@ function sftpOf(env: Readonly<Record<string, string | undefined>>): LogAuditConf
   return { user: m[1]!, host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3]), dir: m[4]!, keyFile: env.LOGAUDIT_SFTP_KEY, pattern, program: env.LOGAUDIT_SFTP_PROGRAM ?? null };
 }
 
+function ftpOf(env: Readonly<Record<string, string | undefined>>): LogAuditConfig['ftp'] {
+  const v = env.LOGAUDIT_FTP;
+  if (!v) return null;
+  const m = /^([A-Za-z0-9._-]+)@([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})(\/.*)$/.exec(v);
+  if (!m || Number(m[3]) < 1 || Number(m[3]) > 65_535) throw fail('LOGAUDIT_FTP', 'user@host:port/absolute/dir');
+  let pattern: RegExp;
+  try { pattern = new RegExp(env.LOGAUDIT_FTP_PATTERN ?? '\\.log$'); } catch { throw fail('LOGAUDIT_FTP_PATTERN', 'not a regular expression'); }
+  return { user: m[1]!, host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3]), dir: m[4]!, password: env.LOGAUDIT_FTP_PASSWORD ?? '', pattern, program: env.LOGAUDIT_FTP_PROGRAM ?? null };
+}
+
+function reportAt(env: Readonly<Record<string, string | undefined>>): number | null {
+  const v = env.LOGAUDIT_REPORT_AT ?? '01:00';
+  if (v === 'off') return null;
+  const m = /^([01]\d|2[0-3]):([0-5]\d)$/.exec(v);
+  if (!m) throw fail('LOGAUDIT_REPORT_AT', 'HH:MM (China time) or off');
+  return Number(m[1]) * 60 + Number(m[2]);
+}
+
 export function loadLogAuditConfig(env: Readonly<Record<string, string | undefined>>, base: { dataDir: string }): LogAuditConfig {
   const mode = env.LOGAUDIT_MODE ?? 'central';
   if (mode !== 'central' && mode !== 'collector') throw fail('LOGAUDIT_MODE', 'must be central or collector');
@@ -109,6 +131,8 @@ export function loadLogAuditConfig(env: Readonly<Record<string, string | undefin
     files: (env.LOGAUDIT_FILES ?? '').split(',').map((x) => x.trim()).filter(Boolean),
     dbPoll: parsePollSpecs(env.LOGAUDIT_DB_POLL), dbPollUrl: env.LOGAUDIT_DB_POLL_URL ?? null,
     sftp: sftpOf(env),
+    ftp: ftpOf(env),
+    reportAtMinute: reportAt(env),
     maxMessageBytes: int(env, 'LOGAUDIT_MAX_MESSAGE_BYTES', 16 * 1024, 480, 65_535),
     sourceRate: int(env, 'LOGAUDIT_SOURCE_RATE', 0, 0, 10_000_000),
     queueHigh: int(env, 'LOGAUDIT_QUEUE_HIGH', 50_000, 100, 10_000_000),

@@ -191,6 +191,17 @@ export class DecoderSet {
     return set;
   }
 
+  private byDataset: Map<string, Family> | null = null;
+
+  /** the family of a stored event's dataset (vendor, product, type are rebuilt from it on read) */
+  family(dataset: string): Family | undefined {
+    if (!this.byDataset) {
+      this.byDataset = new Map();
+      for (const f of this.families) if (!this.byDataset.has(f.dataset)) this.byDataset.set(f.dataset, f);
+    }
+    return this.byDataset.get(dataset);
+  }
+
   get deviceTypeCount(): number {
     return this.families.reduce((n, f) => n + f.types.length, 0);
   }

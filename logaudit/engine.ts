@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { AlertEventInput } from '../master/alert-events.js';
 import type { LogAuditConfig } from './config.js';
 import { DecoderSet } from './decoders.js';
-import { normalise, type Outcome, type RawMessage } from './normalise.js';
+import { normaliseRow, rebuildEvent, type Outcome, type RawMessage } from './normalise.js';
+import type { StoredRow } from './row-format.js';
 import type { LogEvent } from './schema.js';
 import { Correlator, loadRules, severityOf, type CompiledRule, type RuleHit } from './sigma.js';
 import { Spool } from './spool.js';
@@ -57,6 +58,15 @@ const BATCH = 64;
 /** events per store write (one gzip member): large, so compression and the index stay cheap */
 const STORE_BATCH = 4000;
 
+/**
+ * TCP/TLS senders are also paused while the oldest message in memory has
+ * waited this long: a queue that is short in messages can still be seconds
+ * of work, and every alert waits behind it. Paused senders keep their data in
+ * their own buffers (nothing is lost), so what is queued stays ~⅕ s of work
+ * and an attack's alert follows its last line by about that much.
+ */
+const MAX_QUEUE_AGE_MS = 200;
+
 /** RcvbufErrors of /proc/net/snmp (UDP drops no socket read in time); 0 where there is no such file */
 export function udpRcvbufErrors(): number {
   try {
@@ -92,8 +102,7 @@ export class LogAuditEngine {
   private readonly lastAlertAt = new Map<string, number>();
   private alertChain: Promise<void> = Promise.resolve();
   private pendingAlerts: AlertOut[] = [];
-  private pendingEvents: LogEvent[] = [];
-  private pendingTimes: number[] = [];
+  private pendingRows: StoredRow[] = [];
   private timer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
   private readonly cfg: LogAuditConfig;
@@ -107,7 +116,8 @@ export class LogAuditEngine {
     this.decoders = opts.decoders ?? DecoderSet.load();
     this.rules = opts.rules ?? loadRules();
     this.correlator = new Correlator(this.rules);
-    this.store = new EventStore(this.cfg.dataDir, this.now);
+    const nopts = { tzOffsetMin: this.cfg.tzOffsetMin, maxSkewMs: this.cfg.maxSkewMs };
+    this.store = new EventStore(this.cfg.dataDir, this.now, (row) => rebuildEvent(row, this.decoders, nopts));
     this.spool = new Spool(join(this.cfg.dataDir, 'logaudit', 'spool'), this.cfg.spoolMaxBytes);
   }
 
@@ -145,7 +155,7 @@ export class LogAuditEngine {
       });
     }
     this.schedule();
-    if (this.queueLength >= this.cfg.queueHigh) this.congested = true;
+    if (this.queueLength >= this.cfg.queueHigh || this.headAgeMs(m.receivedMs) > MAX_QUEUE_AGE_MS) this.congested = true;
     return this.congested;
   }
 
@@ -202,10 +212,9 @@ export class LogAuditEngine {
       this.process(batch);
       if (fromSpool) {
         // a spooled message leaves the spool only once it is on disk: written synchronously
-        const n = this.pendingEvents.length;
-        this.store.append(this.pendingEvents, this.now(), this.pendingTimes);
-        this.pendingEvents = [];
-        this.pendingTimes = [];
+        const n = this.pendingRows.length;
+        this.store.appendRows(this.pendingRows, this.now());
+        this.pendingRows = [];
         this.counters.stored += n;
         this.handled += n;
         this.spool.commit();
@@ -213,7 +222,7 @@ export class LogAuditEngine {
       // a few milliseconds at most, then back to the sockets (the kernel's UDP buffer holds ~2000 datagrams)
       if (performance.now() - t0 > 4) break;
     }
-    if (this.congested && this.queueLength < this.cfg.queueHigh / 2) {
+    if (this.congested && this.queueLength < this.cfg.queueHigh / 2 && this.headAgeMs(Date.now()) < MAX_QUEUE_AGE_MS / 2) {
       this.congested = false;
       this.opts.onDrain?.();
     }
@@ -222,29 +231,23 @@ export class LogAuditEngine {
 
   private process(batch: RawMessage[]): void {
     const outcome = (o: Outcome): void => { this.counters[o]++; };
-    const events: LogEvent[] = new Array(batch.length);
-    const times: number[] = new Array(batch.length);
     const opts = { tzOffsetMin: this.cfg.tzOffsetMin, maxSkewMs: this.cfg.maxSkewMs };
     for (let i = 0; i < batch.length; i++) {
       const m = batch[i]!;
-      const e = normalise(m, this.decoders, opts, outcome);
-      const t = Date.parse(e['@timestamp'] as string);
-      events[i] = e;
-      times[i] = t;
+      const { event: e, row } = normaliseRow(m, this.decoders, opts, outcome);
+      this.pendingRows.push(row);
       this.touchAsset(e, m);
-      const hits = this.correlator.feed(e, m.receivedMs, t);
+      const hits = this.correlator.feed(e, m.receivedMs, row.atMs);
       for (const h of hits) this.onHit(h);
     }
-    for (let i = 0; i < events.length; i++) { this.pendingEvents.push(events[i]!); this.pendingTimes.push(times[i]!); }
-    if (this.pendingEvents.length >= STORE_BATCH || (this.queueLength === 0 && this.spool.empty)) this.flushStore();
+    if (this.pendingRows.length >= STORE_BATCH || (this.queueLength === 0 && this.spool.empty)) this.flushStore();
   }
 
   private flushStore(): void {
-    const n = this.pendingEvents.length;
+    const n = this.pendingRows.length;
     if (n === 0) return;
-    this.store.appendAsync(this.pendingEvents, this.now(), this.pendingTimes, (k) => { this.counters.stored += k; this.handled += k; });
-    this.pendingEvents = [];
-    this.pendingTimes = [];
+    this.store.appendRowsAsync(this.pendingRows, this.now(), (k) => { this.counters.stored += k; this.handled += k; });
+    this.pendingRows = [];
   }
 
   private touchAsset(e: LogEvent, m: RawMessage): void {
@@ -363,6 +366,11 @@ export class LogAuditEngine {
     this.flushStore();
     await this.store.flushed();
     await this.alertChain;
+  }
+
+  /** how long the oldest message in memory has waited (0 when none) */
+  private headAgeMs(nowMs: number): number {
+    return this.qHead < this.queue.length ? nowMs - this.queue[this.qHead]!.receivedMs : 0;
   }
 
   get queueLength(): number {

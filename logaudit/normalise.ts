@@ -1,7 +1,8 @@
 import iconv from 'iconv-lite';
 import type { DecoderSet } from './decoders.js';
 import type { LogEvent } from './schema.js';
-import { parseSyslog } from './syslog-parse.js';
+import { FLAG, type StoredRow } from './row-format.js';
+import { parseSyslog, type SyslogRecord } from './syslog-parse.js';
 
 /**
  * One received message → one normalised event (schema/fields.yaml names).
@@ -54,19 +55,79 @@ export function decodeText(bytes: Buffer): { text: string; valid: boolean } {
 }
 
 export function normalise(raw: RawMessage, decoders: DecoderSet, opts: NormaliseOptions, outcomes: (o: Outcome) => void): LogEvent {
+  return normaliseRow(raw, decoders, opts, outcomes).event;
+}
+
+/** the event plus its stored row (row-format.ts): the same decisions, kept compactly */
+export function normaliseRow(raw: RawMessage, decoders: DecoderSet, opts: NormaliseOptions, outcomes: (o: Outcome) => void): { event: LogEvent; row: StoredRow } {
   const { text, valid } = decodeText(raw.bytes);
-  const tags: string[] = [];
-  if (!valid) { tags.push('invalid_utf8'); outcomes('invalid_utf8'); }
-  if (raw.truncated) { tags.push('truncated'); outcomes('oversized'); }
+  let flags = 0;
+  if (!valid) { flags |= FLAG.invalid_utf8; outcomes('invalid_utf8'); }
+  if (raw.truncated) { flags |= FLAG.truncated; outcomes('oversized'); }
   const rec = parseSyslog(text, raw.receivedMs, opts.tzOffsetMin);
-  const ev: LogEvent = {};
   let at = raw.receivedMs;
   if (rec.timeMs !== null) {
     if (Math.abs(rec.timeMs - raw.receivedMs) > opts.maxSkewMs) {
-      tags.push('forged_timestamp');
+      flags |= FLAG.forged_timestamp;
       outcomes('forged_timestamp');
-      ev['event.created'] = Number.isFinite(rec.timeMs) && Math.abs(rec.timeMs) < 8.64e15 ? iso(rec.timeMs) : 'invalid';
     } else at = rec.timeMs;
+  }
+  if (rec.format === 'raw') { flags |= FLAG.unparsed; outcomes('unparsed'); }
+  const d = decoders.decode(rec, text);
+  if (d ? d.rule === null : rec.format !== 'raw') { flags |= FLAG.undecoded; outcomes('undecoded'); }
+  if (raw.spooled) flags |= FLAG.spooled;
+  const ev = headerEvent(raw, text, rec, at, flags);
+  let fields: LogEvent | null = null;
+  if (d) {
+    ev['event.dataset'] = d.family.dataset;
+    ev['observer.vendor'] = d.family.vendor;
+    ev['observer.product'] = d.family.product;
+    ev['observer.type'] = d.family.observerType;
+    for (const k in d.fields) ev[k] = d.fields[k]!;
+    fields = d.fields;
+  } else ev['event.dataset'] = 'unknown';
+  addTags(ev, flags);
+  const row: StoredRow = {
+    atMs: at, receivedMs: raw.receivedMs, transport: raw.transport, flags, from: raw.from, via: raw.via ?? '',
+    dataset: ev['event.dataset'] as string, fields, bytes: raw.bytes,
+  };
+  return { event: ev, row };
+}
+
+/** A stored row back to the event normalise() made from it (search, export). */
+export function rebuildEvent(row: StoredRow, decoders: DecoderSet, opts: NormaliseOptions): LogEvent {
+  const text = (row.flags & FLAG.invalid_utf8) !== 0 ? iconv.decode(row.bytes, 'gb18030') : row.bytes.toString('utf8');
+  const rec = parseSyslog(text, row.receivedMs, opts.tzOffsetMin);
+  const raw: RawMessage = { bytes: row.bytes, from: row.from, transport: row.transport, receivedMs: row.receivedMs, ...(row.via ? { via: row.via } : {}), spooled: (row.flags & FLAG.spooled) !== 0 };
+  const ev = headerEvent(raw, text, rec, row.atMs, row.flags);
+  ev['event.dataset'] = row.dataset;
+  const fam = decoders.family(row.dataset);
+  if (fam) {
+    ev['observer.vendor'] = fam.vendor;
+    ev['observer.product'] = fam.product;
+    ev['observer.type'] = fam.observerType;
+  }
+  if (row.fields) for (const k in row.fields) ev[k] = row.fields[k]!;
+  addTags(ev, row.flags);
+  return ev;
+}
+
+function addTags(ev: LogEvent, flags: number): void {
+  if (flags === 0 || flags === FLAG.spooled) return;
+  const tags: string[] = [];
+  if (flags & FLAG.invalid_utf8) tags.push('invalid_utf8');
+  if (flags & FLAG.truncated) tags.push('truncated');
+  if (flags & FLAG.forged_timestamp) tags.push('forged_timestamp');
+  if (flags & FLAG.unparsed) tags.push('unparsed');
+  if (flags & FLAG.undecoded) tags.push('undecoded');
+  ev.tags = tags;
+}
+
+/** the fields that come from the syslog header and the receipt, not from a decoder */
+function headerEvent(raw: RawMessage, text: string, rec: SyslogRecord, at: number, flags: number): LogEvent {
+  const ev: LogEvent = {};
+  if (flags & FLAG.forged_timestamp) {
+    ev['event.created'] = rec.timeMs !== null && Number.isFinite(rec.timeMs) && Math.abs(rec.timeMs) < 8.64e15 ? iso(rec.timeMs) : 'invalid';
   }
   ev['@timestamp'] = iso(at);
   ev['event.ingested'] = iso(raw.receivedMs);
@@ -87,24 +148,10 @@ export function normalise(raw: RawMessage, decoders: DecoderSet, opts: Normalise
   if ((raw.transport === 'file' || raw.transport === 'db') && raw.via) ev['log.file.path'] = raw.via;
   if (raw.transport === 'forward' && raw.via) ev['labels.collector'] = raw.via;
   if (raw.spooled) ev['labels.spooled'] = 'true';
-  if (rec.format === 'raw') { tags.push('unparsed'); outcomes('unparsed'); }
-  const d = decoders.decode(rec, text);
-  if (d) {
-    ev['event.dataset'] = d.family.dataset;
-    ev['observer.vendor'] = d.family.vendor;
-    ev['observer.product'] = d.family.product;
-    ev['observer.type'] = d.family.observerType;
-    for (const k in d.fields) ev[k] = d.fields[k]!;
-    if (d.rule === null) { tags.push('undecoded'); outcomes('undecoded'); }
-  } else {
-    ev['event.dataset'] = 'unknown';
-    if (rec.format !== 'raw') { tags.push('undecoded'); outcomes('undecoded'); }
-  }
   if (rec.sd) {
     // RFC 5424 structured data our own services send (meta.sequenceId etc.) — kept searchable as labels-free text
     const id = rec.sd['meta.sequenceId'];
     if (id !== undefined) ev['event.sequence'] = Number(id);
   }
-  if (tags.length > 0) ev.tags = tags;
   return ev;
 }

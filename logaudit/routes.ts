@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Ctx } from '../admin-api/context.js';
 import { ERROR_BODY } from '../admin-api/schemas.js';
@@ -5,6 +6,7 @@ import type { SqlClient } from '../master/sql-client.js';
 import { catalog } from './catalog.js';
 import { LogAuditError } from './errors.js';
 import { reportPdf, reportXlsx, type ReportData } from './report.js';
+import { reportData } from './report-data.js';
 import { search } from './search.js';
 import type { LogAuditService } from './service.js';
 import { verifyStore } from './store.js';
@@ -185,17 +187,8 @@ export function registerLogAuditRoutes(app: FastifyInstance, ctx: Ctx, svc: LogA
 
   async function stats(n: number): Promise<ReportData> {
     if (!engine) throw new LogAuditError('LOG_ERR_NOT_FOUND', 'a collector stores nothing');
-    engine.store.seal();
-    const days = engine.store.days().slice(-n).map((d) => ({ day: d, events: engine.store.readManifest(d)?.events ?? 0 }));
-    const devices = [...engine.assets.values()].sort((a, b) => b.events - a.events).slice(0, 50).map((a) => ({ ip: a.ip, hostName: a.hostName, dataset: a.dataset, events: a.events, silent: a.silent }));
-    const since = new Date(now() - n * 86_400_000).toISOString();
-    const rules = await db.query<{ rule: string; n: string | number }>(
-      `SELECT COALESCE(details->>'rule', kind) AS rule, count(*) AS n FROM alert_events WHERE source = 'logaudit' AND at >= $1::timestamptz GROUP BY 1 ORDER BY 2 DESC LIMIT 100`, [since],
-    );
-    const zh = new Map(catalog().ruleList.map((r) => [r.id, r.zh]));
-    const KIND_ZH: Record<string, string> = { 'logaudit.device_silent': '设备静默', 'logaudit.device_back': '设备恢复', 'logaudit.flood': '日志源超速', 'logaudit.shed': '缓冲区满丢弃' };
-    const generatedAt = new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', dateStyle: 'short', timeStyle: 'medium', hour12: false }).format(new Date(now()));
-    return { generatedAt, days, devices, rules: rules.rows.map((r) => ({ rule: r.rule, zh: zh.get(r.rule) ?? KIND_ZH[r.rule] ?? r.rule, alerts: Number(r.n) })) };
+    const t = now();
+    return reportData(engine, db, t, { days: engine.store.days().slice(-n), fromMs: t - n * 86_400_000, toMs: null });
   }
 
   app.get('/admin/v1/logaudit/stats', {
@@ -222,6 +215,32 @@ export function registerLogAuditRoutes(app: FastifyInstance, ctx: Ctx, svc: LogA
       return reply.type('application/vnd.openxmlformats-officedocument.spreadsheetml.sheet').header('content-disposition', `attachment; filename="logaudit-report-${n}d.xlsx"`).send(await reportXlsx(data));
     }
     return reply.type('application/pdf').header('content-disposition', `attachment; filename="logaudit-report-${n}d.pdf"`).send(await reportPdf(data));
+  });
+
+  app.get('/admin/v1/logaudit/reports', {
+    config: { access: 'logaudit.read', rate: 'admin' },
+    schema: { summary: 'The scheduled daily reports written so far (LOGAUDIT_REPORT_AT, China time)', tags: ['logaudit'] },
+  }, async () => {
+    const m = svc.cfg.reportAtMinute;
+    return {
+      at: m === null || !svc.reports ? null : `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`,
+      reports: svc.reports?.list() ?? [],
+    };
+  });
+
+  app.get('/admin/v1/logaudit/reports/:name', {
+    config: { access: 'logaudit.read', rate: 'admin' },
+    schema: {
+      summary: 'One scheduled daily report file (XLSX or PDF), audited', tags: ['logaudit'],
+      params: { type: 'object', properties: { name: { type: 'string', maxLength: 40 } }, required: ['name'] },
+    },
+  }, async (req, reply) => {
+    const name = (req.params as { name: string }).name;
+    const p = svc.reports?.path(name) ?? null;
+    if (!p) throw new LogAuditError('LOG_ERR_NOT_FOUND', `report ${name}`, 'name');
+    await ctx.audit(req, { action: 'logaudit.report', outcome: 'ok', target: name, details: { scheduled: true } });
+    const type = name.endsWith('.pdf') ? 'application/pdf' : 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+    return reply.type(type).header('content-disposition', `attachment; filename="logaudit-daily-${name}"`).send(readFileSync(p));
   });
 
   app.post('/admin/v1/logaudit/verify', {

@@ -46,6 +46,17 @@ describe('correlation rules (Sigma)', () => {
     expect(hits).toBe(0);
   });
 
+  it('a single-event rule stays quiet for a minute of intake per key, whatever time the lines claim', () => {
+    const single = rules.find((r) => r.agg === null && r.tests.positive!.events.length === 1 && (r.tests.positive!.repeat ?? 1) === 1)!;
+    const c = new Correlator([single]);
+    const e = single.tests.positive!.events[0]!;
+    const at = (received: number, claimed: number): number => c.feed({ ...e, '@timestamp': new Date(claimed).toISOString() }, received, claimed).length;
+    expect(at(T0, T0)).toBe(1);
+    expect(at(T0 + 1_000, T0 - 11 * 3_600_000)).toBe(0); // same key, a device clock hours off
+    expect(at(T0 + 30_000, T0 + 30_000)).toBe(0);
+    expect(at(T0 + 61_000, T0 - 86_400_000)).toBe(1); // a minute of intake later
+  });
+
   it('refuses bad rules with LOG_ERR_RULE', () => {
     const fields = new Set(['event.action', 'source.ip']);
     const base = { title: 't', id: 'x', zh: '测试', level: 'low' as const };

@@ -1,13 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { raiseAlertEvent } from '../master/alert-events.js';
 import { openPostgres, type SqlClient } from '../master/sql-client.js';
+import { insertAlertBatch } from './alert-batch.js';
 import type { LogAuditConfig } from './config.js';
 import { LogAuditEngine, type AlertOut } from './engine.js';
 import { DbPoller } from './db-poll.js';
 import { LogAuditError } from './errors.js';
 import { FileTailer } from './file-tail.js';
 import { sftpPickupOnce } from './sftp-pickup.js';
+import { ftpPickupOnce } from './ftp-pickup.js';
+import { reportData } from './report-data.js';
+import { DailyReports } from './report-schedule.js';
 import { Collector, ForwardServer } from './forward.js';
 import { SyslogIntake } from './intake.js';
 import type { RawMessage } from './normalise.js';
@@ -39,6 +42,11 @@ export class LogAuditService {
   poller: DbPoller | null = null;
   private ownPollDb: SqlClient | null = null;
   private sftpTimer: NodeJS.Timeout | null = null;
+  private ftpTimer: NodeJS.Timeout | null = null;
+  /** the scheduled daily report (central only, when LOGAUDIT_REPORT_AT is not off) */
+  readonly reports: DailyReports | null;
+  private reportTimer: NodeJS.Timeout | null = null;
+  private reportRun: Promise<unknown> = Promise.resolve();
   private sftpRun: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
@@ -54,6 +62,10 @@ export class LogAuditService {
       this.collector = null;
       this.engine = new LogAuditEngine({ config: cfg, now: deps.now, raise: (a) => this.raise(a), onDrain: () => this.intake.resume(), log: deps.log });
     }
+    const engine = this.engine;
+    this.reports = engine && cfg.reportAtMinute !== null
+      ? new DailyReports(cfg.dataDir, cfg.reportAtMinute, (day, fromMs, toMs, nowMs) => reportData(engine, deps.db, nowMs, { days: [day], fromMs, toMs }))
+      : null;
     this.intake = new SyslogIntake(
       { accept: (m) => this.accept(m), count: (c) => this.engine?.count(c) },
       cfg.maxMessageBytes, deps.now,
@@ -67,9 +79,7 @@ export class LogAuditService {
   private async raise(alerts: readonly AlertOut[]): Promise<void> {
     const db = this.deps.db;
     if (!db) { for (const a of alerts) this.deps.log(`logaudit alert (no database): ${a.kind} ${a.summary}`); return; }
-    await db.transaction(async (tx) => {
-      for (const { triggerReceivedMs: _t, ...input } of alerts) await raiseAlertEvent(tx, input);
-    });
+    await insertAlertBatch(db, alerts.map(({ triggerReceivedMs: _t, ...input }) => input));
     this.deps.committed?.();
   }
 
@@ -116,10 +126,31 @@ export class LogAuditService {
       this.sftpTimer = setInterval(pass, 60_000);
       this.sftpTimer.unref();
     }
+    if (c.ftp) {
+      const f = c.ftp;
+      const pass = (): void => {
+        this.sftpRun = this.sftpRun.then(async () => {
+          await ftpPickupOnce({ host: f.host, port: f.port, user: f.user, password: f.password, dir: f.dir, pattern: f.pattern, program: f.program, now: this.deps.now, sink: (m) => { this.accept(m); } });
+        }).catch((e: unknown) => this.deps.log(`logaudit: FTP pickup from ${f.host} failed: ${(e as Error).message}`));
+      };
+      pass();
+      this.ftpTimer = setInterval(pass, 60_000);
+      this.ftpTimer.unref();
+    }
     if (this.engine && c.forwardListen.length > 0) {
       const engine = this.engine;
       this.forward = new ForwardServer({ tls: tls!, token: c.forwardToken, accept: (items) => engine.acceptDurable(items), now: this.deps.now });
       for (const l of c.forwardListen) this.ports.forward.push(await this.forward.listen(l.host, l.port));
+    }
+    if (this.reports) {
+      const reports = this.reports;
+      const pass = (): void => {
+        this.reportRun = this.reportRun.then(() => reports.runDue(this.deps.now()))
+          .then((d) => { if (d) this.deps.log(`logaudit: daily report for ${d} written`); })
+          .catch((e: unknown) => this.deps.log(`logaudit: daily report failed: ${(e as Error).message}`));
+      };
+      this.reportTimer = setInterval(pass, 60_000);
+      this.reportTimer.unref();
     }
     if (this.engine && this.deps.db) {
       this.timer = setInterval(() => { this.flushing = this.flush().catch((e: unknown) => this.deps.log(`logaudit: bookkeeping failed: ${(e as Error).message}`)); }, 5000);
@@ -175,6 +206,9 @@ export class LogAuditService {
     await this.flushing;
     this.tailer?.close();
     if (this.sftpTimer) clearInterval(this.sftpTimer);
+    if (this.ftpTimer) clearInterval(this.ftpTimer);
+    if (this.reportTimer) clearInterval(this.reportTimer);
+    await this.reportRun;
     await this.sftpRun;
     await this.poller?.close();
     await this.ownPollDb?.close();

@@ -1,5 +1,6 @@
 import SftpClient from 'ssh2-sftp-client';
 import type { RawMessage } from './normalise.js';
+import { feedFileLines } from './pickup-lines.js';
 
 /**
  * SFTP pickup: devices and systems that can only drop log files on a
@@ -32,14 +33,7 @@ export async function sftpPickupOnce(o: SftpPickupOptions): Promise<{ files: num
     for (const f of list.filter((x) => x.type === '-' && o.pattern.test(x.name) && !x.name.endsWith('.done')).sort((a, b) => a.name.localeCompare(b.name))) {
       const path = `${o.dir}/${f.name}`;
       const buf = (await c.get(path)) as Buffer;
-      for (const raw of buf.toString('utf8').split('\n')) {
-        const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-        if (!line) continue;
-        const at = (o.now ?? Date.now)();
-        const text = line.startsWith('<') || !o.program ? line : `<134>1 ${new Date(at).toISOString()} ${o.host} ${o.program} - - - ${line}`;
-        o.sink({ bytes: Buffer.from(text), from: o.host, transport: 'file', receivedMs: at, via: `sftp://${o.host}${path}` });
-        lines++;
-      }
+      lines += feedFileLines(buf, { host: o.host, program: o.program, via: `sftp://${o.host}${path}`, now: o.now ?? Date.now, sink: o.sink });
       await c.rename(path, `${path}.done`);
       files++;
     }

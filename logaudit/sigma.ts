@@ -327,11 +327,13 @@ export class Correlator {
 
   private aggregate(r: CompiledRule, e: LogEvent, receivedMs: number, t: number): RuleHit | null {
     if (!r.agg) {
-      // a single-event rule alerts once per device, source and account a minute, not once per matching line
+      // a single-event rule alerts once per device, source and account a minute of intake, not once per
+      // matching line; intake time, not the line's claimed time: lines of one device arrive with clocks
+      // hours apart (or none) and out of order, and a replayed old file is one burst, not a day of alerts
       const key = `${r.id}\u0000${String(e['observer.ip'] ?? '')}\u0000${String(e['source.ip'] ?? '')}\u0000${String(e['user.name'] ?? '')}`;
       const last = this.lastSingle.get(key);
-      if (last !== undefined && t - last < this.singleQuietMs && t >= last) return null;
-      this.lastSingle.set(key, t);
+      if (last !== undefined && Math.abs(receivedMs - last) < this.singleQuietMs) return null;
+      this.lastSingle.set(key, receivedMs);
       this.hits++;
       return { rule: r, group: '', count: 1, firstMs: t, lastMs: t, triggerReceivedMs: receivedMs, sample: e };
     }

@@ -2,6 +2,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sig
 import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzip, gzipSync } from 'node:zlib';
+import { decodeRows, encodeRows, ROW_FORMAT, type StoredRow } from './row-format.js';
 import type { LogEvent } from './schema.js';
 
 /**
@@ -9,7 +10,8 @@ import type { LogEvent } from './schema.js';
  *
  *   <dataDir>/logaudit/store/
  *     2026-12-07/                 one folder per China-time day of intake
- *       data.ndjson.gz            one gzip member per written batch (NDJSON inside)
+ *       data.ndjson.gz            one gzip member per written batch: compact rows (row-format.ts; the
+ *                                 name is kept so days written before, with NDJSON inside, stay one file)
  *       index.ndjson              per batch: offset, length, count, time span, sha256, chain
  *       manifest.json             day totals + chain head + link to the previous day, Ed25519-signed
  *     pruned.ndjson               days removed by retention: their manifest hashes (the chain stays linked)
@@ -31,6 +33,8 @@ export interface BatchIndex {
   maxMs: number;
   sha256: string;
   chain: string;
+  /** 2: compact rows (row-format.ts); absent: NDJSON of whole events (stores written before) */
+  fmt?: number;
 }
 export interface Manifest {
   day: string;
@@ -92,7 +96,11 @@ export class EventStore {
   private dirtyManifest = false;
   eventsWritten = 0;
 
-  constructor(dataDir: string, private readonly now: () => number) {
+  /**
+   * `rebuild` turns a stored row back into its event (the engine passes
+   * normalise.ts rebuildEvent with its decoders); needed only to read rows.
+   */
+  constructor(dataDir: string, private readonly now: () => number, private readonly rebuild?: (row: StoredRow) => LogEvent) {
     this.root = join(dataDir, 'logaudit', 'store');
     mkdirSync(this.root, { recursive: true });
     this.keys = loadManifestKeys(join(dataDir, 'logaudit', 'keys'));
@@ -170,6 +178,25 @@ export class EventStore {
     });
   }
 
+  /** Compact rows (row-format.ts), written synchronously (the spool's path: a row leaves the spool once on disk). */
+  appendRows(rows: readonly StoredRow[], atMs = this.now()): void {
+    if (rows.length === 0) return;
+    const { minMs, maxMs } = span(rows);
+    this.write(gzipSync(encodeRows(rows), { level: 1 }), rows.length, minMs, maxMs, atMs, ROW_FORMAT);
+  }
+
+  /** Like appendRows, compressed on libuv's thread pool; written, indexed and chained in call order. */
+  appendRowsAsync(rows: readonly StoredRow[], atMs: number, done: (n: number) => void): void {
+    if (rows.length === 0) return;
+    const { minMs, maxMs } = span(rows);
+    const raw = encodeRows(rows);
+    const gz = new Promise<Buffer>((res, rej) => gzip(raw, { level: 1 }, (e, b) => (e ? rej(e) : res(b))));
+    this.chain = this.chain.then(async () => {
+      this.write(await gz, rows.length, minMs, maxMs, atMs, ROW_FORMAT);
+      done(rows.length);
+    });
+  }
+
   flushed(): Promise<void> {
     return this.chain;
   }
@@ -195,12 +222,12 @@ export class EventStore {
     return { text: lines.join('\n') + '\n', minMs, maxMs };
   }
 
-  private write(gz: Buffer, count: number, minMs: number, maxMs: number, atMs: number): void {
+  private write(gz: Buffer, count: number, minMs: number, maxMs: number, atMs: number, fmt?: number): void {
     const st = this.open(cstDay(atMs));
     writeSync(st.fd, gz);
     const digest = sha(gz);
     st.chain = sha(st.chain + digest);
-    const entry: BatchIndex = { seq: st.seq++, off: st.off, len: gz.length, count, minMs, maxMs, sha256: digest, chain: st.chain };
+    const entry: BatchIndex = { seq: st.seq++, off: st.off, len: gz.length, count, minMs, maxMs, sha256: digest, chain: st.chain, ...(fmt ? { fmt } : {}) };
     st.off += gz.length;
     st.events += count;
     appendFileSync(join(this.root, st.day, 'index.ndjson'), JSON.stringify(entry) + '\n');
@@ -256,7 +283,13 @@ export class EventStore {
     const data = readFileSync(join(this.root, day, 'data.ndjson.gz'));
     for (const b of idx) {
       if (b.maxMs < fromMs || b.minMs > toMs) continue;
-      const text = gunzipSync(data.subarray(b.off, b.off + b.len)).toString('utf8');
+      const plain = gunzipSync(data.subarray(b.off, b.off + b.len));
+      if (b.fmt === ROW_FORMAT) {
+        if (!this.rebuild) throw new Error('EventStore: reading rows needs the rebuild function');
+        for (const r of decodeRows(plain)) yield this.rebuild(r);
+        continue;
+      }
+      const text = plain.toString('utf8');
       for (const line of text.split('\n')) {
         if (line.length === 0) continue;
         const e = JSON.parse(line) as LogEvent;
@@ -269,6 +302,16 @@ export class EventStore {
   publicKeyPem(): string {
     return this.keys.pub.export({ type: 'spki', format: 'pem' }).toString();
   }
+}
+
+function span(rows: readonly StoredRow[]): { minMs: number; maxMs: number } {
+  let minMs = Infinity;
+  let maxMs = -Infinity;
+  for (const r of rows) {
+    if (r.atMs < minMs) minMs = r.atMs;
+    if (r.atMs > maxMs) maxMs = r.atMs;
+  }
+  return { minMs, maxMs };
 }
 
 export interface VerifyProblem { day: string; problem: string }

@@ -6,6 +6,10 @@
  * framing: the rest up to the newline is skipped); an octet count that is not
  * a number or exceeds the limit cannot be resynchronised, so the framer
  * reports `broken` and the caller closes the connection.
+ *
+ * Complete messages are views into the received chunk, not copies: a socket
+ * hands over a fresh buffer per read, and a copy per message was measurable
+ * at intake rates (the chunk lives until its batch is stored, ~4 000 events).
  */
 export interface Frame {
   bytes: Buffer;
@@ -46,7 +50,7 @@ export class SyslogFramer {
           const len = Number(b.subarray(i, j).toString('latin1'));
           if (len > this.maxBytes) { this.broken = `octet count ${len} exceeds ${this.maxBytes}`; this.buf = Buffer.alloc(0); return out; }
           if (j + 1 + len > b.length) break;
-          out.push({ bytes: Buffer.from(b.subarray(j + 1, j + 1 + len)), truncated: false });
+          out.push({ bytes: b.subarray(j + 1, j + 1 + len), truncated: false });
           i = j + 1 + len;
           continue;
         }
@@ -64,7 +68,7 @@ export class SyslogFramer {
       }
       const end = nl > i && b[nl - 1] === 13 ? nl - 1 : nl;
       if (end - i > this.maxBytes) out.push({ bytes: Buffer.from(b.subarray(i, i + this.maxBytes)), truncated: true });
-      else if (end > i) out.push({ bytes: Buffer.from(b.subarray(i, end)), truncated: false });
+      else if (end > i) out.push({ bytes: b.subarray(i, end), truncated: false });
       i = nl + 1;
     }
     this.buf = i >= b.length ? Buffer.alloc(0) : Buffer.from(b.subarray(i));

@@ -171,6 +171,7 @@ export function AssetsPage({ canWrite }: { canWrite: boolean }) {
   const [health, setHealth] = useState<{ counters: Record<string, number>; queue: number; spoolBytes: number; alertLatencyP99Ms: number | null } | null>(null);
   const [days, setDays] = useState<{ day: string; events: number }[]>([]);
   const [verify, setVerify] = useState<string | null>(null);
+  const [daily, setDaily] = useState<{ at: string | null; reports: { day: string; fmt: 'xlsx' | 'pdf'; name: string; bytes: number }[] }>({ at: null, reports: [] });
   const [error, setError] = useState<string | null>(null);
   const [edit, setEdit] = useState<{ ip: string; name: string; owner: string } | null>(null);
 
@@ -179,6 +180,7 @@ export function AssetsPage({ canWrite }: { canWrite: boolean }) {
     api<{ collectors: Collector[] }>('GET', '/admin/v1/logaudit/collectors').then((r) => setCollectors(r.collectors)),
     api<typeof health>('GET', '/admin/v1/logaudit/health').then(setHealth),
     api<{ days: typeof days }>('GET', '/admin/v1/logaudit/stats?days=14').then((r) => setDays(r.days)),
+    api<typeof daily>('GET', '/admin/v1/logaudit/reports').then(setDaily),
   ]).catch((e: unknown) => setError(errText(e)));
   useEffect(() => { void load(); }, []);
 
@@ -220,6 +222,27 @@ export function AssetsPage({ canWrite }: { canWrite: boolean }) {
             }).catch((e: unknown) => setError(errText(e)))}>导出{fmt === 'xlsx' ? ' Excel' : ' PDF'} 报表</button>
           ))}
         </div>
+      </Section>
+      <Section title="定时日报">
+        <p>{daily.at ? `每天北京时间 ${daily.at} 自动生成前一日的 Excel 与 PDF 日报` : '未启用定时日报'}</p>
+        {daily.reports.length === 0 ? <Empty>尚无已生成的日报</Empty> : (
+          <table>
+            <thead><tr><th>日期</th><th>格式</th><th>大小</th><th>下载</th></tr></thead>
+            <tbody>{daily.reports.map((r) => (
+              <tr key={r.name}>
+                <td>{r.day}</td><td>{r.fmt === 'xlsx' ? 'Excel' : 'PDF'}</td><td>{Math.max(1, Math.round(r.bytes / 1024))} KB</td>
+                <td><button type="button" onClick={() => void apiBlob(`/admin/v1/logaudit/reports/${r.name}`).then((b) => {
+                  const u = URL.createObjectURL(b);
+                  const a = document.createElement('a');
+                  a.href = u;
+                  a.download = `日志审计日报-${r.name}`;
+                  a.click();
+                  setTimeout(() => URL.revokeObjectURL(u), 1000);
+                }).catch((e: unknown) => setError(errText(e)))}>下载</button></td>
+              </tr>
+            ))}</tbody>
+          </table>
+        )}
       </Section>
       <Section title="日志源设备">
         {assets.length === 0 ? <Empty>尚未收到任何设备的日志</Empty> : (
