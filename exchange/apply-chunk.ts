@@ -1,7 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
-import { validateFacts, type Fact, type FactKind } from '../core/facts.js';
+import type { Fact, FactKind } from '../core/facts.js';
 import { maskName, personKey, uidOf, type IdType } from '../core/identity.js';
-import { CodeService } from '../master/code-service.js';
+import type { RuleCache } from '../master/active-rules.js';
+import { addImportedFacts, rulesInForce, type ImportedPerson } from '../master/bulk-facts.js';
 import { PiiCrypto, type Secrets } from '../master/pii-crypto.js';
 import type { SqlClient } from '../master/sql-client.js';
 import type { MasterStore } from '../master/store.js';
@@ -79,19 +80,21 @@ function planPerson(v: Record<string, string | number>, secrets: Secrets, crypto
 
 const hex = (b: Buffer | null): string | null => (b === null ? null : b.toString('hex'));
 
-/** Bulk form of MasterStore.upsertPerson (same columns, same merge rules): uid hex → person id. */
-async function upsertPersons(tx: SqlClient, plans: Map<string, PersonPlan>): Promise<Map<string, number>> {
-  const ids = new Map<string, number>();
+/** Bulk form of MasterStore.upsertPerson (same columns, same merge rules): uid hex → person id, and whether this statement inserted it. */
+async function upsertPersons(tx: SqlClient, plans: Map<string, PersonPlan>): Promise<Map<string, { id: number; created: boolean }>> {
+  const ids = new Map<string, { id: number; created: boolean }>();
   if (plans.size === 0) return ids;
   const rows = [...plans.values()].map((p) => ({
     u: p.uid.toString('hex'), ct: p.certType, ch: hex(p.certHash), ce: hex(p.certEnc), ph: hex(p.phoneHash), pe: hex(p.phoneEnc),
     ne: hex(p.nameEnc), nm: p.nameMasked, rg: p.region,
   }));
-  const r = await tx.query<{ id: number; uid: Buffer }>(
+  // json, not jsonb: read once, never stored (code-batch.ts); (xmax = 0) is true for a row this statement inserted
+  // (store.ts upsertPerson): such a person has no code, override or earlier facts, so bulk-facts evaluates it without a read back.
+  const r = await tx.query<{ id: number; u: string; created: boolean }>(
     `INSERT INTO persons (uid, cert_type, cert_hash, cert_enc, phone_hash, phone_enc, name_enc, name_masked, region)
      SELECT decode(x.u, 'hex'), x.ct, decode(x.ch, 'hex'), decode(x.ce, 'hex'), decode(x.ph, 'hex'), decode(x.pe, 'hex'),
             decode(x.ne, 'hex'), COALESCE(x.nm, ''), x.rg
-       FROM jsonb_to_recordset($1::jsonb) AS x(u text, ct text, ch text, ce text, ph text, pe text, ne text, nm text, rg text)
+       FROM json_to_recordset($1::json) AS x(u text, ct text, ch text, ce text, ph text, pe text, ne text, nm text, rg text)
      ON CONFLICT (uid) DO UPDATE SET
        phone_hash  = COALESCE(EXCLUDED.phone_hash, persons.phone_hash),
        phone_enc   = COALESCE(EXCLUDED.phone_enc, persons.phone_enc),
@@ -99,15 +102,17 @@ async function upsertPersons(tx: SqlClient, plans: Map<string, PersonPlan>): Pro
        name_masked = CASE WHEN EXCLUDED.name_enc IS NULL THEN persons.name_masked ELSE EXCLUDED.name_masked END,
        region      = COALESCE(EXCLUDED.region, persons.region),
        updated_at  = now()
-     RETURNING id, uid`,
+     RETURNING id, encode(uid, 'hex') AS u, (xmax = 0) AS created`,
     [JSON.stringify(rows)],
   );
-  for (const x of r.rows) ids.set(Buffer.from(x.uid).toString('hex'), Number(x.id));
+  for (const x of r.rows) ids.set(x.u, { id: Number(x.id), created: x.created === true || (x.created as unknown) === 't' });
   return ids;
 }
 
 export interface ChunkContext {
   readonly store: MasterStore;
+  /** the master's compiled rule sets (CodeService.rules): the version in force is read inside each chunk's transaction */
+  readonly rules: RuleCache;
   readonly secrets: Secrets;
   readonly crypto: PiiCrypto;
   readonly batchId: string;
@@ -301,7 +306,7 @@ async function writeTarget(
   let t = performance.now();
   const ids = await upsertPersons(tx, plans);
   prof('persons', t);
-  const personOf = (row: number): number => ids.get(uidOfRow.get(row)!)!;
+  const personOf = (row: number): number => ids.get(uidOfRow.get(row)!)!.id;
 
   if (def.target === 'vaccination') {
     const list = rows.map((r) => ({
@@ -329,32 +334,28 @@ async function writeTarget(
       [source, JSON.stringify(list)],
     );
   }
-  // Facts for code assignment, each with its row's lineage ('<batch>:<row>'), validated like
-  // CodeService does; then addFactsMany inside this transaction (savepoints) re-evaluates those
-  // people by the rules in force and writes codes, history and outbox deltas.
-  const nowSec = Math.floor(c.nowMs / 1000);
-  const factRows: { p: number; k: string; t: number; s: string; sr: string; r: string | null; rg: string | null }[] = [];
-  const people = new Set<number>();
+  // Facts for code assignment, each with its row's lineage ('<batch>:<row>'), per person; then
+  // master/bulk-facts.ts stores and evaluates them set-based inside this transaction: codes, history
+  // and outbox deltas (a positive result turns the person red on every edge).
+  const byPerson = new Map<string, ImportedPerson & { facts: { fact: Fact; sourceRef: string }[] }>();
   for (const r of rows) {
-    const facts = validateFacts({ now: nowSec, facts: factsOf(def, r.values) }).facts;
-    const p = personOf(r.row);
-    for (const f of facts) {
-      factRows.push({ p, k: f.kind, t: f.at, s: source, sr: `${batchId}:${r.row}`, r: f.result ?? null, rg: f.region ?? null });
-      people.add(p);
+    const facts = factsOf(def, r.values);
+    if (facts.length === 0) continue;
+    const u = uidOfRow.get(r.row)!;
+    let p = byPerson.get(u);
+    if (p === undefined) {
+      const plan = plans.get(u)!;
+      const { id, created } = ids.get(u)!;
+      p = { personId: id, uid: plan.uid, name: plan.nameMasked ?? '', created, facts: [] };
+      byPerson.set(u, p);
     }
+    for (const fact of facts) p.facts.push({ fact, sourceRef: `${batchId}:${r.row}` });
   }
-  if (factRows.length === 0) return 0;
+  if (byPerson.size === 0) return 0;
   t = performance.now();
-  await tx.query(
-    `INSERT INTO facts (person_id, kind, at, source, source_ref, result, region)
-     SELECT x.p, x.k, to_timestamp(x.t), x.s, x.sr, x.r, x.rg
-       FROM jsonb_to_recordset($1::jsonb) AS x(p bigint, k text, t bigint, s text, sr text, r text, rg text)`,
-    [JSON.stringify(factRows)],
-  );
-  prof('facts', t);
-  t = performance.now();
-  const codes = new CodeService(s, { log: c.log });
-  const res = await codes.addFactsMany([...people].map((personId) => ({ personId, facts: [] })), { source, actor: source });
-  prof('addFactsMany', t);
+  const now = Math.floor(c.nowMs / 1000);
+  const rules = await rulesInForce(c.rules, tx, now);
+  const res = await addImportedFacts(s, rules, [...byPerson.values()], { source, actor: source }, now);
+  prof('facts+codes', t);
   return res.changed;
 }

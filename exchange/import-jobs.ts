@@ -239,7 +239,7 @@ export class ImportJobs {
     let layout: ReturnType<typeof layoutOf> | null = null;
     let chunk: ChunkRow[] = [];
     const ctx = {
-      store: this.host.store, secrets: this.host.secrets, crypto: this.crypto, batchId: b.id, def,
+      store: this.host.store, rules: this.host.codes.rules, secrets: this.host.secrets, crypto: this.crypto, batchId: b.id, def,
       nowMs: this.host.nowMs(), log: (l: string) => this.host.log(l),
     };
     const flush = async (nextRow: number): Promise<void> => {
