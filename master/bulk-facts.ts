@@ -135,7 +135,27 @@ export async function addImportedFacts(
   const read = lastKeysRead(rules.ruleSet);
   const planned: Planned[] = [];
   const toLoad: number[] = [];
+  const existing: number[] = [];
   const seen = new Set<number>();
+  // Checks first, writes after: a bad item changes nothing (the caller's transaction rolls back anyway).
+  const checked = people.map((p, i) => {
+    if (typeof p !== 'object' || p === null || !Number.isSafeInteger(p.personId) || p.personId < 1) {
+      throw new MasterError('MASTER_ERR_INVALID', 'must be a positive integer', `people[${i}].personId`);
+    }
+    // one statement cannot write a person's code twice: the caller merges a person's rows first
+    if (seen.has(p.personId)) throw new MasterError('MASTER_ERR_INVALID', `person ${p.personId} given twice`, `people[${i}].personId`);
+    seen.add(p.personId);
+    if (!p.created) existing.push(p.personId);
+    return validateFacts({ now, facts: p.facts.map((x) => x.fact) }).facts;
+  });
+  for (let off = 0; off < existing.length; off += FACT_ROWS) {
+    const part = existing.slice(off, off + FACT_ROWS);
+    const found = await tx.query<{ id: number }>('SELECT id FROM persons WHERE id IN (SELECT value::bigint FROM json_array_elements_text($1::json))', [JSON.stringify(part)]);
+    if (found.rows.length !== part.length) {
+      const have = new Set(found.rows.map((r) => Number(r.id)));
+      throw new MasterError('MASTER_ERR_PERSON_NOT_FOUND', `person ${part.find((id) => !have.has(id))}`);
+    }
+  }
   let batch: Record<string, unknown>[] = [];
   let inserted = 0;
   let skipped = 0;
@@ -150,12 +170,9 @@ export async function addImportedFacts(
     inserted += r.rowCount;
     batch = [];
   };
-  for (const p of people) {
-    if (!Number.isSafeInteger(p.personId) || p.personId < 1) throw new MasterError('MASTER_ERR_INVALID', 'must be a positive integer', 'personId');
-    // one statement cannot evaluate a person twice: the caller merges a person's rows first
-    if (seen.has(p.personId)) throw new MasterError('MASTER_ERR_INVALID', `person ${p.personId} given twice`, 'personId');
-    seen.add(p.personId);
-    const facts = validateFacts({ now, facts: p.facts.map((x) => x.fact) }).facts;
+  for (let n = 0; n < people.length; n++) {
+    const p = people[n]!;
+    const facts = checked[n]!;
     let matters = false;
     const rows: FactRow[] = [];
     for (let i = 0; i < facts.length; i++) {
@@ -183,10 +200,6 @@ export async function addImportedFacts(
   toLoad.sort((a, b) => a - b);
   for (let off = 0; off < toLoad.length; off += FACT_ROWS) {
     const loaded = await loadPeople(tx, toLoad.slice(off, off + FACT_ROWS), true);
-    if (loaded.length !== Math.min(FACT_ROWS, toLoad.length - off)) {
-      const have = new Set(loaded.map((r) => r.personId));
-      throw new MasterError('MASTER_ERR_PERSON_NOT_FOUND', `person ${toLoad.slice(off).find((id) => !have.has(id))}`);
-    }
     for (const row of loaded) planned.push({ row, decision: decide(rules, row.facts, row.override, now) });
   }
   const w = planned.length === 0 ? { changed: 0 } : await writeDecisions(s, planned, rules.version, src.actor, now);
