@@ -1,13 +1,13 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Fact, FactKind } from '../core/facts.js';
-import { maskName, personKey, uidOf, type IdType } from '../core/identity.js';
 import type { RuleCache } from '../master/active-rules.js';
 import { addImportedFacts, rulesInForce, type ImportedPerson } from '../master/bulk-facts.js';
 import { PiiCrypto, type Secrets } from '../master/pii-crypto.js';
 import type { SqlClient } from '../master/sql-client.js';
 import type { MasterStore } from '../master/store.js';
 import type { DatasetDef } from './datasets.js';
-import { keyOf, rowError, type CheckedRow, type RowError } from './row-check.js';
+import type { PersonPlan, PreparedChunk } from './prepare-chunk.js';
+import { rowError, type CheckedRow, type RowError } from './row-check.js';
 
 /**
  * Writes one chunk of a batch in ONE transaction: duplicate keys, persons,
@@ -29,53 +29,6 @@ export interface ChunkResult {
   readonly rejected: number;
   /** codes changed (outbox rows written) */
   readonly changed: number;
-}
-
-interface PersonPlan {
-  readonly uid: Buffer;
-  readonly certType: IdType | null;
-  readonly certHash: Buffer | null;
-  readonly certEnc: Buffer | null;
-  readonly phoneHash: Buffer | null;
-  readonly phoneEnc: Buffer | null;
-  readonly nameEnc: Buffer | null;
-  readonly nameMasked: string | null;
-  readonly region: string | null;
-}
-
-/**
- * The person of an accepted row, prepared exactly as MasterStore.upsertPerson
- * does (same person key, uid, keyed hashes and AES-GCM fields via
- * pii-crypto), so a person imported here is the one who logs in later.
- */
-function planPerson(v: Record<string, string | number>, secrets: Secrets, crypto: PiiCrypto, now: Date): PersonPlan {
-  const input = { idType: v.idType as string | undefined, idNo: v.idNo as string | undefined, phone: v.phone as string | undefined };
-  const key = personKey(input, now);
-  const uid = uidOf(key, secrets.uidPepper);
-  let certType: IdType | null = null;
-  let certHash: Buffer | null = null;
-  let certEnc: Buffer | null = null;
-  let region: string | null = null;
-  let phone: string | null = null;
-  if (key.startsWith('C:')) {
-    const sep = key.indexOf(':', 2);
-    certType = key.slice(2, sep) as IdType;
-    const number = key.slice(sep + 1);
-    certHash = crypto.lookupHash(key);
-    certEnc = crypto.encrypt('cert', uid, number);
-    if (certType === 'resident') region = number.slice(0, 6);
-    if (typeof v.phone === 'string') phone = v.phone;
-  } else {
-    phone = key.slice(2);
-  }
-  const name = typeof v.name === 'string' ? v.name : null;
-  return {
-    uid, certType, certHash, certEnc, region,
-    phoneHash: phone === null ? null : crypto.lookupHash(`P:${phone}`),
-    phoneEnc: phone === null ? null : crypto.encrypt('phone', uid, phone),
-    nameEnc: name === null ? null : crypto.encrypt('name', uid, name.normalize('NFKC').trim()),
-    nameMasked: name === null ? null : maskName(name),
-  };
 }
 
 const hex = (b: Buffer | null): string | null => (b === null ? null : b.toString('hex'));
@@ -140,16 +93,17 @@ function prof(stage: string, since: number): void {
   if (process.env.EXCHANGE_PROFILE === '1') PROFILE.set(stage, (PROFILE.get(stage) ?? 0) + performance.now() - since);
 }
 
-/** Applies a chunk; `nextRow` = the record number after its last row. */
-export async function applyChunk(c: ChunkContext, rows: readonly ChunkRow[], nextRow: number): Promise<ChunkResult> {
+/**
+ * Applies a chunk; `nextRow` = the record number after its last row;
+ * `prepared` = prepareChunk of its checked rows (persons, duplicate keys).
+ */
+export async function applyChunk(c: ChunkContext, rows: readonly ChunkRow[], nextRow: number, prepared: PreparedChunk): Promise<ChunkResult> {
   const { def, batchId } = c;
-  const now = new Date(c.nowMs);
   const source = `import:${def.id}`;
   const errors: RowError[] = [];
   const rejectedRows = new Set<number>();
   const cellsOf = new Map<number, readonly string[]>();
   const candidates: CheckedRow[] = [];
-  const plans = new Map<number, PersonPlan>();
   for (const r of rows) {
     cellsOf.set(r.row, r.cells);
     if (Array.isArray(r.result)) {
@@ -157,27 +111,25 @@ export async function applyChunk(c: ChunkContext, rows: readonly ChunkRow[], nex
       rejectedRows.add(r.row);
       continue;
     }
-    if (def.target !== 'carrier-stay') {
-      // The master's identity rules (person key, name masking) have the last word: a row they refuse is rejected, not the batch.
-      try {
-        plans.set(r.row, planPerson(r.result.values, c.secrets, c.crypto, now));
-      } catch (err) {
-        const field = (err as { field?: string }).field ?? 'idNo';
-        errors.push(rowError(r.row, field, field === 'name' ? 'EXC_ERR_NAME' : field === 'phone' ? 'EXC_ERR_PHONE' : 'EXC_ERR_ID_INVALID'));
-        rejectedRows.add(r.row);
-        continue;
-      }
+    // The master's identity rules (person key, name masking) have the last word: a row they refuse is rejected, not the batch.
+    const field = prepared.refused.get(r.row);
+    if (field !== undefined) {
+      errors.push(rowError(r.row, field, field === 'name' ? 'EXC_ERR_NAME' : field === 'phone' ? 'EXC_ERR_PHONE' : 'EXC_ERR_ID_INVALID'));
+      rejectedRows.add(r.row);
+      continue;
     }
     candidates.push(r.result);
   }
+  const plans = prepared.plans;
 
   return c.store.transaction(async (s) => {
     const tx = s.db;
     const t0 = performance.now();
-    // Duplicates: keyed hashes of the key fields, first within the chunk, then in the table.
+    // Duplicates: keyed hashes of the key fields, first within the chunk, then in the table
+    // (its primary key: the check across chunks and batches holds no rows in memory).
     const keyed = new Map<string, CheckedRow>();
     for (const r of candidates) {
-      const h = createHmac('sha256', c.secrets.lookupKey).update(`${def.id}\u001e${keyOf(def, r)}`).digest('hex');
+      const h = prepared.keys.get(r.row)!;
       if (keyed.has(h)) {
         errors.push(rowError(r.row, def.key[0]!, 'EXC_ERR_DUP_IN_FILE', `同第 ${keyed.get(h)!.row} 行`));
         rejectedRows.add(r.row);
