@@ -11,6 +11,7 @@ import type { DatasetStore } from './dataset-store.js';
 import type { DatasetDef } from './datasets.js';
 import { detailOf, ExchangeError, zhOf, type ExchangeErrorCode } from './errors.js';
 import { openRows, type FileFormat } from './file-reader.js';
+import type { PreparedChunk } from './prepare-chunk.js';
 import { PreparePool } from './prepare-pool.js';
 import { checkRow, layoutOf, rowError, type CheckedRow, type RowError } from './row-check.js';
 
@@ -23,6 +24,21 @@ import { checkRow, layoutOf, rowError, type CheckedRow, type RowError } from './
  * continues after its last committed chunk; a batch whose file is gone fails
  * cleanly (EXC_ERR_INTERRUPTED) with what it committed so far.
  */
+/** Checked rows per message to the prepare thread. */
+const PREPARE_SLICE = 1000;
+
+/** One chunk's preparation from its slices (row numbers are distinct across slices). */
+function mergePrepared(parts: readonly PreparedChunk[]): PreparedChunk {
+  if (parts.length === 1) return parts[0]!;
+  const out: PreparedChunk = { plans: new Map(), refused: new Map(), keys: new Map() };
+  for (const p of parts) {
+    for (const [k, v] of p.plans) out.plans.set(k, v);
+    for (const [k, v] of p.refused) out.refused.set(k, v);
+    for (const [k, v] of p.keys) out.keys.set(k, v);
+  }
+  return out;
+}
+
 export type BatchStatus = 'queued' | 'running' | 'done' | 'failed';
 
 export interface BatchRow {
@@ -243,6 +259,18 @@ export class ImportJobs {
     }
     let layout: ReturnType<typeof layoutOf> | null = null;
     let chunk: ChunkRow[] = [];
+    // The chunk's checked rows go to the prepare thread in slices as they are read, so hashing
+    // overlaps the reading too; one clock reading per chunk for its preparation and its write.
+    let slices: Promise<PreparedChunk>[] = [];
+    let unsent: CheckedRow[] = [];
+    let chunkNowMs: number | null = null;
+    const send = (): void => {
+      if (unsent.length === 0) return;
+      const p = this.pool.prepare(def, unsent, chunkNowMs!);
+      p.catch(() => undefined); // awaited at the flush: never an unhandled rejection meanwhile
+      slices.push(p);
+      unsent = [];
+    };
     const ctx = {
       store: this.host.store, rules: this.host.codes.rules, secrets: this.host.secrets, crypto: this.crypto, batchId: b.id, def,
       nowMs: this.host.nowMs(), log: (l: string) => this.host.log(l),
@@ -260,11 +288,12 @@ export class ImportJobs {
     const flush = async (nextRow: number): Promise<void> => {
       const part = chunk;
       chunk = [];
-      const nowMs = this.host.nowMs();
-      const checked: CheckedRow[] = [];
-      for (const r of part) if (!Array.isArray(r.result)) checked.push(r.result as CheckedRow);
-      const prepared = this.pool.prepare(def, checked, nowMs);
+      send();
+      const nowMs = chunkNowMs ?? this.host.nowMs();
+      const prepared = Promise.all(slices).then(mergePrepared);
       prepared.catch(() => undefined); // awaited below: never an unhandled rejection meanwhile
+      slices = [];
+      chunkNowMs = null;
       await settle(); // the previous chunk commits while this one is prepared
       if (this.stopping) {
         unwritten = true; // not written: the batch resumes at this chunk
@@ -298,7 +327,12 @@ export class ImportJobs {
           const errs: RowError[] = raw.formulaCols.map((c) => rowError(raw.row, layout!.columns[c]?.name ?? '', 'EXC_ERR_XLSX_FORMULA', `第 ${c + 1} 列`));
           result = errs;
         }
+        chunkNowMs ??= this.host.nowMs();
         chunk.push({ row: raw.row, cells: raw.cells.map((c) => (c.length > 256 ? `${c.slice(0, 256)}…` : c)), result });
+        if (!Array.isArray(result)) {
+          unsent.push(result);
+          if (unsent.length >= PREPARE_SLICE) send();
+        }
         if (chunk.length >= this.cfg.chunkRows) {
           await flush(raw.row + 1);
           if (this.stopping) {
