@@ -11,7 +11,7 @@ import type { DatasetStore } from './dataset-store.js';
 import type { DatasetDef } from './datasets.js';
 import { detailOf, ExchangeError, zhOf, type ExchangeErrorCode } from './errors.js';
 import { openRows, type FileFormat } from './file-reader.js';
-import type { PreparedChunk } from './prepare-chunk.js';
+import { mergePrepared, type PreparedChunk } from './prepare-chunk.js';
 import { PreparePool } from './prepare-pool.js';
 import { checkRow, layoutOf, rowError, type CheckedRow, type RowError } from './row-check.js';
 
@@ -26,18 +26,6 @@ import { checkRow, layoutOf, rowError, type CheckedRow, type RowError } from './
  */
 /** Checked rows per message to the prepare thread. */
 const PREPARE_SLICE = 1000;
-
-/** One chunk's preparation from its slices (row numbers are distinct across slices). */
-function mergePrepared(parts: readonly PreparedChunk[]): PreparedChunk {
-  if (parts.length === 1) return parts[0]!;
-  const out: PreparedChunk = { plans: new Map(), refused: new Map(), keys: new Map() };
-  for (const p of parts) {
-    for (const [k, v] of p.plans) out.plans.set(k, v);
-    for (const [k, v] of p.refused) out.refused.set(k, v);
-    for (const [k, v] of p.keys) out.keys.set(k, v);
-  }
-  return out;
-}
 
 export type BatchStatus = 'queued' | 'running' | 'done' | 'failed';
 

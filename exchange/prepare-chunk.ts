@@ -88,3 +88,15 @@ export function prepareChunk(
   }
   return { plans, refused, keys };
 }
+
+/** One chunk's preparation from its slices (row numbers are distinct across slices). */
+export function mergePrepared(parts: readonly PreparedChunk[]): PreparedChunk {
+  if (parts.length === 1) return parts[0]!;
+  const out: PreparedChunk = { plans: new Map(), refused: new Map(), keys: new Map() };
+  for (const p of parts) {
+    for (const [k, v] of p.plans) out.plans.set(k, v);
+    for (const [k, v] of p.refused) out.refused.set(k, v);
+    for (const [k, v] of p.keys) out.keys.set(k, v);
+  }
+  return out;
+}
