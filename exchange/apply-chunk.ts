@@ -1,12 +1,13 @@
-import { createHash, createHmac } from 'node:crypto';
-import { validateFacts, type Fact, type FactKind } from '../core/facts.js';
-import { maskName, personKey, uidOf, type IdType } from '../core/identity.js';
-import { CodeService } from '../master/code-service.js';
+import { createHash } from 'node:crypto';
+import type { Fact, FactKind } from '../core/facts.js';
+import type { RuleCache } from '../master/active-rules.js';
+import { addImportedFacts, rulesInForce, type ImportedPerson } from '../master/bulk-facts.js';
 import { PiiCrypto, type Secrets } from '../master/pii-crypto.js';
 import type { SqlClient } from '../master/sql-client.js';
 import type { MasterStore } from '../master/store.js';
 import type { DatasetDef } from './datasets.js';
-import { keyOf, rowError, type CheckedRow, type RowError } from './row-check.js';
+import type { PersonPlan, PreparedChunk } from './prepare-chunk.js';
+import { rowError, type CheckedRow, type RowError } from './row-check.js';
 
 /**
  * Writes one chunk of a batch in ONE transaction: duplicate keys, persons,
@@ -30,68 +31,23 @@ export interface ChunkResult {
   readonly changed: number;
 }
 
-interface PersonPlan {
-  readonly uid: Buffer;
-  readonly certType: IdType | null;
-  readonly certHash: Buffer | null;
-  readonly certEnc: Buffer | null;
-  readonly phoneHash: Buffer | null;
-  readonly phoneEnc: Buffer | null;
-  readonly nameEnc: Buffer | null;
-  readonly nameMasked: string | null;
-  readonly region: string | null;
-}
-
-/**
- * The person of an accepted row, prepared exactly as MasterStore.upsertPerson
- * does (same person key, uid, keyed hashes and AES-GCM fields via
- * pii-crypto), so a person imported here is the one who logs in later.
- */
-function planPerson(v: Record<string, string | number>, secrets: Secrets, crypto: PiiCrypto, now: Date): PersonPlan {
-  const input = { idType: v.idType as string | undefined, idNo: v.idNo as string | undefined, phone: v.phone as string | undefined };
-  const key = personKey(input, now);
-  const uid = uidOf(key, secrets.uidPepper);
-  let certType: IdType | null = null;
-  let certHash: Buffer | null = null;
-  let certEnc: Buffer | null = null;
-  let region: string | null = null;
-  let phone: string | null = null;
-  if (key.startsWith('C:')) {
-    const sep = key.indexOf(':', 2);
-    certType = key.slice(2, sep) as IdType;
-    const number = key.slice(sep + 1);
-    certHash = crypto.lookupHash(key);
-    certEnc = crypto.encrypt('cert', uid, number);
-    if (certType === 'resident') region = number.slice(0, 6);
-    if (typeof v.phone === 'string') phone = v.phone;
-  } else {
-    phone = key.slice(2);
-  }
-  const name = typeof v.name === 'string' ? v.name : null;
-  return {
-    uid, certType, certHash, certEnc, region,
-    phoneHash: phone === null ? null : crypto.lookupHash(`P:${phone}`),
-    phoneEnc: phone === null ? null : crypto.encrypt('phone', uid, phone),
-    nameEnc: name === null ? null : crypto.encrypt('name', uid, name.normalize('NFKC').trim()),
-    nameMasked: name === null ? null : maskName(name),
-  };
-}
-
 const hex = (b: Buffer | null): string | null => (b === null ? null : b.toString('hex'));
 
-/** Bulk form of MasterStore.upsertPerson (same columns, same merge rules): uid hex → person id. */
-async function upsertPersons(tx: SqlClient, plans: Map<string, PersonPlan>): Promise<Map<string, number>> {
-  const ids = new Map<string, number>();
+/** Bulk form of MasterStore.upsertPerson (same columns, same merge rules): uid hex → person id, and whether this statement inserted it. */
+async function upsertPersons(tx: SqlClient, plans: Map<string, PersonPlan>): Promise<Map<string, { id: number; created: boolean }>> {
+  const ids = new Map<string, { id: number; created: boolean }>();
   if (plans.size === 0) return ids;
   const rows = [...plans.values()].map((p) => ({
     u: p.uid.toString('hex'), ct: p.certType, ch: hex(p.certHash), ce: hex(p.certEnc), ph: hex(p.phoneHash), pe: hex(p.phoneEnc),
     ne: hex(p.nameEnc), nm: p.nameMasked, rg: p.region,
   }));
-  const r = await tx.query<{ id: number; uid: Buffer }>(
+  // json, not jsonb: read once, never stored (code-batch.ts); (xmax = 0) is true for a row this statement inserted
+  // (store.ts upsertPerson): such a person has no code, override or earlier facts, so bulk-facts evaluates it without a read back.
+  const r = await tx.query<{ id: number; u: string; created: boolean }>(
     `INSERT INTO persons (uid, cert_type, cert_hash, cert_enc, phone_hash, phone_enc, name_enc, name_masked, region)
      SELECT decode(x.u, 'hex'), x.ct, decode(x.ch, 'hex'), decode(x.ce, 'hex'), decode(x.ph, 'hex'), decode(x.pe, 'hex'),
             decode(x.ne, 'hex'), COALESCE(x.nm, ''), x.rg
-       FROM jsonb_to_recordset($1::jsonb) AS x(u text, ct text, ch text, ce text, ph text, pe text, ne text, nm text, rg text)
+       FROM json_to_recordset($1::json) AS x(u text, ct text, ch text, ce text, ph text, pe text, ne text, nm text, rg text)
      ON CONFLICT (uid) DO UPDATE SET
        phone_hash  = COALESCE(EXCLUDED.phone_hash, persons.phone_hash),
        phone_enc   = COALESCE(EXCLUDED.phone_enc, persons.phone_enc),
@@ -99,15 +55,17 @@ async function upsertPersons(tx: SqlClient, plans: Map<string, PersonPlan>): Pro
        name_masked = CASE WHEN EXCLUDED.name_enc IS NULL THEN persons.name_masked ELSE EXCLUDED.name_masked END,
        region      = COALESCE(EXCLUDED.region, persons.region),
        updated_at  = now()
-     RETURNING id, uid`,
+     RETURNING id, encode(uid, 'hex') AS u, (xmax = 0) AS created`,
     [JSON.stringify(rows)],
   );
-  for (const x of r.rows) ids.set(Buffer.from(x.uid).toString('hex'), Number(x.id));
+  for (const x of r.rows) ids.set(x.u, { id: Number(x.id), created: x.created === true || (x.created as unknown) === 't' });
   return ids;
 }
 
 export interface ChunkContext {
   readonly store: MasterStore;
+  /** the master's compiled rule sets (CodeService.rules): the version in force is read inside each chunk's transaction */
+  readonly rules: RuleCache;
   readonly secrets: Secrets;
   readonly crypto: PiiCrypto;
   readonly batchId: string;
@@ -135,16 +93,17 @@ function prof(stage: string, since: number): void {
   if (process.env.EXCHANGE_PROFILE === '1') PROFILE.set(stage, (PROFILE.get(stage) ?? 0) + performance.now() - since);
 }
 
-/** Applies a chunk; `nextRow` = the record number after its last row. */
-export async function applyChunk(c: ChunkContext, rows: readonly ChunkRow[], nextRow: number): Promise<ChunkResult> {
+/**
+ * Applies a chunk; `nextRow` = the record number after its last row;
+ * `prepared` = prepareChunk of its checked rows (persons, duplicate keys).
+ */
+export async function applyChunk(c: ChunkContext, rows: readonly ChunkRow[], nextRow: number, prepared: PreparedChunk): Promise<ChunkResult> {
   const { def, batchId } = c;
-  const now = new Date(c.nowMs);
   const source = `import:${def.id}`;
   const errors: RowError[] = [];
   const rejectedRows = new Set<number>();
   const cellsOf = new Map<number, readonly string[]>();
   const candidates: CheckedRow[] = [];
-  const plans = new Map<number, PersonPlan>();
   for (const r of rows) {
     cellsOf.set(r.row, r.cells);
     if (Array.isArray(r.result)) {
@@ -152,27 +111,25 @@ export async function applyChunk(c: ChunkContext, rows: readonly ChunkRow[], nex
       rejectedRows.add(r.row);
       continue;
     }
-    if (def.target !== 'carrier-stay') {
-      // The master's identity rules (person key, name masking) have the last word: a row they refuse is rejected, not the batch.
-      try {
-        plans.set(r.row, planPerson(r.result.values, c.secrets, c.crypto, now));
-      } catch (err) {
-        const field = (err as { field?: string }).field ?? 'idNo';
-        errors.push(rowError(r.row, field, field === 'name' ? 'EXC_ERR_NAME' : field === 'phone' ? 'EXC_ERR_PHONE' : 'EXC_ERR_ID_INVALID'));
-        rejectedRows.add(r.row);
-        continue;
-      }
+    // The master's identity rules (person key, name masking) have the last word: a row they refuse is rejected, not the batch.
+    const field = prepared.refused.get(r.row);
+    if (field !== undefined) {
+      errors.push(rowError(r.row, field, field === 'name' ? 'EXC_ERR_NAME' : field === 'phone' ? 'EXC_ERR_PHONE' : 'EXC_ERR_ID_INVALID'));
+      rejectedRows.add(r.row);
+      continue;
     }
     candidates.push(r.result);
   }
+  const plans = prepared.plans;
 
   return c.store.transaction(async (s) => {
     const tx = s.db;
     const t0 = performance.now();
-    // Duplicates: keyed hashes of the key fields, first within the chunk, then in the table.
+    // Duplicates: keyed hashes of the key fields, first within the chunk, then in the table
+    // (its primary key: the check across chunks and batches holds no rows in memory).
     const keyed = new Map<string, CheckedRow>();
     for (const r of candidates) {
-      const h = createHmac('sha256', c.secrets.lookupKey).update(`${def.id}\u001e${keyOf(def, r)}`).digest('hex');
+      const h = prepared.keys.get(r.row)!;
       if (keyed.has(h)) {
         errors.push(rowError(r.row, def.key[0]!, 'EXC_ERR_DUP_IN_FILE', `同第 ${keyed.get(h)!.row} 行`));
         rejectedRows.add(r.row);
@@ -301,7 +258,7 @@ async function writeTarget(
   let t = performance.now();
   const ids = await upsertPersons(tx, plans);
   prof('persons', t);
-  const personOf = (row: number): number => ids.get(uidOfRow.get(row)!)!;
+  const personOf = (row: number): number => ids.get(uidOfRow.get(row)!)!.id;
 
   if (def.target === 'vaccination') {
     const list = rows.map((r) => ({
@@ -329,32 +286,28 @@ async function writeTarget(
       [source, JSON.stringify(list)],
     );
   }
-  // Facts for code assignment, each with its row's lineage ('<batch>:<row>'), validated like
-  // CodeService does; then addFactsMany inside this transaction (savepoints) re-evaluates those
-  // people by the rules in force and writes codes, history and outbox deltas.
-  const nowSec = Math.floor(c.nowMs / 1000);
-  const factRows: { p: number; k: string; t: number; s: string; sr: string; r: string | null; rg: string | null }[] = [];
-  const people = new Set<number>();
+  // Facts for code assignment, each with its row's lineage ('<batch>:<row>'), per person; then
+  // master/bulk-facts.ts stores and evaluates them set-based inside this transaction: codes, history
+  // and outbox deltas (a positive result turns the person red on every edge).
+  const byPerson = new Map<string, ImportedPerson & { facts: { fact: Fact; sourceRef: string }[] }>();
   for (const r of rows) {
-    const facts = validateFacts({ now: nowSec, facts: factsOf(def, r.values) }).facts;
-    const p = personOf(r.row);
-    for (const f of facts) {
-      factRows.push({ p, k: f.kind, t: f.at, s: source, sr: `${batchId}:${r.row}`, r: f.result ?? null, rg: f.region ?? null });
-      people.add(p);
+    const facts = factsOf(def, r.values);
+    if (facts.length === 0) continue;
+    const u = uidOfRow.get(r.row)!;
+    let p = byPerson.get(u);
+    if (p === undefined) {
+      const plan = plans.get(u)!;
+      const { id, created } = ids.get(u)!;
+      p = { personId: id, uid: plan.uid, name: plan.nameMasked ?? '', created, facts: [] };
+      byPerson.set(u, p);
     }
+    for (const fact of facts) p.facts.push({ fact, sourceRef: `${batchId}:${r.row}` });
   }
-  if (factRows.length === 0) return 0;
+  if (byPerson.size === 0) return 0;
   t = performance.now();
-  await tx.query(
-    `INSERT INTO facts (person_id, kind, at, source, source_ref, result, region)
-     SELECT x.p, x.k, to_timestamp(x.t), x.s, x.sr, x.r, x.rg
-       FROM jsonb_to_recordset($1::jsonb) AS x(p bigint, k text, t bigint, s text, sr text, r text, rg text)`,
-    [JSON.stringify(factRows)],
-  );
-  prof('facts', t);
-  t = performance.now();
-  const codes = new CodeService(s, { log: c.log });
-  const res = await codes.addFactsMany([...people].map((personId) => ({ personId, facts: [] })), { source, actor: source });
-  prof('addFactsMany', t);
+  const now = Math.floor(c.nowMs / 1000);
+  const rules = await rulesInForce(c.rules, tx, now);
+  const res = await addImportedFacts(s, rules, [...byPerson.values()], { source, actor: source }, now);
+  prof('facts+codes', t);
   return res.changed;
 }

@@ -11,7 +11,9 @@ import type { DatasetStore } from './dataset-store.js';
 import type { DatasetDef } from './datasets.js';
 import { detailOf, ExchangeError, zhOf, type ExchangeErrorCode } from './errors.js';
 import { openRows, type FileFormat } from './file-reader.js';
-import { checkRow, layoutOf, rowError, type RowError } from './row-check.js';
+import { mergePrepared, type PreparedChunk } from './prepare-chunk.js';
+import { PreparePool } from './prepare-pool.js';
+import { checkRow, layoutOf, rowError, type CheckedRow, type RowError } from './row-check.js';
 
 /**
  * Import batches: a file spooled under <dataDir>/exchange/spool, a row in
@@ -22,6 +24,9 @@ import { checkRow, layoutOf, rowError, type RowError } from './row-check.js';
  * continues after its last committed chunk; a batch whose file is gone fails
  * cleanly (EXC_ERR_INTERRUPTED) with what it committed so far.
  */
+/** Checked rows per message to the prepare thread. */
+const PREPARE_SLICE = 1000;
+
 export type BatchStatus = 'queued' | 'running' | 'done' | 'failed';
 
 export interface BatchRow {
@@ -92,6 +97,8 @@ export class ImportJobs {
   private stopping = false;
   private started = false;
   private readonly crypto: PiiCrypto;
+  /** hashing and encryption of the next chunk, on a worker thread */
+  private readonly pool: PreparePool;
   readonly spoolDir: string;
   /** bytes read of the batch in progress (in-process: the console's progress bar) */
   private readonly progress = new Map<string, { bytesRead: number }>();
@@ -108,6 +115,7 @@ export class ImportJobs {
   constructor(private readonly host: CapabilityHost, private readonly cfg: ExchangeConfig, private readonly datasets: DatasetStore) {
     this.node = nodeId(host.dataDir);
     this.crypto = new PiiCrypto(host.secrets);
+    this.pool = new PreparePool(host.secrets, this.crypto);
     this.spoolDir = join(host.dataDir, 'exchange', 'spool');
     mkdirSync(this.spoolDir, { recursive: true, mode: 0o700 });
   }
@@ -157,6 +165,7 @@ export class ImportJobs {
   async stop(): Promise<void> {
     this.stopping = true;
     await this.running;
+    await this.pool.close();
   }
 
   /** Resolves when the queue is empty (tests, bench). */
@@ -238,17 +247,59 @@ export class ImportJobs {
     }
     let layout: ReturnType<typeof layoutOf> | null = null;
     let chunk: ChunkRow[] = [];
+    // The chunk's checked rows go to the prepare thread in slices as they are read, so hashing
+    // overlaps the reading too; one clock reading per chunk for its preparation and its write.
+    let slices: Promise<PreparedChunk>[] = [];
+    let unsent: CheckedRow[] = [];
+    let chunkNowMs: number | null = null;
+    const send = (): void => {
+      if (unsent.length === 0) return;
+      const p = this.pool.prepare(def, unsent, chunkNowMs!);
+      p.catch(() => undefined); // awaited at the flush: never an unhandled rejection meanwhile
+      slices.push(p);
+      unsent = [];
+    };
     const ctx = {
-      store: this.host.store, secrets: this.host.secrets, crypto: this.crypto, batchId: b.id, def,
+      store: this.host.store, rules: this.host.codes.rules, secrets: this.host.secrets, crypto: this.crypto, batchId: b.id, def,
       nowMs: this.host.nowMs(), log: (l: string) => this.host.log(l),
     };
+    // Pipelined: while chunk N commits on this thread (the embedded database runs here), the
+    // prepare thread hashes and encrypts chunk N+1 (prepare-pool.ts). At most one chunk is
+    // being written and one prepared; they commit in file order, each with its progress.
+    let inflight: Promise<void> | null = null;
+    let unwritten = false;
+    const settle = async (): Promise<void> => {
+      const p = inflight;
+      inflight = null;
+      if (p !== null) await p;
+    };
     const flush = async (nextRow: number): Promise<void> => {
-      const t = performance.now();
-      const r = await applyChunk({ ...ctx, nowMs: this.host.nowMs() }, chunk, nextRow);
-      PROFILE.set('applyChunk', (PROFILE.get('applyChunk') ?? 0) + performance.now() - t);
+      const part = chunk;
       chunk = [];
-      if (r.changed > 0) this.host.committed();
-      this.onChunk?.(b.id, nextRow);
+      send();
+      const nowMs = chunkNowMs ?? this.host.nowMs();
+      const prepared = Promise.all(slices).then(mergePrepared);
+      prepared.catch(() => undefined); // awaited below: never an unhandled rejection meanwhile
+      slices = [];
+      chunkNowMs = null;
+      await settle(); // the previous chunk commits while this one is prepared
+      if (this.stopping) {
+        unwritten = true; // not written: the batch resumes at this chunk
+        return;
+      }
+      const apply = async (): Promise<void> => {
+        let t = performance.now();
+        const p = await prepared;
+        PROFILE.set('prepare-wait', (PROFILE.get('prepare-wait') ?? 0) + performance.now() - t);
+        t = performance.now();
+        const r = await applyChunk({ ...ctx, nowMs }, part, nextRow, p);
+        PROFILE.set('applyChunk', (PROFILE.get('applyChunk') ?? 0) + performance.now() - t);
+        if (r.changed > 0) this.host.committed();
+        this.onChunk?.(b.id, nextRow);
+      };
+      const running = apply();
+      running.catch(() => undefined); // settled by the next flush or at the end
+      inflight = running;
     };
     try {
       for await (const raw of rows) {
@@ -264,19 +315,31 @@ export class ImportJobs {
           const errs: RowError[] = raw.formulaCols.map((c) => rowError(raw.row, layout!.columns[c]?.name ?? '', 'EXC_ERR_XLSX_FORMULA', `第 ${c + 1} 列`));
           result = errs;
         }
+        chunkNowMs ??= this.host.nowMs();
         chunk.push({ row: raw.row, cells: raw.cells.map((c) => (c.length > 256 ? `${c.slice(0, 256)}…` : c)), result });
+        if (!Array.isArray(result)) {
+          unsent.push(result);
+          if (unsent.length >= PREPARE_SLICE) send();
+        }
         if (chunk.length >= this.cfg.chunkRows) {
           await flush(raw.row + 1);
-          if (this.stopping) return false;
+          if (this.stopping) {
+            await settle();
+            return false;
+          }
         }
       }
+    } catch (err) {
+      await settle(); // chunks before a bad record commit exactly once; a failed write is the first error
+      throw err;
     } finally {
       this.progress.delete(b.id);
       await rows.return(undefined);
     }
     if (layout === null) throw new ExchangeError('EXC_ERR_EMPTY_FILE');
     if (chunk.length > 0) await flush(chunk[chunk.length - 1]!.row + 1);
-    return true;
+    await settle();
+    return !unwritten;
   }
 
   /** Marks the batch done; a reject share over the threshold raises an alert in the same transaction. */
