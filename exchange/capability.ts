@@ -12,6 +12,7 @@ import { registerExchangeRoutes } from './routes.js';
 import { ReturnLedger } from './return-ledger.js';
 import { ReturnPusher } from './return-push.js';
 import { registerReturnRoutes } from './routes-return.js';
+import { registerStandardsRoutes } from './routes-standards.js';
 
 /**
  * Data exchange (数据交换, issue 10) as a back-office capability: data
@@ -55,6 +56,7 @@ export const exchangeCapability = defineCapability<ExchangeConfig>({
       routes: async (app: Parameters<typeof registerExchangeRoutes>[0], ctx: Parameters<typeof registerExchangeRoutes>[1]) => {
         await registerExchangeRoutes(app, ctx, host, cfg, parts);
         registerReturnRoutes(app, ctx, host, { ledger: returns, pusher: returnPusher, jobs });
+        registerStandardsRoutes(app, datasets);
       },
       start: async () => {
         await jobs.start();
