@@ -166,7 +166,7 @@ export function DatasetEditor({ base, all, onSaved, onCancel }: {
           {diff.length === 0 ? <p className="muted">没有变更，无需发布新版本。</p> : (
             <table className="table">
               <thead><tr><th>变更</th><th>原来</th><th>改为</th></tr></thead>
-              <tbody>{diff.map((c, i) => <tr key={i}><td>{c.what}</td><td>{c.from}</td><td>{c.to}</td></tr>)}</tbody>
+              <tbody>{diff.map((c, i) => <tr key={i}><td>{c.what}</td><td className={c.code ? 'mono' : undefined}>{c.from}</td><td className={c.code ? 'mono' : undefined}>{c.to}</td></tr>)}</tbody>
             </table>
           )}
           <button type="button" className="btn-primary" disabled={busy || diff.length === 0} onClick={() => void save()}>确认发布第 {base.version + 1} 版</button>

@@ -84,12 +84,14 @@ export function formatText(f: FieldDef): string {
     case 'region': return `GB/T 2260 代码 ${(f.regionLengths ?? [6]).join(' 或 ')} 位`;
     case 'datetime': return 'YYYY-MM-DD HH:mm:ss（北京时间）或 ISO 8601';
     case 'date': return 'YYYY-MM-DD';
-    case 'enum': return `取值：${Object.keys(f.values ?? {}).slice(0, 8).join('、')}${Object.keys(f.values ?? {}).length > 8 ? ' 等' : ''}`;
+    // the accepted texts themselves are codes (shown in the code-table list), some of them Latin
+    case 'enum': return `取值见代码表（${Object.keys(f.values ?? {}).length} 项）`;
     case 'text': return `最长 ${f.max ?? 64} 字`;
   }
 }
 
-export interface Change { what: string; from: string; to: string }
+/** `code`: the values are codes (code-table entries), shown in monospace as data, not as words. */
+export interface Change { what: string; from: string; to: string; code?: boolean }
 
 function fieldSummary(f: FieldDef): Record<string, string> {
   return {
@@ -121,7 +123,7 @@ export function diffDatasets(prev: DatasetDef | undefined, next: DatasetDef): Ch
     }
     const a = fieldSummary(p);
     const b = fieldSummary(f);
-    for (const k of Object.keys(b)) if (a[k] !== b[k]) out.push({ what: `字段「${f.zh}」的${k}`, from: a[k]!, to: b[k]! });
+    for (const k of Object.keys(b)) if (a[k] !== b[k]) out.push({ what: `字段「${f.zh}」的${k}`, from: a[k]!, to: b[k]!, ...(k === '代码表' ? { code: true } : {}) });
   }
   for (const p of prev.fields) if (!next.fields.some((f) => f.name === p.name)) out.push({ what: `删除字段「${p.zh}」（${p.name}）`, from: TYPE_ZH[p.type] ?? p.type, to: '—' });
   const po = prev.fields.map((f) => f.name).filter((n) => next.fields.some((f) => f.name === n));

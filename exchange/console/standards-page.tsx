@@ -152,7 +152,7 @@ export function StandardsPage() {
                     <td>{f.aliases.join('、') || '—'}</td>
                     <td>{FIELD_TYPE_LABEL[f.type] ?? f.type}</td>
                     <td>{f.required ? '是' : '否'}</td>
-                    <td>{f.values.length > 0 ? [...new Set(f.values.map(([t]) => t))].join('、') : f.max !== null ? `最长 ${f.max} 字` : '—'}</td>
+                    <td>{f.values.length > 0 ? <span className="mono">{[...new Set(f.values.map(([t]) => t))].join('、')}</span> : f.max !== null ? `最长 ${f.max} 字` : '—'}</td>
                   </tr>
                 ))}
               </tbody>
