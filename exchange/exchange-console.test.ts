@@ -142,6 +142,7 @@ describe('数据交换 console', () => {
     await page.setInputFiles('form[aria-label="上传数据文件"] input[name=file]', { name: 'nat-result.csv', mimeType: 'text/csv', buffer: Buffer.from(body) });
     await page.click('form[aria-label="上传数据文件"] button[type=submit]');
     await page.waitForSelector('[data-status=done]:has-text("已完成")');
+    expect(await page.textContent('[role=progressbar][aria-valuenow="100"]')).toContain('核查完成 100%');
     expect(await page.textContent('body')).toContain('共 3 行，受理 2 行，拒收 1 行');
     const errRow = await page.textContent('[data-testid=batch-errors] tbody tr');
     expect(errRow).toContain('证件号码');

@@ -100,7 +100,8 @@ function fieldSummary(f: FieldDef): Record<string, string> {
     类型: TYPE_ZH[f.type] ?? f.type,
     必填: f.required ? '是' : '否',
     代码表: f.type === 'enum' ? Object.entries(f.values ?? {}).map(([k, v]) => `${k}=${v}`).join('、') : '—',
-    格式: formatText(f),
+    // an enum's format is its code table (compared above): not a second line in the diff
+    格式: f.type === 'enum' ? '按代码表' : formatText(f),
   };
 }
 
