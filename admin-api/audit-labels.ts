@@ -8,7 +8,7 @@ export const OUTCOME_LABEL: Readonly<Record<string, string>> = {
   partial: '部分成功', tampered: '发现篡改',
   ok: '成功', failed: '失败', denied: '拒绝（无权限）', denied_scope: '拒绝（超出管辖范围）', not_found: '未找到',
   ambiguous: '匹配多人', locked: '账号锁定', pending: '待审批', rejected: '已驳回', error: '出错',
-  queued: '已受理（排队处理）',
+  queued: '已受理（排队处理）', duplicate: '重复（已跳过）',
 };
 
 export const ACTION_LABEL: Readonly<Record<string, string>> = {
@@ -24,7 +24,7 @@ export const ACTION_LABEL: Readonly<Record<string, string>> = {
   'venues.enable': '启用场所', 'venues.qr': '下载场所码', 'venues.poster': '打印场所码海报',
   'audit.verify': '校验审计链', 'audit.read': '查看审计日志', 'audit.export': '导出审计日志', export: '导出表格',
   'exchange.return': '下载批次返还数据', 'exchange.return.download': '下载返还数据', 'exchange.return.push': '推送返还数据（SFTP）', 'exchange.return.ack': '签收返还数据', 'exchange.return.produce': '生成返还数据', 'exchange.return_policy.set': '修改返还脱敏策略', 'exchange.return_recipient.set': '设置返还对象',
-  'exchange.import': '导入数据文件', 'exchange.rejects.export': '导出拒收记录', 'exchange.dataset.add': '发布数据标准新版本', 'exchange.password_rule.set': '设置或轮换数据包密码规则', 'exchange.recipient.set': '设置转发接收方', 'exchange.sftp_source.set': '设置 SFTP 数据来源',
+  'exchange.import': '导入数据文件', 'exchange.rejects.export': '导出拒收记录', 'exchange.dataset.add': '发布数据标准新版本', 'exchange.password_rule.set': '设置或轮换数据包密码规则', 'exchange.recipient.set': '设置转发接收方', 'exchange.sftp_source.set': '设置 SFTP 数据来源', 'exchange.archive.import': '接收加密数据包',
 };
 
 /** Keys of audit `details` in Chinese (the audit page and the export show "键：值"). */
