@@ -1,11 +1,15 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ACTION_LABEL, DETAIL_LABEL, OUTCOME_LABEL } from '../admin-api/audit-labels.js';
 import { rid, startAdmin, type Fixture } from '../admin-api/admin-fixture.common.js';
 import { exchangeCapability, type ExchangeInstance } from './capability.js';
+import { expandPattern } from './password-rules.js';
 import { chinaTime, csv, NAT_HEADER, residentId, upload } from './test-helpers.common.js';
+import { encryptZip } from './zip-archive.js';
 
 /**
  * Issue 10 item 7: the audit log records every import, password-rule
@@ -67,6 +71,18 @@ describe('exchange audit entries in Chinese', () => {
     await get(`/admin/v1/exchange/return-items/${items[0].id}/file.xlsx`, f.tokens.admin);
     expect((await f.call('PUT', '/admin/v1/exchange/return-recipients/cd/policy', { token: f.tokens.admin, body: { fields: { phone: 'hash' } } })).status).toBe(200);
 
+    // an archive taken in, and one that cannot be opened (no password rule): both in the trail
+    const dir = mkdtempSync(join(tmpdir(), 'hc-xaud-'));
+    try {
+      writeFileSync(join(dir, 'a.csv'), csv([NAT_HEADER, `resident,${residentId(8)},张三,,${at},阴性,所`]));
+      await encryptZip([{ name: 'a.csv', path: join(dir, 'a.csv') }], join(dir, 'a.zip'), expandPattern('CDJK{yyyyMMdd}', f.clock.ms));
+      expect((await inst.intake.take(join(dir, 'a.zip'), 'nat-result', '成都市疾控中心', 'a.zip')).status).toBe('done');
+      expect((await inst.intake.take(join(dir, 'a.zip'), 'nat-result', '泸州市疾控中心', 'b.zip')).status).toBe('duplicate');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await inst.jobs.idle();
+
     // what the auditor exports
     const wb = new ExcelJS.Workbook();
     await wb.xlsx.load(await get('/admin/v1/audit/export.xlsx', f.tokens.auditor));
@@ -91,6 +107,12 @@ describe('exchange audit entries in Chinese', () => {
       // every detail key is Chinese (values may be hashes, file names, numbers)
       const keys = r[8]!.split('；').map((kv) => kv.split('：')[0]!);
       for (const k of keys) expect(LATIN.test(k), `${label}: detail key ${k}`).toBe(false);
+    }
+    const archives = rows.filter((x) => x[4] === '接收加密数据包');
+    expect(archives.map((x) => x[7]).sort()).toEqual(['成功', '重复（已跳过）']);
+    for (const a of archives) {
+      expect(a[2]).toBe('system:exchange-intake');
+      for (const kv of a[8]!.split('；')) expect(LATIN.test(kv.split('：')[0]!), kv).toBe(false);
     }
     expect(byAction('导入数据文件')[7]).toBe(OUTCOME_LABEL.queued);
     expect(byAction('导入数据文件')[8]).toContain('报送单位：省核酸检测平台');
