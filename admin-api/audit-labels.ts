@@ -8,6 +8,7 @@ export const OUTCOME_LABEL: Readonly<Record<string, string>> = {
   partial: '部分成功', tampered: '发现篡改',
   ok: '成功', failed: '失败', denied: '拒绝（无权限）', denied_scope: '拒绝（超出管辖范围）', not_found: '未找到',
   ambiguous: '匹配多人', locked: '账号锁定', pending: '待审批', rejected: '已驳回', error: '出错',
+  queued: '已受理（排队处理）', duplicate: '重复（已跳过）',
 };
 
 export const ACTION_LABEL: Readonly<Record<string, string>> = {
@@ -23,6 +24,7 @@ export const ACTION_LABEL: Readonly<Record<string, string>> = {
   'venues.enable': '启用场所', 'venues.qr': '下载场所码', 'venues.poster': '打印场所码海报',
   'audit.verify': '校验审计链', 'audit.read': '查看审计日志', 'audit.export': '导出审计日志', export: '导出表格',
   'exchange.return': '下载批次返还数据', 'exchange.return.download': '下载返还数据', 'exchange.return.push': '推送返还数据（SFTP）', 'exchange.return.ack': '签收返还数据', 'exchange.return.produce': '生成返还数据', 'exchange.return_policy.set': '修改返还脱敏策略', 'exchange.return_recipient.set': '设置返还对象',
+  'exchange.import': '导入数据文件', 'exchange.rejects.export': '导出拒收记录', 'exchange.dataset.add': '发布数据标准新版本', 'exchange.password_rule.set': '设置或轮换数据包密码规则', 'exchange.recipient.set': '设置转发接收方', 'exchange.sftp_source.set': '设置 SFTP 数据来源', 'exchange.archive.import': '接收加密数据包',
 };
 
 /** Keys of audit `details` in Chinese (the audit page and the export show "键：值"). */
@@ -34,6 +36,7 @@ export const DETAIL_LABEL: Readonly<Record<string, string>> = {
   overridden: '人工转码', item: '第几项', method: '方法', route: '接口', filter: '筛选条件', added: '新增', removed: '移除',
   unchanged: '未变', entries: '条数', ok: '通过', firstBadSeq: '首个异常序号', problem: '问题', detail: '说明', outcome: '结果',
   action: '操作', actor: '操作人',
+  dataset: '数据标准', department: '报送单位', format: '文件格式', bytes: '文件大小（字节）', sha256: '文件摘要（哈希值）', rejected: '拒收行数', host: '服务器', port: '端口', datasets: '数据标准', recipient: '返还对象', batch: '批次', policyVersion: '脱敏策略版本', downloadNo: '第几次下载', made: '生成份数', policy: '脱敏策略', sftp: '转发接收方', how: '方式', remoteName: '远端文件名', sftpRecipient: '推送接收方', dueHours: '签收时限（小时）', idType: '证件类型', idNo: '证件号码', phone: '手机号', event: '事项', time: '时间', result: '结果',
 };
 
 const ROLE_ZH: Readonly<Record<string, string>> = {
@@ -43,6 +46,7 @@ const ROLE_ZH: Readonly<Record<string, string>> = {
 const VALUE_LABEL: Readonly<Record<string, string>> = {
   green: '绿码', yellow: '黄码', red: '红码', high: '高风险', medium: '中风险', low: '低风险', normal: '普通场所', entry: '入川卡口',
   true: '是', false: '否',
+  keep: '保留', mask: '掩码', hash: '哈希化', drop: '不返还', csv: 'CSV 文件', xlsx: 'XLSX 文件', sent: '已发送', 'already-there': '对方已有（未重发）',
 };
 
 /** `{color: 'red', count: 3}` → '颜色：红码；数量：3' (nested objects one level deep, then JSON). */

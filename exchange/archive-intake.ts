@@ -165,11 +165,18 @@ export class ArchiveIntake {
     id: string, department: string, dataset: string, fileName: string, sha256: string, size: number,
     status: ArchiveResult['status'], error: { code: string; message: string } | null, batches: string[],
   ): Promise<void> {
-    await this.host.db.query(
-      `INSERT INTO exchange_archives (id, department, dataset, file_name, sha256, size_bytes, status, error_code, error_message, batches)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)`,
-      [id, department, dataset, fileName.slice(0, 200), sha256, size, status, error?.code ?? null, error?.message ?? null, JSON.stringify(batches)],
-    );
+    await this.host.db.transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO exchange_archives (id, department, dataset, file_name, sha256, size_bytes, status, error_code, error_message, batches)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)`,
+        [id, department, dataset, fileName.slice(0, 200), sha256, size, status, error?.code ?? null, error?.message ?? null, JSON.stringify(batches)],
+      );
+      // every import is in the audit trail (issue 10 item 7), those arriving as archives too; the batches follow as exchange_batches rows
+      await this.host.audit.append({
+        actor: 'system:exchange-intake', role: 'system', action: 'exchange.archive.import', target: `archive:${id}`,
+        outcome: status === 'done' ? 'ok' : status, details: { dataset, department, bytes: size, sha256, ...(error === null ? {} : { code: error.code }) },
+      }, tx);
+    });
   }
 }
 

@@ -15,6 +15,7 @@ import { registerReturnRoutes } from './routes-return.js';
 import { registerVerifyRoutes } from './routes-verify.js';
 import { VerifyRules } from './verify-rules.js';
 import { VerifyTasks } from './verify-tasks.js';
+import { registerStandardsRoutes } from './routes-standards.js';
 
 /**
  * Data exchange (数据交换, issue 10) as a back-office capability: data
@@ -64,6 +65,7 @@ export const exchangeCapability = defineCapability<ExchangeConfig>({
         await registerExchangeRoutes(app, ctx, host, cfg, parts);
         registerReturnRoutes(app, ctx, host, { ledger: returns, pusher: returnPusher, jobs });
         registerVerifyRoutes(app, ctx, host, verify);
+        registerStandardsRoutes(app, datasets);
       },
       start: async () => {
         await jobs.start();

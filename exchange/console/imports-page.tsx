@@ -168,6 +168,7 @@ export function ImportsPage({ canWrite }: { canWrite: boolean }) {
             {detail.encoding ? ` · ${ENCODING_LABEL[detail.encoding] ?? detail.encoding}` : ''} · <strong data-status={detail.status}>{STATUS_LABEL[detail.status] ?? detail.status}</strong>
           </p>
           {(detail.status === 'queued' || detail.status === 'running') && <Bar share={detail.progress} label="核查进度" />}
+          {detail.status === 'done' && <Bar share={1} label="核查完成" />}
           <p>共 {detail.rows.total} 行，受理 {detail.rows.accepted} 行，拒收 {detail.rows.rejected} 行{detail.rows.total > 0 ? `（拒收率 ${pct(detail.rows.rejected / detail.rows.total)}）` : ''}。</p>
           {detail.error && <div className="msg msg-error">{detail.error.message}</div>}
           {canWrite && detail.rows.rejected > 0 && (detail.status === 'done' || detail.status === 'failed') && (

@@ -1,13 +1,21 @@
-import { useEffect, useMemo, useState } from 'react';
-import { api } from '../../admin-api/console/src/api.js';
+import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from 'react';
+import { api, loadSession } from '../../admin-api/console/src/api.js';
 import { fmtTime } from '../../admin-api/console/src/format.js';
-import { Empty, ErrorBox, Section } from '../../admin-api/console/src/ui.js';
+import { CONSOLE_GRANTS } from '../../admin-api/console/src/roles.js';
+import { Empty, ErrorBox, OkBox, Section } from '../../admin-api/console/src/ui.js';
+import { DatasetEditor } from './dataset-editor.js';
+import type { DatasetDef, FieldDef } from './dataset-model.js';
 import { codeLabel, exchangeErrorText, FIELD_TYPE_LABEL, pct, TARGET_LABEL } from './labels.js';
+
+// ECharts only when the page draws the chart: its own chunk, outside the entry bundle.
+const ConformanceChart = lazy(() => import('./conformance-chart.js'));
 
 /**
  * 数据标准: the data standards (every version), their fields and code
  * tables, and each dataset's conformance over time — the share of rows
- * rejected per day, as a chart, and by rule.
+ * rejected per day, as a chart, and by rule. Officers with exchange.write
+ * start the next version of a standard from the latest one in the editor
+ * (dataset-editor.tsx).
  */
 interface FieldView { name: string; zh: string; aliases: string[]; type: string; required: boolean; max: number | null; values: [string, string][] }
 interface DatasetView {
@@ -46,18 +54,38 @@ function ShareChart({ days }: { days: Day[] }) {
   );
 }
 
+/** The list view's fields as definitions (code tables back to objects) for the editor's code tables and data elements. */
+function asDefs(views: readonly DatasetView[]): { name: string; fields: FieldDef[] }[] {
+  return views.map((v) => ({
+    name: v.name,
+    fields: v.fields.map((f) => ({
+      name: f.name, zh: f.zh, aliases: f.aliases, type: f.type as FieldDef['type'], required: f.required,
+      ...(f.type === 'enum' ? { values: Object.fromEntries(f.values) } : {}), ...(f.max !== null ? { max: f.max } : {}),
+    })),
+  }));
+}
+
+function canWrite(): boolean {
+  const role = loadSession()?.role;
+  return role !== null && role !== undefined && (CONSOLE_GRANTS[role] ?? []).includes('exchange.write');
+}
+
 export function StandardsPage() {
   const [datasets, setDatasets] = useState<DatasetView[]>([]);
+  const [editing, setEditing] = useState<DatasetDef | null>(null);
+  const [saved, setSaved] = useState<string | null>(null);
   const [selected, setSelected] = useState<string>('nat-result');
   const [version, setVersion] = useState<number | null>(null);
   const [days, setDays] = useState<Day[]>([]);
   const [error, setError] = useState<string | null>(null);
 
-  useEffect(() => {
+  const reload = useCallback(() => {
     api<{ datasets: DatasetView[] }>('GET', '/admin/v1/exchange/datasets').then((r) => setDatasets(r.datasets), (e) => setError(exchangeErrorText(e)));
   }, []);
+  useEffect(reload, [reload]);
   useEffect(() => {
     setVersion(null);
+    setEditing(null);
     api<{ days: Day[] }>('GET', `/admin/v1/exchange/conformance?dataset=${encodeURIComponent(selected)}&days=60`)
       .then((r) => setDays(r.days), (e) => setError(exchangeErrorText(e)));
   }, [selected]);
@@ -71,11 +99,25 @@ export function StandardsPage() {
     return [...m].sort((a, b) => b[1] - a[1]);
   }, [days]);
   const totalRows = days.reduce((s, d) => s + d.rows, 0);
+  const latest = versions[0];
+
+  async function startEditing() {
+    if (latest === undefined) return;
+    setSaved(null);
+    try {
+      const r = await api<{ definition: DatasetDef }>('GET', `/admin/v1/exchange/datasets/${encodeURIComponent(latest.id)}/versions/${latest.version}`);
+      setEditing(r.definition);
+    } catch (e) {
+      setError(exchangeErrorText(e));
+    }
+  }
 
   return (
     <>
       <ErrorBox error={error} />
-      <Section title="数据标准">
+      {saved && <OkBox>{saved}</OkBox>}
+      <Section title="数据标准" actions={canWrite() && editing === null && latest !== undefined
+        ? <button type="button" className="btn" onClick={() => void startEditing()}>编辑并发布新版本</button> : undefined}>
         <div className="form-row">
           {ids.map((id) => {
             const d = datasets.find((x) => x.id === id)!;
@@ -110,7 +152,7 @@ export function StandardsPage() {
                     <td>{f.aliases.join('、') || '—'}</td>
                     <td>{FIELD_TYPE_LABEL[f.type] ?? f.type}</td>
                     <td>{f.required ? '是' : '否'}</td>
-                    <td>{f.values.length > 0 ? [...new Set(f.values.map(([t]) => t))].join('、') : f.max !== null ? `最长 ${f.max} 字` : '—'}</td>
+                    <td>{f.values.length > 0 ? <span className="mono">{[...new Set(f.values.map(([t]) => t))].join('、')}</span> : f.max !== null ? `最长 ${f.max} 字` : '—'}</td>
                   </tr>
                 ))}
               </tbody>
@@ -122,8 +164,27 @@ export function StandardsPage() {
           </>
         )}
       </Section>
+      {editing !== null && (
+        <DatasetEditor
+          base={editing}
+          all={asDefs(datasets.filter((d, i, a) => a.findIndex((x) => x.id === d.id) === i))}
+          onCancel={() => setEditing(null)}
+          onSaved={(d) => {
+            setEditing(null);
+            setSaved(`已发布${d.name}第 ${d.version} 版，新上传的文件按此版本核查`);
+            setVersion(d.version);
+            reload();
+          }}
+        />
+      )}
       <Section title="符合度（近 60 天拒收率）">
         <ShareChart days={days} />
+        {days.length > 0 && (
+          <Suspense fallback={<div className="muted">图表加载中…</div>}>
+            <h4>按核查规则</h4>
+            <ConformanceChart days={days} />
+          </Suspense>
+        )}
         <p className="muted">共 {totalRows} 行，红点为当日拒收率超过 5%。</p>
         {ruleTotals.length > 0 && (
           <table className="table">
