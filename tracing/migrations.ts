@@ -101,7 +101,38 @@ CREATE TABLE tracing_rollup_cursor (
 );
 `;
 
+// Late scans for rolled days (scan-rollup.ts): an edge that was offline
+// uploads scans for a day the rollup already counted. A statement trigger on
+// the master's scans marks such days dirty; the next rollup pass re-rolls
+// them (distinct people cannot be added to, only recounted). Statement-level
+// with a transition table: one check per upload batch, not per row, and the
+// on-time path (scans of today, not yet rolled) writes nothing. Resent scans
+// that ON CONFLICT skips are not in the transition table, so they mark nothing.
+// The upsert (not DO NOTHING) takes the dirty row's lock, so a re-roll that
+// deleted the mark either waited for this upload or is followed by a new mark.
+const V3 = `
+CREATE TABLE tracing_rollup_dirty (
+  day       date PRIMARY KEY,
+  scans     bigint NOT NULL,
+  marked_at timestamptz NOT NULL
+);
+CREATE FUNCTION tracing_mark_late_scans() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO tracing_rollup_dirty (day, scans, marked_at)
+  SELECT ((n.at AT TIME ZONE 'UTC') + interval '8 hours')::date, count(*), now()
+    FROM late_scans n, tracing_rollup_cursor c
+   WHERE c.name = 'scans'
+     AND n.at < ((c.done_through + 1)::timestamp AT TIME ZONE 'UTC') - interval '8 hours'
+   GROUP BY 1
+  ON CONFLICT (day) DO UPDATE SET scans = tracing_rollup_dirty.scans + EXCLUDED.scans, marked_at = EXCLUDED.marked_at;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER tracing_late_scans AFTER INSERT ON scans
+  REFERENCING NEW TABLE AS late_scans FOR EACH STATEMENT EXECUTE FUNCTION tracing_mark_late_scans();
+`;
+
 export const TRACING_MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'tasks-groups', sql: V1 },
   { version: 2, name: 'scan-rollup', sql: V2 },
+  { version: 3, name: 'late-scan-reroll', sql: V3 },
 ]);
