@@ -145,9 +145,31 @@ const V4 = `
 CREATE INDEX IF NOT EXISTS tracing_scans_venue_at_uid_ix ON scans (venue_id, at) INCLUDE (uid);
 `;
 
+// The venue search above TRACING_INDEX_MAX_VENUES (venue-text-table.ts): each
+// venue's name grams (bigrams and pinyin-initials bigrams, made in JavaScript)
+// under a GIN index — core PostgreSQL, so PGlite and a PostgreSQL without
+// pg_trgm have it too — and how many venues hold each gram (the rarest grams
+// are looked up first). venue_updated_at is the venue's updated_at when it
+// was indexed: the sync's cursor.
+const V5 = `
+CREATE TABLE tracing_venue_text (
+  venue_id         text PRIMARY KEY,
+  grams            text[] NOT NULL,
+  norm_len         integer NOT NULL,
+  venue_updated_at timestamptz NOT NULL
+);
+CREATE INDEX tracing_venue_text_grams_ix ON tracing_venue_text USING gin (grams);
+CREATE INDEX tracing_venue_text_updated_ix ON tracing_venue_text (venue_updated_at);
+CREATE TABLE tracing_venue_gram_df (
+  gram text PRIMARY KEY,
+  n    bigint NOT NULL
+);
+`;
+
 export const TRACING_MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'tasks-groups', sql: V1 },
   { version: 2, name: 'scan-rollup', sql: V2 },
   { version: 3, name: 'late-scan-reroll', sql: V3 },
   { version: 4, name: 'scans-covering-venue-index', sql: V4 },
+  { version: 5, name: 'venue-text-table', sql: V5 },
 ]);
