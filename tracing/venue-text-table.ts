@@ -16,11 +16,14 @@ import { nameGrams, normaliseName, queryGrams } from './venue-text.js';
  * characters (LIKE '%太古%' yields no trigram) — and it knows neither
  * traditional characters nor pinyin initials.
  *
- * A search is the in-memory index's first tiers in SQL: the query's grams by
- * frequency, rarest first; only the rarest ones that a name missing at most
- * `slack` of the query's weight must still hold are looked up in the GIN
- * index (a common word like 广场 is not), and the candidates are scored by
- * the weight of the query grams they hold, best first, then the shorter name.
+ * A search is the in-memory index's tiers in SQL (a name missing at most 1.5,
+ * then 3.5, then half of the query's weight): the query's grams by frequency,
+ * rarest first; candidates are the names holding a PAIR of the rarest grams
+ * (any near match must — see `search`), intersected inside the GIN index, or,
+ * for short queries where no such pair set exists, the names holding any of
+ * the rarest grams a near match must hold one of (a common word like 广场 is
+ * not looked up); they are scored by the weight of the query grams they hold,
+ * best first, then the shorter name.
  * Names are verified against `venues` in the same statement (current name,
  * region, kind; a deleted venue never shows).
  *
@@ -36,7 +39,9 @@ const SLACK_MS = 60_000;
 /** a gram in more names than this is never a seed when a rarer one exists (as COMMON in venue-index.ts) */
 const COMMON = 50_000;
 /** at most this many candidates are scored for one tier (a query made only of very common words) */
-const MAX_CANDIDATES = 100_000;
+const MAX_CANDIDATES = 20_000;
+/** pairs are looked for among this many of the rarest grams (15 pairs at most) */
+const MAX_PAIR_GRAMS = 6;
 
 export interface TextHit {
   readonly id: string;
@@ -75,35 +80,38 @@ export class VenueTextTable {
                 ORDER BY updated_at, id LIMIT ${PAGE}`,
           from === null ? [] : from,
         );
-        const rows = r.rows.map((v) => {
+        if (r.rows.length === 0) return { read: 0, changed: 0, last: null };
+        const old = await tx.query<{ venue_id: string; grams: string[]; at: string }>(
+          'SELECT venue_id, grams, venue_updated_at::text AS at FROM tracing_venue_text WHERE venue_id IN (SELECT jsonb_array_elements_text($1::jsonb))',
+          [JSON.stringify(r.rows.map((x) => x.id))],
+        );
+        const before = new Map(old.rows.map((x) => [x.venue_id, x]));
+        // a venue whose updated_at is the one indexed is skipped before any
+        // normalising (the slack re-reads a minute of venues every sync)
+        const rows = r.rows.filter((v) => before.get(v.id)?.at !== v.at).map((v) => {
           const norm = normaliseName(v.name);
           return { id: v.id, grams: nameGrams(norm), len: [...norm].length, at: v.at };
         });
-        if (rows.length === 0) return { read: 0, changed: 0, last: null };
-        const old = await tx.query<{ venue_id: string; grams: string[] }>(
-          'SELECT venue_id, grams FROM tracing_venue_text WHERE venue_id IN (SELECT jsonb_array_elements_text($1::jsonb))',
-          [JSON.stringify(rows.map((x) => x.id))],
-        );
-        const before = new Map(old.rows.map((x) => [x.venue_id, x.grams]));
         const df = new Map<string, number>();
         const changed = rows.filter((x) => {
-          const was = before.get(x.id);
+          const was = before.get(x.id)?.grams;
           if (was !== undefined && sameSet(was, x.grams)) return false;
           for (const g of was ?? []) df.set(g, (df.get(g) ?? 0) - 1);
           for (const g of x.grams) df.set(g, (df.get(g) ?? 0) + 1);
           return true;
         });
-        // every row read is written: its venue_updated_at (the cursor) moves even when its grams did not
-        await tx.query(
-          `INSERT INTO tracing_venue_text (venue_id, grams, norm_len, venue_updated_at)
-           SELECT x.id, ARRAY(SELECT jsonb_array_elements_text(x.grams)), x.len, x.at::timestamptz
-             FROM jsonb_to_recordset($1::jsonb) AS x(id text, grams jsonb, len int, at text)
-           ON CONFLICT (venue_id) DO UPDATE SET grams = EXCLUDED.grams, norm_len = EXCLUDED.norm_len, venue_updated_at = EXCLUDED.venue_updated_at`,
-          [JSON.stringify(rows)],
-        );
+        if (rows.length > 0) {
+          await tx.query(
+            `INSERT INTO tracing_venue_text (venue_id, grams, norm_len, venue_updated_at)
+             SELECT x.id, ARRAY(SELECT jsonb_array_elements_text(x.grams)), x.len, x.at::timestamptz
+               FROM jsonb_to_recordset($1::jsonb) AS x(id text, grams jsonb, len int, at text)
+             ON CONFLICT (venue_id) DO UPDATE SET grams = EXCLUDED.grams, norm_len = EXCLUDED.norm_len, venue_updated_at = EXCLUDED.venue_updated_at`,
+            [JSON.stringify(rows)],
+          );
+        }
         await this.addDf(tx, df);
-        const last = rows[rows.length - 1]!;
-        return { read: rows.length, changed: changed.length, last: [last.at, last.id] as [string, string] };
+        const last = r.rows[r.rows.length - 1]!;
+        return { read: r.rows.length, changed: changed.length, last: [last.at, last.id] as [string, string] };
       });
       n += page.changed;
       if (page.read < PAGE || page.last === null) return n;
@@ -135,33 +143,60 @@ export class VenueTextTable {
     let out: TextHit[] = [];
     // the tiers of venue-index.ts: a name missing at most 1.5, then 3.5, then half of the weight
     for (const min of [q.total - 1.5, q.total - 3.5, q.total * 0.5]) {
-      const m = Math.max(min, q.total * 0.5);
-      // seeds: rarest first, while the grams left could still make up `m` —
-      // a name holding none of the seeds cannot reach it
-      const seeds: string[] = [];
-      let left = q.total;
-      for (const l of lists) {
-        if (left < m - 1e-9) break;
-        if (l.n > 0 && (l.n <= COMMON || seeds.length === 0)) seeds.push(l.g);
-        left -= l.w;
+      const m = Math.max(min, q.total * 0.5) - 1e-9;
+      const held = lists.filter((l) => l.n > 0);
+      // Pairs first: the rarest grams S such that a name holding at most one
+      // of them cannot reach m (total − w(S) + max w(S) < m); then every near
+      // match holds some PAIR of S, and GIN intersects a pair's posting lists
+      // in the index (grams @> '{a,b}'), so only a handful of rows are read.
+      // A union of single grams (below) reads every name holding any of them.
+      let pairs: string[][] | null = null;
+      const set: typeof held = [];
+      let w = 0;
+      let maxW = 0;
+      for (const l of held.slice(0, MAX_PAIR_GRAMS)) {
+        set.push(l);
+        w += l.w;
+        maxW = Math.max(maxW, l.w);
+        if (set.length >= 2 && q.total - w + maxW < m) {
+          pairs = set.flatMap((a, i) => set.slice(i + 1).map((b) => [a.g, b.g]));
+          break;
+        }
       }
-      if (seeds.length > 0) out = await this.score(seeds, q.grams, regionPrefix, m, limit);
-      if (out.length >= enough || m === q.total * 0.5) break;
+      let anyOf: string[][] = pairs ?? [];
+      if (pairs === null) {
+        // seeds: rarest first, while the grams left could still make up `m` —
+        // a name holding none of the seeds cannot reach it
+        let left = q.total;
+        for (const l of lists) {
+          if (left < m) break;
+          if (l.n > 0 && (l.n <= COMMON || anyOf.length === 0)) anyOf.push([l.g]);
+          left -= l.w;
+        }
+      }
+      if (anyOf.length > 0) out = await this.score(anyOf, q.grams, regionPrefix, m, limit);
+      if (out.length >= enough || min <= q.total * 0.5) break;
     }
     return out.map((h) => ({ ...h, score: Math.round(Math.min(1, h.score / q.total) * 1000) / 1000 }));
   }
 
-  private async score(seeds: string[], weights: ReadonlyMap<string, number>, prefix: string, min: number, limit: number): Promise<TextHit[]> {
+  /** Names holding every gram of at least one of `anyOf`, scored, verified, best first. */
+  private async score(anyOf: string[][], weights: ReadonlyMap<string, number>, prefix: string, min: number, limit: number): Promise<TextHit[]> {
+    const params: unknown[] = [[...weights.keys()], [...weights.values()], min, prefix, limit];
+    const holds = anyOf.map((gs) => {
+      params.push(gs);
+      return `grams @> $${params.length}::text[]`;
+    });
     const r = await this.read.query<{ id: string; name: string; region: string; kind: 'normal' | 'entry'; score: number }>(
-      `WITH c AS (SELECT venue_id, grams, norm_len FROM tracing_venue_text WHERE grams && $1::text[] LIMIT ${MAX_CANDIDATES}),
+      `WITH c AS (SELECT venue_id, grams, norm_len FROM tracing_venue_text WHERE ${holds.join(' OR ')} LIMIT ${MAX_CANDIDATES}),
             s AS (SELECT c.venue_id, c.norm_len,
-                         (SELECT sum(q.w) FROM unnest($2::text[], $3::float8[]) AS q(g, w) WHERE q.g = ANY(c.grams)) AS score
+                         (SELECT sum(q.w) FROM unnest($1::text[], $2::float8[]) AS q(g, w) WHERE q.g = ANY(c.grams)) AS score
                     FROM c)
        SELECT v.id, v.name, v.region, v.kind, s.score::float8 AS score
          FROM s JOIN venues v ON v.id = s.venue_id
-        WHERE s.score >= $4 AND v.region LIKE $5 || '%'
-        ORDER BY s.score DESC, s.norm_len, v.id LIMIT $6`,
-      [seeds, [...weights.keys()], [...weights.values()], min - 1e-9, prefix, limit],
+        WHERE s.score >= $3 AND v.region LIKE $4 || '%'
+        ORDER BY s.score DESC, s.norm_len, v.id LIMIT $5`,
+      params,
     );
     return r.rows.map((x) => ({ ...x, score: Number(x.score) }));
   }
