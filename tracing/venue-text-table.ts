@@ -18,8 +18,8 @@ import { nameGrams, normaliseName, queryGrams } from './venue-text.js';
  *
  * A search is the in-memory index's tiers in SQL (a name missing at most 1.5,
  * then 3.5, then half of the query's weight): the query's grams by frequency,
- * rarest first; candidates are the names holding a PAIR of the rarest grams
- * (any near match must — see `search`), intersected inside the GIN index, or,
+ * rarest first; candidates are the names holding all of some k of the
+ * rarest grams (any near match must — see `search`), intersected inside the GIN index, or,
  * for short queries where no such pair set exists, the names holding any of
  * the rarest grams a near match must hold one of (a common word like 广场 is
  * not looked up); they are scored by the weight of the query grams they hold,
@@ -40,8 +40,10 @@ const SLACK_MS = 60_000;
 const COMMON = 50_000;
 /** at most this many candidates are scored for one tier (a query made only of very common words) */
 const MAX_CANDIDATES = 20_000;
-/** pairs are looked for among this many of the rarest grams (15 pairs at most) */
+/** gram subsets are looked for among this many of the rarest grams */
 const MAX_PAIR_GRAMS = 6;
+/** and at most this many subsets are ORed in one statement */
+const MAX_SUBSETS = 20;
 
 export interface TextHit {
   readonly id: string;
@@ -145,22 +147,26 @@ export class VenueTextTable {
     for (const min of [q.total - 1.5, q.total - 3.5, q.total * 0.5]) {
       const m = Math.max(min, q.total * 0.5) - 1e-9;
       const held = lists.filter((l) => l.n > 0);
-      // Pairs first: the rarest grams S such that a name holding at most one
-      // of them cannot reach m (total − w(S) + max w(S) < m); then every near
-      // match holds some PAIR of S, and GIN intersects a pair's posting lists
-      // in the index (grams @> '{a,b}'), so only a handful of rows are read.
+      // Sets of grams first: among the rarest grams S, any near match holds at
+      // least k of them when total − w(S) + (the k − 1 largest weights of S) < m
+      // (holding fewer, it cannot reach m); then every near match holds all
+      // grams of some k-subset of S, and GIN intersects those posting lists
+      // in the index (grams @> '{a,b,c}'), so only a handful of rows are read.
+      // The largest such k (most selective) wins, at most MAX_SUBSETS subsets.
       // A union of single grams (below) reads every name holding any of them.
       let pairs: string[][] | null = null;
-      const set: typeof held = [];
-      let w = 0;
-      let maxW = 0;
-      for (const l of held.slice(0, MAX_PAIR_GRAMS)) {
-        set.push(l);
-        w += l.w;
-        maxW = Math.max(maxW, l.w);
-        if (set.length >= 2 && q.total - w + maxW < m) {
-          pairs = set.flatMap((a, i) => set.slice(i + 1).map((b) => [a.g, b.g]));
-          break;
+      let bestK = 1;
+      for (let size = 2; size <= Math.min(MAX_PAIR_GRAMS, held.length); size++) {
+        const set = held.slice(0, size);
+        const w = set.reduce((x, l) => x + l.w, 0);
+        const desc = set.map((l) => l.w).sort((x, y) => y - x);
+        for (let k = size; k > bestK; k--) {
+          const top = desc.slice(0, k - 1).reduce((x, y) => x + y, 0);
+          if (q.total - w + top < m && choose(size, k) <= MAX_SUBSETS) {
+            bestK = k;
+            pairs = subsets(set.map((l) => l.g), k);
+            break;
+          }
         }
       }
       let anyOf: string[][] = pairs ?? [];
@@ -200,6 +206,20 @@ export class VenueTextTable {
     );
     return r.rows.map((x) => ({ ...x, score: Number(x.score) }));
   }
+}
+
+function choose(n: number, k: number): number {
+  let c = 1;
+  for (let i = 0; i < k; i++) c = (c * (n - i)) / (i + 1);
+  return c;
+}
+
+/** The k-element subsets of xs, in order. */
+function subsets(xs: readonly string[], k: number): string[][] {
+  if (k === 0) return [[]];
+  const out: string[][] = [];
+  for (let i = 0; i + k <= xs.length; i++) for (const rest of subsets(xs.slice(i + 1), k - 1)) out.push([xs[i]!, ...rest]);
+  return out;
 }
 
 function sameSet(a: readonly string[], b: readonly string[]): boolean {
