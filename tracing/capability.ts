@@ -24,7 +24,7 @@ export const tracingCapability = defineCapability<TracingConfig>({
   migrations: TRACING_MIGRATIONS,
   config: (env) => loadTracingConfig(env),
   create(host, cfg) {
-    const index = new VenueIndex(host.readDb ?? host.db, { refreshMs: cfg.indexRefreshMs, maxVenues: cfg.indexMaxVenues });
+    const index = new VenueIndex(host.readDb ?? host.db, { refreshMs: cfg.indexRefreshMs, maxVenues: cfg.indexMaxVenues, writeDb: host.db });
     const tasks = new TaskService(host.db, host.readDb ?? host.db, cfg, () => host.nowMs());
     const groups = new GroupService(host.db, tasks, () => host.nowMs());
     const stats = new StatsService(host.readDb ?? host.db);
@@ -43,7 +43,7 @@ export const tracingCapability = defineCapability<TracingConfig>({
         index.build().then(
           () => host.log(index.mode === 'memory'
             ? `tracing: venue index ready, ${index.size} venues`
-            : `tracing: more venues than TRACING_INDEX_MAX_VENUES: venue search is a substring search in SQL`),
+            : `tracing: more venues than TRACING_INDEX_MAX_VENUES: venue search runs on the gram table in the database`),
           (err: unknown) => host.log(`tracing: venue index failed to build: ${(err as Error).message}`),
         );
         rollup.start();

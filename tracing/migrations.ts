@@ -101,7 +101,75 @@ CREATE TABLE tracing_rollup_cursor (
 );
 `;
 
+// Late scans for rolled days (scan-rollup.ts): an edge that was offline
+// uploads scans for a day the rollup already counted. A statement trigger on
+// the master's scans marks such days dirty; the next rollup pass re-rolls
+// them (distinct people cannot be added to, only recounted). Statement-level
+// with a transition table: one check per upload batch, not per row, and the
+// on-time path (scans of today, not yet rolled) writes nothing. Resent scans
+// that ON CONFLICT skips are not in the transition table, so they mark nothing.
+// The upsert (not DO NOTHING) takes the dirty row's lock, so a re-roll that
+// deleted the mark either waited for this upload or is followed by a new mark.
+const V3 = `
+CREATE TABLE tracing_rollup_dirty (
+  day       date PRIMARY KEY,
+  scans     bigint NOT NULL,
+  marked_at timestamptz NOT NULL
+);
+CREATE FUNCTION tracing_mark_late_scans() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO tracing_rollup_dirty (day, scans, marked_at)
+  SELECT ((n.at AT TIME ZONE 'UTC') + interval '8 hours')::date, count(*), now()
+    FROM late_scans n, tracing_rollup_cursor c
+   WHERE c.name = 'scans'
+     AND n.at < ((c.done_through + 1)::timestamp AT TIME ZONE 'UTC') - interval '8 hours'
+   GROUP BY 1
+  ON CONFLICT (day) DO UPDATE SET scans = tracing_rollup_dirty.scans + EXCLUDED.scans, marked_at = EXCLUDED.marked_at;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER tracing_late_scans AFTER INSERT ON scans
+  REFERENCING NEW TABLE AS late_scans FOR EACH STATEMENT EXECUTE FUNCTION tracing_mark_late_scans();
+`;
+
+// Co-presence (copresence.ts) reads, per venue window, the uid of every scan
+// in the window. Through the master's scans_venue_at_ix (venue_id, at) each
+// matching row is a heap fetch, and a venue's scans of two hours lie on as
+// many pages as there are scans (rows are stored in arrival order): ~300
+// random page reads per busy window, the whole of the cold-cache cost
+// measured at 20M scans (tracing/README "Numbers"). With uid INCLUDEd the
+// window is an index-only scan of a few adjacent index pages (day partitions
+// are insert-only, so autovacuum's insert pass marks them all-visible).
+// Cost: one more index on scans' insert path (~45 bytes a row); the master's
+// (venue_id, at) index is then redundant and could be dropped by the master.
+const V4 = `
+CREATE INDEX IF NOT EXISTS tracing_scans_venue_at_uid_ix ON scans (venue_id, at) INCLUDE (uid);
+`;
+
+// The venue search above TRACING_INDEX_MAX_VENUES (venue-text-table.ts): each
+// venue's name grams (bigrams and pinyin-initials bigrams, made in JavaScript)
+// under a GIN index — core PostgreSQL, so PGlite and a PostgreSQL without
+// pg_trgm have it too — and how many venues hold each gram (the rarest grams
+// are looked up first). venue_updated_at is the venue's updated_at when it
+// was indexed: the sync's cursor.
+const V5 = `
+CREATE TABLE tracing_venue_text (
+  venue_id         text PRIMARY KEY,
+  grams            text[] NOT NULL,
+  norm_len         integer NOT NULL,
+  venue_updated_at timestamptz NOT NULL
+);
+CREATE INDEX tracing_venue_text_grams_ix ON tracing_venue_text USING gin (grams);
+CREATE INDEX tracing_venue_text_updated_ix ON tracing_venue_text (venue_updated_at);
+CREATE TABLE tracing_venue_gram_df (
+  gram text PRIMARY KEY,
+  n    bigint NOT NULL
+);
+`;
+
 export const TRACING_MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'tasks-groups', sql: V1 },
   { version: 2, name: 'scan-rollup', sql: V2 },
+  { version: 3, name: 'late-scan-reroll', sql: V3 },
+  { version: 4, name: 'scans-covering-venue-index', sql: V4 },
+  { version: 5, name: 'venue-text-table', sql: V5 },
 ]);

@@ -67,19 +67,34 @@ describe('daily scan rollup', () => {
     expect((await get(`/admin/v1/tracing/stats/flow?${range}`, f.tokens.city_officer)).body.anomalies.unknownVenueScans).toBe(0);
   });
 
-  it('reads past days from the rollup and today live', async () => {
+  it('re-rolls a rolled day when late scans arrive for it; reads today live', async () => {
     const day = chinaDate(s.t);
     const today = chinaDate(Math.floor(f.clock.ms / 1000));
     const range = `from=${day}&to=${today}`;
-    // a scan uploaded late for a rolled day is not in the rollup until that day is rolled again
+    // a scan uploaded late for a rolled day marks that day dirty (migration 3's trigger) …
+    expect(await rollup.dirtyDays()).toEqual([]);
     await addScan(f, s.persons.cd3!.uid, 'ven-a', s.t + 30);
+    await addScan(f, s.persons.cd6!.uid, 'ven-a', s.t + 40);
+    expect(await rollup.dirtyDays()).toEqual([{ day, scans: 2 }]);
+    // … the same event resent (ON CONFLICT skips it) marks nothing more
+    const again = { id: 'late-1', uid: s.persons.cd6!.uid, venueId: 'ven-b', kind: 'scan' as const, at: s.t + 50, node: 'edge-test', color: 'green' as const };
+    expect((await f.store.insertScans([again])).inserted).toBe(1);
+    expect((await f.store.insertScans([again])).duplicates).toBe(1);
+    expect(await rollup.dirtyDays()).toEqual([{ day, scans: 3 }]);
     expect(venueA((await get(`/admin/v1/tracing/stats/venues?${range}`)).body, day)).toMatchObject({ scans: 5, people: 4 });
+    // … and the next pass re-rolls it (nothing else is due), recounting distinct people
+    expect(await rollup.runOnce()).toEqual([day]);
+    expect(await rollup.dirtyDays()).toEqual([]);
+    expect(venueA((await get(`/admin/v1/tracing/stats/venues?${range}`)).body, day)).toMatchObject({ scans: 7, people: 5 });
+    expect(await rollup.runOnce()).toEqual([]);
+    // rollDay by hand still works (and is what the pass calls)
     await rollup.rollDay(day);
-    expect(venueA((await get(`/admin/v1/tracing/stats/venues?${range}`)).body, day)).toMatchObject({ scans: 6, people: 4 });
+    expect(venueA((await get(`/admin/v1/tracing/stats/venues?${range}`)).body, day)).toMatchObject({ scans: 7, people: 5 });
     // re-rolling an old day never moves the cursor back
     expect(await rollupDoneThrough(f.db)).toBe(rollup.lastRollableDay());
-    // today's scans are counted at once, from the live table
+    // today's scans are counted at once, from the live table, and mark nothing (today is not rolled)
     await addScan(f, s.persons.cd3!.uid, 'ven-b', Math.floor(f.clock.ms / 1000) - 60);
+    expect(await rollup.dirtyDays()).toEqual([]);
     expect((await get(`/admin/v1/tracing/stats/venues?${range}`)).body.scans.find((x: { venueId: string; day: string }) => x.venueId === 'ven-b' && x.day === today))
       .toMatchObject({ scans: 1, people: 1 });
   });

@@ -12,8 +12,10 @@ import { chinaDay } from './stats.js';
  * the aggregate, move the cursor): distinct people cannot be summed from
  * partial counts, and a crash mid-day leaves the cursor before it, so the
  * next pass simply rolls it again. It is rolled `lagHours` after it ended so
- * that edges uploading late (offline for a while) are counted; a scan that
- * arrives later still is in `scans` but not in the rollup (README).
+ * that edges uploading late (offline for a while) are counted in the first
+ * roll. A scan that arrives later still marks its day dirty (the trigger of
+ * migration 3, tracing_rollup_dirty) and the next pass re-rolls that day
+ * before moving the cursor on.
  * The first pass starts `retentionDays` back — older days have no scans.
  */
 export const ROLLUP_NAME = 'scans';
@@ -51,13 +53,17 @@ export class ScanRollup {
     return chinaDay(Math.floor(this.nowMs() / 1000) - this.opts.lagHours * 3600 - DAY);
   }
 
-  /** Rolls the finished days after the cursor, oldest first; returns the days rolled. */
+  /**
+   * Re-rolls the rolled days that late scans marked dirty, then rolls the
+   * finished days after the cursor, oldest first; returns the days rolled
+   * (re-rolled ones first).
+   */
   async runOnce(): Promise<string[]> {
+    const max = this.opts.maxDaysPerPass ?? 40;
+    const rolled = await this.rerollDirty(max);
     const last = this.lastRollableDay();
     const done = await rollupDoneThrough(this.db);
     let day = done === null ? chinaDay(Math.floor(this.nowMs() / 1000) - this.opts.retentionDays * DAY) : addDays(done, 1);
-    const rolled: string[] = [];
-    const max = this.opts.maxDaysPerPass ?? 40;
     while (day <= last && rolled.length < max) {
       await this.rollDay(day);
       rolled.push(day);
@@ -66,11 +72,37 @@ export class ScanRollup {
     return rolled;
   }
 
-  /** (Re-)rolls one China day and moves the cursor to it, all or nothing. */
+  /** Days marked dirty by late scans (oldest first) with the late scans counted so far. */
+  async dirtyDays(): Promise<{ day: string; scans: number }[]> {
+    const r = await this.db.query<{ day: string; scans: string }>('SELECT day::text AS day, scans FROM tracing_rollup_dirty ORDER BY day');
+    return r.rows.map((x) => ({ day: x.day, scans: Number(x.scans) }));
+  }
+
+  /** Re-rolls up to `max` dirty days; a day past retention is only unmarked (its partition is gone or going). */
+  private async rerollDirty(max: number): Promise<string[]> {
+    const oldest = chinaDay(Math.floor(this.nowMs() / 1000) - this.opts.retentionDays * DAY);
+    const out: string[] = [];
+    for (const { day } of (await this.dirtyDays()).slice(0, max)) {
+      if (day < oldest) await this.db.query('DELETE FROM tracing_rollup_dirty WHERE day = $1::date', [day]);
+      else {
+        await this.rollDay(day);
+        out.push(day);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * (Re-)rolls one China day and moves the cursor to it, all or nothing; its
+   * dirty mark goes in the same transaction.
+   */
   async rollDay(day: string): Promise<void> {
     const from = new Date(Date.parse(`${day}T00:00:00+08:00`));
     const to = new Date(from.getTime() + DAY * 1000);
     await this.db.transaction(async (tx) => {
+      // first, so an upload marking the day meanwhile waits on this row (then
+      // its scans are seen below) or marks it again after (next pass)
+      await tx.query('DELETE FROM tracing_rollup_dirty WHERE day = $1::date', [day]);
       await tx.query('DELETE FROM tracing_venue_day WHERE day = $1::date', [day]);
       await tx.query('DELETE FROM tracing_node_day WHERE day = $1::date', [day]);
       // a range on `at` alone: one day partition is read, not the table

@@ -11,7 +11,7 @@ import type { Color } from '../core/code-record.js';
 export const HOUR = 3600;
 
 export interface Seeded {
-  /** unix seconds, the anchor of the scans: two days before the fixture clock */
+  /** unix seconds, the anchor of the scans: 10:00 China time two China days before the fixture clock */
   readonly t: number;
   readonly persons: Record<string, { id: number; uid: Buffer; idNo: string }>;
 }
@@ -39,14 +39,18 @@ export async function addTrip(f: Fixture, personId: number, mode: string, number
 }
 
 /**
- * Venues A, B (Chengdu 510104) and C (Luzhou 510502); at time t:
+ * Venues A, B (Chengdu 510104) and C (Luzhou 510502); at time t (10:00 China time, two days ago):
  *   cd1 scanned A at t, cd2 at t + 80 min (inside a 30-min 后推 of a
  *   [t−1h, t+1h) window), cd3 at t + 2 h (outside), lz1 (a Luzhou resident)
  *   at t, cd4 at B; lz2 at C. cd5 rode train G1234 on the day of t with
  *   lz1; cd6 rode it the next day.
  */
 export async function seedTracing(f: Fixture): Promise<Seeded> {
-  const t = Math.floor(f.clock.ms / 1000) - 2 * 86_400;
+  // 10:00 China time, two China days before the fixture clock: the scans up
+  // to t + 2 h stay on one China day whatever the time of the run (t = now − 2
+  // days put t + 2 h on the next day when the tests ran after 22:00 China time)
+  const now = Math.floor(f.clock.ms / 1000);
+  const t = Math.floor((now + 8 * HOUR) / 86_400) * 86_400 - 8 * HOUR - 2 * 86_400 + 10 * HOUR;
   for (const [id, name, region] of [['ven-a', '春熙路太古里', '510104'], ['ven-b', '宽窄巷子', '510104'], ['ven-c', '泸州万象汇', '510502']] as const) {
     await f.store.upsertVenue({ id, name, region, kind: 'normal', entryTestHours: null });
   }

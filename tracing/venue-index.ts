@@ -1,6 +1,7 @@
 import type { SqlClient } from '../master/sql-client.js';
 import { TracingError } from './errors.js';
 import { nameGrams, normaliseName, queryGrams } from './venue-text.js';
+import { VenueTextTable } from './venue-text-table.js';
 
 /**
  * In-memory fuzzy index over the master's `venues` names (精准找人).
@@ -9,7 +10,10 @@ import { nameGrams, normaliseName, queryGrams } from './venue-text.js';
  * extension (migrations.ts says so), PGlite has none, and a bigram posting
  * list of 1M short names is ~60 MB in this process while answering in a few
  * milliseconds; pinyin initials and traditional→simplified need JavaScript
- * (pinyin-pro, opencc-js) anyway.
+ * (pinyin-pro, opencc-js) anyway. Above `maxVenues`
+ * (TRACING_INDEX_MAX_VENUES, ~0.6 KB of heap a venue) the same grams are
+ * kept in a table under a GIN index instead (venue-text-table.ts), and the
+ * search runs there.
  *
  * Kept current without a full reload: `refresh()` reads venues whose
  * updated_at moved since the last read (an index on updated_at from this
@@ -58,15 +62,18 @@ export class VenueIndex {
   private lastRefresh = 0;
   private refreshing: Promise<void> | null = null;
 
-  /** too many venues for this process: plain substring search in SQL instead (no pinyin, no typo tolerance) */
+  /** too many venues for this process: the same fuzzy search over grams kept in the database (venue-text-table.ts) */
   private fallback = false;
+  private readonly table: VenueTextTable;
 
   constructor(
     private readonly db: SqlClient,
-    private readonly opts: { readonly refreshMs: number; readonly maxVenues?: number } = { refreshMs: 2000 },
-  ) {}
+    private readonly opts: { readonly refreshMs: number; readonly maxVenues?: number; /** the primary, when `db` is a read replica: the fallback's table is written there */ readonly writeDb?: SqlClient } = { refreshMs: 2000 },
+  ) {
+    this.table = new VenueTextTable(db, opts.writeDb ?? db);
+  }
 
-  /** 'memory' = the fuzzy index; 'sql' = over TRACING_INDEX_MAX_VENUES, substring search in the database */
+  /** 'memory' = the in-process index; 'sql' = over TRACING_INDEX_MAX_VENUES, the gram table in the database */
   get mode(): 'memory' | 'sql' {
     return this.fallback ? 'sql' : 'memory';
   }
@@ -91,6 +98,10 @@ export class VenueIndex {
     // ~0.6 KB of heap per venue: past the limit the process would not hold it
     if (t.rows[0]!.n > (this.opts.maxVenues ?? Infinity)) {
       this.fallback = true;
+      // the first sync of 5M venues takes a while; the table persists, so
+      // later starts only catch up from its cursor
+      await this.table.sync();
+      this.lastRefresh = Date.now();
       return;
     }
     let last = '';
@@ -109,13 +120,17 @@ export class VenueIndex {
   /** Re-reads venues changed since the last read. */
   async refresh(): Promise<number> {
     await this.build();
-    if (this.fallback) return 0;
     if (this.refreshing !== null) {
       await this.refreshing;
       return 0;
     }
     let n = 0;
     const run = async (): Promise<void> => {
+      if (this.fallback) {
+        n = await this.table.sync();
+        this.lastRefresh = Date.now();
+        return;
+      }
       const t = await this.db.query<{ t: Date }>('SELECT now() AS t');
       const next = new Date(t.rows[0]!.t.getTime() - CURSOR_SLACK_MS);
       const r = await this.db.query<{ id: string; name: string; region: string }>(
@@ -175,8 +190,8 @@ export class VenueIndex {
     if (norm === '') throw new TracingError('TRC_ERR_QUERY_EMPTY', undefined, 'q');
     await this.build();
     const limit = o.limit ?? 20;
-    if (this.fallback) return this.searchSql(text, norm, o.regionPrefix ?? '', limit);
     if (Date.now() - this.lastRefresh >= this.opts.refreshMs) await this.refresh();
+    if (this.fallback) return this.searchTable(text, norm, o.regionPrefix ?? '', limit);
     const ranked = this.rank(norm, o.regionPrefix ?? '', limit + 5);
     if (ranked.length === 0) return [];
     const r = await this.db.query<{ id: string; name: string; region: string; kind: 'normal' | 'entry' }>(
@@ -198,8 +213,17 @@ export class VenueIndex {
     return out;
   }
 
-  /** The fallback: the text as typed or normalised, as a substring of the name (ILIKE, a scan of the table). */
-  private async searchSql(text: string, norm: string, prefix: string, limit: number): Promise<VenueHit[]> {
+  /**
+   * The fallback: grams in the database (venue-text-table.ts); a one-character
+   * text has no bigram, so it is a substring of the name (ILIKE, a scan).
+   */
+  private async searchTable(text: string, norm: string, prefix: string, limit: number): Promise<VenueHit[]> {
+    if ([...norm].length === 1) return this.searchSubstring(text, norm, prefix, limit);
+    const hits = await this.table.search(norm, prefix, limit);
+    return hits;
+  }
+
+  private async searchSubstring(text: string, norm: string, prefix: string, limit: number): Promise<VenueHit[]> {
     const esc = (x: string): string => '%' + x.replace(/[\\%_]/g, (ch) => '\\' + ch) + '%';
     const r = await this.db.query<{ id: string; name: string; region: string; kind: 'normal' | 'entry' }>(
       `SELECT id, name, region, kind FROM venues

@@ -3,7 +3,8 @@ import { startAdmin, type Fixture } from '../../admin-api/admin-fixture.common.j
 import type { SqlClient } from '../../master/sql-client.js';
 import { tracingCapability } from '../../tracing/capability.js';
 import { rollupDoneThrough, ScanRollup } from '../../tracing/scan-rollup.js';
-import { chinaDate, HOUR, seedTracing, type Seeded } from '../../tracing/seed.common.js';
+import { addScan, chinaDate, HOUR, seedTracing, type Seeded } from '../../tracing/seed.common.js';
+import { VenueIndex } from '../../tracing/venue-index.js';
 import { useThrowAwaySchema } from './pg-env.js';
 
 // Tracing (issue 11) on a real PostgreSQL: the SQL of co-presence (per-window
@@ -86,5 +87,21 @@ describe('tracing on PostgreSQL', () => {
     const rolled = (await f.call('GET', `/admin/v1/tracing/stats/venues?${range}`, { token: f.tokens.operator })).body;
     expect(rolled.scans).toEqual(live.scans);
     expect(rolled.scans.find((x: { venueId: string }) => x.venueId === 'ven-a')).toMatchObject({ scans: 5, people: 4 });
+    // a late upload for the rolled day: migration 3's statement trigger (a
+    // transition table on the partitioned scans) marks it, the next pass re-rolls it
+    await addScan(f, s.persons.cd6!.uid, 'ven-a', s.t + 40);
+    expect(await rollup.dirtyDays()).toEqual([{ day: chinaDate(s.t), scans: 1 }]);
+    expect(await rollup.runOnce()).toEqual([chinaDate(s.t)]);
+    const again = (await f.call('GET', `/admin/v1/tracing/stats/venues?${range}`, { token: f.tokens.operator })).body;
+    expect(again.scans.find((x: { venueId: string }) => x.venueId === 'ven-a')).toMatchObject({ scans: 6, people: 5 });
+  });
+
+  it('searches venues on the gram table in the database when there are more than TRACING_INDEX_MAX_VENUES', async () => {
+    const idx = new VenueIndex(f.db, { refreshMs: 0, maxVenues: 1 });
+    expect((await idx.search('春熙路太古理')).map((v) => v.id)).toEqual(['ven-a']); // misspelt
+    expect(idx.mode).toBe('sql');
+    expect((await idx.search('kzxz')).map((v) => v.id)).toEqual(['ven-b']); // 宽窄巷子 by pinyin initials
+    expect((await idx.search('瀘州萬象匯', { regionPrefix: '5105' })).map((v) => v.id)).toEqual(['ven-c']); // traditional
+    expect(await idx.search('瀘州萬象匯', { regionPrefix: '5101' })).toEqual([]);
   });
 });

@@ -22,6 +22,6 @@ export const TRACING_PAGES: readonly PageDef[] = [
   { id: 'tracing-dashboard', title: '统计看板', group: GROUP_TRACING, perm: 'stats.read', render: () => <Lazy><DashboardPage /></Lazy> },
   { id: 'tracing-tasks', title: '精准找人', group: GROUP_TRACING, perm: 'tracing.read', render: (p) => <Lazy><TasksPage canWrite={p.can('tracing.write')} /></Lazy> },
   { id: 'tracing-groups', title: '风险人群', group: GROUP_TRACING, perm: 'tracing.read', render: (p) => <Lazy><GroupsPage canChange={p.can('codes.write')} /></Lazy> },
-  { id: 'tracing-big-screen', title: '数据大屏', group: GROUP_TRACING, perm: 'stats.read', render: () => <Lazy><BigScreenPage /></Lazy> },
+  { id: 'tracing-big-screen', title: '数据大屏（投屏）', group: GROUP_TRACING, perm: 'stats.read', render: () => <Lazy><BigScreenPage /></Lazy> },
   { id: 'tracing-person', title: '个人溯源', group: GROUP_TRACING, perm: 'tracing.read', render: () => <Lazy><PersonPage /></Lazy> },
 ];
