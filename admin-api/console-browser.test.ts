@@ -246,3 +246,72 @@ describe('console screens for what the API does', () => {
     await ctx.close();
   });
 });
+
+describe('citizen card: 核酸 and 疫苗 (issue 15 item 8)', () => {
+  /** a department file through the real import (exchange capability), waited until applied */
+  async function importCsv(token: string, dataset: string, text: string): Promise<void> {
+    const form = new FormData();
+    form.append('dataset', dataset);
+    form.append('department', '浏览器测试');
+    form.append('file', new Blob([Buffer.from(text)]), `${dataset}.csv`);
+    const r = await fetch(`${s.adminOrigin}/admin/v1/imports`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
+    expect(r.status).toBe(202);
+    const id = ((await r.json()) as { id: string }).id;
+    await expect.poll(async () => (await adminCall(token, 'GET', `/admin/v1/imports/${id}`)).body.status, { timeout: 60_000, interval: 300 }).toBe('done');
+  }
+  const china = (ms: number): string => new Date(ms + 8 * 3600_000).toISOString().slice(0, 19).replace('T', ' ');
+
+  it('shows the latest nucleic-acid result and the doses after login, keeps them offline, shows nothing when unknown', async () => {
+    const { demoName, demoResidentId } = await import('../demo-data.js');
+    const admin = await apiLogin(s.creds.username, s.creds.password);
+    const id = demoResidentId(30);
+    const name = demoName(30);
+    const sampled = Math.floor((Date.now() - 20 * 3600_000) / 60_000) * 60_000;
+    await importCsv(admin, 'nat-result', `idType,idNo,name,phone,sampledAt,result,lab\r\nresident,${id},${name},,${china(sampled - 48 * 3600_000)},阴性,成都检测所\r\nresident,${id},${name},,${china(sampled)},阴性,成都检测所\r\n`);
+    const doses = ['第一剂', '第二剂', '加强针'].map((d, i) => `居民身份证,${id},${name},,${china(Date.now() - (300 - 100 * i) * 86_400_000)},${d},新冠病毒灭活疫苗,锦江区社区卫生服务中心`);
+    await importCsv(admin, 'vaccination', ['证件类型,证件号码,姓名,手机号,接种时间,剂次,疫苗名称,接种单位', ...doses].join('\r\n') + '\r\n');
+    const c = new Date(sampled + 8 * 3600_000);
+    const want = `核酸检测：阴性 · ${c.getUTCMonth() + 1}月${c.getUTCDate()}日 ${String(c.getUTCHours()).padStart(2, '0')}:${String(c.getUTCMinutes()).padStart(2, '0')} 采样`;
+
+    const ctx = await s.browser.newContext({ viewport: { width: 390, height: 844 } });
+    const page = await s.newPage(ctx);
+    await page.goto(`${s.edgeOrigin}/app/`);
+    await page.waitForSelector('#login:not([hidden])');
+    await page.fill('#login input[name=idNo]', id);
+    await page.fill('#login input[name=name]', name);
+    await page.click('#login button[type=submit]');
+    await page.waitForSelector('body[data-state=live]', { timeout: 30_000 });
+    await page.waitForSelector('#nat:not([hidden])');
+    expect(await page.textContent('#nat')).toBe(want);
+    expect(await page.textContent('#vax')).toBe('疫苗接种：已完成 3 剂');
+    await shot(page, 'citizen-card-nat-vaccination');
+
+    // offline: the page from the service worker, the card and both lines from the kept copies
+    await page.evaluate(async () => {
+      const sw = (globalThis as unknown as { navigator: { serviceWorker: { ready: Promise<unknown>; controller: unknown; addEventListener(t: string, f: () => void, o: object): void } } }).navigator.serviceWorker;
+      await sw.ready;
+      if (!sw.controller) await new Promise<void>((ok) => sw.addEventListener('controllerchange', ok, { once: true }));
+    });
+    await ctx.setOffline(true);
+    await page.reload();
+    await page.waitForSelector('body[data-state=offline]', { timeout: 30_000 });
+    expect(await page.textContent('#nat')).toBe(want);
+    expect(await page.textContent('#vax')).toBe('疫苗接种：已完成 3 剂');
+    await ctx.setOffline(false);
+
+    // another person with nothing on record: neither line, and not the previous person's
+    await page.click('#logout-btn');
+    await page.waitForSelector('#login:not([hidden])');
+    await page.fill('#login input[name=idNo]', demoResidentId(31));
+    await page.fill('#login input[name=name]', demoName(31));
+    const asked = page.waitForResponse((r) => r.url().endsWith('/citizen/v1/health-status') && r.request().method() === 'GET');
+    await page.click('#login button[type=submit]');
+    await page.waitForSelector('body[data-state=live]', { timeout: 30_000 });
+    expect((await asked).status()).toBe(200);
+    expect(await page.isHidden('#nat')).toBe(true);
+    expect(await page.isHidden('#vax')).toBe(true);
+    expect(await page.textContent('#card')).not.toContain('核酸检测：');
+    expect(page.problems.filter((p) => !/ERR_INTERNET_DISCONNECTED|Failed to load resource/.test(p))).toEqual([]);
+    await ctx.close();
+  });
+});
