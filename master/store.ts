@@ -474,16 +474,18 @@ export class MasterStore {
   async upsertVenue(venue: Venue): Promise<ChangeResult> {
     const v = checkVenueInput(venue);
     return this.inTx(async (tx) => {
-      const r = await tx.query(
+      const r = await tx.query<{ disabled: boolean }>(
         `INSERT INTO venues (id, name, region, kind, entry_test_hours) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, region = EXCLUDED.region, kind = EXCLUDED.kind,
            entry_test_hours = EXCLUDED.entry_test_hours, updated_at = now()
          WHERE (venues.name, venues.region, venues.kind, venues.entry_test_hours)
                IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.region, EXCLUDED.kind, EXCLUDED.entry_test_hours)
-         RETURNING id`,
+         RETURNING disabled_at IS NOT NULL AS disabled`,
         [v.id, v.name, v.region, v.kind, v.entryTestHours],
       );
       if (r.rows.length === 0) return { changed: false, seq: null };
+      // a disabled venue is not on the edges: an edit waits for 恢复启用 (enableVenue publishes it)
+      if (r.rows[0]!.disabled) return { changed: true, seq: null };
       return { changed: true, seq: await this.appendOutbox(tx, { type: 'venue', id: v.id, venue: v }) };
     });
   }
@@ -495,6 +497,43 @@ export class MasterStore {
       if (r.rows.length === 0) return { changed: false, seq: null };
       return { changed: true, seq: await this.appendOutbox(tx, { type: 'venue', id, venue: null }) };
     });
+  }
+
+  /**
+   * 停用 (issue 15 item 4): the row stays with `disabled_at`, the edges get a
+   * delete delta (a scan of it is refused there as an unknown place code).
+   * Disabling a disabled or missing venue changes nothing.
+   */
+  async disableVenue(id: string): Promise<ChangeResult> {
+    checkText('id', id);
+    return this.inTx(async (tx) => {
+      const r = await tx.query('UPDATE venues SET disabled_at = now(), updated_at = now() WHERE id = $1 AND disabled_at IS NULL RETURNING id', [id]);
+      if (r.rows.length === 0) return { changed: false, seq: null };
+      return { changed: true, seq: await this.appendOutbox(tx, { type: 'venue', id, venue: null }) };
+    });
+  }
+
+  /** 恢复启用: the same place code back on the edges, as it is now (with any edit made while disabled). */
+  async enableVenue(id: string): Promise<ChangeResult> {
+    checkText('id', id);
+    return this.inTx(async (tx) => {
+      const r = await tx.query<{ id: string; name: string; region: string; kind: Venue['kind']; entry_test_hours: number | null }>(
+        `UPDATE venues SET disabled_at = NULL, updated_at = now() WHERE id = $1 AND disabled_at IS NOT NULL
+         RETURNING id, name, region, kind, entry_test_hours`,
+        [id],
+      );
+      if (r.rows.length === 0) return { changed: false, seq: null };
+      const x = r.rows[0]!;
+      const venue: Venue = { id: x.id, name: x.name, region: x.region, kind: x.kind, entryTestHours: x.entry_test_hours };
+      return { changed: true, seq: await this.appendOutbox(tx, { type: 'venue', id, venue }) };
+    });
+  }
+
+  /** When the venue was disabled (unix s), null while in service or when there is no such venue. */
+  async venueDisabledAt(id: string): Promise<number | null> {
+    const r = await this.db.query<{ at: Date | null }>('SELECT disabled_at AS at FROM venues WHERE id = $1', [id]);
+    const at = r.rows[0]?.at ?? null;
+    return at === null ? null : Math.floor(new Date(at).getTime() / 1000);
   }
 
   async getVenue(id: string): Promise<Venue | null> {
