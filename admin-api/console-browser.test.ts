@@ -315,3 +315,45 @@ describe('citizen card: 核酸 and 疫苗 (issue 15 item 8)', () => {
     await ctx.close();
   });
 });
+
+describe('venue 停用 and 恢复启用 (issue 15 item 4)', () => {
+  it('disables from the list: flagged, no place code offered, scans refused at the edge in Chinese; enabled again, scans work', async () => {
+    const admin = await apiLogin(s.creds.username, s.creds.password);
+    const list = await adminCall(admin, 'GET', '/admin/v1/venues?limit=5');
+    const venue = (list.body.venues as { id: string; name: string; disabledAt: number | null }[]).find((v) => v.disabledAt === null)!;
+    const { demoName, demoResidentId } = await import('../demo-data.js');
+    const login = await fetch(`${s.adminOrigin}/v1/session`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ idType: 'resident', idNo: demoResidentId(32), name: demoName(32) }),
+    });
+    const session = ((await login.json()) as { token: string }).token;
+    const scan = async (): Promise<{ status: number; body: Record<string, unknown> }> => {
+      const r = await fetch(`${s.edgeOrigin}/v1/scan`, { method: 'POST', headers: { authorization: `Bearer ${session}`, 'content-type': 'application/json' }, body: JSON.stringify({ venue: venue.id }) });
+      return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+    };
+    await expect.poll(async () => (await scan()).status, { timeout: 60_000, interval: 300 }).toBe(200); // registered person on the edge
+
+    const ctx = await s.browser.newContext({ viewport: { width: 1366, height: 900 } });
+    const page = await s.newPage(ctx);
+    await consoleLogin(page, s.creds.username, s.creds.password);
+    await page.click('a[data-page=venues]');
+    await page.fill('input[name=q]', venue.name);
+    const row = page.locator(`[data-testid=venue-results] tr[data-venue="${venue.id}"]`);
+    await row.locator('button:has-text("停用")').click();
+    await page.click('[data-testid=confirm]');
+    await row.locator('[data-testid=venue-disabled]').waitFor();
+    expect(await row.textContent()).toContain('已停用');
+    expect(await row.locator('button:has-text("海报")').count()).toBe(0);
+    expect(await row.locator('button:has-text("PNG")').count()).toBe(0);
+    await shot(page, 'console-venue-disabled');
+
+    await expect.poll(async () => (await scan()).status, { timeout: 60_000, interval: 300 }).toBe(404);
+    expect((await scan()).body).toMatchObject({ error: 'EDGE_ERR_VENUE_UNKNOWN', zh: expect.stringContaining('场所码无效') });
+
+    await row.locator('[data-testid=venue-enable]').click();
+    await row.locator('[data-testid=venue-disabled]').waitFor({ state: 'detached' });
+    await row.locator('button:has-text("海报")').waitFor();
+    await expect.poll(async () => (await scan()).status, { timeout: 60_000, interval: 300 }).toBe(200);
+    expect(page.problems).toEqual([]);
+    await ctx.close();
+  });
+});
