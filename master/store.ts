@@ -210,6 +210,46 @@ export class MasterStore {
     return keepName ? this.inTx(run) : run(this.db);
   }
 
+  /**
+   * An official's rename (issue 15 item 7: a legal name change, from
+   * documents; a citizen login never renames). The encrypted name and the
+   * masked one change in one transaction with, when the person has a code
+   * and the masked name differs, a `code` delta carrying the same code with
+   * the new masked name — that is how a name reaches every edge (DESIGN §6;
+   * the edge record format is unchanged). No code_history row: the code did
+   * not change. The same name (after NFKC and trimming) changes nothing.
+   */
+  async renamePerson(personId: number, name: string): Promise<{ changed: boolean; seq: number | null; oldMasked: string; nameMasked: string }> {
+    const clean = checkText('name', typeof name === 'string' ? name.normalize('NFKC').trim() : name, 64);
+    const nameMasked = maskName(clean);
+    return this.inTx(async (tx) => {
+      const cur = await tx.query<{
+        uid: Buffer; name_enc: Buffer | null; name_masked: string; color: Color | null; reason: string | null;
+        since: Date | null; until: Date | null; notices: Notice[] | null;
+      }>(
+        `SELECT p.uid, p.name_enc, p.name_masked, c.color, c.reason, c.since, c.until, c.notices
+           FROM persons p LEFT JOIN codes c ON c.person_id = p.id WHERE p.id = $1 FOR UPDATE OF p`,
+        [personId],
+      );
+      if (cur.rows.length === 0) throw new MasterError('MASTER_ERR_PERSON_NOT_FOUND', `person ${personId}`);
+      const old = cur.rows[0]!;
+      const c = this.s.crypto;
+      if (old.name_enc !== null && c.decrypt('name', old.uid, old.name_enc) === clean) {
+        return { changed: false, seq: null, oldMasked: old.name_masked, nameMasked };
+      }
+      await tx.query('UPDATE persons SET name_enc = $2, name_masked = $3, updated_at = now() WHERE id = $1', [
+        personId, c.encrypt('name', old.uid, clean), nameMasked,
+      ]);
+      if (old.color === null || old.name_masked === nameMasked) return { changed: true, seq: null, oldMasked: old.name_masked, nameMasked };
+      const record: Omit<CodeRecord, 'seq'> = {
+        color: old.color, reason: old.reason!, since: toSeconds(old.since!), until: toSecondsOrNull(old.until), name: nameMasked, notices: old.notices!,
+      };
+      const seq = await this.appendOutbox(tx, { type: 'code', uid: old.uid, record });
+      await tx.query('UPDATE codes SET seq = $2, updated_at = now() WHERE person_id = $1', [personId, seq]);
+      return { changed: true, seq, oldMasked: old.name_masked, nameMasked };
+    });
+  }
+
   async getPerson(personId: number): Promise<PersonRow | null> {
     const r = await this.db.query<PersonDbRow>(`SELECT ${PERSON_COLUMNS} FROM persons WHERE id = $1`, [personId]);
     return r.rows.length === 0 ? null : toPerson(r.rows[0]!);
