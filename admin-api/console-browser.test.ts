@@ -357,3 +357,46 @@ describe('venue 停用 and 恢复启用 (issue 15 item 4)', () => {
     await ctx.close();
   });
 });
+
+describe('导出 Excel from every console table (issue 15)', () => {
+  it('downloads each table from its screen and reads it back: the Chinese headers of export-columns.ts, the rows on screen', async () => {
+    const ExcelJS = (await import('exceljs')).default;
+    const { EXPORT_TABLES } = await import('./console/src/export-columns.js');
+    const { demoResidentId } = await import('../demo-data.js');
+    const ctx = await s.browser.newContext({ viewport: { width: 1366, height: 900 }, acceptDownloads: true });
+    const page = await s.newPage(ctx);
+    await consoleLogin(page, s.creds.username, s.creds.password);
+    await page.waitForSelector('[data-testid=color-counts]');
+    const screens: { page: string; table: keyof typeof EXPORT_TABLES; ready: () => Promise<void> }[] = [
+      { page: 'users', table: 'users', ready: async () => void (await page.waitForSelector('[data-testid=users] tr[data-user]')) },
+      { page: 'rules', table: 'rules', ready: async () => void (await page.waitForSelector('[data-testid=export-xlsx]')) },
+      { page: 'risk', table: 'risk', ready: async () => void (await page.waitForSelector('[data-testid=export-xlsx]')) },
+      {
+        page: 'codes', table: 'history',
+        ready: async () => {
+          await page.fill('input[name=idNo]', demoResidentId(1));
+          await page.click('form[aria-label="赋码查询"] button[type=submit]');
+          await page.waitForSelector('[data-testid=export-xlsx]');
+        },
+      },
+      { page: 'venues', table: 'venues', ready: async () => void (await page.waitForSelector('[data-testid=venue-results] tr[data-venue]')) },
+    ];
+    for (const sc of screens) {
+      await page.click(`a[data-page=${sc.page}]`);
+      await sc.ready();
+      const button = page.locator('[data-testid=export-xlsx]');
+      expect(await button.count()).toBe(1);
+      const [download] = await Promise.all([page.waitForEvent('download'), button.click()]);
+      expect(download.suggestedFilename()).toMatch(new RegExp(`^${EXPORT_TABLES[sc.table].title}-\\d{4}-\\d{2}-\\d{2}\\.xlsx$`));
+      const wb = new ExcelJS.Workbook();
+      await wb.xlsx.readFile((await download.path())!);
+      const ws = wb.worksheets[0]!;
+      expect(ws.name).toBe(EXPORT_TABLES[sc.table].title);
+      const header = EXPORT_TABLES[sc.table].columns.map((_, i) => ws.getRow(1).getCell(i + 1).value);
+      expect(header, sc.page).toEqual([...EXPORT_TABLES[sc.table].columns]);
+      expect(ws.rowCount, sc.page).toBeGreaterThan(1);
+    }
+    expect(page.problems).toEqual([]);
+    await ctx.close();
+  });
+});

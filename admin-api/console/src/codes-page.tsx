@@ -14,6 +14,7 @@ import {
   type Color,
 } from './format.js';
 import { ExportButton } from './export.js';
+import { EXPORT_TABLES } from './export-columns.js';
 import { regionText, useRegions } from './regions.js';
 import { ColorBadge, ConfirmDialog, Empty, ErrorBox, OkBox, Section } from './ui.js';
 
@@ -397,8 +398,7 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
           title="赋码历史"
           actions={
             <ExportButton
-              title="赋码历史"
-              columns={['时间', '原颜色', '新颜色', '原因', '有效至', '操作人', '规则版本']}
+              {...EXPORT_TABLES.history}
               rows={() => answer.history.map((h) => [fmtTime(h.at), h.prevColor ? COLOR_LABEL[h.prevColor] ?? h.prevColor : '新赋码', COLOR_LABEL[h.color] ?? h.color, reasonText(h.reason), h.until === null ? '长期' : fmtTime(h.until), h.actor, h.ruleVersion ?? ''])}
             />
           }

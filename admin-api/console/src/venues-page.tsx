@@ -2,6 +2,7 @@ import { Fragment, useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, apiBlob } from './api.js';
 import { errorText, fmtTime, triggerDownload, VENUE_KIND_LABEL } from './format.js';
 import { ExportButton } from './export.js';
+import { EXPORT_TABLES } from './export-columns.js';
 import { RegionName, RegionPicker, regionText, useRegions } from './regions.js';
 import { ConfirmDialog, Empty, ErrorBox, OkBox, Section } from './ui.js';
 
@@ -441,7 +442,7 @@ export function VenuesPage({ canWrite }: { canWrite: boolean }) {
 
       <Section
         title="场所查询"
-        actions={<ExportButton title="场所列表" columns={['名称', '编号', '地区', '区划代码', '类型', '检测时限（小时）', '场所码', '状态']} rows={exportRows} />}
+        actions={<ExportButton {...EXPORT_TABLES.venues} rows={exportRows} />}
       >
         <div className="filters">
           <label className="grow">
