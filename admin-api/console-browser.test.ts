@@ -1,5 +1,6 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { shot as keepShot } from '../test/browser-fixture.js';
 import { startBrowserStack, type BrowserStack } from './browser-stack.common.js';
 
 /**
@@ -14,8 +15,7 @@ vi.setConfig({ testTimeout: 180_000 });
 
 /** HC_C15_SHOTS=<dir>: keep screenshots of the screens the flows pass through (for a person to look at). */
 async function shot(page: Page, name: string): Promise<void> {
-  const dir = process.env.HC_C15_SHOTS;
-  if (dir) await page.screenshot({ path: `${dir}/${name}.png`, fullPage: true });
+  await keepShot(page, name, process.env.HC_C15_SHOTS);
 }
 
 beforeAll(async () => {
