@@ -205,7 +205,9 @@ describe('console screens for what the API does', () => {
     await page.fill('input[name=q]', '浏览器导入');
     await page.waitForSelector('[data-testid=venue-total] >> text=共 60 个场所');
     await page.locator('[data-testid=venue-results] tr[data-venue] button:has-text("预览")').first().click();
-    await page.waitForSelector('[data-testid=qr-img]');
+    await page.waitForSelector('[data-testid=qr-img], [data-testid=qr-row] [role=alert]');
+    // a refusal shows in the preview row: say which, rather than a bare timeout
+    expect(await page.locator('[data-testid=qr-row] [role=alert]').count(), (await page.textContent('[data-testid=qr-row]')) ?? '').toBe(0);
     await shot(page, 'console-venues-preview');
     await page.click('[data-testid=next-page]');
     await page.waitForSelector('[data-testid=venue-total] >> text=第 2 / 2 页');
@@ -398,5 +400,44 @@ describe('导出 Excel from every console table (issue 15)', () => {
     }
     expect(page.problems).toEqual([]);
     await ctx.close();
+  });
+});
+
+describe('登记改名 by an official (issue 15 item 7)', () => {
+  it('renames from the code page; the edge shows the new masked name; a login with the old name is refused', async () => {
+    const { demoName, demoResidentId } = await import('../demo-data.js');
+    const { maskName } = await import('../core/identity.js');
+    const id = demoResidentId(33);
+    const session = async (name: string): Promise<{ status: number; token?: string }> => {
+      const r = await fetch(`${s.adminOrigin}/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ idType: 'resident', idNo: id, name }) });
+      return { status: r.status, ...((await r.json()) as { token?: string }) };
+    };
+    const first = await session(demoName(33));
+    expect(first.status).toBe(200);
+    const NEW = '司马新名';
+
+    const ctx = await s.browser.newContext({ viewport: { width: 1366, height: 900 } });
+    const page = await s.newPage(ctx);
+    await consoleLogin(page, s.creds.username, s.creds.password);
+    await page.click('a[data-page=codes]');
+    await page.fill('input[name=idNo]', id);
+    await page.click('form[aria-label="赋码查询"] button[type=submit]');
+    await page.waitForSelector('form[aria-label="登记改名"]');
+    await page.fill('input[name=new-name]', NEW);
+    await page.fill('input[name=rename-basis]', '户籍变更证明 2026-123');
+    await page.click('form[aria-label="登记改名"] button[type=submit]');
+    await page.waitForSelector(`text=已登记改名，显示姓名为 ${maskName(NEW)}`);
+    await page.waitForSelector(`[data-testid=person]:has-text("${maskName(NEW)}")`);
+    await shot(page, 'console-rename');
+    expect(page.problems).toEqual([]);
+    await ctx.close();
+
+    // the edge: the new masked name arrives with the code delta
+    await expect.poll(async () => {
+      const r = await fetch(`${s.edgeOrigin}/v1/code`, { headers: { authorization: `Bearer ${first.token}` } });
+      return r.status === 200 ? ((await r.json()) as { name: string }).name : r.status;
+    }, { timeout: 60_000, interval: 300 }).toBe(maskName(NEW));
+    expect((await session(demoName(33))).status).toBe(401);
+    expect((await session(NEW)).status).toBe(200);
   });
 });

@@ -15,6 +15,7 @@ import {
 } from './format.js';
 import { ExportButton } from './export.js';
 import { EXPORT_TABLES } from './export-columns.js';
+import { RenameForm } from './rename-form.js';
 import { regionText, useRegions } from './regions.js';
 import { ColorBadge, ConfirmDialog, Empty, ErrorBox, OkBox, Section } from './ui.js';
 
@@ -352,6 +353,12 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
           ) : (
             <p className="muted">当前账户为只读，不能转码。</p>
           )}
+        </Section>
+      ) : null}
+
+      {answer && who && canWrite ? (
+        <Section title="人员信息变更">
+          <RenameForm who={refFor(answer, who)} onDone={() => load(who, pick)} />
         </Section>
       ) : null}
 
