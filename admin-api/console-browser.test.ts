@@ -205,7 +205,9 @@ describe('console screens for what the API does', () => {
     await page.fill('input[name=q]', '浏览器导入');
     await page.waitForSelector('[data-testid=venue-total] >> text=共 60 个场所');
     await page.locator('[data-testid=venue-results] tr[data-venue] button:has-text("预览")').first().click();
-    await page.waitForSelector('[data-testid=qr-img], [data-testid=qr-row] [role=alert]');
+    await page.waitForSelector('[data-testid=qr-img], [data-testid=qr-row] [role=alert]').catch(async (e: unknown) => {
+      throw new Error(`no QR preview: ${(await page.innerHTML('[data-testid=venue-results]')).slice(0, 1500)} | ${page.problems.join(' | ')} (${String(e)})`);
+    });
     // a refusal shows in the preview row: say which, rather than a bare timeout
     expect(await page.locator('[data-testid=qr-row] [role=alert]').count(), (await page.textContent('[data-testid=qr-row]')) ?? '').toBe(0);
     await shot(page, 'console-venues-preview');
