@@ -204,6 +204,8 @@ describe('console screens for what the API does', () => {
 
     await page.fill('input[name=q]', '浏览器导入');
     await page.waitForSelector('[data-testid=venue-total] >> text=共 60 个场所');
+    // the region names arrive with a lazily loaded chunk and widen the columns: click once the rows are laid out
+    await page.waitForSelector('[data-testid=venue-results] tr[data-venue] td span:text-is("四川省成都市锦江区")');
     await page.locator('[data-testid=venue-results] tr[data-venue] button:has-text("预览")').first().click();
     await page.waitForSelector('[data-testid=qr-img], [data-testid=qr-row] [role=alert]').catch(async (e: unknown) => {
       throw new Error(`no QR preview: ${(await page.innerHTML('[data-testid=venue-results]')).slice(0, 1500)} | ${page.problems.join(' | ')} (${String(e)})`);
