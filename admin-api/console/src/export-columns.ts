@@ -11,6 +11,7 @@ export const EXPORT_TABLES = {
   risk: { title: '风险区域', columns: ['地区', '区划代码', '等级', '起始时间'] },
   rules: { title: '规则版本', columns: ['版本', '状态', '生效时间', '上传人', '上传时间'] },
   history: { title: '赋码历史', columns: ['时间', '原颜色', '新颜色', '原因', '有效至', '操作人', '规则版本'] },
+  bulk: { title: '待审批的批量转码', columns: ['申请人', '人数', '转为', '原因', '有效至', '提交时间', '过期时间', '名单（脱敏）'] },
 } as const satisfies Record<string, { title: string; columns: readonly string[] }>;
 
 export type ExportTable = keyof typeof EXPORT_TABLES;
