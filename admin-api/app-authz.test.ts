@@ -153,6 +153,17 @@ const TABLE: Row[] = [
     url: async () => `/admin/v1/venues/${(await f.call('POST', '/admin/v1/venues', { token: f.tokens.admin, body: { name: `停用${uniq()}`, region: '510104' } })).body.id}/disable`,
     ok: writers(200),
   },
+  {
+    method: 'POST', route: '/admin/v1/venues/{id}/enable',
+    url: async () => {
+      const id = (await f.call('POST', '/admin/v1/venues', { token: f.tokens.admin, body: { name: `启用${uniq()}`, region: '510104' } })).body.id as string;
+      expect((await f.call('POST', `/admin/v1/venues/${id}/disable`, { token: f.tokens.admin })).status).toBe(200);
+      return `/admin/v1/venues/${id}/enable`;
+    },
+    ok: writers(200),
+  },
+  // the registered name again: allowed or not, nothing changes for the other rows
+  { method: 'POST', route: '/admin/v1/persons/rename', url: () => '/admin/v1/persons/rename', body: () => ({ idNo: CHENGDU_ID, name: CHENGDU_NAME, reason: '核对' }), ok: writers(200) },
 ];
 
 /** Routes anyone may call (no token): tested in their own files; listed so the coverage check knows them. */

@@ -215,6 +215,6 @@ describe('venues and place codes', () => {
     expect(svg.text).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
     expect((await f.call('GET', '/admin/v1/venues/NOPE/qr.png', { token: admin })).status).toBe(404);
     const one = await f.call('GET', '/admin/v1/venues/CD-0001', { token: admin });
-    expect(one.body).toEqual({ id: 'CD-0001', name: '宽窄巷子', region: '510105', kind: 'normal', entryTestHours: null, placeCode: 'HCV1:CD-0001' });
+    expect(one.body).toEqual({ id: 'CD-0001', name: '宽窄巷子', region: '510105', kind: 'normal', entryTestHours: null, placeCode: 'HCV1:CD-0001', disabledAt: null });
   });
 });

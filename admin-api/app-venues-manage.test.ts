@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readMasterState } from '../sync/snapshot-master.js';
 import { startAdmin, type Fixture } from './admin-fixture.common.js';
 
 /** Venue list with totals and paging, edit, disable and restore, the A4 poster (issue 15). */
@@ -44,13 +45,57 @@ describe('venues', () => {
     expect(mismatch.body.zh).toBe('入川后检测时限（小时）：取值无效');
   });
 
-  it('disables a venue (gone from lists and edges) and restores it with the same id', async () => {
+  it('disables a venue: kept and flagged, off the edges, place code not printed; enables it again with the same id', async () => {
+    const seq0 = await f.store.maxOutboxSeq();
     const r = await f.call('POST', '/admin/v1/venues/VPAGE0002/disable', { token: f.tokens.operator });
     expect(r.status).toBe(200);
-    expect((await f.call('GET', '/admin/v1/venues/VPAGE0002', { token: f.tokens.operator })).status).toBe(404);
-    const back = await f.call('POST', '/admin/v1/venues', { token: f.tokens.operator, body: { id: 'VPAGE0002', name: r.body.name, region: r.body.region } });
-    expect(back.status).toBe(201);
-    expect(back.body.placeCode).toBe('HCV1:VPAGE0002');
+    expect(r.body).toMatchObject({ id: 'VPAGE0002', placeCode: 'HCV1:VPAGE0002' });
+    expect(typeof r.body.disabledAt).toBe('number');
+    // the edges get a delete: a scan of it is refused there (EDGE_ERR_VENUE_UNKNOWN, 场所码无效…)
+    const deltas = await f.store.readOutbox(seq0, 10);
+    expect(deltas).toEqual([expect.objectContaining({ type: 'venue', id: 'VPAGE0002', venue: null })]);
+    // and a snapshot built now leaves it out, so a new edge never serves it
+    const head = await readMasterState(f.db, () => undefined);
+    expect(head.venues.some((v) => v.id === 'VPAGE0002')).toBe(false);
+    expect(head.venues.some((v) => v.id === 'VPAGE0004')).toBe(true);
+    // kept on the master: found, flagged in the list
+    const one = await f.call('GET', '/admin/v1/venues/VPAGE0002', { token: f.tokens.operator });
+    expect(one.status).toBe(200);
+    expect(one.body.disabledAt).toBe(r.body.disabledAt);
+    const list = await f.call('GET', `/admin/v1/venues?q=${encodeURIComponent('分页测试场所00')}&limit=10`, { token: f.tokens.operator });
+    const flags = Object.fromEntries(list.body.venues.map((v: { id: string; disabledAt: number | null }) => [v.id, v.disabledAt]));
+    expect(flags.VPAGE0002).toBe(r.body.disabledAt);
+    expect(flags.VPAGE0003).toBeNull();
+    // no place code for it: QR images and the poster refused in Chinese
+    for (const kind of ['qr.png', 'qr.svg', 'poster.pdf']) {
+      const x = await f.call('GET', `/admin/v1/venues/VPAGE0002/${kind}`, { token: f.tokens.operator });
+      expect(x.status).toBe(409);
+      expect(x.body).toMatchObject({ error: 'ADM_ERR_VENUE_DISABLED', zh: '该场所码已停用，不能生成或打印；如需继续使用，请先恢复启用' });
+    }
+    // disabling twice changes nothing; an edit while disabled is kept but not published
+    expect((await f.call('POST', '/admin/v1/venues/VPAGE0002/disable', { token: f.tokens.operator })).status).toBe(200);
+    const edit = await f.call('POST', '/admin/v1/venues/VPAGE0002', { token: f.tokens.operator, body: { name: '停用期间改名', region: '510104' } });
+    expect(edit.status).toBe(200);
+    expect(await f.store.maxOutboxSeq()).toBe(seq0 + 1);
+    // creating the id anew is refused: it exists (enable it instead)
+    const again = await f.call('POST', '/admin/v1/venues', { token: f.tokens.operator, body: { id: 'VPAGE0002', name: 'x', region: '510104' } });
+    expect(again.body).toMatchObject({ error: 'ADM_ERR_CONFLICT', field: 'id' });
+    // out of region: as if absent
+    expect((await f.call('POST', '/admin/v1/venues/VPAGE0002/enable', { token: f.tokens.city_officer_b })).status).toBe(404);
+
+    const on = await f.call('POST', '/admin/v1/venues/VPAGE0002/enable', { token: f.tokens.operator });
+    expect(on.status).toBe(200);
+    expect(on.body).toMatchObject({ id: 'VPAGE0002', name: '停用期间改名', disabledAt: null, placeCode: 'HCV1:VPAGE0002' });
+    const back = await f.store.readOutbox(seq0 + 1, 10);
+    expect(back).toEqual([expect.objectContaining({ type: 'venue', id: 'VPAGE0002', venue: expect.objectContaining({ id: 'VPAGE0002', name: '停用期间改名', region: '510104' }) })]);
+    expect((await f.call('GET', '/admin/v1/venues/VPAGE0002/poster.pdf', { token: f.tokens.operator })).status).toBe(200);
+    expect((await readMasterState(f.db, () => undefined)).venues.some((v) => v.id === 'VPAGE0002')).toBe(true);
+    // enabling twice publishes nothing more
+    expect((await f.call('POST', '/admin/v1/venues/VPAGE0002/enable', { token: f.tokens.operator })).status).toBe(200);
+    expect(await f.store.maxOutboxSeq()).toBe(seq0 + 2);
+    const actions = (await f.audit.list({ order: 'desc', limit: 20 })).map((e) => e.action);
+    expect(actions).toContain('venues.disable');
+    expect(actions).toContain('venues.enable');
   });
 
   it('serves the A4 poster as a PDF', async () => {

@@ -10,6 +10,7 @@ import { can } from './roles.js';
 import { registerAccountRoutes } from './routes-account.js';
 import { registerAuditRoutes } from './routes-audit.js';
 import { registerCodeRoutes } from './routes-codes.js';
+import { registerPersonNameRoutes } from './routes-person-name.js';
 import { registerDemoRoutes } from './routes-demo.js';
 import { registerDocsRoutes } from './routes-docs.js';
 import { registerExportRoutes } from './routes-export.js';
@@ -187,6 +188,7 @@ export async function buildAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
   registerDemoRoutes(app, ctx);
   registerAccountRoutes(app, ctx);
   registerCodeRoutes(app, ctx);
+  registerPersonNameRoutes(app, ctx);
   registerAuditRoutes(app, ctx);
   registerRuleRoutes(app, ctx);
   registerRiskRoutes(app, ctx);

@@ -20,7 +20,7 @@ export const ACTION_LABEL: Readonly<Record<string, string>> = {
   'person.register': '市民领码',
   'rules.upload': '上传规则', 'rules.publish': '发布规则', 'rules.rollback': '回滚规则', 'rules.dry_run': '规则试算',
   'risk.import': '导入风险区域', 'risk.publish': '发布风险区域',
-  'venues.create': '新建场所', 'venues.import': '导入场所', 'venues.update': '修改场所', 'venues.disable': '停用场所',
+  'venues.create': '新建场所', 'venues.import': '导入场所', 'venues.update': '修改场所', 'venues.disable': '停用场所', 'persons.rename': '登记改名',
   'venues.enable': '启用场所', 'venues.qr': '下载场所码', 'venues.poster': '打印场所码海报',
   'audit.verify': '校验审计链', 'audit.read': '查看审计日志', 'audit.export': '导出审计日志', export: '导出表格',
   'exchange.return': '下载批次返还数据', 'exchange.return.download': '下载返还数据', 'exchange.return.push': '推送返还数据（SFTP）', 'exchange.return.ack': '签收返还数据', 'exchange.return.produce': '生成返还数据', 'exchange.return_policy.set': '修改返还脱敏策略', 'exchange.return_recipient.set': '设置返还对象',

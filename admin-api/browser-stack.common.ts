@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchChromium } from '../bench/chromium.js';
+import { launchChromium, watchPage } from '../test/browser-fixture.js';
 import { loadStackConfig } from '../stack-config.js';
 import { startEmbeddedStack, type StackHandle } from '../stack.js';
 
@@ -87,14 +87,9 @@ export async function startBrowserStack(opts: { people?: number; venues?: number
     creds,
     dataDir,
     async newPage(ctx) {
-      const page = (await ctx.newPage()) as Page & { problems: string[] };
-      page.setDefaultTimeout(60_000);
-      page.problems = [];
-      page.on('console', (m) => {
-        if (m.type() === 'error') page.problems.push(`console: ${m.text()}`);
-      });
-      page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
-      return page;
+      const w = await watchPage(ctx);
+      w.page.setDefaultTimeout(60_000);
+      return Object.assign(w.page, { problems: w.problems });
     },
     async close() {
       delete process.env.HC_CONSOLE_DIR;

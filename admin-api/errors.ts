@@ -25,6 +25,7 @@ export const ADMIN_ERRORS = {
   ADM_ERR_SAME_APPROVER: { status: 403, message: 'a bulk change must be approved by a different user (GB/T 35273 7.1)', zh: '批量操作须由另一名工作人员审批（GB/T 35273 7.1）' },
   ADM_ERR_REQUEST_STATE: { status: 409, message: 'the request is no longer pending', zh: '该申请已处理或已过期' },
   ADM_ERR_CONFLICT: { status: 409, message: 'already exists', zh: '记录已存在' },
+  ADM_ERR_VENUE_DISABLED: { status: 409, message: 'the venue is disabled: enable it first', zh: '该场所码已停用，不能生成或打印；如需继续使用，请先恢复启用' },
   // server
   ADM_ERR_CONFIG: { status: 500, message: 'invalid admin-api configuration', zh: '管理后台配置不正确' },
   ADM_ERR_INTERNAL: { status: 500, message: 'internal error', zh: '系统内部错误，请稍后重试或联系系统管理员' },

@@ -54,7 +54,7 @@ export function registerOverviewRoutes(app: FastifyInstance, ctx: Ctx): void {
         if (x.color !== 'green') reasons.push(x);
       }
     }
-    const venues = (await store.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM venues WHERE region LIKE $1 || '%'`, [prefix])).rows[0]!.n;
+    const venues = (await store.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM venues WHERE region LIKE $1 || '%' AND disabled_at IS NULL`, [prefix])).rows[0]!.n;
     const riskAreas = { high: 0, medium: 0, low: 0 };
     for (const a of await store.listRiskAreas()) if (a.region.startsWith(prefix.slice(0, Math.min(prefix.length, a.region.length)))) riskAreas[a.level]++;
     const pendingBulk = can(who.role, 'codes.approve') ? ctx.bulk.list().filter((b) => b.status === 'pending').length : 0;

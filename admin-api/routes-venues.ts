@@ -49,6 +49,7 @@ export const VENUE_VIEW = {
     id: { type: 'string' }, name: { type: 'string' }, region: { type: 'string', description: 'GB/T 2260' },
     kind: { type: 'string', enum: ['normal', 'entry'] }, entryTestHours: { type: ['integer', 'null'] },
     placeCode: { type: 'string', description: 'the QR text, HCV1:<id>' },
+    disabledAt: { type: ['integer', 'null'], description: '停用 since (unix s): not on the edges, scans refused, place code not printed; null in service' },
   },
 } as const;
 
@@ -61,7 +62,7 @@ const VENUE_PAGE = {
   },
 } as const;
 
-function venueView(v: Venue): Record<string, unknown> {
+function venueView(v: Venue & { disabledAt?: number | null }): Record<string, unknown> {
   return { ...v, placeCode: placeCodeText(v.id) };
 }
 
@@ -72,6 +73,13 @@ export function registerVenueRoutes(app: FastifyInstance, ctx: Ctx): void {
   async function visibleVenue(req: Parameters<typeof principalOf>[0], id: string): Promise<Venue> {
     const v = await store.getVenue(id);
     if (v === null || !inScope(principalOf(req).regionPrefix, v.region)) throw new AdminError('ADM_ERR_NOT_FOUND', 'no such venue');
+    return v;
+  }
+
+  /** A place code is generated or printed only for a venue in service (issue 15 item 4). */
+  async function printableVenue(req: Parameters<typeof principalOf>[0], id: string): Promise<Venue> {
+    const v = await visibleVenue(req, id);
+    if ((await store.venueDisabledAt(id)) !== null) throw new AdminError('ADM_ERR_VENUE_DISABLED', `venue ${id} is disabled`);
     return v;
   }
 
@@ -231,17 +239,33 @@ export function registerVenueRoutes(app: FastifyInstance, ctx: Ctx): void {
   app.post('/admin/v1/venues/:id/disable', {
     config: { access: 'venues.write', rate: 'admin' },
     schema: {
-      summary: 'Take a place code out of service (scans of it are refused as unknown); the audit entry keeps the venue, re-create it with the same id to restore',
+      summary: '停用: take a place code out of service — kept with disabledAt, removed from the edges (scans refused as an invalid place code), not printed; enable brings it back',
       tags: ['venues'], params: ID_PARAM, body: { type: 'object', additionalProperties: false, properties: {} },
       response: { 200: VENUE_VIEW, 404: ERROR_BODY },
     },
   }, async (req) => {
     const { id } = req.params as { id: string };
     const v = await visibleVenue(req, id);
-    const r = await store.removeVenue(id);
+    const r = await store.disableVenue(id);
     if (r.changed) ctx.committed();
-    await ctx.audit(req, { action: 'venues.disable', target: `venue:${id}`, outcome: 'ok', details: { venue: v, seq: r.seq } });
-    return venueView(v);
+    await ctx.audit(req, { action: 'venues.disable', target: `venue:${id}`, outcome: 'ok', details: { venue: v, changed: r.changed, seq: r.seq } });
+    return venueView({ ...v, disabledAt: await store.venueDisabledAt(id) });
+  });
+
+  app.post('/admin/v1/venues/:id/enable', {
+    config: { access: 'venues.write', rate: 'admin' },
+    schema: {
+      summary: '恢复启用: a disabled place code back in service with the same id (printed posters are valid again), published to the edges',
+      tags: ['venues'], params: ID_PARAM, body: { type: 'object', additionalProperties: false, properties: {} },
+      response: { 200: VENUE_VIEW, 404: ERROR_BODY },
+    },
+  }, async (req) => {
+    const { id } = req.params as { id: string };
+    const v = await visibleVenue(req, id);
+    const r = await store.enableVenue(id);
+    if (r.changed) ctx.committed();
+    await ctx.audit(req, { action: 'venues.enable', target: `venue:${id}`, outcome: 'ok', details: { changed: r.changed, seq: r.seq } });
+    return venueView({ ...v, disabledAt: null });
   });
 
   app.get('/admin/v1/venues/:id/poster.pdf', {
@@ -252,7 +276,7 @@ export function registerVenueRoutes(app: FastifyInstance, ctx: Ctx): void {
       response: { 200: { description: 'application/pdf', type: 'string', format: 'binary' }, 404: ERROR_BODY },
     },
   }, async (req, reply) => {
-    const v = await visibleVenue(req, (req.params as { id: string }).id);
+    const v = await printableVenue(req, (req.params as { id: string }).id);
     const pdf = await venuePosterPdf(v);
     await ctx.audit(req, { action: 'venues.poster', target: `venue:${v.id}`, outcome: 'ok' });
     return reply.type('application/pdf').header('content-disposition', `inline; filename="venue-${v.id}.pdf"`).send(pdf);
@@ -261,13 +285,16 @@ export function registerVenueRoutes(app: FastifyInstance, ctx: Ctx): void {
   app.get('/admin/v1/venues/:id', {
     config: { access: 'venues.read', rate: 'admin' },
     schema: { summary: 'One venue', tags: ['venues'], params: ID_PARAM, response: { 200: VENUE_VIEW, 404: ERROR_BODY } },
-  }, async (req) => venueView(await visibleVenue(req, (req.params as { id: string }).id)));
+  }, async (req) => {
+    const v = await visibleVenue(req, (req.params as { id: string }).id);
+    return venueView({ ...v, disabledAt: await store.venueDisabledAt(v.id) });
+  });
 
   app.get('/admin/v1/venues/:id/qr.png', {
     config: { access: 'venues.read', rate: 'admin' },
     schema: { response: { 200: PNG }, summary: 'Place code as PNG (HCV1:<id>, error correction M)', tags: ['venues'], params: ID_PARAM },
   }, async (req, reply) => {
-    const v = await visibleVenue(req, (req.params as { id: string }).id);
+    const v = await printableVenue(req, (req.params as { id: string }).id);
     return reply.type('image/png').header('content-disposition', `inline; filename="venue-${v.id}.png"`).send(await placeCodePng(v.id));
   });
 
@@ -275,7 +302,7 @@ export function registerVenueRoutes(app: FastifyInstance, ctx: Ctx): void {
     config: { access: 'venues.read', rate: 'admin' },
     schema: { response: { 200: SVG }, summary: 'Place code as SVG (HCV1:<id>, error correction M)', tags: ['venues'], params: ID_PARAM },
   }, async (req, reply) => {
-    const v = await visibleVenue(req, (req.params as { id: string }).id);
+    const v = await printableVenue(req, (req.params as { id: string }).id);
     return reply.type('image/svg+xml').header('content-disposition', `inline; filename="venue-${v.id}.svg"`).send(await placeCodeSvg(v.id));
   });
 }

@@ -10,17 +10,21 @@ import type { SqlClient } from '../master/sql-client.js';
 export async function listVenues(
   db: SqlClient,
   q: { text: string; regionPrefix: string; kind: 'normal' | 'entry' | null; limit: number; offset: number },
-): Promise<{ venues: Venue[]; total: number }> {
+): Promise<{ venues: (Venue & { disabledAt: number | null })[]; total: number }> {
   const pattern = '%' + q.text.trim().replace(/[\\%_]/g, (ch) => '\\' + ch) + '%';
   const where = `name ILIKE $1 ESCAPE '\\' AND region LIKE $2 AND ($3::text IS NULL OR kind = $3)`;
   const args = [pattern, q.regionPrefix + '%', q.kind];
   const total = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM venues WHERE ${where}`, args);
-  const r = await db.query<{ id: string; name: string; region: string; kind: Venue['kind']; entry_test_hours: number | null }>(
-    `SELECT id, name, region, kind, entry_test_hours FROM venues WHERE ${where} ORDER BY name, id LIMIT $4 OFFSET $5`,
+  // disabled venues stay listed, flagged (disabledAt), so that they can be found and enabled again
+  const r = await db.query<{ id: string; name: string; region: string; kind: Venue['kind']; entry_test_hours: number | null; disabled_at: Date | null }>(
+    `SELECT id, name, region, kind, entry_test_hours, disabled_at FROM venues WHERE ${where} ORDER BY name, id LIMIT $4 OFFSET $5`,
     [...args, q.limit, q.offset],
   );
   return {
-    venues: r.rows.map((x) => ({ id: x.id, name: x.name, region: x.region, kind: x.kind, entryTestHours: x.entry_test_hours })),
+    venues: r.rows.map((x) => ({
+      id: x.id, name: x.name, region: x.region, kind: x.kind, entryTestHours: x.entry_test_hours,
+      disabledAt: x.disabled_at === null ? null : Math.floor(new Date(x.disabled_at).getTime() / 1000),
+    })),
     total: total.rows[0]!.n,
   };
 }

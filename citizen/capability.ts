@@ -1,11 +1,13 @@
 import { defineCapability, type CapabilityInstance } from '../admin-api/capability.js';
 import { Appeals } from './appeals.js';
 import { registerCitizenCors } from './citizen-session.js';
+import { HealthStatusReader } from './health-status.js';
 import { loadCitizenConfig, type CitizenConfig } from './config.js';
 import { CITIZEN_MIGRATIONS } from './migrations.js';
 import { KnowledgeBase } from './kb.js';
 import { seedKnowledgeBase } from './kb-seed.js';
 import { registerAppealRoutes } from './routes-appeals.js';
+import { registerHealthRoutes } from './routes-health.js';
 import { registerKbRoutes } from './routes-kb.js';
 import { registerSamplingRoutes } from './routes-sampling.js';
 import { registerTravelRoutes } from './routes-travel.js';
@@ -74,6 +76,7 @@ export const CITIZEN = defineCapability<CitizenConfig>({
         registerKbRoutes(app, ctx, kb);
         registerTravelRoutes(app, ctx, host, travel);
         registerSamplingRoutes(app, ctx, host, sampling);
+        registerHealthRoutes(app, ctx, host, new HealthStatusReader(host.db));
       },
       async start() {
         if (host.mode === 'embedded') {

@@ -389,12 +389,21 @@ CREATE TABLE carrier_stays (
 CREATE INDEX carrier_stays_day_ix ON carrier_stays (day);
 `;
 
+// Issue 15 item 4: 停用 keeps the venue (its name stays on old scans, tracing
+// finds it, 恢复启用 brings back the same place code) instead of deleting it.
+// A disabled venue is not on the edges (a delete delta; the snapshot leaves it
+// out), so a scan of it is refused there like an unknown place code.
+const V5_VENUE_DISABLED = `
+ALTER TABLE venues ADD COLUMN disabled_at timestamptz NULL;
+`;
+
 /** Append only. Never edit an entry once released: add a new version. */
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'initial', sql: V1_INITIAL },
   { version: 2, name: 'services', sql: V2_SERVICES },
   { version: 3, name: 'capabilities', sql: V3_CAPABILITIES },
   { version: 4, name: 'travel', sql: V4_TRAVEL },
+  { version: 5, name: 'venue-disabled', sql: V5_VENUE_DISABLED },
 ]);
 
 export function migrationChecksum(m: Migration): string {

@@ -210,6 +210,46 @@ export class MasterStore {
     return keepName ? this.inTx(run) : run(this.db);
   }
 
+  /**
+   * An official's rename (issue 15 item 7: a legal name change, from
+   * documents; a citizen login never renames). The encrypted name and the
+   * masked one change in one transaction with, when the person has a code
+   * and the masked name differs, a `code` delta carrying the same code with
+   * the new masked name — that is how a name reaches every edge (DESIGN §6;
+   * the edge record format is unchanged). No code_history row: the code did
+   * not change. The same name (after NFKC and trimming) changes nothing.
+   */
+  async renamePerson(personId: number, name: string): Promise<{ changed: boolean; seq: number | null; oldMasked: string; nameMasked: string }> {
+    const clean = checkText('name', typeof name === 'string' ? name.normalize('NFKC').trim() : name, 64);
+    const nameMasked = maskName(clean);
+    return this.inTx(async (tx) => {
+      const cur = await tx.query<{
+        uid: Buffer; name_enc: Buffer | null; name_masked: string; color: Color | null; reason: string | null;
+        since: Date | null; until: Date | null; notices: Notice[] | null;
+      }>(
+        `SELECT p.uid, p.name_enc, p.name_masked, c.color, c.reason, c.since, c.until, c.notices
+           FROM persons p LEFT JOIN codes c ON c.person_id = p.id WHERE p.id = $1 FOR UPDATE OF p`,
+        [personId],
+      );
+      if (cur.rows.length === 0) throw new MasterError('MASTER_ERR_PERSON_NOT_FOUND', `person ${personId}`);
+      const old = cur.rows[0]!;
+      const c = this.s.crypto;
+      if (old.name_enc !== null && c.decrypt('name', old.uid, old.name_enc) === clean) {
+        return { changed: false, seq: null, oldMasked: old.name_masked, nameMasked };
+      }
+      await tx.query('UPDATE persons SET name_enc = $2, name_masked = $3, updated_at = now() WHERE id = $1', [
+        personId, c.encrypt('name', old.uid, clean), nameMasked,
+      ]);
+      if (old.color === null || old.name_masked === nameMasked) return { changed: true, seq: null, oldMasked: old.name_masked, nameMasked };
+      const record: Omit<CodeRecord, 'seq'> = {
+        color: old.color, reason: old.reason!, since: toSeconds(old.since!), until: toSecondsOrNull(old.until), name: nameMasked, notices: old.notices!,
+      };
+      const seq = await this.appendOutbox(tx, { type: 'code', uid: old.uid, record });
+      await tx.query('UPDATE codes SET seq = $2, updated_at = now() WHERE person_id = $1', [personId, seq]);
+      return { changed: true, seq, oldMasked: old.name_masked, nameMasked };
+    });
+  }
+
   async getPerson(personId: number): Promise<PersonRow | null> {
     const r = await this.db.query<PersonDbRow>(`SELECT ${PERSON_COLUMNS} FROM persons WHERE id = $1`, [personId]);
     return r.rows.length === 0 ? null : toPerson(r.rows[0]!);
@@ -474,16 +514,18 @@ export class MasterStore {
   async upsertVenue(venue: Venue): Promise<ChangeResult> {
     const v = checkVenueInput(venue);
     return this.inTx(async (tx) => {
-      const r = await tx.query(
+      const r = await tx.query<{ disabled: boolean }>(
         `INSERT INTO venues (id, name, region, kind, entry_test_hours) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, region = EXCLUDED.region, kind = EXCLUDED.kind,
            entry_test_hours = EXCLUDED.entry_test_hours, updated_at = now()
          WHERE (venues.name, venues.region, venues.kind, venues.entry_test_hours)
                IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.region, EXCLUDED.kind, EXCLUDED.entry_test_hours)
-         RETURNING id`,
+         RETURNING disabled_at IS NOT NULL AS disabled`,
         [v.id, v.name, v.region, v.kind, v.entryTestHours],
       );
       if (r.rows.length === 0) return { changed: false, seq: null };
+      // a disabled venue is not on the edges: an edit waits for 恢复启用 (enableVenue publishes it)
+      if (r.rows[0]!.disabled) return { changed: true, seq: null };
       return { changed: true, seq: await this.appendOutbox(tx, { type: 'venue', id: v.id, venue: v }) };
     });
   }
@@ -495,6 +537,43 @@ export class MasterStore {
       if (r.rows.length === 0) return { changed: false, seq: null };
       return { changed: true, seq: await this.appendOutbox(tx, { type: 'venue', id, venue: null }) };
     });
+  }
+
+  /**
+   * 停用 (issue 15 item 4): the row stays with `disabled_at`, the edges get a
+   * delete delta (a scan of it is refused there as an unknown place code).
+   * Disabling a disabled or missing venue changes nothing.
+   */
+  async disableVenue(id: string): Promise<ChangeResult> {
+    checkText('id', id);
+    return this.inTx(async (tx) => {
+      const r = await tx.query('UPDATE venues SET disabled_at = now(), updated_at = now() WHERE id = $1 AND disabled_at IS NULL RETURNING id', [id]);
+      if (r.rows.length === 0) return { changed: false, seq: null };
+      return { changed: true, seq: await this.appendOutbox(tx, { type: 'venue', id, venue: null }) };
+    });
+  }
+
+  /** 恢复启用: the same place code back on the edges, as it is now (with any edit made while disabled). */
+  async enableVenue(id: string): Promise<ChangeResult> {
+    checkText('id', id);
+    return this.inTx(async (tx) => {
+      const r = await tx.query<{ id: string; name: string; region: string; kind: Venue['kind']; entry_test_hours: number | null }>(
+        `UPDATE venues SET disabled_at = NULL, updated_at = now() WHERE id = $1 AND disabled_at IS NOT NULL
+         RETURNING id, name, region, kind, entry_test_hours`,
+        [id],
+      );
+      if (r.rows.length === 0) return { changed: false, seq: null };
+      const x = r.rows[0]!;
+      const venue: Venue = { id: x.id, name: x.name, region: x.region, kind: x.kind, entryTestHours: x.entry_test_hours };
+      return { changed: true, seq: await this.appendOutbox(tx, { type: 'venue', id, venue }) };
+    });
+  }
+
+  /** When the venue was disabled (unix s), null while in service or when there is no such venue. */
+  async venueDisabledAt(id: string): Promise<number | null> {
+    const r = await this.db.query<{ at: Date | null }>('SELECT disabled_at AS at FROM venues WHERE id = $1', [id]);
+    const at = r.rows[0]?.at ?? null;
+    return at === null ? null : Math.floor(new Date(at).getTime() / 1000);
   }
 
   async getVenue(id: string): Promise<Venue | null> {

@@ -118,7 +118,7 @@ export async function readMasterState(db: SqlClient, onCodes: (page: CodePage) =
     }
     const venues = (
       await tx.query<{ id: string; name: string; region: string; kind: Venue['kind']; entry_test_hours: number | null }>(
-        'SELECT id, name, region, kind, entry_test_hours FROM venues ORDER BY id',
+        'SELECT id, name, region, kind, entry_test_hours FROM venues WHERE disabled_at IS NULL ORDER BY id', // 停用: not on the edges
       )
     ).rows.map((v) => ({ id: v.id, name: v.name, region: v.region, kind: v.kind, entryTestHours: v.entry_test_hours }));
     const riskAreas = (

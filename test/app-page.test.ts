@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jsQRImport from 'jsqr';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeySet } from '../core/key-set.js';
 import { verifyTf1 } from '../core/token.js';
-import { launchChromium } from '../bench/chromium.js';
+import { launchChromium, NETWORK_NOISE, openPage, PHONE, type WatchedPage as Watched } from './browser-fixture.js';
 import { ENTRY_VENUE, PERSON_NAME, startPageStack, type PageStack } from '../bench/page-stack.js';
 
 /**
@@ -51,25 +51,9 @@ afterAll(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-interface Watched {
-  ctx: BrowserContext;
-  page: Page;
-  urls: string[];
-  problems: string[];
-}
-
 async function open(): Promise<Watched> {
-  const ctx = await browser.newContext({ viewport: { width: 390, height: 844 } });
-  const page = await ctx.newPage();
-  const urls: string[] = [];
-  const problems: string[] = [];
-  page.on('request', (r) => urls.push(r.url()));
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    // a CSP violation or a script error is a console error; failed fetches while offline are expected
-    if (m.type() === 'error' && !/ERR_INTERNET_DISCONNECTED|Failed to load resource/.test(m.text())) problems.push(`console: ${m.text()}`);
-  });
-  return { ctx, page, urls, problems };
+  // a CSP violation or a script error is a console error; failed fetches while offline are expected
+  return openPage(browser, { viewport: PHONE, ignore: NETWORK_NOISE });
 }
 
 async function state(page: Page, want: string): Promise<void> {

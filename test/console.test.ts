@@ -9,7 +9,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerConsole } from '../admin-api/console-static.js';
-import { launchChromium } from '../bench/chromium.js';
+import { launchChromium, shot, watchPage, type WatchedPage } from './browser-fixture.js';
 import { residentIdCheckChar } from '../core/identity.js';
 import { loadStackConfig } from '../stack-config.js';
 import { startEmbeddedStack, type StackHandle } from '../stack.js';
@@ -50,23 +50,18 @@ let edgeOrigin: string;
 let creds: { username: string; password: string };
 let sessionToken: string;
 
-/** Problems a page reported: console errors (CSP violations are console errors), uncaught exceptions. */
-const problems = new WeakMap<Page, string[]>();
+/** Problems a page reported: console errors (CSP violations are console errors), uncaught exceptions (test/browser-fixture.ts). */
+const watched = new WeakMap<Page, WatchedPage>();
 
 async function newPage(ctx: BrowserContext): Promise<Page> {
-  const page = await ctx.newPage();
-  const list: string[] = [];
-  problems.set(page, list);
-  page.on('console', (m) => {
-    if (m.type() === 'error') list.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => list.push(`pageerror: ${e.message}`));
-  return page;
+  const w = await watchPage(ctx);
+  watched.set(w.page, w);
+  return w.page;
 }
 
 /** Problems except the expected 401 of a test that provokes one. */
 function problemsOf(page: Page, allow: RegExp | null = null): string[] {
-  return (problems.get(page) ?? []).filter((p) => allow === null || !allow.test(p));
+  return watched.get(page)?.problemsExcept(allow) ?? [];
 }
 
 async function login(page: Page, username: string, password: string): Promise<void> {
@@ -244,7 +239,7 @@ describe('web console', () => {
       await page.waitForSelector('[data-testid=code-result] [data-color=red]');
       await page.waitForSelector('[data-testid=override]');
       expect(await page.textContent('[data-testid=history]')).toContain('人工复核');
-      if (process.env.HC_CONSOLE_SCREENSHOT) await page.screenshot({ path: process.env.HC_CONSOLE_SCREENSHOT, fullPage: true });
+      await shot(page, { path: process.env.HC_CONSOLE_SCREENSHOT });
 
       // the citizen's code on the edge turns red (the delta travels master → bus → edge replica)
       const red = await pollEdge(sessionToken, (r) => r.status === 200 && r.body.color === 'red');

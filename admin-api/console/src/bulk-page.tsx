@@ -2,6 +2,8 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { api, loadSession } from './api.js';
 import { COLOR_LABEL, COLORS, errorText, fmtTime, localInputToSec, REASON_LABEL, reasonText, type Color } from './format.js';
 import { ColorBadge, ConfirmDialog, Empty, ErrorBox, OkBox, Section } from './ui.js';
+import { ExportButton } from './export.js';
+import { EXPORT_TABLES } from './export-columns.js';
 
 /**
  * 批量转码: one officer lists the people (one certificate number or mobile
@@ -150,7 +152,17 @@ export function BulkPage({ canRequest, canApprove }: { canRequest: boolean; canA
       {ok ? <OkBox>{ok}</OkBox> : null}
       <ErrorBox error={error} />
       {canApprove ? (
-        <Section title="待审批的批量转码">
+        <Section
+          title="待审批的批量转码"
+          actions={
+            list && list.length > 0 ? (
+              <ExportButton
+                {...EXPORT_TABLES.bulk}
+                rows={() => list.map((b) => [b.requestedBy, b.count, COLOR_LABEL[b.change.color] ?? b.change.color, reasonText(b.change.reason), b.change.until === null ? '人工解除为止' : fmtTime(b.change.until), fmtTime(b.createdAt), fmtTime(b.expiresAt), b.targets.join('，')])}
+              />
+            ) : null
+          }
+        >
           {list === null ? (
             <Empty>加载中…</Empty>
           ) : list.length === 0 ? (

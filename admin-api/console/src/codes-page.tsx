@@ -14,6 +14,8 @@ import {
   type Color,
 } from './format.js';
 import { ExportButton } from './export.js';
+import { EXPORT_TABLES } from './export-columns.js';
+import { RenameForm } from './rename-form.js';
 import { regionText, useRegions } from './regions.js';
 import { ColorBadge, ConfirmDialog, Empty, ErrorBox, OkBox, Section } from './ui.js';
 
@@ -354,6 +356,12 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
         </Section>
       ) : null}
 
+      {answer && who && canWrite ? (
+        <Section title="人员信息变更">
+          <RenameForm who={refFor(answer, who)} onDone={() => load(who, pick)} />
+        </Section>
+      ) : null}
+
       {answer ? (
         <Section title="事实记录">
           {answer.facts && answer.facts.length > 0 ? (
@@ -397,8 +405,7 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
           title="赋码历史"
           actions={
             <ExportButton
-              title="赋码历史"
-              columns={['时间', '原颜色', '新颜色', '原因', '有效至', '操作人', '规则版本']}
+              {...EXPORT_TABLES.history}
               rows={() => answer.history.map((h) => [fmtTime(h.at), h.prevColor ? COLOR_LABEL[h.prevColor] ?? h.prevColor : '新赋码', COLOR_LABEL[h.color] ?? h.color, reasonText(h.reason), h.until === null ? '长期' : fmtTime(h.until), h.actor, h.ruleVersion ?? ''])}
             />
           }

@@ -10,7 +10,7 @@ import { errorText, triggerDownload } from './format.js';
  */
 export type Cell = string | number | null;
 
-export function ExportButton(props: { title: string; columns: string[]; rows: () => Cell[][] | Promise<Cell[][]>; label?: string }) {
+export function ExportButton(props: { title: string; columns: readonly string[]; rows: () => Cell[][] | Promise<Cell[][]>; label?: string }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   async function run() {

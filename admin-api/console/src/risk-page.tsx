@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { api } from './api.js';
 import { ExportButton } from './export.js';
+import { EXPORT_TABLES } from './export-columns.js';
 import { errorText, fmtTime, localInputToSec, RISK_LEVEL_LABEL, secToDateInput } from './format.js';
 import { RegionPicker, regionText, useRegions } from './regions.js';
 import { ConfirmDialog, Empty, ErrorBox, OkBox, Section } from './ui.js';
@@ -329,7 +330,7 @@ export function RiskPage({ canWrite }: { canWrite: boolean }) {
 
       <Section
         title={`当前风险区域（${current.length}）`}
-        actions={<ExportButton title="风险区域" columns={['地区', '区划代码', '等级', '起始时间']} rows={() => current.map((a) => [name(a.region), a.region, RISK_LEVEL_LABEL[a.level] ?? a.level, fmtTime(a.since)])} />}
+        actions={<ExportButton {...EXPORT_TABLES.risk} rows={() => current.map((a) => [name(a.region), a.region, RISK_LEVEL_LABEL[a.level] ?? a.level, fmtTime(a.since)])} />}
       >
         {current.length === 0 ? (
           <Empty>当前无风险区域</Empty>

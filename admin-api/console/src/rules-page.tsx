@@ -1,4 +1,5 @@
 import { ExportButton } from './export.js';
+import { EXPORT_TABLES } from './export-columns.js';
 import { asDraft, RuleForm } from './rule-form.js';
 import { ruleProblemZh } from './rule-problem-zh.js';
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from 'react';
@@ -243,8 +244,7 @@ export function RulesPage({ canWrite }: { canWrite: boolean }) {
         actions={
           <>
             <ExportButton
-              title="规则版本"
-              columns={['版本', '状态', '生效时间', '上传人', '上传时间']}
+              {...EXPORT_TABLES.rules}
               rows={() => versions.map((v) => [v.version, STATUS_LABEL[v.status] ?? v.status, v.status === 'draft' ? '—' : fmtTime(v.activeFrom), v.createdBy, fmtTime(v.createdAt)])}
             />
             {canWrite ? (

@@ -4,6 +4,7 @@ import { errorText, fmtTime, ROLE_LABEL } from './format.js';
 import { RegionName, RegionPicker } from './regions.js';
 import { ConfirmDialog, Empty, ErrorBox, OkBox, Section } from './ui.js';
 import { ExportButton } from './export.js';
+import { EXPORT_TABLES } from './export-columns.js';
 
 /**
  * 账号与角色: the province admin creates accounts (a one-time password shown
@@ -159,7 +160,7 @@ export function UsersPage() {
         <ErrorBox error={error} />
       </Section>
 
-      <Section title="账号列表" actions={users ? <ExportButton title="账号列表" columns={['用户名', '角色', '管辖地区', '状态', '创建时间']} rows={() => users.map((u) => [u.username, ROLE_LABEL[u.role] ?? u.role, u.regionPrefix || '全省', status(u), fmtTime(u.createdAt)])} /> : null}>
+      <Section title="账号列表" actions={users ? <ExportButton {...EXPORT_TABLES.users} rows={() => users.map((u) => [u.username, ROLE_LABEL[u.role] ?? u.role, u.regionPrefix || '全省', status(u), fmtTime(u.createdAt)])} /> : null}>
         {users === null ? (
           <Empty>加载中…</Empty>
         ) : users.length === 0 ? (

@@ -1,7 +1,8 @@
 import { Fragment, useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, apiBlob } from './api.js';
-import { errorText, triggerDownload, VENUE_KIND_LABEL } from './format.js';
+import { errorText, fmtTime, triggerDownload, VENUE_KIND_LABEL } from './format.js';
 import { ExportButton } from './export.js';
+import { EXPORT_TABLES } from './export-columns.js';
 import { RegionName, RegionPicker, regionText, useRegions } from './regions.js';
 import { ConfirmDialog, Empty, ErrorBox, OkBox, Section } from './ui.js';
 
@@ -23,6 +24,8 @@ export interface VenueRow {
   entryTestHours: number | null;
   /** the QR text, HCV1:<id> */
   placeCode: string;
+  /** 停用 since (unix s): kept and listed, off the edges, no place code printed; null in service */
+  disabledAt?: number | null;
 }
 
 const IMPORT_EXAMPLE = `[
@@ -290,9 +293,7 @@ export function VenuesPage({ canWrite }: { canWrite: boolean }) {
     setBusy(true);
     setError(null);
     try {
-      const body: Record<string, unknown> = { id: v.id, name: v.name, region: v.region, kind: v.kind };
-      if (v.kind === 'entry') body.entryTestHours = v.entryTestHours;
-      await api('POST', '/admin/v1/venues', body);
+      await api('POST', `/admin/v1/venues/${encodeURIComponent(v.id)}/enable`);
       setOk(`已恢复场所 ${v.name}，原场所码（编号 ${v.id}）重新生效。`);
       setDisabled(null);
       setReload((n) => n + 1);
@@ -307,7 +308,7 @@ export function VenuesPage({ canWrite }: { canWrite: boolean }) {
     const out: (string | number | null)[][] = [];
     for (let off = 0; off < Math.min(total, 20_000); off += 1000) {
       const a = await api<{ venues: VenueRow[] }>('GET', `/admin/v1/venues?${query({ limit: '1000', offset: String(off) })}`);
-      for (const v of a.venues) out.push([v.name, v.id, regionText(regions, v.region), v.region, VENUE_KIND_LABEL[v.kind] ?? v.kind, v.entryTestHours, v.placeCode]);
+      for (const v of a.venues) out.push([v.name, v.id, regionText(regions, v.region), v.region, VENUE_KIND_LABEL[v.kind] ?? v.kind, v.entryTestHours, v.placeCode, v.disabledAt ? `已停用（${fmtTime(v.disabledAt)}）` : '使用中']);
       if (a.venues.length < 1000) break;
     }
     return out;
@@ -441,7 +442,7 @@ export function VenuesPage({ canWrite }: { canWrite: boolean }) {
 
       <Section
         title="场所查询"
-        actions={<ExportButton title="场所列表" columns={['名称', '编号', '地区', '区划代码', '类型', '检测时限（小时）', '场所码']} rows={exportRows} />}
+        actions={<ExportButton {...EXPORT_TABLES.venues} rows={exportRows} />}
       >
         <div className="filters">
           <label className="grow">
@@ -466,7 +467,7 @@ export function VenuesPage({ canWrite }: { canWrite: boolean }) {
             {ok}
             {disabled ? (
               <button type="button" className="btn-link" onClick={() => void restore(disabled)} disabled={busy}>
-                撤销停用
+                恢复启用
               </button>
             ) : null}
           </OkBox>
@@ -492,8 +493,15 @@ export function VenuesPage({ canWrite }: { canWrite: boolean }) {
               <tbody>
                 {results.map((v) => (
                   <Fragment key={v.id}>
-                    <tr data-venue={v.id}>
-                      <td>{v.name}</td>
+                    <tr data-venue={v.id} data-disabled={v.disabledAt ? '1' : undefined}>
+                      <td>
+                        {v.name}
+                        {v.disabledAt ? (
+                          <span className="tag tag-warn" data-testid="venue-disabled" title={`停用于 ${fmtTime(v.disabledAt)}`}>
+                            已停用
+                          </span>
+                        ) : null}
+                      </td>
                       <td className="mono">{v.id}</td>
                       <td>
                         <RegionName code={v.region} />
@@ -504,6 +512,17 @@ export function VenuesPage({ canWrite }: { canWrite: boolean }) {
                       </td>
                       <td>
                         <div className="actions">
+                          {v.disabledAt ? (
+                            // a disabled place code is neither shown nor printed (the API refuses it too)
+                            canWrite ? (
+                              <button type="button" onClick={() => void restore(v)} disabled={busy} data-testid="venue-enable">
+                                恢复启用
+                              </button>
+                            ) : (
+                              <span className="muted">场所码已停用</span>
+                            )
+                          ) : (
+                            <>
                           <button type="button" onClick={() => setPreview(preview === v.id ? null : v.id)}>
                             预览
                           </button>
@@ -516,7 +535,9 @@ export function VenuesPage({ canWrite }: { canWrite: boolean }) {
                           <button type="button" onClick={() => void download(v, 'svg')}>
                             SVG
                           </button>
-                          {canWrite ? (
+                            </>
+                          )}
+                          {canWrite && !v.disabledAt ? (
                             <>
                               <button type="button" onClick={() => setEditing(v)}>
                                 修改
@@ -569,7 +590,7 @@ export function VenuesPage({ canWrite }: { canWrite: boolean }) {
           <p>
             场所：<strong>{disabling.name}</strong>（编号 {disabling.id}）
           </p>
-          <p>停用后该场所码立即失效，市民扫码将提示场所码无效。可随后撤销停用，用原编号恢复。</p>
+          <p>停用后该场所码立即失效，市民扫码将提示场所码无效，也不能再打印。场所仍保留在列表中（标为已停用），可随时恢复启用，原编号和已张贴的场所码重新生效。</p>
         </ConfirmDialog>
       ) : null}
     </>

@@ -17,6 +17,9 @@
  *   hc.session  the citizen session token (from #token=… or the dev login)
  *   hc.id       { o: owner, k: kind, v: masked number } from the dev login's
  *               session answer (the masked ID is not in the code record: DESIGN §2)
+ *   hc.hs       { o: owner, b: GET /citizen/v1/health-status body } — the card's 核酸 and
+ *               疫苗 lines from the back office (not in the code record: DESIGN §4/§5),
+ *               asked after the code is live so it never delays the QR
  *   hc.code     { o: owner of the session it was fetched with (see owner()),
  *                 t: saved at (ms, edge clock), k: clock skew edge − device (ms),
  *                 b: the /v1/code body }
@@ -26,6 +29,7 @@ import { drawQr, encodeQr } from './qr.js';
 const LS_SESSION = 'hc.session';
 const LS_CODE = 'hc.code';
 const LS_ID = 'hc.id';
+const LS_HEALTH = 'hc.hs';
 const LS_SEEN = 'hc.seen'; // the entry notice the person closed (it stays in the list)
 const COLORS = { green: '绿码', yellow: '黄码', red: '红码' };
 // the rules' reason codes (core/default-rules.ts) and the usual manual ones, as a citizen reads them
@@ -77,6 +81,8 @@ let scanEntry = null;
 let swRegistered = false;
 let notRegisteredTries = 0;
 let offlineReason = '';
+let health = null; // { o, b } the last health-status answer for this session's person
+let nextHealth = 0;
 
 function now() {
   return Date.now() + skew;
@@ -204,6 +210,7 @@ function render() {
   $('guide').className = 'guide ' + c.color;
   $('guide-text').textContent = guide || '';
   show('guide', !!guide && !expired);
+  renderHealth();
 
   const qr = $('qr');
   if (expired) {
@@ -244,6 +251,57 @@ function idOf(token) {
     return x && x.o === owner(token) && typeof x.v === 'string' ? x : null;
   } catch {
     return null;
+  }
+}
+
+function readHealth() {
+  try {
+    const x = JSON.parse(load(LS_HEALTH) || 'null');
+    return x && x.o === owner(session) && x.b ? x : null;
+  } catch {
+    return null;
+  }
+}
+
+/** China wall-clock "12月6日 14:00" (UTC+8, no daylight saving) */
+function dayTime(s) {
+  const d = new Date((s + 28800) * 1000);
+  const p = (n) => String(n).padStart(2, '0');
+  return d.getUTCMonth() + 1 + '月' + d.getUTCDate() + '日 ' + p(d.getUTCHours()) + ':' + p(d.getUTCMinutes());
+}
+
+/** 核酸 and 疫苗 lines: each only when the back office knows it. */
+function renderHealth() {
+  const b = health ? health.b : {};
+  const n = b.nat;
+  const v = b.vaccination;
+  $('nat').textContent = n ? '核酸检测：' + (n.result === 'positive' ? '阳性' : '阴性') + ' · ' + dayTime(n.sampledAt) + ' 采样' : '';
+  $('vax').textContent = v ? '疫苗接种：已完成 ' + v.doses + ' 剂' : '';
+  show('nat', !!n);
+  show('vax', !!v);
+}
+
+function apiBase() {
+  const u = sessionUrl();
+  return u && u.replace(/\/v1\/session$/, '');
+}
+
+/** After a live code, at most every REFRESH_EVERY_S: a failure keeps the kept copy on screen. */
+async function fetchHealth() {
+  const base = apiBase();
+  if (!base || !session || now() < nextHealth) return;
+  const asked = session;
+  nextHealth = now() + REFRESH_EVERY_S * 1000;
+  try {
+    const r = await fetch(base + '/citizen/v1/health-status', { headers: { authorization: 'Bearer ' + asked }, cache: 'no-store' });
+    if (!r.ok) return;
+    const b = await r.json();
+    if (asked !== session) return;
+    health = { o: owner(asked), b };
+    store(LS_HEALTH, JSON.stringify(health));
+    renderHealth();
+  } catch {
+    nextHealth = now() + 60000;
   }
 }
 
@@ -329,12 +387,15 @@ async function refresh() {
       store(LS_CODE, JSON.stringify({ o: owner(session), t: current.t, k: skew, b: code }));
       nextRefresh = Math.max(now() + 15000, Math.min(code.expiresAt - REFRESH_BEFORE_S, now() / 1000 + REFRESH_EVERY_S) * 1000);
       render();
+      fetchHealth();
     } else if (r.status === 401 || r.status === 403) {
       // The session is no longer accepted: its cached code is not shown either.
       store(LS_SESSION, null);
       store(LS_CODE, null);
+      store(LS_HEALTH, null);
       session = null;
       current = null;
+      health = null;
       startLogin('登录已失效，请重新登录');
     } else if (r.status === 404 && ++notRegisteredTries <= 10) {
       // First login registers (领码); the new code reaches this edge through sync.
@@ -496,6 +557,8 @@ function begin(token) {
     store(LS_SESSION, token);
   }
   const cached = readCache();
+  health = readHealth();
+  nextHealth = 0;
   mode = 'loading';
   if (cached) {
     skew = cached.k || 0;
@@ -523,8 +586,7 @@ $('scan-btn').onclick = openScan;
 // 便民服务 (issue 16, citizen/app/services.js): its own chunk, loaded on demand like scan.js
 async function openServices(tab) {
   const { open } = await import('../../../citizen/app/services.js');
-  const u = sessionUrl();
-  open({ dialog: $('svc'), session, apiBase: u && u.replace(/\/v1\/session$/, ''), tab, when, encodeQr, drawQr });
+  open({ dialog: $('svc'), session, apiBase: apiBase(), tab, when, encodeQr, drawQr });
 }
 $('svc-btn').onclick = () => openServices();
 $('entry-reg').onclick = () => ($('entry-ok').click(), openServices('sampling'));
@@ -540,8 +602,10 @@ $('logout-btn').onclick = () => {
   store(LS_CODE, null);
   store(LS_SEEN, null);
   store(LS_ID, null);
+  store(LS_HEALTH, null);
   session = null;
   current = null;
+  health = null;
   scanEntry = null;
   clearQr();
   startLogin('');
