@@ -30,6 +30,22 @@ describe('loadAdminConfig', () => {
       adminIdleTimeoutSec: 60, loginRatePerMin: 3, trustProxy: ['10.0.0.0/8', '::1'] });
   });
 
+  it('session limits: per identity 10, per address 6000; SESSION_RATE_PER_MIN is a deprecated alias of the address limit', () => {
+    expect(loadAdminConfig({})).toMatchObject({ sessionIdentityRatePerMin: 10, sessionRatePerMin: 6000 });
+    expect(loadAdminConfig({ SESSION_IDENTITY_RATE_PER_MIN: '3', SESSION_ADDRESS_RATE_PER_MIN: '20000' }))
+      .toMatchObject({ sessionIdentityRatePerMin: 3, sessionRatePerMin: 20000 });
+    expect(loadAdminConfig({ SESSION_RATE_PER_MIN: '10000' }).sessionRatePerMin).toBe(10000);
+  });
+
+  it('refuses bad session limits naming the variable', () => {
+    expect(code(() => loadAdminConfig({ SESSION_IDENTITY_RATE_PER_MIN: '0' }))).toEqual({ code: 'ADM_ERR_CONFIG', field: 'SESSION_IDENTITY_RATE_PER_MIN' });
+    expect(code(() => loadAdminConfig({ SESSION_IDENTITY_RATE_PER_MIN: 'ten' }))).toEqual({ code: 'ADM_ERR_CONFIG', field: 'SESSION_IDENTITY_RATE_PER_MIN' });
+    expect(code(() => loadAdminConfig({ SESSION_ADDRESS_RATE_PER_MIN: '2000000' }))).toEqual({ code: 'ADM_ERR_CONFIG', field: 'SESSION_ADDRESS_RATE_PER_MIN' });
+    expect(code(() => loadAdminConfig({ SESSION_RATE_PER_MIN: '-1' }))).toEqual({ code: 'ADM_ERR_CONFIG', field: 'SESSION_RATE_PER_MIN' });
+    expect(code(() => loadAdminConfig({ SESSION_RATE_PER_MIN: '60', SESSION_ADDRESS_RATE_PER_MIN: '6000' })))
+      .toEqual({ code: 'ADM_ERR_CONFIG', field: 'SESSION_RATE_PER_MIN' });
+  });
+
   it('refuses bad values with ADM_ERR_CONFIG naming the variable', () => {
     expect(code(() => loadAdminConfig({ ADMIN_PORT: 'http' }))).toEqual({ code: 'ADM_ERR_CONFIG', field: 'ADMIN_PORT' });
     expect(code(() => loadAdminConfig({ ADMIN_PORT: '70000' }))).toEqual({ code: 'ADM_ERR_CONFIG', field: 'ADMIN_PORT' });

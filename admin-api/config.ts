@@ -15,10 +15,28 @@ import { AdminError } from './errors.js';
  * | SESSION_TTL_SEC | 43200 | citizen session token lifetime (12 h) |
  * | ADMIN_TOKEN_TTL_SEC | 28800 | absolute lifetime of a back-office bearer token (8 h, a shift) |
  * | ADMIN_IDLE_TIMEOUT_SEC | 900 | a bearer token unused this long is dead (15 min) |
- * | SESSION_RATE_PER_MIN | 60 | POST /v1/session per client IP per minute (burst = the same) |
+ * | SESSION_IDENTITY_RATE_PER_MIN | 10 | POST /v1/session per identity (certificate or phone) per minute, whatever the address (burst = the same) |
+ * | SESSION_ADDRESS_RATE_PER_MIN | 6000 | POST /v1/session per client address per minute: a flood ceiling sized for a carrier-grade NAT exit |
+ * | SESSION_RATE_PER_MIN | — | deprecated alias of SESSION_ADDRESS_RATE_PER_MIN (setting both is refused) |
  * | LOGIN_RATE_PER_MIN | 10 | POST /admin/v1/login per client IP per minute |
  * | ADMIN_RATE_PER_MIN | 600 | every other /admin route per client IP per minute |
  * | ADMIN_TRUST_PROXY | (off) | comma-separated proxy addresses/CIDRs whose X-Forwarded-For is believed |
+ *
+ * The client address of the per-address limits (and of the audit log's
+ * fromAddr) is Fastify's `req.ip`: without ADMIN_TRUST_PROXY the socket's
+ * peer; with it, X-Forwarded-For is read from the right and the first hop
+ * NOT in the list is the client. Behind the province's nginx (deploy/nginx)
+ * set ADMIN_TRUST_PROXY to the nginx addresses and have nginx send
+ * `X-Forwarded-For $proxy_add_x_forwarded_for`; unset, every citizen would
+ * share the balancer's address and its one bucket.
+ *
+ * Why two session limits: one address may front thousands of phones (a
+ * carrier-grade NAT exit, RFC 6888), so a per-address bucket small enough
+ * to stop guessing would lock them all out. What identifies an abuser of a
+ * login is the identity being tried (name guessing behind one certificate),
+ * so the tight bucket is per identity, keyed by a keyed hash of the
+ * normalised certificate or phone (routes-session.ts); the address bucket
+ * only bounds a flood.
  * | ADMIN_BODY_LIMIT | 4194304 | largest request body in bytes (bulk venue imports) |
  * | BULK_REQUEST_TTL_SEC | 86400 | a bulk code change not approved within this is void |
  * | ADMIN_LOG_LEVEL | info | pino level |
@@ -35,7 +53,10 @@ export interface AdminConfig {
   readonly sessionTtlSec: number;
   readonly adminTokenTtlSec: number;
   readonly adminIdleTimeoutSec: number;
+  /** POST /v1/session per client address per minute (SESSION_ADDRESS_RATE_PER_MIN) */
   readonly sessionRatePerMin: number;
+  /** POST /v1/session per identity per minute (SESSION_IDENTITY_RATE_PER_MIN) */
+  readonly sessionIdentityRatePerMin: number;
   readonly loginRatePerMin: number;
   readonly adminRatePerMin: number;
   /** addresses/CIDRs of trusted reverse proxies; empty = use the socket address */
@@ -88,6 +109,16 @@ export function loadAdminConfig(env: NodeJS.ProcessEnv = process.env, overrides:
   }
   const idle = int(env, 'ADMIN_IDLE_TIMEOUT_SEC', 900, 30, 86_400);
   const ttl = int(env, 'ADMIN_TOKEN_TTL_SEC', 28_800, 60, 7 * 86_400);
+  // SESSION_RATE_PER_MIN was the one per-address session limit (default 60);
+  // kept as an alias of the address limit so existing deployments start, but
+  // both at once would leave an operator unsure which one holds.
+  const aliasSet = (env.SESSION_RATE_PER_MIN ?? '').trim() !== '';
+  if (aliasSet && (env.SESSION_ADDRESS_RATE_PER_MIN ?? '').trim() !== '') {
+    throw new AdminError('ADM_ERR_CONFIG', 'SESSION_RATE_PER_MIN is the deprecated name of SESSION_ADDRESS_RATE_PER_MIN: set only one', 'SESSION_RATE_PER_MIN');
+  }
+  const sessionAddress = aliasSet
+    ? int(env, 'SESSION_RATE_PER_MIN', 6000, 1, 1_000_000)
+    : int(env, 'SESSION_ADDRESS_RATE_PER_MIN', 6000, 1, 1_000_000);
   const cfg: AdminConfig = {
     port: int(env, 'ADMIN_PORT', 8081, 0, 65_535),
     host,
@@ -96,7 +127,8 @@ export function loadAdminConfig(env: NodeJS.ProcessEnv = process.env, overrides:
     sessionTtlSec: int(env, 'SESSION_TTL_SEC', 43_200, 60, 365 * 86_400),
     adminTokenTtlSec: ttl,
     adminIdleTimeoutSec: idle,
-    sessionRatePerMin: int(env, 'SESSION_RATE_PER_MIN', 60, 1, 1_000_000),
+    sessionRatePerMin: sessionAddress,
+    sessionIdentityRatePerMin: int(env, 'SESSION_IDENTITY_RATE_PER_MIN', 10, 1, 100_000),
     loginRatePerMin: int(env, 'LOGIN_RATE_PER_MIN', 10, 1, 10_000),
     adminRatePerMin: int(env, 'ADMIN_RATE_PER_MIN', 600, 1, 1_000_000),
     trustProxy: Object.freeze(trust),

@@ -1,5 +1,7 @@
 /**
- * Per-key token buckets (one key per client address and route group).
+ * Per-key token buckets: one limiter per route group keyed by client
+ * address (app.ts), and one for POST /v1/session keyed by a keyed hash of
+ * the identity (routes-session.ts).
  *
  * Each bucket holds up to `burst` tokens and refills at `perMinute` / 60 per
  * second; a request takes one token or is refused with the seconds until the

@@ -1,9 +1,12 @@
-import type { FastifyInstance } from 'fastify';
+import { createHmac, randomBytes } from 'node:crypto';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { CoreError } from '../core/errors.js';
 import { maskIdNo, maskName, maskPhone, normaliseCertificate, normalisePhone } from '../core/identity.js';
 import { issueSession } from '../core/session-token.js';
 import type { PersonInput } from '../master/store.js';
 import type { Ctx, IdentityProvider } from './context.js';
+import { AdminError } from './errors.js';
+import { RateLimiter } from './rate-limit.js';
 import { ERROR_BODY, SESSION_BODY } from './schemas.js';
 
 function given(s: string | undefined): s is string {
@@ -38,6 +41,27 @@ export const devIdentityProvider: IdentityProvider = async (claim) => {
   throw new CoreError('CORE_ERR_PERSON_KEY', 'give {idType, idNo, name} or {phone}', 'idNo');
 };
 
+/**
+ * The per-identity bucket's key: HMAC-SHA256 under a key drawn at start and
+ * never stored, of the NORMALISED identity (so 身份证/resident, a lower-case x
+ * or a +86 prefix land in one bucket). The map of buckets thus holds no
+ * certificate number or phone, and a heap dump cannot be matched against a
+ * list of numbers without the key. 128 bits of the MAC are plenty for a
+ * bucket key (a collision only shares a bucket).
+ */
+function identityKeyer(): (p: PersonInput) => string {
+  const key = randomBytes(32);
+  return (p) => {
+    const id = given(p.idNo) ? `c\0${p.idType ?? 'resident'}\0${p.idNo}` : `p\0${p.phone ?? ''}`;
+    return createHmac('sha256', key).update(id).digest('base64url').slice(0, 22);
+  };
+}
+
+function limited(reply: FastifyReply, wait: number): AdminError {
+  void reply.header('retry-after', String(wait));
+  return new AdminError('ADM_ERR_RATE_LIMITED', `retry in ${wait} s`);
+}
+
 function label(p: PersonInput): string {
   if (given(p.idNo)) return `${p.idType ?? 'resident'}:${maskIdNo(p.idNo)}`;
   return maskPhone(p.phone!);
@@ -59,9 +83,18 @@ function label(p: PersonInput): string {
  * the log) and nothing is written. Why refuse instead of renaming: a legal
  * name change is an official's act on documents (户籍变更), not something a
  * login asserts — and a rename made here never reached the edges, since the
- * masked name travels with code deltas and a login writes none. The refusal
- * costs a token of the per-address `session` limit like every call, so the
- * route cannot be used to guess the name behind a certificate number.
+ * masked name travels with code deltas and a login writes none.
+ *
+ * Two limits (issue 14 item 6), both ADM_ERR_RATE_LIMITED with Retry-After:
+ * the per-address `session` group (app.ts onRequest, SESSION_ADDRESS_RATE_PER_MIN,
+ * sized for a carrier-grade NAT exit fronting thousands of phones), and here,
+ * once the body is parsed and normalised, a per-identity bucket
+ * (SESSION_IDENTITY_RATE_PER_MIN, 10 a minute): every call naming an identity
+ * costs one of its tokens, a refusal included, from whatever address — so the
+ * route cannot be used to guess the name behind a certificate number by
+ * spreading guesses over addresses, and one abuser behind a NAT address does
+ * not lock out the others. The identity token is taken before registering:
+ * a refused call writes nothing.
  */
 /**
  * CORS for the citizen page (edge origin) calling POST /v1/session from the
@@ -77,6 +110,10 @@ function allowedOrigin(ctx: Ctx, origin: string | undefined): string | null {
 
 export function registerSessionRoutes(app: FastifyInstance, ctx: Ctx): void {
   const provider = ctx.deps.identityProvider ?? devIdentityProvider;
+  const keyOf = identityKeyer();
+  // Same clock as the per-address limiters (the master's, pinnable in tests).
+  // The default 100 000 buckets bound memory (rate-limit.ts sweeps refilled ones first).
+  const perIdentity = new RateLimiter({ perMinute: ctx.deps.config.sessionIdentityRatePerMin, now: () => ctx.deps.store.nowMs() });
   app.options('/v1/session', { config: { access: 'public', rate: 'session' }, schema: { hide: true } as Record<string, unknown> }, async (req, reply) => {
     const origin = allowedOrigin(ctx, req.headers.origin);
     if (origin !== null) {
@@ -118,8 +155,10 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: Ctx): void {
         429: ERROR_BODY,
       },
     },
-  }, async (req) => {
+  }, async (req, reply) => {
     const identity = await provider(req.body as Parameters<IdentityProvider>[0]);
+    const wait = perIdentity.take(keyOf(identity));
+    if (wait > 0) throw limited(reply, wait);
     const r = await ctx.deps.codes.register(identity);
     if (r.created) {
       ctx.committed();
