@@ -8,7 +8,7 @@ const KEY = 'k'.repeat(40);
 
 /** A stand-in master health endpoint, a real HTTP server: answers, refuses (socket cut) or hangs. */
 async function fakeMaster(): Promise<{ url: string; mode: 'ok' | 'cut' | 'hang' | 'error'; close(): Promise<void> }> {
-  const m = { url: '', mode: 'ok' as 'ok' | 'cut' | 'hang' | 'error', close: async () => undefined };
+  const m = { url: '', mode: 'ok' as 'ok' | 'cut' | 'hang' | 'error', close: async (): Promise<void> => undefined };
   const server: Server = createServer((req, res) => {
     if (m.mode === 'cut') return void req.socket.destroy();
     if (m.mode === 'hang') return;

@@ -1,0 +1,59 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DrillStack } from '../alerting/drill-stack.js';
+import { startGatewaySim, type GatewaySim } from '../alerting/gateway-sim.js';
+
+/**
+ * The master watchdog as it ships: dist/main.js processes (own redis-server,
+ * PGlite master, two HC_ROLE=edge processes each running the watchdog), the
+ * master SIGKILLed and started again. The on-call phone (the gateway
+ * simulator) must get exactly one page for the outage though two edges saw
+ * it, and exactly one "[已恢复]". Nothing about how fast: only what arrives.
+ */
+const dir = mkdtempSync(join(tmpdir(), 'hc-watchdog-test-'));
+const KEY = 'w'.repeat(48);
+let gw: GatewaySim | null = null;
+let stack: DrillStack | null = null;
+afterAll(async () => {
+  await stack?.close();
+  await gw?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('master watchdog in the edge processes (live stack)', () => {
+  it('master killed → one page from two watchdogs; master back → one resolve', async () => {
+    gw = await startGatewaySim({ key: KEY });
+    stack = await DrillStack.start({
+      dir,
+      edges: 2,
+      demoPeople: 50,
+      smsGatewayUrl: gw.url,
+      smsGatewayKey: KEY,
+      alertPhones: '13800138009',
+      // the master's own engine stays quiet for this test: its pages are not what is counted
+      masterEnv: { ALERT_LOOPS: 'off' },
+      edgeWatchdog: { forSec: 5, intervalMs: 500 },
+      log: () => undefined,
+    });
+    const watchdogSms = (): string[] => gw!.delivered.filter((d) => d.id.startsWith('mw-')).map((d) => d.text);
+    expect(watchdogSms()).toEqual([]);
+
+    await stack.killMaster();
+    await expect.poll(watchdogSms, { timeout: 120_000, interval: 250 }).toHaveLength(1);
+    expect(watchdogSms()[0]).toMatch(/^\[严重\]主节点无应答：127\.0\.0\.1:\d+ 自 \d{4}-\d\d-\d\d \d\d:\d\d:\d\d 起无应答/);
+    expect(watchdogSms()[0]).toMatch(/边缘节点 edge-[12] 看门狗/);
+    // both edges reached the gateway with the same id: one request was a duplicate (or both before the second saw it)
+    await expect.poll(() => gw!.requests, { timeout: 30_000, interval: 250 }).toBeGreaterThanOrEqual(2);
+    expect(watchdogSms()).toHaveLength(1);
+
+    await stack.startMaster();
+    await expect.poll(watchdogSms, { timeout: 120_000, interval: 250 }).toHaveLength(2);
+    expect(watchdogSms()[1]).toMatch(/^\[已恢复\]主节点恢复应答：/);
+    // a few more probe periods: nothing else arrives
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(watchdogSms()).toHaveLength(2);
+    expect(gw.delivered.every((d) => d.phones.length === 1 && d.phones[0] === '13800138009')).toBe(true);
+  }, 600_000);
+});
