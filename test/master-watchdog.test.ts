@@ -1,8 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DrillStack } from '../alerting/drill-stack.js';
+import { DrillStack, mainScript } from '../alerting/drill-stack.js';
 import { startGatewaySim, type GatewaySim } from '../alerting/gateway-sim.js';
 
 /**
@@ -56,4 +57,29 @@ describe('master watchdog in the edge processes (live stack)', () => {
     expect(watchdogSms()).toHaveLength(2);
     expect(gw.delivered.every((d) => d.phones.length === 1 && d.phones[0] === '13800138009')).toBe(true);
   }, 600_000);
+});
+
+describe('master watchdog configuration at an edge start', () => {
+  it('a bad WATCHDOG_* stops `HC_ROLE=edge` with exit code 2 and the variable named', () => {
+    const base = {
+      PATH: process.env.PATH ?? '',
+      HC_ROLE: 'edge',
+      HC_DATA_DIR: join(dir, 'cfg-edge'),
+      REDIS_URL: 'redis://127.0.0.1:1',
+      HC_SYNC_URL: 'http://127.0.0.1:1',
+      HC_SYNC_TOKEN: 't'.repeat(64),
+      HC_SESSION_KEY: 's'.repeat(64),
+      HC_NODE_ID: 'cfg-edge',
+      EDGE_PORT: '0',
+      WATCHDOG_MASTER_URL: 'http://127.0.0.1:1/healthz',
+      SMS_GATEWAY_URL: 'http://127.0.0.1:1/sms',
+      SMS_GATEWAY_KEY: KEY,
+      ALERT_PHONES: '13800138009',
+    };
+    for (const [patch, field] of [[{ WATCHDOG_FOR_SEC: 'soon' }, 'WATCHDOG_FOR_SEC'], [{ ALERT_PHONES: '' }, 'ALERT_PHONES']] as const) {
+      const r = spawnSync(process.execPath, [mainScript()], { env: { ...base, ...patch }, encoding: 'utf8', timeout: 60_000 });
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`configuration error (${field})`);
+    }
+  });
 });
