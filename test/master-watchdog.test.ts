@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runDrill } from '../alerting/drill-run.js';
+import { pickScenarios } from '../alerting/drill-scenarios.js';
 import { DrillStack, mainScript } from '../alerting/drill-stack.js';
 import { startGatewaySim, type GatewaySim } from '../alerting/gateway-sim.js';
 
@@ -83,4 +85,17 @@ describe('master watchdog configuration at an edge start', () => {
       expect(r.stderr).toContain(`configuration error (${field})`);
     }
   });
+});
+
+describe('drill scenario master-outage', () => {
+  it('passes: one watchdog page, displays and scans keep answering, resolve SMS, changes reach the edges after the restart', async () => {
+    const out = await runDrill({ dir: join(dir, 'drill'), reportsDir: join(dir, 'reports'), scenarios: pickScenarios('master-outage'), edges: 2, demoPeople: 100, log: () => undefined });
+    const s = out.report.scenarios[0]!;
+    expect([s.id, s.passed, s.failures]).toEqual(['master-outage', true, []]);
+    expect(s.alerts[0]!.smsText).toMatch(/^\[严重\]主节点无应答/);
+    expect(s.alerts[0]!.resolveSmsAtMs).not.toBeNull();
+    expect(s.probes.display.total).toBeGreaterThan(0);
+    expect(s.probes.display.ok).toBe(s.probes.display.total);
+    expect(s.probes.scan.ok).toBe(s.probes.scan.total);
+  }, 600_000);
 });
