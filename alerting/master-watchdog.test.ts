@@ -94,6 +94,7 @@ describe('master watchdog', () => {
     await round(5);
     expect(gw.delivered).toHaveLength(4);
     expect(gw.delivered[3]!.text).toContain('[已恢复]');
+    expect(gw.delivered[3]!.text).toContain('中断约36秒'); // under a minute: in seconds
   });
 
   it('a blip shorter than WATCHDOG_FOR_SEC pages nobody; an HTTP 503 counts as down', async () => {

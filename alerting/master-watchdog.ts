@@ -128,8 +128,9 @@ export class MasterWatchdog {
     const s = this.state;
     if (up) {
       if (s.kind === 'paged') {
-        const mins = Math.max(1, Math.round((now - s.sinceMs) / 60_000));
-        this.pendingResolve = { id: `${s.id}-ok`, text: `[已恢复]主节点恢复应答：${this.host} 于 ${chinaTime(now, true)} 恢复，中断约${mins}分钟。请核对期间的告警（告警引擎随主节点中断）` };
+        const secs = Math.round((now - s.sinceMs) / 1000);
+        const lasted = secs < 60 ? `${secs}秒` : `${Math.round(secs / 60)}分钟`;
+        this.pendingResolve = { id: `${s.id}-ok`, text: `[已恢复]主节点恢复应答：${this.host} 于 ${chinaTime(now, true)} 恢复，中断约${lasted}。请核对期间的告警（告警引擎随主节点中断）` };
         this.log(`watchdog: master ${this.host} answers again`);
         await this.sendResolve();
       }
