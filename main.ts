@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url';
 import { CodedError } from './core/coded-error.js';
 import { demoResidentId, demoName } from './demo-data.js';
 import { loadStackConfig, type StackConfig } from './stack-config.js';
+import { loadWatchdogConfig, MasterWatchdog, type WatchdogConfig } from './alerting/master-watchdog.js';
 import { startStack, type StackHandle } from './stack.js';
 
 /**
@@ -69,8 +70,11 @@ function banner(stack: StackHandle, config: StackConfig): string {
 
 async function main(): Promise<void> {
   let config: StackConfig;
+  let watchdogConfig: WatchdogConfig | null = null;
   try {
     config = loadStackConfig();
+    // the master cannot page about its own death: an edge process watches it (alerting/master-watchdog.ts)
+    if (config.role === 'edge') watchdogConfig = loadWatchdogConfig(process.env);
   } catch (err) {
     const field = err instanceof CodedError && err.field !== undefined ? ` (${err.field})` : '';
     process.stderr.write(`configuration error${field}: ${(err as Error).message}\n`);
@@ -88,6 +92,8 @@ async function main(): Promise<void> {
   });
   if (snapshotBar !== null && isTty) process.stderr.write('\n');
   process.stdout.write(`${banner(stack, config)}\n`);
+  const watchdog = watchdogConfig === null ? null : new MasterWatchdog(watchdogConfig, { name: config.nodeId });
+  watchdog?.start();
 
   let stopping = false;
   const onSignal = (sig: string): void => {
@@ -97,7 +103,7 @@ async function main(): Promise<void> {
     }
     stopping = true;
     process.stderr.write(`\n${sig}: stopping…\n`);
-    stack.stop().then(
+    (watchdog?.stop() ?? Promise.resolve()).then(() => stack.stop()).then(
       () => {
         process.stderr.write('stopped.\n');
         process.exit(0);

@@ -54,18 +54,18 @@ export interface AlertingConfig {
   readonly loops: boolean;
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
+export type Env = Readonly<Record<string, string | undefined>>;
 
-function bad(name: string, why: string): never {
+export function bad(name: string, why: string): never {
   throw new AlertingError('ALR_ERR_CONFIG', why, name);
 }
 
-function str(env: Env, name: string): string | undefined {
+export function str(env: Env, name: string): string | undefined {
   const v = env[name];
   return v === undefined || v.trim() === '' ? undefined : v.trim();
 }
 
-function int(env: Env, name: string, def: number, min: number, max: number): number {
+export function int(env: Env, name: string, def: number, min: number, max: number): number {
   const v = str(env, name);
   if (v === undefined) return def;
   if (!/^[0-9]+$/.test(v)) bad(name, `must be a whole number, got ${JSON.stringify(v)}`);
@@ -74,7 +74,7 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
   return n;
 }
 
-function httpUrl(name: string, v: string): string {
+export function httpUrl(name: string, v: string): string {
   let u: URL;
   try {
     u = new URL(v);
@@ -85,7 +85,7 @@ function httpUrl(name: string, v: string): string {
   return u.toString();
 }
 
-function phones(env: Env, name: string): string[] | undefined {
+export function phones(env: Env, name: string): string[] | undefined {
   const v = str(env, name);
   if (v === undefined) return undefined;
   const out: string[] = [];

@@ -120,7 +120,7 @@ describe('drill scenarios', () => {
 
   it('the built-in scenarios are valid against the built-in rules', () => {
     for (const x of BUILTIN_SCENARIOS) expect(validateScenario(x, 2, rules)).toBe(x);
-    expect(BUILTIN_SCENARIOS.map((x) => x.id)).toEqual(['edge-kill', 'redis-stop', 'login-flood', 'mass-transcode']);
+    expect(BUILTIN_SCENARIOS.map((x) => x.id)).toEqual(['edge-kill', 'redis-stop', 'login-flood', 'mass-transcode', 'master-outage']);
   });
 
   it('bad scenarios are refused with ALR_ERR_DRILL_SCENARIO naming the part', () => {

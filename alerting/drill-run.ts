@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chinaTime } from '../core/china-time.js';
 import { demoResidentId, demoVenues } from '../demo-data.js';
-import { validateScenario, type DrillAction, type DrillScenario } from './drill-scenarios.js';
+import { validateScenario, WATCHDOG_EXPECT, type DrillAction, type DrillScenario } from './drill-scenarios.js';
 import { writeDrillReport, type AlertObservation, type DrillReport, type ProbeCounts, type ScenarioResult, type TimelineEntry, type WrittenReport } from './drill-report.js';
 import { DrillStack } from './drill-stack.js';
 import { startGatewaySim, type GatewaySim } from './gateway-sim.js';
@@ -158,6 +158,8 @@ class Drill {
         ALERT_MONITOR_INTERVAL_MS: String(this.o.monitorIntervalMs ?? 2000),
         ALERT_ANOMALY_INTERVAL_MS: String(this.o.anomalyIntervalMs ?? 3000),
       },
+      // the master-outage scenario's pager: the engine dies with the master
+      edgeWatchdog: { forSec: 10, intervalMs: 500 },
       log: this.log,
     });
     this.note(null, `被演练系统就绪：Redis、主节点（PGlite）、${edges} 个边缘节点，各为独立进程`);
@@ -165,6 +167,7 @@ class Drill {
     if (rules.status !== 200) throw new Error(`alert rules not readable: HTTP ${rules.status}`);
     for (const r of rules.body.rules as { id: string; name: string }[]) this.ruleNames.set(r.id, r.name);
     for (const s of this.o.scenarios) validateScenario(s, edges, [...this.ruleNames.keys()]);
+    this.ruleNames.set(WATCHDOG_EXPECT, '主节点无应答（看门狗）');
     this.probeToken = await this.session(PROBE_PHONE);
     this.markerToken = await this.session(MARKER_PHONE);
     const ok = await this.recovered([], false, Date.now() + 120_000);
@@ -289,6 +292,19 @@ class Drill {
     return r.body.alerts as FoundAlert[];
   }
 
+  /** The watchdog's pages at the gateway as alerts (ids `mw-…`, resolve `mw-…-ok`): the master that would list them is what is down. */
+  private withWatchdog(list: readonly FoundAlert[] | null): FoundAlert[] {
+    const delivered = this.sim?.delivered ?? [];
+    const pages = delivered.filter((d) => d.id.startsWith('mw-') && !d.id.endsWith('-ok'));
+    return [
+      ...(list ?? []),
+      ...pages.map((d, i) => {
+        const ok = delivered.find((x) => x.id === `${d.id}-ok`);
+        return { id: -(i + 1), ruleId: WATCHDOG_EXPECT, kind: '', summary: d.text, status: ok === undefined ? 'firing' : 'resolved', startedMs: d.atMs, firedMs: d.atMs, resolvedMs: ok?.atMs ?? null };
+      }),
+    ];
+  }
+
   private match(list: readonly FoundAlert[], e: { ruleId: string; kind?: string }, since: number): FoundAlert | undefined {
     // a condition that began with the fault (metric alerts start pending a sample after it)
     return list.find((a) => a.ruleId === e.ruleId && (e.kind === undefined || a.kind === e.kind) && a.startedMs >= since - 5000 && a.firedMs !== null);
@@ -296,6 +312,7 @@ class Drill {
 
   /** The SMS that told the on-call about this alert: its rule's "新增" message carrying the alert's summary (one rule's groups share a name). */
   private smsFor(a: FoundAlert): { atMs: number; text: string } | undefined {
+    if (a.ruleId === WATCHDOG_EXPECT) return { atMs: a.firedMs!, text: a.summary };
     const name = this.ruleNames.get(a.ruleId) ?? a.ruleId;
     const head = a.summary.slice(0, 24);
     return (this.sim?.delivered ?? []).find((d) => d.atMs >= (a.firedMs ?? 0) && d.text.includes(`${name} 新增`) && d.text.includes(head));
@@ -303,6 +320,7 @@ class Drill {
 
   /** The "[已恢复]" message for this alert, once it resolved. */
   private resolveSmsFor(a: FoundAlert): { atMs: number; text: string } | undefined {
+    if (a.ruleId === WATCHDOG_EXPECT) return (this.sim?.delivered ?? []).find((d) => d.text.startsWith('[已恢复]主节点恢复应答') && d.atMs >= (a.firedMs ?? 0));
     const name = this.ruleNames.get(a.ruleId) ?? a.ruleId;
     const head = a.summary.slice(0, 24);
     return (this.sim?.delivered ?? []).find((d) => d.atMs >= (a.firedMs ?? 0) && d.text.includes(`[已恢复]${name}`) && d.text.includes(head));
@@ -343,7 +361,8 @@ class Drill {
     // 3. the alerts the fault raised are resolved again (metric conditions cleared)
     if (alertsResolve) {
       for (;;) {
-        const list = await this.alerts();
+        const master = await this.alerts();
+        const list = master === null ? null : this.withWatchdog(master);
         const open = list === null ? expected : expected.filter((e) => {
           const a = this.match(list, e, since);
           return a === undefined || a.resolvedMs === null;
@@ -386,8 +405,9 @@ class Drill {
     const found = new Map<number, { alert: FoundAlert; sms: { atMs: number; text: string } | undefined }>();
     const detectDeadline = injectedMs + s.detectTimeoutSec * 1000;
     while (found.size < s.expect.length || [...found.values()].some((f) => f.sms === undefined)) {
-      const list = await this.alerts();
-      if (list !== null) {
+      const master = await this.alerts();
+      const list = this.withWatchdog(master);
+      {
         s.expect.forEach((e, i) => {
           const a = this.match(list, e, injectedMs);
           if (a === undefined) return;
@@ -430,7 +450,7 @@ class Drill {
       const end = Date.now() + 10_000;
       while (Date.now() < end && [...found.values()].some((f) => this.resolveSmsFor(f.alert) === undefined)) await sleep(250);
     }
-    const finalList = (await this.alerts()) ?? [];
+    const finalList = this.withWatchdog(await this.alerts());
     const alerts: AlertObservation[] = s.expect.map((e, i) => {
       const f = found.get(i);
       const now = f === undefined ? undefined : finalList.find((a) => a.id === f.alert.id) ?? f.alert;
@@ -445,6 +465,11 @@ class Drill {
         resolveSmsAtMs: now === undefined || now.resolvedMs === null ? null : this.resolveSmsFor(now)?.atMs ?? null,
       };
     });
+    if (s.expect.some((e) => e.ruleId === WATCHDOG_EXPECT)) {
+      // several edges watch one master: the on-call phone must get one page per outage, not one per edge
+      const pages = (this.sim?.delivered ?? []).filter((d) => d.id.startsWith('mw-') && !d.id.endsWith('-ok') && d.atMs >= injectedMs).length;
+      if (pages > 1) failures.push(`看门狗就同一次主节点宕机发出 ${pages} 条告警短信（应为 1 条）`);
+    }
     const smsTimes = alerts.map((a) => a.smsAtMs);
     const detectSec = smsTimes.every((x): x is number => x !== null) ? (Math.max(...smsTimes) - injectedMs) / 1000 : null;
     const result: ScenarioResult = {

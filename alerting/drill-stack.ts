@@ -32,6 +32,8 @@ export interface DrillStackOptions {
   readonly alertPhones: string;
   /** extra master environment (tick and sampling periods of a drill) */
   readonly masterEnv?: Readonly<Record<string, string>>;
+  /** run the master watchdog (master-watchdog.ts) in every edge, probing this stack's master, paging the same gateway */
+  readonly edgeWatchdog?: { readonly forSec: number; readonly intervalMs: number };
   readonly log: (line: string) => void;
   /** how long a process may take to be ready (PGlite + demo data on a loaded machine) */
   readonly startTimeoutMs?: number;
@@ -263,6 +265,16 @@ export class DrillStack {
       EDGE_HOST: '127.0.0.1',
       EDGE_PORT: String(this.edgePorts[i]!),
       EDGE_WORKERS: '1',
+      ...(this.o.edgeWatchdog === undefined
+        ? {}
+        : {
+            WATCHDOG_MASTER_URL: `${this.adminUrl}/healthz`,
+            WATCHDOG_FOR_SEC: String(this.o.edgeWatchdog.forSec),
+            WATCHDOG_INTERVAL_MS: String(this.o.edgeWatchdog.intervalMs),
+            SMS_GATEWAY_URL: this.o.smsGatewayUrl,
+            SMS_GATEWAY_KEY: this.o.smsGatewayKey,
+            ALERT_PHONES: this.o.alertPhones,
+          }),
     });
     this.edges[i] = p;
     this.o.log(`drill: ${name} on ${this.edgeUrl(i)} (pid ${p.child.pid})`);

@@ -9,7 +9,8 @@ import { Publisher } from '../sync/publisher.js';
 import { SnapshotService } from '../sync/snapshot.js';
 import { startSyncHttp, type SyncHttpServer } from '../sync/sync-http.js';
 import { alertingCapability, type AlertingInstance } from './alerting-capability.js';
-import { Monitors, type MonitorReading } from './monitors.js';
+import { startEdgeNode } from '../test/edge-fixture.js';
+import { Monitors, promSeries, type MonitorReading } from './monitors.js';
 import type { AlertingService } from './service.js';
 
 /**
@@ -97,5 +98,39 @@ describe('publish path and snapshot monitors', () => {
     } finally {
       m.stop();
     }
+  });
+});
+
+describe('edge server processes (forked workers are not this process)', () => {
+  it('each edge reports its server process CPU seconds, RSS and open fds; the monitors turn them into per-edge samples', async () => {
+    const node = await startEdgeNode();
+    const m = new Monitors({ db: f.db, dataDir: dir, sms: svc.sms, edgeUrls: [node.base], syncStatusUrl: null, syncToken: null, now: () => f.clock.ms });
+    try {
+      const text = await (await fetch(`${node.base}/metrics`)).text();
+      for (const name of ['edge_process_cpu_seconds_total', 'edge_process_resident_memory_bytes', 'edge_process_open_fds']) {
+        expect(text).toContain(`# TYPE ${name} `);
+        const series = promSeries(text, name);
+        expect(series.map((x) => x.pid)).toEqual([String(process.pid)]);
+        expect(series[0]!.value).toBeGreaterThan(0);
+      }
+      const edge = new URL(node.base).host;
+      const of = (r: MonitorReading, metric: string): number | undefined => r.samples.find((s) => s.metric === metric && s.labels.edge === edge)?.value;
+      const first = await m.sample();
+      expect(of(first, 'edge_scrape_failed')).toBe(0);
+      expect(of(first, 'edge_process_open_fds')).toBeGreaterThan(0);
+      expect(of(first, 'edge_process_rss_bytes')).toBeGreaterThan(1024 * 1024);
+      // a CPU share needs two readings of the same process
+      expect(of(first, 'edge_process_cpu_ratio')).toBeUndefined();
+      const second = await m.sample();
+      expect(of(second, 'edge_process_cpu_ratio')).toBeGreaterThanOrEqual(0);
+    } finally {
+      m.stop();
+      await node.close();
+    }
+  });
+
+  it('promSeries reads every pid, skips other metrics and non-numbers', () => {
+    const text = ['# TYPE edge_process_open_fds gauge', 'edge_process_open_fds{pid="11"} 40', 'edge_process_open_fds{pid="12"} NaN', 'edge_process_open_fds_x{pid="13"} 1', 'edge_process_open_fds{pid="14"} 52'].join('\n');
+    expect(promSeries(text, 'edge_process_open_fds')).toEqual([{ pid: '11', value: 40 }, { pid: '14', value: 52 }]);
   });
 });

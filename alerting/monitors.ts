@@ -22,7 +22,9 @@ import type { SmsClient } from './sms-client.js';
  *   snapshot  age of the newest file in <dataDir>/snapshots (checkpoints follow
  *             changes, so on its own an old one is no fault: shown, not alerted)
  *   edges     each ALERT_EDGE_URLS edge's /metrics: edge_replica_applied_seq and
- *             edge_replica_lag_seconds; the entries it is behind = outbox seq − applied
+ *             edge_replica_lag_seconds; the entries it is behind = outbox seq − applied;
+ *             each server process's CPU share, RSS and open fds (edge_process_*, the
+ *             highest process a scrape reached: forked workers are not this process)
  *   sms       the oldest queued message's age
  *
  * A sample costs a few syscalls and ≤ 6 small queries; at the default 15 s
@@ -77,6 +79,20 @@ export function promMax(text: string, name: string): number | null {
   return best;
 }
 
+/** Every series of a Prometheus text metric with its `pid` label (edge/metrics.ts labels each process). */
+export function promSeries(text: string, name: string): { pid: string; value: number }[] {
+  const out: { pid: string; value: number }[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (m === null || m[1] !== name) continue;
+    const pid = /pid="([^"]*)"/.exec(m[2] ?? '')?.[1] ?? '';
+    const v = Number(m[3]);
+    if (Number.isFinite(v)) out.push({ pid, value: v });
+  }
+  return out;
+}
+
 export class Monitors {
   private lastCpu = process.cpuUsage();
   private lastWall = performance.now();
@@ -86,6 +102,8 @@ export class Monitors {
   private readonly loop: IntervalHistogram;
   private readonly fdLimit = openFdLimit();
   latest: MonitorReading | null = null;
+  /** each edge server process's CPU seconds when last scraped (key edge|pid): a ratio needs two readings of one pid */
+  private readonly edgeCpu = new Map<string, { cpuSec: number; wallMs: number }>();
 
   constructor(private readonly o: MonitorOptions) {
     this.loop = monitorEventLoopDelay({ resolution: 20 });
@@ -94,6 +112,27 @@ export class Monitors {
 
   stop(): void {
     this.loop.disable();
+  }
+
+  /**
+   * CPU share of one core of an edge's server processes since their previous
+   * scrape, the highest over the pids this scrape reached (SO_REUSEPORT: a
+   * scrape may reach a different worker each time); null until a pid is seen twice.
+   */
+  private edgeCpuRatio(edge: string, series: readonly { pid: string; value: number }[]): number | null {
+    const wallMs = performance.now();
+    let best: number | null = null;
+    for (const { pid, value } of series) {
+      const key = `${edge}|${pid}`;
+      const prev = this.edgeCpu.get(key);
+      this.edgeCpu.set(key, { cpuSec: value, wallMs });
+      if (prev === undefined || wallMs <= prev.wallMs || value < prev.cpuSec) continue;
+      const r = ((value - prev.cpuSec) * 1000) / (wallMs - prev.wallMs);
+      best = best === null ? r : Math.max(best, r);
+    }
+    // a restarted worker's pid never comes back: keep the map to the processes still seen lately
+    if (this.edgeCpu.size > 4096) this.edgeCpu.clear();
+    return best;
   }
 
   async sample(): Promise<MonitorReading> {
@@ -181,6 +220,13 @@ export class Monitors {
           if (applied !== null && outboxSeq !== null) put('edge_replica_lag', Math.max(0, outboxSeq - applied), labels);
           const lagSec = promMax(text, 'edge_replica_lag_seconds');
           if (lagSec !== null) put('edge_replica_lag_seconds', lagSec, labels);
+          // the forked server processes' own resources (edge/metrics.ts): the worst process the scrape reached
+          const rss = promMax(text, 'edge_process_resident_memory_bytes');
+          if (rss !== null) put('edge_process_rss_bytes', rss, labels);
+          const fds = promMax(text, 'edge_process_open_fds');
+          if (fds !== null) put('edge_process_open_fds', fds, labels);
+          const cpuRatio = this.edgeCpuRatio(labels.edge, promSeries(text, 'edge_process_cpu_seconds_total'));
+          if (cpuRatio !== null) put('edge_process_cpu_ratio', cpuRatio, labels);
         } catch {
           put('edge_scrape_failed', 1, labels);
         }

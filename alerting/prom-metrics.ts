@@ -9,7 +9,7 @@ import type { SmsClient } from './sms-client.js';
  * engine's and the SMS client's counters, open alerts by state. Served at
  * GET /admin/v1/alerting/metrics; deploy/grafana/healthcode.json draws it.
  */
-const EDGE_METRICS = new Set(['edge_scrape_failed', 'edge_replica_lag', 'edge_replica_lag_seconds']);
+const EDGE_METRICS = new Set(['edge_scrape_failed', 'edge_replica_lag', 'edge_replica_lag_seconds', 'edge_process_cpu_ratio', 'edge_process_rss_bytes', 'edge_process_open_fds']);
 
 export class PromMetrics {
   readonly registry = new Registry();

@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { SIGN_LATENCY_BUCKETS_MS } from './sign-pool.js';
 
 /**
@@ -125,6 +126,25 @@ export class EdgeMetrics {
     L.push('# HELP edge_signing_key_published 1 when the key this node signs with is in the published key set.');
     L.push('# TYPE edge_signing_key_published gauge');
     L.push(`edge_signing_key_published{pid="${pid}"} ${g.signingKeyPublished === null ? 'NaN' : g.signingKeyPublished ? 1 : 0}`);
+    // this server process's own resources: a forked worker is invisible to the master's process monitor (alerting/monitors.ts reads these)
+    const cpu = process.cpuUsage();
+    L.push('# HELP edge_process_cpu_seconds_total CPU time (user + system) of this server process.');
+    L.push('# TYPE edge_process_cpu_seconds_total counter');
+    L.push(`edge_process_cpu_seconds_total{pid="${pid}"} ${(cpu.user + cpu.system) / 1e6}`);
+    L.push('# HELP edge_process_resident_memory_bytes Resident memory of this server process.');
+    L.push('# TYPE edge_process_resident_memory_bytes gauge');
+    L.push(`edge_process_resident_memory_bytes{pid="${pid}"} ${process.memoryUsage.rss()}`);
+    L.push('# HELP edge_process_open_fds Open file descriptors of this server process (NaN without /proc).');
+    L.push('# TYPE edge_process_open_fds gauge');
+    L.push(`edge_process_open_fds{pid="${pid}"} ${openFds()}`);
     return `${L.join('\n')}\n`;
+  }
+}
+
+function openFds(): number {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch {
+    return Number.NaN;
   }
 }
