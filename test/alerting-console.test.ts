@@ -1,19 +1,14 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAdmin, type Fixture } from '../admin-api/admin-fixture.common.js';
-import { registerConsole } from '../admin-api/console-static.js';
 import { alertingCapability, type AlertingInstance } from '../alerting/alerting-capability.js';
 import type { AlertingService } from '../alerting/service.js';
 import { launchChromium } from '../bench/chromium.js';
 import { raiseAlertEvent } from '../master/alert-events.js';
+import { buildConsole, startConsoleFront, type ConsoleFront } from './console-front.js';
 
 /**
  * The four alerting pages of the web console (告警, 告警规则, 短信记录,
@@ -25,52 +20,20 @@ import { raiseAlertEvent } from '../master/alert-events.js';
  * and no console errors (CSP violations are console errors).
  * A missing Chromium FAILS this file (bench/chromium.ts says how to install it).
  */
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ON_CALL = '13912345678';
 
 let tmp: string;
 let browser: Browser;
 let f: Fixture;
 let svc: AlertingService;
-let front: { server: http.Server; app: FastifyInstance };
+let front: ConsoleFront | undefined;
 let base: string;
-
-/** The load balancer's part: /console/ from the built assets, everything else to admin-api unchanged. */
-async function startFront(consoleDir: string, target: string): Promise<{ server: http.Server; app: FastifyInstance; origin: string }> {
-  const app = Fastify({ logger: false });
-  registerConsole(app, consoleDir);
-  await app.ready();
-  const t = new URL(target);
-  const server = http.createServer((req, res) => {
-    const url = req.url ?? '/';
-    if (url === '/console' || url.startsWith('/console/')) {
-      void app.inject({ method: req.method as 'GET', url, headers: req.headers })
-        .then((r) => res.writeHead(r.statusCode, r.headers as http.OutgoingHttpHeaders).end(r.rawPayload))
-        .catch(() => res.writeHead(502).end());
-      return;
-    }
-    const up = http.request({ host: t.hostname, port: t.port, method: req.method, path: url, headers: req.headers }, (ur) => {
-      res.writeHead(ur.statusCode ?? 502, ur.headers);
-      ur.pipe(res);
-    });
-    up.on('error', () => res.writeHead(502).end());
-    req.pipe(up);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, app, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
 
 beforeAll(async () => {
   browser = await launchChromium();
   tmp = mkdtempSync(join(tmpdir(), 'hc-alerting-console-'));
   const consoleDir = join(tmp, 'console-dist');
-  // NODE_ENV: vitest sets 'test', and Vite would then bundle React's development build
-  const vite = spawnSync(
-    process.execPath,
-    [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'admin-api/console/vite.config.ts', '--outDir', consoleDir, '--emptyOutDir'],
-    { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production' } },
-  );
-  if (vite.status !== 0) throw new Error(`console build failed:\n${vite.stdout}${vite.stderr}`);
+  buildConsole(consoleDir);
 
   f = await startAdmin({ capabilities: [alertingCapability], capabilityEnv: { alerting: { ALERT_PHONES: ON_CALL, ALERT_LOOPS: 'off', SYNC_PORT: '0' } } });
   svc = (f.instances.alerting as AlertingInstance).service;
@@ -89,17 +52,13 @@ beforeAll(async () => {
   await svc.monitorOnce();
   expect(svc.sim!.delivered.length).toBeGreaterThanOrEqual(3); // fired, resolved, fired
 
-  const fr = await startFront(consoleDir, f.base);
-  front = { server: fr.server, app: fr.app };
-  base = fr.origin;
+  front = await startConsoleFront(consoleDir, f.base);
+  base = front.origin;
 }, 300_000);
 
 afterAll(async () => {
   await browser?.close();
-  if (front) {
-    await new Promise((r) => front.server.close(r));
-    await front.app.close();
-  }
+  await front?.close();
   await f?.close();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });

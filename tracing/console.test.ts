@@ -1,17 +1,12 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyInstance } from 'fastify';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerConsole } from '../admin-api/console-static.js';
 import { launchChromium } from '../bench/chromium.js';
 import { loadStackConfig } from '../stack-config.js';
 import { startEmbeddedStack, type StackHandle } from '../stack.js';
+import { buildConsole, startConsoleFront, type ConsoleFront } from '../test/console-front.js';
 
 /**
  * The tracing console pages in headless Chromium against the real embedded
@@ -23,11 +18,10 @@ import { startEmbeddedStack, type StackHandle } from '../stack.js';
  *
  * TRC_CONSOLE_SHOTS=/dir keeps screenshots of the pages.
  */
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 let tmp: string;
 let browser: Browser;
 let stack: StackHandle;
-let front: { server: http.Server; app: FastifyInstance };
+let front: ConsoleFront | undefined;
 let base: string;
 let creds: { username: string; password: string };
 
@@ -35,12 +29,7 @@ beforeAll(async () => {
   browser = await launchChromium();
   tmp = mkdtempSync(join(tmpdir(), 'trc-console-'));
   const consoleDir = join(tmp, 'console-dist');
-  const vite = spawnSync(
-    process.execPath,
-    [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'admin-api/console/vite.config.ts', '--outDir', consoleDir, '--emptyOutDir'],
-    { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production' } },
-  );
-  if (vite.status !== 0) throw new Error(`console build failed:\n${vite.stdout}${vite.stderr}`);
+  buildConsole(consoleDir);
   const dataDir = join(tmp, 'data');
   stack = await startEmbeddedStack(
     loadStackConfig({ HC_DATA_DIR: dataDir, EDGE_PORT: '0', ADMIN_PORT: '0', SYNC_PORT: '0', EDGE_WORKERS: '1', HC_DEMO_PEOPLE: '200', HC_DEMO_VENUES: '20', ADMIN_LOG_LEVEL: 'warn' }),
@@ -48,30 +37,8 @@ beforeAll(async () => {
   );
   const admin = new URL(`http://127.0.0.1:${stack.adminPort}`);
   // the load balancer's part: /console/ from the build, the rest to admin-api
-  const app = Fastify({ logger: false });
-  registerConsole(app, consoleDir);
-  await app.ready();
-  const server = http.createServer((req, res) => {
-    const url = req.url ?? '/';
-    if (url === '/console' || url.startsWith('/console/')) {
-      void app.inject({ method: req.method as 'GET', url, headers: req.headers })
-        .then((r) => {
-          res.writeHead(r.statusCode, r.headers as http.OutgoingHttpHeaders);
-          res.end(r.rawPayload);
-        })
-        .catch(() => res.writeHead(502).end());
-      return;
-    }
-    const up = http.request({ host: admin.hostname, port: admin.port, method: req.method, path: url, headers: req.headers }, (ur) => {
-      res.writeHead(ur.statusCode ?? 502, ur.headers);
-      ur.pipe(res);
-    });
-    up.on('error', () => res.writeHead(502).end());
-    req.pipe(up);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  front = { server, app };
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  front = await startConsoleFront(consoleDir, admin.origin);
+  base = front.origin;
   creds = JSON.parse(readFileSync(join(dataDir, 'admin-credentials.json'), 'utf8')) as { username: string; password: string };
   const login = (await (await fetch(`${admin.origin}/admin/v1/login`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(creds),
@@ -85,10 +52,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  if (front) {
-    await new Promise((r) => front.server.close(r));
-    await front.app.close();
-  }
+  await front?.close();
   await stack?.stop();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
