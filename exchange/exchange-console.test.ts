@@ -1,19 +1,14 @@
-import { spawnSync } from 'node:child_process';
-import http from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import ExcelJS from 'exceljs';
-import Fastify, { type FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { rid, startAdmin, type Fixture } from '../admin-api/admin-fixture.common.js';
-import { registerConsole } from '../admin-api/console-static.js';
 import { launchChromium } from '../bench/chromium.js';
 import { exchangeCapability } from './capability.js';
 import { chinaTime, csv, NAT_HEADER_ZH, residentId } from './test-helpers.common.js';
+import { buildConsole, startConsoleFront, type ConsoleFront } from '../test/console-front.js';
 
 /**
  * The exchange's 数据导入, 数据标准 and 加密数据包 console pages in headless
@@ -28,55 +23,28 @@ import { chinaTime, csv, NAT_HEADER_ZH, residentId } from './test-helpers.common
  * word reaches the officer. Built and served as returns-console.test.ts does.
  */
 vi.setConfig({ testTimeout: 180_000 });
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 let f: Fixture;
 let browser: Browser;
 let tmp: string;
-let front: { server: http.Server; app: FastifyInstance };
+let front: ConsoleFront | undefined;
 let base: string;
 
 beforeAll(async () => {
   browser = await launchChromium();
   tmp = mkdtempSync(join(tmpdir(), 'hc-xcon-'));
   const consoleDir = join(tmp, 'console');
-  // NODE_ENV: vitest sets 'test', and Vite would then bundle React's development build.
-  const vite = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'admin-api/console/vite.config.ts', '--outDir', consoleDir, '--emptyOutDir'],
-    { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production' } });
-  if (vite.status !== 0) throw new Error(`console build failed:\n${vite.stdout}${vite.stderr}`);
+  buildConsole(consoleDir);
   f = await startAdmin({ capabilities: [exchangeCapability], capabilityEnv: { exchange: { EXCHANGE_RETURN_POLL_MS: '0', EXCHANGE_INTAKE_POLL_MS: '0', EXCHANGE_FORWARD_POLL_MS: '0' } }, startCapabilities: true });
 
-  const app = Fastify({ logger: false });
-  registerConsole(app, consoleDir);
-  await app.ready();
-  const api = new URL(f.base);
-  const server = http.createServer((req, res) => {
-    const url = req.url ?? '/';
-    if (url === '/console' || url.startsWith('/console/')) {
-      void app.inject({ method: req.method as 'GET', url, headers: req.headers }).then((r) => {
-        res.writeHead(r.statusCode, r.headers as http.OutgoingHttpHeaders);
-        res.end(r.rawPayload);
-      }, () => res.writeHead(502).end());
-      return;
-    }
-    const up = http.request({ host: api.hostname, port: api.port, method: req.method, path: url, headers: req.headers }, (ur) => {
-      res.writeHead(ur.statusCode ?? 502, ur.headers);
-      ur.pipe(res);
-    });
-    up.on('error', () => res.writeHead(502).end());
-    req.pipe(up);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  front = { server, app };
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // the load balancer's part: /console/ from the build, the rest to admin-api
+  front = await startConsoleFront(consoleDir, f.base);
+  base = front.origin;
 }, 240_000);
 
 afterAll(async () => {
   await browser?.close();
-  if (front) {
-    await new Promise((r) => front.server.close(r));
-    await front.app.close();
-  }
+  await front?.close();
   await f?.close();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
