@@ -1,18 +1,13 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHENGDU_ID, CHENGDU_NAME, startAdmin, type Account, type Fixture } from '../../admin-api/admin-fixture.common.js';
-import { registerConsole } from '../../admin-api/console-static.js';
 import { launchChromium } from '../../bench/chromium.js';
 import { CITIZEN, type CitizenInstance } from '../capability.js';
 import { seedKnowledgeBase } from '../kb-seed.js';
+import { buildConsole, startConsoleFront, type ConsoleFront } from '../../test/console-front.js';
 
 /**
  * The console pages 申诉工单, 知识库, 采样登记 in headless Chromium against
@@ -23,55 +18,21 @@ import { seedKnowledgeBase } from '../kb-seed.js';
  * the knowledge base, an operator scans a sampling QR. Every page is watched
  * for console errors (CSP violations included).
  */
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 let tmp: string;
 let browser: Browser;
 let f: Fixture;
-let front: { server: http.Server; app: FastifyInstance };
+let front: ConsoleFront | undefined;
 let base: string;
 let citizenToken: string;
-
-async function startFront(target: string, dir: string): Promise<{ server: http.Server; app: FastifyInstance; origin: string }> {
-  const app = Fastify({ logger: false });
-  registerConsole(app, dir);
-  await app.ready();
-  const t = new URL(target);
-  const server = http.createServer((req, res) => {
-    const url = req.url ?? '/';
-    if (url === '/console' || url.startsWith('/console/')) {
-      void app.inject({ method: req.method as 'GET', url, headers: req.headers })
-        .then((r) => {
-          res.writeHead(r.statusCode, r.headers as http.OutgoingHttpHeaders);
-          res.end(r.rawPayload);
-        })
-        .catch(() => res.writeHead(502).end());
-      return;
-    }
-    const up = http.request({ host: t.hostname, port: t.port, method: req.method, path: url, headers: req.headers }, (ur) => {
-      res.writeHead(ur.statusCode ?? 502, ur.headers);
-      ur.pipe(res);
-    });
-    up.on('error', () => res.writeHead(502).end());
-    req.pipe(up);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, app, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
 
 beforeAll(async () => {
   browser = await launchChromium();
   tmp = mkdtempSync(join(tmpdir(), 'cit-console-'));
   const dir = join(tmp, 'console-dist');
-  const vite = spawnSync(
-    process.execPath,
-    [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'admin-api/console/vite.config.ts', '--outDir', dir, '--emptyOutDir'],
-    { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production' } },
-  );
-  if (vite.status !== 0) throw new Error(`console build failed:\n${vite.stdout}${vite.stderr}`);
+  buildConsole(dir);
   f = await startAdmin({ capabilities: [CITIZEN] });
-  const fr = await startFront(f.base, dir);
-  front = { server: fr.server, app: fr.app };
-  base = fr.origin;
+  front = await startConsoleFront(dir, f.base);
+  base = front.origin;
   citizenToken = (await f.call('POST', '/v1/session', { body: { idType: 'resident', idNo: CHENGDU_ID, name: CHENGDU_NAME } })).body.token;
   await seedKnowledgeBase((f.instances.citizen as unknown as CitizenInstance).kb);
 }, 180_000);
@@ -79,10 +40,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await f?.close();
-  if (front) {
-    await front.app.close();
-    await new Promise<void>((r) => front.server.close(() => r()));
-  }
+  await front?.close();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
