@@ -1,15 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyInstance } from 'fastify';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerConsole } from '../admin-api/console-static.js';
 import { launchChromium, shot, watchPage, type WatchedPage } from './browser-fixture.js';
+import { buildConsole, startConsoleFront, type ConsoleFront } from './console-front.js';
 import { residentIdCheckChar } from '../core/identity.js';
 import { loadStackConfig } from '../stack-config.js';
 import { startEmbeddedStack, type StackHandle } from '../stack.js';
@@ -30,7 +25,6 @@ import { startEmbeddedStack, type StackHandle } from '../stack.js';
  * Set HC_CONSOLE_SCREENSHOT=/path.png to keep a screenshot of the code page.
  */
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 let consoleDir: string;
 
 // Browser globals used inside page.evaluate callbacks (this project compiles without the DOM lib).
@@ -43,7 +37,7 @@ const PERSON_NAME = '赵六一';
 let tmp: string;
 let browser: Browser;
 let stack: StackHandle;
-let front: { server: http.Server; app: FastifyInstance } | null = null;
+let front: ConsoleFront | null = null;
 let base: string; // origin the browser loads the console and API from
 let adminOrigin: string;
 let edgeOrigin: string;
@@ -88,55 +82,15 @@ async function pollEdge(token: string, want: (b: { status: number; body: { color
   return last;
 }
 
-/**
- * While stack.ts does not mount the console on admin-api, a small front (what
- * the load balancer is in production) serves /console/ with
- * admin-api/console-static.ts and passes everything else to admin-api
- * unchanged. Once admin-api answers /console/ itself, no front is started.
- */
-async function startFront(target: string): Promise<{ server: http.Server; app: FastifyInstance; origin: string }> {
-  const app = Fastify({ logger: false });
-  registerConsole(app, consoleDir);
-  await app.ready();
-  const t = new URL(target);
-  const server = http.createServer((req, res) => {
-    const url = req.url ?? '/';
-    if (url === '/console' || url.startsWith('/console/')) {
-      void app
-        .inject({ method: req.method as 'GET', url, headers: req.headers })
-        .then((r) => {
-          res.writeHead(r.statusCode, r.headers as http.OutgoingHttpHeaders);
-          res.end(r.rawPayload);
-        })
-        .catch(() => res.writeHead(502).end());
-      return;
-    }
-    const up = http.request({ host: t.hostname, port: t.port, method: req.method, path: url, headers: req.headers }, (ur) => {
-      res.writeHead(ur.statusCode ?? 502, ur.headers);
-      ur.pipe(res);
-    });
-    up.on('error', () => res.writeHead(502).end());
-    req.pipe(up);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, app, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
-
 beforeAll(async () => {
   // Launch first: a missing Chromium fails here with the install hint.
   browser = await launchChromium();
 
   // What `npm run build:console` does, into this test's own folder (never dist/: other test
   // files may be serving it), served through HC_CONSOLE_DIR (admin-api/console-static.ts).
-  // NODE_ENV: vitest sets 'test', and Vite would then bundle React's development build.
   tmp = mkdtempSync(join(tmpdir(), 'hc-console-'));
   consoleDir = join(tmp, 'console-dist');
-  const vite = spawnSync(
-    process.execPath,
-    [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'admin-api/console/vite.config.ts', '--outDir', consoleDir, '--emptyOutDir'],
-    { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production' } },
-  );
-  if (vite.status !== 0) throw new Error(`console build failed:\n${vite.stdout}${vite.stderr}`);
+  buildConsole(consoleDir);
   process.env.HC_CONSOLE_DIR = consoleDir;
 
   const dataDir = join(tmp, 'data');
@@ -159,9 +113,9 @@ beforeAll(async () => {
   if (probe.status === 200 && (probe.headers.get('content-type') ?? '').startsWith('text/html')) {
     base = adminOrigin;
   } else {
-    const f = await startFront(adminOrigin);
-    front = { server: f.server, app: f.app };
-    base = f.origin;
+    // stack.ts does not mount the console on admin-api: the load balancer's part (test/console-front.ts)
+    front = await startConsoleFront(consoleDir, adminOrigin);
+    base = front.origin;
   }
 
   const credFile = join(dataDir, 'admin-credentials.json');
@@ -184,10 +138,7 @@ beforeAll(async () => {
 afterAll(async () => {
   delete process.env.HC_CONSOLE_DIR;
   await browser?.close();
-  if (front) {
-    await new Promise((r) => front!.server.close(r));
-    await front.app.close();
-  }
+  await front?.close();
   await stack?.stop();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
