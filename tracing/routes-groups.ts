@@ -11,7 +11,7 @@ import type { MasterStore, PersonRow } from '../master/store.js';
 import { TracingError } from './errors.js';
 import type { GroupRow, GroupService } from './groups.js';
 import { evidenceView, loadPersons, personLine } from './people.js';
-import { ID_PARAMS } from './routes-tasks.js';
+import { ID_PARAMS, PAGE_QUERY, pageOf } from './routes-tasks.js';
 import { ERRORS_4XX } from './schemas.js';
 import type { TaskService } from './tasks.js';
 
@@ -82,18 +82,13 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: Ctx, tasks: TaskS
     config: { access: 'tracing.read', rate: 'admin' },
     schema: {
       summary: 'People of a risk group (masked for masked roles); audited', tags: ['tracing'], params: ID_PARAMS,
-      querystring: {
-        type: 'object', additionalProperties: false,
-        properties: { offset: { type: 'string', pattern: '^[0-9]{1,9}$' }, limit: { type: 'string', pattern: '^([1-9][0-9]?|[1-4][0-9]{2}|500)$' } },
-      },
+      querystring: PAGE_QUERY,
       response: ERRORS_4XX,
     },
   }, async (req) => {
     const who = principalOf(req);
     const g = await groups.get(Number((req.params as { id: string }).id), who.regionPrefix);
-    const q = req.query as { offset?: string; limit?: string };
-    const offset = Number(q.offset ?? 0);
-    const limit = Number(q.limit ?? 100);
+    const { offset, limit } = pageOf(req.query);
     const members = await groups.members(g.id, offset, limit);
     const persons = await loadPersons(store.db, members.map((m) => m.personId));
     const evidence = await evidenceOf(store, g.taskId, members.map((m) => m.personId));

@@ -19,6 +19,15 @@ import { TaskService, type TaskRow } from './tasks.js';
  */
 /** ids in the path are strings to the schema (the shell's Ajv does not coerce) */
 export const ID_PARAMS = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,14}$' } } } as const;
+/** ?offset=&limit= of the people lists (tasks' and groups'): limit 1–500, default 100. */
+export const PAGE_QUERY = {
+  type: 'object', additionalProperties: false,
+  properties: { offset: { type: 'string', pattern: '^[0-9]{1,9}$' }, limit: { type: 'string', pattern: '^([1-9][0-9]?|[1-4][0-9]{2}|500)$' } },
+} as const;
+export function pageOf(query: unknown): { offset: number; limit: number } {
+  const q = query as { offset?: string; limit?: string };
+  return { offset: Number(q.offset ?? 0), limit: Number(q.limit ?? 100) };
+}
 const SECONDS = { type: 'integer', minimum: 0, maximum: 0xffff_ffff } as const;
 
 const TASK_BODY = {
@@ -103,18 +112,13 @@ export function registerTaskRoutes(app: FastifyInstance, ctx: Ctx, tasks: TaskSe
     config: { access: 'tracing.read', rate: 'admin' },
     schema: {
       summary: 'People a task found, with evidence (masked for masked roles); audited', tags: ['tracing'], params: ID_PARAMS,
-      querystring: {
-        type: 'object', additionalProperties: false,
-        properties: { offset: { type: 'string', pattern: '^[0-9]{1,9}$' }, limit: { type: 'string', pattern: '^([1-9][0-9]?|[1-4][0-9]{2}|500)$' } },
-      },
+      querystring: PAGE_QUERY,
       response: ERRORS_4XX,
     },
   }, async (req) => {
     const who = principalOf(req);
     const t = await tasks.get(Number((req.params as { id: string }).id), who.regionPrefix);
-    const q = req.query as { offset?: string; limit?: string };
-    const offset = Number(q.offset ?? 0);
-    const limit = Number(q.limit ?? 100);
+    const { offset, limit } = pageOf(req.query);
     const rows = await tasks.people(t.id, offset, limit);
     const persons = await loadPersons(store.db, rows.map((r) => r.personId));
     const people = rows.flatMap((r) => {
