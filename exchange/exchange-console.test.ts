@@ -80,7 +80,8 @@ async function latinShown(page: Page, allowed: readonly string[]): Promise<strin
   })()`);
   expect(text).not.toMatch(/[A-Z]{2,}_ERR_/);
   const ok = new Set(allowed);
-  return (text.match(/[A-Za-z][A-Za-z0-9_.-]*/g) ?? []).filter((w) => w.length >= 3 && !ok.has(w));
+  // a whole token, digits included: a batch id may start with a digit and must match `allowed` whole
+  return (text.match(/[A-Za-z0-9_.-]*[A-Za-z][A-Za-z0-9_.-]*/g) ?? []).filter((w) => w.length >= 3 && !ok.has(w));
 }
 
 const ALLOWED = ['CSV', 'XLSX', 'UTF-8', 'GB18030', 'SFTP', 'ZIP', 'ISO', 'YYYY-MM-DD', 'yyyyMMdd', 'admin', 'nat-result.csv', 'CDJK', 'AES-256', 'ZipCrypto',
