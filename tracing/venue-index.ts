@@ -1,6 +1,7 @@
 import type { SqlClient } from '../master/sql-client.js';
 import { TracingError } from './errors.js';
-import { nameGrams, normaliseName, queryGrams } from './venue-text.js';
+import { normaliseName } from './venue-text.js';
+import { VenuePostings } from './venue-postings.js';
 import { VenueTextTable } from './venue-text-table.js';
 
 /**
@@ -37,26 +38,13 @@ export interface SearchOptions {
   readonly limit?: number;
 }
 
-interface Hit {
-  readonly slot: number;
-  readonly score: number;
-  readonly len: number;
-}
-
 const MAX_QUERY = 100;
-const COMMON = 20_000;
 const PAGE = 20_000;
 /** re-read this much before the cursor: a transaction that started earlier may commit later with an older updated_at */
 const CURSOR_SLACK_MS = 60_000;
 
 export class VenueIndex {
-  private ids: string[] = [];
-  private norms: string[] = [];
-  private regions: string[] = [];
-  private alive: boolean[] = [];
-  private readonly slotOf = new Map<string, number>();
-  private readonly postings = new Map<string, number[]>();
-  private scores = new Float64Array(1024);
+  private readonly postings = new VenuePostings();
   private cursor: Date | null = null;
   private building: Promise<void> | null = null;
   private lastRefresh = 0;
@@ -80,7 +68,12 @@ export class VenueIndex {
 
   /** live entries */
   get size(): number {
-    return this.slotOf.size;
+    return this.postings.size;
+  }
+
+  /** bytes of the index's typed arrays (off the JS heap) */
+  get typedBytes(): number {
+    return this.postings.typedBytes;
   }
 
   /** Loads every venue once (keyset pages, no long transaction); later calls wait for the same load. */
@@ -105,13 +98,19 @@ export class VenueIndex {
       return;
     }
     let last = '';
-    for (;;) {
-      const r = await this.db.query<{ id: string; name: string; region: string }>(
-        'SELECT id, name, region FROM venues WHERE id > $1 ORDER BY id LIMIT $2', [last, PAGE],
-      );
-      for (const v of r.rows) this.put(v.id, v.name, v.region);
-      if (r.rows.length < PAGE) break;
-      last = r.rows[r.rows.length - 1]!.id;
+    // posting lists are built once at the end (count, allocate, fill), not name by name
+    this.postings.beginBulk();
+    try {
+      for (;;) {
+        const r = await this.db.query<{ id: string; name: string; region: string }>(
+          'SELECT id, name, region FROM venues WHERE id > $1 ORDER BY id LIMIT $2', [last, PAGE],
+        );
+        for (const v of r.rows) this.put(v.id, v.name, v.region);
+        if (r.rows.length < PAGE) break;
+        last = r.rows[r.rows.length - 1]!.id;
+      }
+    } finally {
+      this.postings.endBulk();
     }
     this.cursor = new Date(startedAt.getTime() - CURSOR_SLACK_MS);
     this.lastRefresh = Date.now();
@@ -149,34 +148,11 @@ export class VenueIndex {
 
   /** Adds or re-indexes one venue; returns whether anything changed. */
   put(id: string, name: string, region: string): boolean {
-    const norm = normaliseName(name);
-    const old = this.slotOf.get(id);
-    if (old !== undefined) {
-      if (this.norms[old] === norm) {
-        this.regions[old] = region;
-        return false;
-      }
-      this.alive[old] = false;
-    }
-    const slot = this.ids.length;
-    this.ids.push(id);
-    this.norms.push(norm);
-    this.regions.push(region);
-    this.alive.push(true);
-    this.slotOf.set(id, slot);
-    for (const g of nameGrams(norm)) {
-      let list = this.postings.get(g);
-      if (list === undefined) this.postings.set(g, (list = []));
-      list.push(slot);
-    }
-    return true;
+    return this.postings.put(id, normaliseName(name), region);
   }
 
   remove(id: string): void {
-    const slot = this.slotOf.get(id);
-    if (slot === undefined) return;
-    this.alive[slot] = false;
-    this.slotOf.delete(id);
+    this.postings.remove(id);
   }
 
   /**
@@ -234,109 +210,8 @@ export class VenueIndex {
     return r.rows.map((v) => ({ id: v.id, name: v.name, region: v.region, kind: v.kind, score: 1 }));
   }
 
-  /** Candidate slots scored by the weighted share of the query's grams they hold. */
+  /** The in-memory ranking (venue-postings.ts), without verification against the table. */
   rank(norm: string, regionPrefix: string, limit: number): { id: string; score: number }[] {
-    const n = this.ids.length;
-    if (this.scores.length < n) this.scores = new Float64Array(Math.max(n, this.scores.length * 2));
-    let hits: Hit[];
-    if ([...norm].length === 1) {
-      // one character: no bigram to look up; a substring scan of the names (a few ms per million)
-      const touched: number[] = [];
-      for (let i = 0; i < n; i++) {
-        if (this.alive[i] && this.norms[i]!.includes(norm)) {
-          this.scores[i] = 1;
-          touched.push(i);
-        }
-      }
-      hits = this.collect(touched, 1, regionPrefix, 1);
-    } else {
-      const q = queryGrams(norm);
-      const lists = [...q.grams].map(([g, w]) => ({ w, list: this.postings.get(g) ?? [] })).sort((a, b) => a.list.length - b.list.length);
-      // Tiers, cheapest first: names missing at most 1.5 of the query's
-      // weight (one wrong character: such a name holds one of the two or
-      // three shortest lists), then 3.5 (two), then half. The first tier
-      // that yields ENOUGH names (10, or `limit` if smaller) answers: an
-      // officer picks from the close matches; weaker ones are searched for
-      // only when there are not that many close ones.
-      const enough = Math.min(limit, 10);
-      hits = [];
-      for (const min of [q.total - 1.5, q.total - 3.5, q.total * 0.5]) {
-        const m = Math.max(min, q.total * 0.5);
-        hits = this.collect(this.gather(lists, q.total, m), q.total, regionPrefix, m);
-        if (hits.length >= enough || m === q.total * 0.5) break;
-      }
-    }
-    return hits.slice(0, limit).map((h) => ({ id: this.ids[h.slot]!, score: h.score }));
+    return this.postings.rank(norm, regionPrefix, limit);
   }
-
-  /**
-   * Scores (in this.scores) every name that can reach `min` of the weight.
-   * Shortest posting lists first; once the lists left weigh less than
-   * `min`, a name not seen yet cannot reach it, so the long lists (a common
-   * word like '广场') only add to names already found: by binary search when
-   * those are few, else by one pass over the list.
-   */
-  private gather(lists: readonly { w: number; list: readonly number[] }[], total: number, min: number): number[] {
-    const scores = this.scores;
-    const touched: number[] = [];
-    let left = total;
-    const need = min - 1e-9;
-    for (const { w, list } of lists) {
-      // a list longer than COMMON (a word in 2% of all names) brings no new
-      // names once some were found: '营业厅' alone is no evidence of which
-      // 营业厅 was meant (the one approximation: a name sharing only common
-      // words with the query is not offered)
-      if (left >= need && (list.length <= COMMON || touched.length === 0)) {
-        for (const slot of list) {
-          if (scores[slot] === 0) touched.push(slot);
-          scores[slot] += w;
-        }
-      } else if (touched.length * Math.log2(list.length + 2) < list.length) {
-        for (const slot of touched) if (has(list, slot)) scores[slot] += w;
-      } else {
-        for (const slot of list) if (scores[slot] !== 0) scores[slot] += w;
-      }
-      left -= w;
-    }
-    return touched;
-  }
-
-  /**
-   * The gathered names at or above `min`, and within 1.5 of the best one (a
-   * common word must not make us sort 100k candidates), best first; among
-   * equals the shorter name (closer to what was asked). Resets the scores.
-   */
-  private collect(touched: readonly number[], total: number, regionPrefix: string, min: number): Hit[] {
-    const scores = this.scores;
-    let best = 0;
-    for (const slot of touched) {
-      const s = scores[slot]!;
-      if (s > best && this.alive[slot] && this.regions[slot]!.startsWith(regionPrefix)) best = s;
-    }
-    const floor = Math.max(min, best - 1.5) - 1e-9;
-    const hits: Hit[] = [];
-    for (const slot of touched) {
-      const s = scores[slot]!;
-      scores[slot] = 0;
-      if (s < floor || !this.alive[slot] || !this.regions[slot]!.startsWith(regionPrefix)) continue;
-      hits.push({ slot, score: Math.min(1, s / total), len: this.norms[slot]!.length });
-    }
-    hits.sort((a, b) => b.score - a.score || a.len - b.len || a.slot - b.slot);
-    return hits;
-  }
-
-}
-
-/** Binary search in a posting list (slots ascending: appended in slot order). */
-function has(list: readonly number[], slot: number): boolean {
-  let lo = 0;
-  let hi = list.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const v = list[mid]!;
-    if (v === slot) return true;
-    if (v < slot) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return false;
 }
