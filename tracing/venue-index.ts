@@ -171,8 +171,9 @@ export class VenueIndex {
     const ranked = this.rank(norm, o.regionPrefix ?? '', limit + 5);
     if (ranked.length === 0) return [];
     const r = await this.db.query<{ id: string; name: string; region: string; kind: 'normal' | 'entry' }>(
-      'SELECT id, name, region, kind FROM venues WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))',
-      [JSON.stringify(ranked.map((x) => x.id))],
+      // an array parameter: the primary-key look-up of ~25 ids (a jsonb_array_elements_text join cost PGlite ~10–20 ms a search)
+      'SELECT id, name, region, kind FROM venues WHERE id = ANY($1::text[])',
+      [ranked.map((x) => x.id)],
     );
     const byId = new Map(r.rows.map((v) => [v.id, v]));
     const out: VenueHit[] = [];
