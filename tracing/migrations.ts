@@ -166,10 +166,23 @@ CREATE TABLE tracing_venue_gram_df (
 );
 `;
 
+// Migration 4's (venue_id, at) INCLUDE (uid) serves every query the master's
+// scans_venue_at_ix (venue_id, at) serves (same key columns, in the same
+// order) and more; keeping both costs one more B-tree insert per scan on the
+// 43M/day path (~45 bytes a row, ~2 GB a day of index at that rate) for
+// nothing. Dropped here, not in master/ (not this capability's file): a
+// partitioned index drops with its partitions' indexes; IF EXISTS, so a
+// master that renamed or already dropped it migrates too. New day partitions
+// inherit only the covering index.
+const V6 = `
+DROP INDEX IF EXISTS scans_venue_at_ix;
+`;
+
 export const TRACING_MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'tasks-groups', sql: V1 },
   { version: 2, name: 'scan-rollup', sql: V2 },
   { version: 3, name: 'late-scan-reroll', sql: V3 },
   { version: 4, name: 'scans-covering-venue-index', sql: V4 },
   { version: 5, name: 'venue-text-table', sql: V5 },
+  { version: 6, name: 'drop-master-venue-at-index', sql: V6 },
 ]);

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { principalOf, type Ctx } from '../admin-api/context.js';
 import { seesMasked } from '../admin-api/roles.js';
 import { FullSearch, SEARCH_KINDS, searchPattern, type SearchHit } from './full-search.js';
-import { ERRORS_4XX } from './schemas.js';
+import { ERRORS_4XX, textSearchBody } from './schemas.js';
 import { effectivePrefix } from './scope.js';
 
 /**
@@ -18,16 +18,10 @@ export function registerFullSearchRoutes(app: FastifyInstance, ctx: Ctx, search:
     schema: {
       summary: 'Full search over import batches, facts lineage, rule versions, risk areas and venues; paged per kind, region-scoped',
       tags: ['tracing'],
-      body: {
-        type: 'object', additionalProperties: false, required: ['q'],
-        properties: {
-          q: { type: 'string' },
-          kinds: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: [...SEARCH_KINDS] } },
-          region: { type: 'string' },
-          offset: { type: 'integer', minimum: 0, maximum: 100_000 },
-          limit: { type: 'integer', minimum: 1, maximum: 100 },
-        },
-      },
+      body: textSearchBody({
+        kinds: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: [...SEARCH_KINDS] } },
+        offset: { type: 'integer', minimum: 0, maximum: 100_000 },
+      }),
       response: ERRORS_4XX,
     },
   }, async (req) => {

@@ -13,6 +13,7 @@ import type { GroupRow, GroupService } from './groups.js';
 import { evidenceView, loadPersons, personLine } from './people.js';
 import { ID_PARAMS, PAGE_QUERY, pageOf } from './routes-tasks.js';
 import { ERRORS_4XX } from './schemas.js';
+import { registerReadRoutes } from './read-routes.js';
 import type { TaskService } from './tasks.js';
 
 /**
@@ -56,27 +57,25 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: Ctx, tasks: TaskS
     return reply.code(201).send(groupView(g));
   });
 
-  app.get('/admin/v1/tracing/groups', {
-    config: { access: 'tracing.read', rate: 'admin' },
-    schema: { summary: 'Risk groups of your region, newest first', tags: ['tracing'] },
-  }, async (req) => {
-    const who = principalOf(req);
-    return { groups: (await groups.list(who.regionPrefix)).map(groupView) };
-  });
-
-  app.get('/admin/v1/tracing/groups/:id', {
-    config: { access: 'tracing.read', rate: 'admin' },
-    schema: { summary: 'A risk group: counts by current colour, code changes asked and their state', tags: ['tracing'], params: ID_PARAMS, response: ERRORS_4XX },
-  }, async (req) => {
-    const who = principalOf(req);
-    const g = await groups.get(Number((req.params as { id: string }).id), who.regionPrefix);
-    const changes = (await groups.changes(g.id)).map((c) => ({
-      ...c,
-      // pending while the shell holds it; once decided (or expired) it leaves the pending set
-      status: ctx.bulk.get(c.bulkRequestId)?.status ?? 'decided',
-    }));
-    return { ...groupView(g), colours: await groups.colours(g.id), changes };
-  });
+  registerReadRoutes(app, [
+    {
+      path: '/admin/v1/tracing/groups', access: 'tracing.read', summary: 'Risk groups of your region, newest first',
+      answer: async (_req, who) => ({ groups: (await groups.list(who.regionPrefix)).map(groupView) }),
+    },
+    {
+      path: '/admin/v1/tracing/groups/:id', access: 'tracing.read', params: ID_PARAMS,
+      summary: 'A risk group: counts by current colour, code changes asked and their state',
+      answer: async (req, who) => {
+        const g = await groups.get(Number((req.params as { id: string }).id), who.regionPrefix);
+        const changes = (await groups.changes(g.id)).map((c) => ({
+          ...c,
+          // pending while the shell holds it; once decided (or expired) it leaves the pending set
+          status: ctx.bulk.get(c.bulkRequestId)?.status ?? 'decided',
+        }));
+        return { ...groupView(g), colours: await groups.colours(g.id), changes };
+      },
+    },
+  ]);
 
   app.get('/admin/v1/tracing/groups/:id/people', {
     config: { access: 'tracing.read', rate: 'admin' },

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Ctx } from '../admin-api/context.js';
 import { principalOf } from '../admin-api/context.js';
-import { ERRORS_4XX } from './schemas.js';
+import { ERRORS_4XX, textSearchBody } from './schemas.js';
 import { regionName } from '../core/regions.js';
 import { effectivePrefix } from './scope.js';
 import type { VenueIndex } from './venue-index.js';
@@ -19,14 +19,7 @@ export function registerSearchRoutes(app: FastifyInstance, ctx: Ctx, index: Venu
     schema: {
       summary: 'Fuzzy venue search: partial, misspelt, traditional or pinyin initials; region-scoped',
       tags: ['tracing'],
-      body: {
-        type: 'object', additionalProperties: false, required: ['q'],
-        properties: {
-          q: { type: 'string' },
-          region: { type: 'string' },
-          limit: { type: 'integer', minimum: 1, maximum: 100 },
-        },
-      },
+      body: textSearchBody(),
       response: ERRORS_4XX,
     },
   }, async (req) => {

@@ -9,6 +9,7 @@ import type { PersonRow } from '../master/store.js';
 import { TracingError } from './errors.js';
 import { pushesOf, redYellowPeriods, scansOf, tracingOf, travelOf } from './person-trace.js';
 import { ERRORS_4XX } from './schemas.js';
+import { registerReadRoutes, type ReadRoute } from './read-routes.js';
 import { effectivePrefix } from './scope.js';
 import { anomaliesOf } from './anomalies.js';
 import { dayRange, type StatsService } from './stats.js';
@@ -88,80 +89,47 @@ export function registerStatsRoutes(app: FastifyInstance, ctx: Ctx, stats: Stats
     };
   });
 
-  app.get('/admin/v1/tracing/stats/daily', {
-    config: { access: 'stats.read', rate: 'admin' },
-    schema: { summary: 'Codes assigned and changed per China day, city, colour, reason and source', tags: ['tracing'], querystring: RANGE_QS, response: ERRORS_4XX },
-  }, async (req) => {
-    const who = principalOf(req);
-    const q = req.query as RangeQs;
-    const range = dayRange(q.from, q.to, ctx.now());
-    const rows = await stats.daily(range, effectivePrefix(who, q.region));
-    return { from: range.from, to: range.to, rows: rows.map((r) => ({ ...r, cityName: cityName(r.city) })) };
+  const range = (q: RangeQs, defaultDays?: number) => dayRange(q.from, q.to, ctx.now(), defaultDays);
+  const scope = (who: AdminSession, q: RangeQs) => effectivePrefix(who, q.region);
+  const stat = (path: string, summary: string, answer: (q: RangeQs, who: AdminSession) => Promise<unknown>, querystring: object = RANGE_QS): ReadRoute => ({
+    path: `/admin/v1/tracing/${path}`, access: 'stats.read', summary, querystring, answer: (req, who) => answer(req.query as RangeQs, who),
   });
-
-  app.get('/admin/v1/tracing/stats/red-yellow', {
-    config: { access: 'stats.read', rate: 'admin' },
-    schema: { summary: 'People red or yellow now per city, colour and reason; the daily trend', tags: ['tracing'], querystring: RANGE_QS, response: ERRORS_4XX },
-  }, async (req) => {
-    const who = principalOf(req);
-    const q = req.query as RangeQs;
-    const range = dayRange(q.from, q.to, ctx.now(), 30);
-    const prefix = effectivePrefix(who, q.region);
-    const [now, trend] = await Promise.all([
-      stats.redYellow(prefix, { ...(q.color === undefined ? {} : { color: q.color }), ...(q.reason === undefined ? {} : { reason: q.reason }) }),
-      stats.redYellowTrend(range, prefix),
-    ]);
-    return { from: range.from, to: range.to, now: now.map((r) => ({ ...r, cityName: cityName(r.city) })), trend };
-  });
-
-  app.get('/admin/v1/tracing/stats/venues', {
-    config: { access: 'stats.read', rate: 'admin' },
-    schema: { summary: 'Registered venues per city and kind; scans per venue per day', tags: ['tracing'], querystring: RANGE_QS, response: ERRORS_4XX },
-  }, async (req) => {
-    const who = principalOf(req);
-    const q = req.query as RangeQs;
-    const range = dayRange(q.from, q.to, ctx.now());
-    const prefix = effectivePrefix(who, q.region);
-    const [venues, scans] = await Promise.all([stats.venues(prefix), stats.venueScans(range, prefix)]);
-    return {
-      from: range.from, to: range.to,
-      venues: venues.map((v) => ({ ...v, cityName: cityName(v.city) })),
-      scans: scans.map((s) => ({ ...s, regionName: regionName(s.region) })),
-    };
-  });
-
-  app.get('/admin/v1/tracing/stats/anomalies', {
-    config: { access: 'stats.read', rate: 'admin' },
-    schema: { summary: 'Abnormal data of the day, drilled down: rejected rows per dataset/department, unknown place codes, code changes per rule version', tags: ['tracing'], querystring: RANGE_QS, response: ERRORS_4XX },
-  }, async (req) => {
-    const who = principalOf(req);
-    const q = req.query as RangeQs;
-    const range = dayRange(q.from, q.to, ctx.now(), 1);
-    return { from: range.from, to: range.to, ...(await anomaliesOf(stats.db, range, effectivePrefix(who, q.region))) };
-  });
-
-  app.get('/admin/v1/tracing/stats/flow', {
-    config: { access: 'stats.read', rate: 'admin' },
-    schema: { summary: 'The data-flow map from real counts: departments → master → edges → scans returned', tags: ['tracing'], querystring: RANGE_QS, response: ERRORS_4XX },
-  }, async (req) => {
-    const who = principalOf(req);
-    const q = req.query as RangeQs;
-    const range = dayRange(q.from, q.to, ctx.now(), 1);
-    return { from: range.from, to: range.to, ...(await stats.flow(range, effectivePrefix(who, q.region))) };
-  });
-
-  app.get('/admin/v1/tracing/lineage/batches', {
-    config: { access: 'stats.read', rate: 'admin' },
-    schema: {
-      summary: 'File- and interface-level lineage: what each source and batch brought in, people concerned, code changes made',
-      tags: ['tracing'],
-      querystring: { ...RANGE_QS, properties: { ...RANGE_QS.properties, source: { type: 'string', maxLength: 128 } } },
-      response: ERRORS_4XX,
-    },
-  }, async (req) => {
-    const who = principalOf(req);
-    const q = req.query as RangeQs & { source?: string };
-    const range = dayRange(q.from, q.to, ctx.now(), 30);
-    return { from: range.from, to: range.to, batches: await stats.batches(range, effectivePrefix(who, q.region), q.source) };
-  });
+  registerReadRoutes(app, [
+    stat('stats/daily', 'Codes assigned and changed per China day, city, colour, reason and source', async (q, who) => {
+      const r = range(q);
+      const rows = await stats.daily(r, scope(who, q));
+      return { from: r.from, to: r.to, rows: rows.map((x) => ({ ...x, cityName: cityName(x.city) })) };
+    }),
+    stat('stats/red-yellow', 'People red or yellow now per city, colour and reason; the daily trend', async (q, who) => {
+      const r = range(q, 30);
+      const prefix = scope(who, q);
+      const [now, trend] = await Promise.all([
+        stats.redYellow(prefix, { ...(q.color === undefined ? {} : { color: q.color }), ...(q.reason === undefined ? {} : { reason: q.reason }) }),
+        stats.redYellowTrend(r, prefix),
+      ]);
+      return { from: r.from, to: r.to, now: now.map((x) => ({ ...x, cityName: cityName(x.city) })), trend };
+    }),
+    stat('stats/venues', 'Registered venues per city and kind; scans per venue per day', async (q, who) => {
+      const r = range(q);
+      const prefix = scope(who, q);
+      const [venues, scans] = await Promise.all([stats.venues(prefix), stats.venueScans(r, prefix)]);
+      return {
+        from: r.from, to: r.to,
+        venues: venues.map((v) => ({ ...v, cityName: cityName(v.city) })),
+        scans: scans.map((x) => ({ ...x, regionName: regionName(x.region) })),
+      };
+    }),
+    stat('stats/anomalies', 'Abnormal data of the day, drilled down: rejected rows per dataset/department, unknown place codes, code changes per rule version', async (q, who) => {
+      const r = range(q, 1);
+      return { from: r.from, to: r.to, ...(await anomaliesOf(stats.db, r, scope(who, q))) };
+    }),
+    stat('stats/flow', 'The data-flow map from real counts: departments → master → edges → scans returned', async (q, who) => {
+      const r = range(q, 1);
+      return { from: r.from, to: r.to, ...(await stats.flow(r, scope(who, q))) };
+    }),
+    stat('lineage/batches', 'File- and interface-level lineage: what each source and batch brought in, people concerned, code changes made', async (q, who) => {
+      const r = range(q, 30);
+      return { from: r.from, to: r.to, batches: await stats.batches(r, scope(who, q), (q as RangeQs & { source?: string }).source) };
+    }, { ...RANGE_QS, properties: { ...RANGE_QS.properties, source: { type: 'string', maxLength: 128 } } }),
+  ]);
 }

@@ -5,6 +5,7 @@ import { regionName } from '../core/regions.js';
 import type { MasterStore } from '../master/store.js';
 import { evidenceView, loadPersons, personLine } from './people.js';
 import { ERRORS_4XX } from './schemas.js';
+import { registerReadRoutes } from './read-routes.js';
 import type { TaskQuery } from './task-query.js';
 import { TaskService, type TaskRow } from './tasks.js';
 
@@ -90,23 +91,20 @@ export function registerTaskRoutes(app: FastifyInstance, ctx: Ctx, tasks: TaskSe
     return reply.code(201).send({ ...taskView(t), ms });
   });
 
-  app.get('/admin/v1/tracing/tasks', {
-    config: { access: 'tracing.read', rate: 'admin' },
-    schema: { summary: 'Tracing tasks of your region, newest first', tags: ['tracing'] },
-  }, async (req) => {
-    const who = principalOf(req);
-    return { tasks: (await tasks.list(who.regionPrefix)).map(taskView) };
-  });
-
-  app.get('/admin/v1/tracing/tasks/:id', {
-    config: { access: 'tracing.read', rate: 'admin' },
-    schema: { summary: 'One tracing task: query, state, counts', tags: ['tracing'], params: ID_PARAMS, response: ERRORS_4XX },
-  }, async (req) => {
-    const who = principalOf(req);
-    const t = await tasks.get(Number((req.params as { id: string }).id), who.regionPrefix);
-    const names = await venueNames(store, t.query.venues.map((v) => v.venueId));
-    return { ...taskView(t), venueNames: names };
-  });
+  registerReadRoutes(app, [
+    {
+      path: '/admin/v1/tracing/tasks', access: 'tracing.read', summary: 'Tracing tasks of your region, newest first',
+      answer: async (_req, who) => ({ tasks: (await tasks.list(who.regionPrefix)).map(taskView) }),
+    },
+    {
+      path: '/admin/v1/tracing/tasks/:id', access: 'tracing.read', summary: 'One tracing task: query, state, counts', params: ID_PARAMS,
+      answer: async (req, who) => {
+        const t = await tasks.get(Number((req.params as { id: string }).id), who.regionPrefix);
+        const names = await venueNames(store, t.query.venues.map((v) => v.venueId));
+        return { ...taskView(t), venueNames: names };
+      },
+    },
+  ]);
 
   app.get('/admin/v1/tracing/tasks/:id/people', {
     config: { access: 'tracing.read', rate: 'admin' },

@@ -76,6 +76,14 @@ describe('tracing tasks', () => {
     expect(page.body.people).toHaveLength(1);
   });
 
+  it('scans keep one (venue_id, at) index: the covering one of migration 4 replaces the master\'s (migration 6)', async () => {
+    const r = await f.db.query<{ indexname: string; indexdef: string }>(
+      "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'scans' AND indexdef LIKE '%(venue_id, at)%'",
+    );
+    expect(r.rows.map((x) => x.indexname)).toEqual(['tracing_scans_venue_at_uid_ix']);
+    expect(r.rows[0]!.indexdef).toMatch(/INCLUDE \(uid\)/);
+  });
+
   it('an analyst may not create a task', async () => {
     expect((await create(f.tokens.analyst, { name: 'x', venues: [windowA()] })).status).toBe(403);
   });

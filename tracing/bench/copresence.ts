@@ -109,7 +109,6 @@ async function seedScansPg(db: SqlClient, start: number, nowSec: number, t0: num
       await db.query(`CREATE TABLE ${name} (LIKE scans INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`);
       await db.query(insert(name), params);
       await db.query(`ALTER TABLE ${name} ADD PRIMARY KEY (id, at)`);
-      await db.query(`CREATE INDEX ${name}_venue_id_at_idx ON ${name} (venue_id, at)`);
       await db.query(`CREATE INDEX ${name}_uid_at_idx ON ${name} (uid, at)`);
       await db.query(`CREATE INDEX ${name}_venue_id_at_uid_idx ON ${name} (venue_id, at) INCLUDE (uid)`);
       // the bound check of ATTACH scans the day once: cheap next to the load
