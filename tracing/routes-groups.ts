@@ -77,27 +77,23 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: Ctx, tasks: TaskS
     },
   ]);
 
-  app.get('/admin/v1/tracing/groups/:id/people', {
-    config: { access: 'tracing.read', rate: 'admin' },
-    schema: {
-      summary: 'People of a risk group (masked for masked roles); audited', tags: ['tracing'], params: ID_PARAMS,
-      querystring: PAGE_QUERY,
-      response: ERRORS_4XX,
+  registerReadRoutes(app, [{
+    path: '/admin/v1/tracing/groups/:id/people', access: 'tracing.read', params: ID_PARAMS, querystring: PAGE_QUERY,
+    summary: 'People of a risk group (masked for masked roles); audited',
+    answer: async (req, who) => {
+      const g = await groups.get(Number((req.params as { id: string }).id), who.regionPrefix);
+      const { offset, limit } = pageOf(req.query);
+      const members = await groups.members(g.id, offset, limit);
+      const persons = await loadPersons(store.db, members.map((m) => m.personId));
+      const evidence = await evidenceOf(store, g.taskId, members.map((m) => m.personId));
+      const people = members.flatMap((m) => {
+        const p = persons.get(m.personId);
+        return p === undefined ? [] : [{ ...personLine(store, p, who), evidence: evidenceView(evidence.get(m.personId) ?? { venues: [], trips: [] }, who) }];
+      });
+      await ctx.audit(req, { action: 'tracing.group.people', target: `group:${g.id}`, outcome: 'ok', details: { id: g.id, offset, count: people.length } });
+      return { total: g.people, offset, people };
     },
-  }, async (req) => {
-    const who = principalOf(req);
-    const g = await groups.get(Number((req.params as { id: string }).id), who.regionPrefix);
-    const { offset, limit } = pageOf(req.query);
-    const members = await groups.members(g.id, offset, limit);
-    const persons = await loadPersons(store.db, members.map((m) => m.personId));
-    const evidence = await evidenceOf(store, g.taskId, members.map((m) => m.personId));
-    const people = members.flatMap((m) => {
-      const p = persons.get(m.personId);
-      return p === undefined ? [] : [{ ...personLine(store, p, who), evidence: evidenceView(evidence.get(m.personId) ?? { venues: [], trips: [] }, who) }];
-    });
-    await ctx.audit(req, { action: 'tracing.group.people', target: `group:${g.id}`, outcome: 'ok', details: { id: g.id, offset, count: people.length } });
-    return { total: g.people, offset, people };
-  });
+  }]);
 
   app.get('/admin/v1/tracing/groups/:id/export.xlsx', {
     config: { access: 'tracing.read', rate: 'admin' },

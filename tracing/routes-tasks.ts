@@ -106,26 +106,22 @@ export function registerTaskRoutes(app: FastifyInstance, ctx: Ctx, tasks: TaskSe
     },
   ]);
 
-  app.get('/admin/v1/tracing/tasks/:id/people', {
-    config: { access: 'tracing.read', rate: 'admin' },
-    schema: {
-      summary: 'People a task found, with evidence (masked for masked roles); audited', tags: ['tracing'], params: ID_PARAMS,
-      querystring: PAGE_QUERY,
-      response: ERRORS_4XX,
+  registerReadRoutes(app, [{
+    path: '/admin/v1/tracing/tasks/:id/people', access: 'tracing.read', params: ID_PARAMS, querystring: PAGE_QUERY,
+    summary: 'People a task found, with evidence (masked for masked roles); audited',
+    answer: async (req, who) => {
+      const t = await tasks.get(Number((req.params as { id: string }).id), who.regionPrefix);
+      const { offset, limit } = pageOf(req.query);
+      const rows = await tasks.people(t.id, offset, limit);
+      const persons = await loadPersons(store.db, rows.map((r) => r.personId));
+      const people = rows.flatMap((r) => {
+        const p = persons.get(r.personId);
+        return p === undefined ? [] : [{ ...personLine(store, p, who), evidence: evidenceView(r.evidence, who) }];
+      });
+      await ctx.audit(req, { action: 'tracing.task.people', target: `task:${t.id}`, outcome: 'ok', details: { id: t.id, offset, count: people.length } });
+      return { total: t.people, offset, people };
     },
-  }, async (req) => {
-    const who = principalOf(req);
-    const t = await tasks.get(Number((req.params as { id: string }).id), who.regionPrefix);
-    const { offset, limit } = pageOf(req.query);
-    const rows = await tasks.people(t.id, offset, limit);
-    const persons = await loadPersons(store.db, rows.map((r) => r.personId));
-    const people = rows.flatMap((r) => {
-      const p = persons.get(r.personId);
-      return p === undefined ? [] : [{ ...personLine(store, p, who), evidence: evidenceView(r.evidence, who) }];
-    });
-    await ctx.audit(req, { action: 'tracing.task.people', target: `task:${t.id}`, outcome: 'ok', details: { id: t.id, offset, count: people.length } });
-    return { total: t.people, offset, people };
-  });
+  }]);
 }
 
 export async function venueNames(store: MasterStore, ids: readonly string[]): Promise<Record<string, string>> {
