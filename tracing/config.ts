@@ -9,7 +9,7 @@ import { TracingError } from './errors.js';
  * | TRACING_MAX_VENUES | 200 | venues one task may name |
  * | TRACING_MAX_GROUP | 20000 | people one risk group's code change may hold |
  * | TRACING_INDEX_REFRESH_MS | 2000 | a search re-reads changed venues when the index is older than this |
- * | TRACING_INDEX_MAX_VENUES | 3000000 | above this many venues the in-memory fuzzy index is not built (≈0.6 KB heap each): the same search on the gram table in the database (venue-text-table.ts) |
+ * | TRACING_INDEX_MAX_VENUES | 3000000 | above this many venues the in-memory fuzzy index is not built (≈0.25 KB each: 240 MB for 1M bench venues, 172 MB of it typed arrays): the same search on the gram table in the database (venue-text-table.ts) |
  * | TRACING_ROLLUP_INTERVAL_MS | 600000 | how often the daily scan rollup looks for finished days to roll (0 = never: the dashboard reads only the live table) |
  * | TRACING_ROLLUP_LAG_HOURS | 2 | a China day is rolled this long after it ended, so late uploads from edges are in it |
  */

@@ -12,7 +12,7 @@ import { VenueTextTable } from './venue-text-table.js';
  * list of 1M short names is ~60 MB in this process while answering in a few
  * milliseconds; pinyin initials and traditional→simplified need JavaScript
  * (pinyin-pro, opencc-js) anyway. Above `maxVenues`
- * (TRACING_INDEX_MAX_VENUES, ~0.6 KB of heap a venue) the same grams are
+ * (TRACING_INDEX_MAX_VENUES, ~0.25 KB a venue, venue-postings.ts) the same grams are
  * kept in a table under a GIN index instead (venue-text-table.ts), and the
  * search runs there.
  *
@@ -88,7 +88,7 @@ export class VenueIndex {
   private async load(): Promise<void> {
     const t = await this.db.query<{ t: Date; n: number }>('SELECT now() AS t, (SELECT count(*)::int FROM venues) AS n');
     const startedAt = t.rows[0]!.t;
-    // ~0.6 KB of heap per venue: past the limit the process would not hold it
+    // ~0.25 KB per venue (240 MB at 1M bench venues): past the limit the process would not hold it
     if (t.rows[0]!.n > (this.opts.maxVenues ?? Infinity)) {
       this.fallback = true;
       // the first sync of 5M venues takes a while; the table persists, so

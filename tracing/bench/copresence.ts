@@ -252,7 +252,7 @@ async function searchBench(db: SqlClient, table: boolean): Promise<void> {
   const mem = process.memoryUsage().heapUsed / 2 ** 20;
   log(table
     ? `search: gram table of ${VENUES} venues synced in ${ms((performance.now() - tb) / 1000)} s (mode ${idx.mode})`
-    : `search: index of ${idx.size} venues built in ${ms((performance.now() - tb) / 1000)} s (heap ${mem.toFixed(0)} MB)`);
+    : `search: index of ${idx.size} venues built in ${ms((performance.now() - tb) / 1000)} s (heap ${mem.toFixed(0)} MB + typed arrays ${(idx.typedBytes / 2 ** 20).toFixed(0)} MB)`);
   const toTrad = OpenCC.Converter({ from: 'cn', to: 'hk' });
   const forms = ['partial', 'misspelt', 'traditional', 'initials'] as const;
   const times: number[] = [];
