@@ -1,7 +1,8 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useState } from 'react';
 import { api } from '../../admin-api/console/src/api.js';
 import { Empty, ErrorBox, OkBox, Section } from '../../admin-api/console/src/ui.js';
 import { alertErrorText, fmtMs, PURPOSE_LABEL, RECIPIENTS_LABEL, SEVERITY_LABEL, SMS_STATUS_LABEL } from './alerting-format.js';
+import { usePolling } from './use-polling.js';
 
 /**
  * 短信记录: every message the alerting sent or is trying to send, with the
@@ -28,21 +29,12 @@ export function SmsPage({ canWrite }: { canWrite: boolean }) {
   const [error, setError] = useState<string | null>(null);
   const [ok, setOk] = useState<string | null>(null);
 
-  const load = useCallback(async () => {
-    try {
-      const r = await api<{ messages: Sms[]; queue: { queued: number; oldestMs: number | null }; gateway: string }>('GET', '/admin/v1/alerting/sms?limit=200');
-      setRows(r.messages);
-      setQueue(r.queue);
-      setGateway(r.gateway);
-    } catch (e) {
-      setError(alertErrorText(e));
-    }
-  }, []);
-  useEffect(() => {
-    void load();
-    const t = setInterval(() => void load(), 10_000);
-    return () => clearInterval(t);
-  }, [load]);
+  const load = usePolling(10_000, async () => {
+    const r = await api<{ messages: Sms[]; queue: { queued: number; oldestMs: number | null }; gateway: string }>('GET', '/admin/v1/alerting/sms?limit=200');
+    setRows(r.messages);
+    setQueue(r.queue);
+    setGateway(r.gateway);
+  }, setError);
 
   async function test() {
     try {
