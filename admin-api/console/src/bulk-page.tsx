@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, loadSession } from './api.js';
 import { COLOR_LABEL, COLORS, errorText, fmtTime, localInputToSec, REASON_LABEL, reasonText, type Color } from './format.js';
-import { ColorBadge, ConfirmDialog, Empty, ErrorBox, OkBox, Section } from './ui.js';
+import { ColorBadge, ConfirmDialog, Empty, ErrorBox, OkBox, Section, useBusy } from './ui.js';
 import { ExportButton } from './export.js';
 import { EXPORT_TABLES } from './export-columns.js';
 
@@ -45,8 +45,8 @@ export function BulkPage({ canRequest, canApprove }: { canRequest: boolean; canA
   const [color, setColor] = useState<Color>('yellow');
   const [reason, setReason] = useState('');
   const [until, setUntil] = useState('');
-  const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const { busy, run } = useBusy(setError);
   const [ok, setOk] = useState<string | null>(null);
   const [list, setList] = useState<BulkView[] | null>(null);
   const [deciding, setDeciding] = useState<{ b: BulkView; approve: boolean } | null>(null);
@@ -68,10 +68,8 @@ export function BulkPage({ canRequest, canApprove }: { canRequest: boolean; canA
 
   async function submit(e: FormEvent) {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
     setOk(null);
-    try {
+    await run(async () => {
       const body: Record<string, unknown> = { items: parsed.items, color, reason: reason.trim() };
       if (untilSec !== null) body.until = untilSec;
       const r = await api<BulkView>('POST', '/admin/v1/codes/bulk', body);
@@ -79,29 +77,18 @@ export function BulkPage({ canRequest, canApprove }: { canRequest: boolean; canA
       setText('');
       setReason('');
       await reload();
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   async function decide() {
     if (!deciding) return;
-    setBusy(true);
-    setError(null);
     setOk(null);
-    try {
+    await run(async () => {
       const r = await api<{ applied?: number; changed?: number; failed?: unknown[] }>('POST', `/admin/v1/codes/bulk/${deciding.b.id}/${deciding.approve ? 'approve' : 'reject'}`);
       setOk(deciding.approve ? `已批准：${r.applied ?? 0} 人已转码（其中 ${r.changed ?? 0} 人颜色有变化）${r.failed && r.failed.length > 0 ? `，${r.failed.length} 人失败` : ''}` : '已驳回该申请');
       setDeciding(null);
       await reload();
-    } catch (err) {
-      setDeciding(null);
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    }, { onFail: () => setDeciding(null) });
   }
 
   return (

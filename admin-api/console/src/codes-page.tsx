@@ -3,7 +3,6 @@ import { api } from './api.js';
 import {
   COLOR_LABEL,
   COLORS,
-  errorText,
   FACT_KIND_LABEL,
   fmtTime,
   ID_TYPE_LABEL,
@@ -17,7 +16,7 @@ import { ExportButton } from './export.js';
 import { EXPORT_TABLES } from './export-columns.js';
 import { RenameForm } from './rename-form.js';
 import { regionText, useRegions } from './regions.js';
-import { ColorBadge, ConfirmDialog, Empty, ErrorBox, OkBox, Section } from './ui.js';
+import { ColorBadge, ConfirmDialog, Empty, ErrorBox, OkBox, Section, useBusy } from './ui.js';
 
 /**
  * 赋码查询与转码: find one person by certificate or phone, show the code,
@@ -131,8 +130,8 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
   const [who, setWho] = useState<Identity | null>(null);
   const [results, setResults] = useState<PersonResult[] | null>(null);
   const [pick, setPick] = useState(0);
-  const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const { busy, run } = useBusy(setError);
 
   const [color, setColor] = useState<Color>('red');
   const [reason, setReason] = useState('');
@@ -150,18 +149,12 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
 
   async function query(e: FormEvent) {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
     setChanged(null);
     setChangeError(null);
     setResults(null);
-    try {
+    await run(async () => {
       await load(mode === 'cert' ? { idType, idNo: idNo.trim() } : { phone: phone.trim() });
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   const untilSec = localInputToSec(until);
@@ -171,9 +164,7 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
 
   async function transcode() {
     if (!who || !answer) return;
-    setBusy(true);
-    setChangeError(null);
-    try {
+    await run(async () => {
       const body: Record<string, unknown> = { ...refFor(answer, who), color, reason: reason.trim() };
       if (untilSec !== null) body.until = untilSec;
       await api<unknown>('POST', '/admin/v1/codes/transcode', body);
@@ -182,30 +173,18 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
       setReason('');
       setUntil('');
       await load(who, pick);
-    } catch (err) {
-      setConfirming(false);
-      setChangeError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    }, { setError: setChangeError, onFail: () => setConfirming(false) });
   }
 
   async function clearOverride() {
     if (!who || !answer) return;
-    setBusy(true);
-    setChangeError(null);
-    try {
+    await run(async () => {
       const r = await api<{ code?: { color?: Color } }>('POST', '/admin/v1/codes/clear', refFor(answer, who));
       setClearing(false);
       const c = r.code?.color;
       setChanged(`已解除人工转码，由规则重新赋码${c ? `：${COLOR_LABEL[c]}` : ''}，变更将同步至各节点。`);
       await load(who, pick);
-    } catch (err) {
-      setClearing(false);
-      setChangeError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    }, { setError: setChangeError, onFail: () => setClearing(false) });
   }
 
   const code = answer?.code ?? null;

@@ -1,7 +1,7 @@
-import { useEffect, useRef, type ReactNode } from 'react';
-import { COLOR_LABEL } from './format.js';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { COLOR_LABEL, COLORS, errorText, type Color } from './format.js';
 
-/** Small shared pieces: colour badge, message boxes, confirmation dialog. */
+/** Small shared pieces: colour badge, message boxes, confirmation dialog, the busy state of a page's writes. */
 
 export function ColorBadge({ color }: { color: string | null | undefined }) {
   if (!color) return <span className="badge">—</span>;
@@ -93,4 +93,28 @@ export function ConfirmDialog(props: {
 
 export function Empty({ children }: { children: ReactNode }) {
   return <p className="empty">{children}</p>;
+}
+
+/**
+ * A page's writes: `run(fn)` marks the page busy (its buttons disabled),
+ * clears the error box and, when `fn` fails, shows the server's Chinese
+ * text there (`setError`: another box than the page's, e.g. the transcode
+ * form's) after `onFail` (e.g. close the dialog that asked).
+ */
+export function useBusy(setPageError: (text: string | null) => void) {
+  const [busy, setBusy] = useState(false);
+  async function run(fn: () => Promise<void>, opts: { setError?: (text: string | null) => void; onFail?: () => void } = {}): Promise<void> {
+    const setError = opts.setError ?? setPageError;
+    setBusy(true);
+    setError(null);
+    try {
+      await fn();
+    } catch (e) {
+      opts.onFail?.();
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+  return { busy, run };
 }

@@ -4,7 +4,7 @@ import { errorText, fmtTime, triggerDownload, VENUE_KIND_LABEL } from './format.
 import { ExportButton } from './export.js';
 import { EXPORT_TABLES } from './export-columns.js';
 import { RegionName, RegionPicker, regionText, useRegions } from './regions.js';
-import { ConfirmDialog, Empty, ErrorBox, OkBox, Section } from './ui.js';
+import { ConfirmDialog, Empty, ErrorBox, OkBox, Section, useBusy } from './ui.js';
 
 /**
  * 场所码: create a venue (kind 'entry' = 入川即检 checkpoint, with the hours
@@ -143,18 +143,12 @@ function VenueFields(props: {
 function VenueEdit({ venue, onDone, onCancel }: { venue: VenueRow; onDone: (v: VenueRow) => void; onCancel: () => void }) {
   const [draft, setDraft] = useState<VenueDraft>({ name: venue.name, region: venue.region, kind: venue.kind, hours: String(venue.entryTestHours ?? 24) });
   const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, run } = useBusy(setError);
   async function save(e: FormEvent) {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       onDone(await api<VenueRow>('POST', `/admin/v1/venues/${encodeURIComponent(venue.id)}`, venueBody(draft)));
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
   return (
     <div className="overlay">
@@ -195,57 +189,39 @@ export function VenuesPage({ canWrite }: { canWrite: boolean }) {
   const [disabled, setDisabled] = useState<VenueRow | null>(null);
   const [ok, setOk] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, run } = useBusy(setError);
   const [reload, setReload] = useState(0);
   const searchSeq = useRef(0);
 
   async function create(e: FormEvent) {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
     setCreated(null);
-    try {
+    await run(async () => {
       const row = await api<VenueRow>('POST', '/admin/v1/venues', venueBody(draft));
       setCreated(row);
       setDraft((d) => ({ ...d, name: '' }));
       setQ(row.name);
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   async function readFile(f: File | undefined) {
     if (!f) return;
-    setBusy(true);
-    setError(null);
     setImportOk(null);
     setParsed(null);
-    try {
+    await run(async () => {
       const r = await api<{ rows: ParsedRow[] }>('POST', '/admin/v1/venues/parse', { filename: f.name, data: await fileBase64(f) });
       setParsed(r.rows);
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   async function bulkImport(venues: unknown[]) {
-    setBusy(true);
-    setError(null);
     setImportOk(null);
-    try {
+    await run(async () => {
       const r = await api<{ count: number; changed: number; unchanged: number; ids: string[] }>('POST', '/admin/v1/venues/import', { venues });
       setImportOk(`已导入 ${r.count} 个场所（新建或更新 ${r.changed}，未变 ${r.unchanged}）。`);
       setParsed(null);
       setReload((n) => n + 1);
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   function importFromJson() {
@@ -302,35 +278,22 @@ export function VenuesPage({ canWrite }: { canWrite: boolean }) {
 
   async function disable() {
     if (!disabling) return;
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       await api('POST', `/admin/v1/venues/${encodeURIComponent(disabling.id)}/disable`);
       setDisabled(disabling);
       setOk(`已停用场所 ${disabling.name}，其场所码即刻失效。`);
       setDisabling(null);
       setReload((n) => n + 1);
-    } catch (e) {
-      setDisabling(null);
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
+    }, { onFail: () => setDisabling(null) });
   }
 
   async function restore(v: VenueRow) {
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       await api('POST', `/admin/v1/venues/${encodeURIComponent(v.id)}/enable`);
       setOk(`已恢复场所 ${v.name}，原场所码（编号 ${v.id}）重新生效。`);
       setDisabled(null);
       setReload((n) => n + 1);
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   async function exportRows(): Promise<(string | number | null)[][]> {
