@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, loadSession } from './api.js';
-import { COLOR_LABEL, COLORS, errorText, fmtTime, localInputToSec, REASON_LABEL, reasonText, type Color } from './format.js';
-import { ColorBadge, ConfirmDialog, Empty, ErrorBox, OkBox, Section, useBusy } from './ui.js';
+import { COLOR_LABEL, errorText, fmtTime, localInputToSec, reasonText, type Color } from './format.js';
+import { ColorBadge, ColorPick, ConfirmDialog, Empty, ErrorBox, OkBox, ReasonPick, Section, useBusy } from './ui.js';
 import { ExportButton } from './export.js';
 import { EXPORT_TABLES } from './export-columns.js';
 
@@ -38,6 +38,8 @@ export function parseBulkLines(text: string): { items: Record<string, string>[];
   });
   return { items, bad };
 }
+
+const BULK_REASONS = ['close_contact', 'secondary_contact', 'risk_area', 'manual_review', 'cleared'];
 
 export function BulkPage({ canRequest, canApprove }: { canRequest: boolean; canApprove: boolean }) {
   const me = loadSession()?.username ?? '';
@@ -103,26 +105,11 @@ export function BulkPage({ canRequest, canApprove }: { canRequest: boolean; canA
             <p className="muted">
               已识别 {parsed.items.length} 人{parsed.bad.length > 0 ? `；第 ${parsed.bad.slice(0, 10).join('、')} 行无法识别` : ''}
             </p>
-            <fieldset className="color-pick">
-              <legend>目标颜色</legend>
-              {COLORS.map((c) => (
-                <label key={c} className={`pick pick-${c}`}>
-                  <input type="radio" name="bulk-color" value={c} checked={color === c} onChange={() => setColor(c)} />
-                  {COLOR_LABEL[c]}
-                </label>
-              ))}
-            </fieldset>
+            <ColorPick name="bulk-color" value={color} onChange={setColor} />
             <div className="form-row">
               <label className="grow">
                 转码原因（必填）
-                <select name="bulk-reason-pick" value={REASON_LABEL[reason] ? reason : ''} onChange={(e) => setReason(e.target.value)}>
-                  <option value="">（自行填写）</option>
-                  {['close_contact', 'secondary_contact', 'risk_area', 'manual_review', 'cleared'].map((r) => (
-                    <option key={r} value={r}>
-                      {REASON_LABEL[r]}
-                    </option>
-                  ))}
-                </select>
+                <ReasonPick name="bulk-reason-pick" reasons={BULK_REASONS} value={reason} onChange={setReason} />
                 <input name="bulk-reason" value={reason} onChange={(e) => setReason(e.target.value)} maxLength={64} required placeholder="原因" />
               </label>
               <label>

@@ -2,12 +2,10 @@ import { useState, type FormEvent } from 'react';
 import { api } from './api.js';
 import {
   COLOR_LABEL,
-  COLORS,
   FACT_KIND_LABEL,
   fmtTime,
   ID_TYPE_LABEL,
   localInputToSec,
-  REASON_LABEL,
   reasonText,
   RISK_LEVEL_LABEL,
   type Color,
@@ -16,7 +14,7 @@ import { ExportButton } from './export.js';
 import { EXPORT_TABLES } from './export-columns.js';
 import { RenameForm } from './rename-form.js';
 import { regionText, useRegions } from './regions.js';
-import { ColorBadge, ConfirmDialog, Empty, ErrorBox, OkBox, Section, useBusy } from './ui.js';
+import { ColorBadge, ColorPick, ConfirmDialog, Empty, ErrorBox, OkBox, ReasonPick, Section, useBusy } from './ui.js';
 
 /**
  * 赋码查询与转码: find one person by certificate or phone, show the code,
@@ -286,15 +284,7 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
               }}
             >
               <h3>转码</h3>
-              <fieldset className="color-pick">
-                <legend>目标颜色</legend>
-                {COLORS.map((c) => (
-                  <label key={c} className={`pick pick-${c}`}>
-                    <input type="radio" name="color" value={c} checked={color === c} onChange={() => setColor(c)} />
-                    {COLOR_LABEL[c]}
-                  </label>
-                ))}
-              </fieldset>
+              <ColorPick name="color" value={color} onChange={setColor} />
               <div className="form-row">
                 <label className="grow">
                   转码原因（必填）
@@ -309,14 +299,7 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
                 </label>
                 <label>
                   常用原因
-                  <select name="reason-pick" value={REASON_LABEL[reason] ? reason : ''} onChange={(e) => setReason(e.target.value)}>
-                    <option value="">（自行填写）</option>
-                    {REASON_SUGGESTIONS.map((r) => (
-                      <option key={r} value={r}>
-                        {REASON_LABEL[r] ?? r}
-                      </option>
-                    ))}
-                  </select>
+                  <ReasonPick name="reason-pick" reasons={REASON_SUGGESTIONS} value={reason} onChange={setReason} />
                 </label>
                 <label>
                   有效至（可选）

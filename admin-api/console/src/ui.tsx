@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type ReactNode } from 'react';
-import { COLOR_LABEL, COLORS, errorText, type Color } from './format.js';
+import { COLOR_LABEL, COLORS, errorText, REASON_LABEL, type Color } from './format.js';
 
 /** Small shared pieces: colour badge, message boxes, confirmation dialog, the busy state of a page's writes. */
 
@@ -117,4 +117,33 @@ export function useBusy(setPageError: (text: string | null) => void) {
     }
   }
   return { busy, run };
+}
+
+/** The target-colour radios of a transcode form (one person or a bulk request). */
+export function ColorPick({ name, value, onChange }: { name: string; value: Color; onChange: (c: Color) => void }) {
+  return (
+    <fieldset className="color-pick">
+      <legend>目标颜色</legend>
+      {COLORS.map((c) => (
+        <label key={c} className={`pick pick-${c}`}>
+          <input type="radio" name={name} value={c} checked={value === c} onChange={() => onChange(c)} />
+          {COLOR_LABEL[c]}
+        </label>
+      ))}
+    </fieldset>
+  );
+}
+
+/** Common transcode reasons by their Chinese label: picking one fills the reason; （自行填写） leaves it to the input beside. */
+export function ReasonPick({ name, reasons, value, onChange }: { name: string; reasons: readonly string[]; value: string; onChange: (r: string) => void }) {
+  return (
+    <select name={name} value={REASON_LABEL[value] ? value : ''} onChange={(e) => onChange(e.target.value)}>
+      <option value="">（自行填写）</option>
+      {reasons.map((r) => (
+        <option key={r} value={r}>
+          {REASON_LABEL[r] ?? r}
+        </option>
+      ))}
+    </select>
+  );
 }
