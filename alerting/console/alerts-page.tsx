@@ -1,8 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { api } from '../../admin-api/console/src/api.js';
-import { Empty, ErrorBox, OkBox, Section } from '../../admin-api/console/src/ui.js';
+import { Empty, ErrorBox, OkBox, Section, useLoad } from '../../admin-api/console/src/ui.js';
 import { alertErrorText, fmtDuration, fmtMs, SEVERITY_LABEL, SOURCE_LABEL, STATUS_LABEL } from './alerting-format.js';
-import { usePolling } from './use-polling.js';
 
 /**
  * 告警: open alerts (newest first) with 确认 (acknowledge: no more repeats
@@ -59,7 +58,7 @@ export function AlertsPage({ canWrite }: { canWrite: boolean }) {
   const [minutes, setMinutes] = useState('60');
   const [comment, setComment] = useState('');
 
-  const load = usePolling(10_000, async () => {
+  const load = useLoad(async () => {
     const [o, r, s] = await Promise.all([
       api<{ alerts: AlertView[] }>('GET', '/admin/v1/alerting/alerts?status=open'),
       api<{ alerts: AlertView[] }>('GET', '/admin/v1/alerting/alerts?status=resolved&limit=50'),
@@ -68,7 +67,7 @@ export function AlertsPage({ canWrite }: { canWrite: boolean }) {
     setOpen(o.alerts);
     setResolved(r.alerts);
     setSilences(s.silences);
-  }, setError);
+  }, setError, { everyMs: 10_000, toText: alertErrorText });
 
   async function ack(a: AlertView) {
     setError(null);

@@ -1,8 +1,7 @@
 import { useRef, useState } from 'react';
 import { api } from '../../admin-api/console/src/api.js';
-import { Empty, ErrorBox, Section } from '../../admin-api/console/src/ui.js';
-import { fmtMs } from './alerting-format.js';
-import { usePolling } from './use-polling.js';
+import { Empty, ErrorBox, Section, useLoad } from '../../admin-api/console/src/ui.js';
+import { alertErrorText, fmtMs } from './alerting-format.js';
 
 /**
  * 监控概览: the latest monitor readings (process, database, outbox, edges,
@@ -56,7 +55,7 @@ export function MonitorPage() {
   const [error, setError] = useState<string | null>(null);
   const history = useRef(new Map<string, number[]>());
 
-  usePolling(15_000, async () => {
+  useLoad(async () => {
     const r = await api<Overview>('GET', '/admin/v1/alerting/overview');
     for (const s of r.samples) {
       const k = `${s.metric}|${JSON.stringify(s.labels)}`;
@@ -66,7 +65,7 @@ export function MonitorPage() {
       history.current.set(k, h);
     }
     setO(r);
-  }, setError);
+  }, setError, { everyMs: 15_000, toText: alertErrorText });
 
   if (o === null) return <div><ErrorBox error={error} /><Empty>加载中…</Empty></div>;
   const names = { ...EXTRA_NAMES, ...o.metricNames };

@@ -1,8 +1,7 @@
 import { useState } from 'react';
 import { api } from '../../admin-api/console/src/api.js';
-import { Empty, ErrorBox, OkBox, Section } from '../../admin-api/console/src/ui.js';
+import { Empty, ErrorBox, OkBox, Section, useLoad } from '../../admin-api/console/src/ui.js';
 import { alertErrorText, fmtMs, PURPOSE_LABEL, RECIPIENTS_LABEL, SEVERITY_LABEL, SMS_STATUS_LABEL } from './alerting-format.js';
-import { usePolling } from './use-polling.js';
 
 /**
  * 短信记录: every message the alerting sent or is trying to send, with the
@@ -29,12 +28,12 @@ export function SmsPage({ canWrite }: { canWrite: boolean }) {
   const [error, setError] = useState<string | null>(null);
   const [ok, setOk] = useState<string | null>(null);
 
-  const load = usePolling(10_000, async () => {
+  const load = useLoad(async () => {
     const r = await api<{ messages: Sms[]; queue: { queued: number; oldestMs: number | null }; gateway: string }>('GET', '/admin/v1/alerting/sms?limit=200');
     setRows(r.messages);
     setQueue(r.queue);
     setGateway(r.gateway);
-  }, setError);
+  }, setError, { everyMs: 10_000, toText: alertErrorText });
 
   async function test() {
     try {

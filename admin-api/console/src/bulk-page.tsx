@@ -1,7 +1,7 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { api, loadSession } from './api.js';
-import { COLOR_LABEL, errorText, fmtTime, localInputToSec, reasonText, type Color } from './format.js';
-import { ColorBadge, ColorPick, ConfirmDialog, Empty, ErrorBox, OkBox, ReasonPick, Section, useBusy } from './ui.js';
+import { COLOR_LABEL, fmtTime, localInputToSec, reasonText, type Color } from './format.js';
+import { ColorBadge, ColorPick, ConfirmDialog, Empty, ErrorBox, OkBox, ReasonPick, Section, useBusy, useLoad } from './ui.js';
 import { ExportButton } from './export.js';
 import { EXPORT_TABLES } from './export-columns.js';
 
@@ -56,17 +56,9 @@ export function BulkPage({ canRequest, canApprove }: { canRequest: boolean; canA
   const parsed = parseBulkLines(text);
   const untilSec = localInputToSec(until);
 
-  async function reload() {
-    if (!canApprove) return;
-    try {
-      setList((await api<{ requests: BulkView[] }>('GET', '/admin/v1/codes/bulk')).requests);
-    } catch (e) {
-      setError(errorText(e));
-    }
-  }
-  useEffect(() => {
-    void reload();
-  }, []);
+  const reload = useLoad(async () => {
+    if (canApprove) setList((await api<{ requests: BulkView[] }>('GET', '/admin/v1/codes/bulk')).requests);
+  }, setError);
 
   async function submit(e: FormEvent) {
     e.preventDefault();

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
 import { COLOR_LABEL, COLORS, errorText, REASON_LABEL, type Color } from './format.js';
 
 /** Small shared pieces: colour badge, message boxes, confirmation dialog, the busy state of a page's writes. */
@@ -146,4 +146,35 @@ export function ReasonPick({ name, reasons, value, onChange }: { name: string; r
       ))}
     </select>
   );
+}
+
+/**
+ * A page's data: `load` runs when the page opens, and every `everyMs` while
+ * it stays open for the live pages; a failure goes to `onError` as the
+ * Chinese text (`toText`: a capability's own catalogue first). Returns the
+ * reload its 刷新 button and its writes call.
+ */
+export function useLoad(
+  load: () => Promise<void>,
+  onError: (text: string) => void,
+  opts: { everyMs?: number; toText?: (e: unknown) => string } = {},
+): () => Promise<void> {
+  // the latest callbacks, without re-running the effect (and restarting the timer) on every render
+  const latest = useRef({ load, onError, toText: opts.toText ?? errorText });
+  latest.current = { load, onError, toText: opts.toText ?? errorText };
+  const reload = useCallback(async () => {
+    try {
+      await latest.current.load();
+    } catch (e) {
+      latest.current.onError(latest.current.toText(e));
+    }
+  }, []);
+  const everyMs = opts.everyMs;
+  useEffect(() => {
+    void reload();
+    if (everyMs === undefined) return undefined;
+    const t = setInterval(() => void reload(), everyMs);
+    return () => clearInterval(t);
+  }, [reload, everyMs]);
+  return reload;
 }

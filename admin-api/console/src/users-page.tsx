@@ -1,8 +1,8 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { api } from './api.js';
-import { errorText, fmtTime, ROLE_LABEL } from './format.js';
+import { fmtTime, ROLE_LABEL } from './format.js';
 import { RegionName, RegionPicker } from './regions.js';
-import { ConfirmDialog, Empty, ErrorBox, OkBox, Section, useBusy } from './ui.js';
+import { ConfirmDialog, Empty, ErrorBox, OkBox, Section, useBusy, useLoad } from './ui.js';
 import { ExportButton } from './export.js';
 import { EXPORT_TABLES } from './export-columns.js';
 
@@ -48,16 +48,9 @@ export function UsersPage() {
   const [role, setRole] = useState('operator');
   const [region, setRegion] = useState('');
 
-  async function reload() {
-    try {
-      setUsers((await api<{ users: UserRow[] }>('GET', '/admin/v1/users')).users);
-    } catch (e) {
-      setError(errorText(e));
-    }
-  }
-  useEffect(() => {
-    void reload();
-  }, []);
+  const reload = useLoad(async () => {
+    setUsers((await api<{ users: UserRow[] }>('GET', '/admin/v1/users')).users);
+  }, setError);
 
   async function create(e: FormEvent) {
     e.preventDefault();
