@@ -103,7 +103,8 @@ export function Empty({ children }: { children: ReactNode }) {
  */
 export function useBusy(setPageError: (text: string | null) => void) {
   const [busy, setBusy] = useState(false);
-  async function run(fn: () => Promise<void>, opts: { setError?: (text: string | null) => void; onFail?: () => void } = {}): Promise<void> {
+  // stable, so a page's useCallback may call it
+  const run = useCallback(async (fn: () => Promise<void>, opts: { setError?: (text: string | null) => void; onFail?: () => void } = {}): Promise<void> => {
     const setError = opts.setError ?? setPageError;
     setBusy(true);
     setError(null);
@@ -115,7 +116,7 @@ export function useBusy(setPageError: (text: string | null) => void) {
     } finally {
       setBusy(false);
     }
-  }
+  }, [setPageError]);
   return { busy, run };
 }
 
