@@ -236,37 +236,38 @@ export function registerVenueRoutes(app: FastifyInstance, ctx: Ctx): void {
     return venueView(v);
   });
 
-  app.post('/admin/v1/venues/:id/disable', {
-    config: { access: 'venues.write', rate: 'admin' },
-    schema: {
-      summary: '停用: take a place code out of service — kept with disabledAt, removed from the edges (scans refused as an invalid place code), not printed; enable brings it back',
-      tags: ['venues'], params: ID_PARAM, body: { type: 'object', additionalProperties: false, properties: {} },
-      response: { 200: VENUE_VIEW, 404: ERROR_BODY },
-    },
-  }, async (req) => {
-    const { id } = req.params as { id: string };
-    const v = await visibleVenue(req, id);
-    const r = await store.disableVenue(id);
-    if (r.changed) ctx.committed();
-    await ctx.audit(req, { action: 'venues.disable', target: `venue:${id}`, outcome: 'ok', details: { venue: v, changed: r.changed, seq: r.seq } });
-    return venueView({ ...v, disabledAt: await store.venueDisabledAt(id) });
-  });
+  /**
+   * 停用 and 恢复启用: the same route but for the store call, the answer's
+   * disabledAt and what the audit keeps (a disable keeps the venue as it was).
+   */
+  const serviceChange = (action: 'disable' | 'enable', summary: string, change: (id: string) => Promise<{ changed: boolean; seq: number | null }>) =>
+    app.post(`/admin/v1/venues/:id/${action}`, {
+      config: { access: 'venues.write', rate: 'admin' },
+      schema: {
+        summary,
+        tags: ['venues'], params: ID_PARAM, body: { type: 'object', additionalProperties: false, properties: {} },
+        response: { 200: VENUE_VIEW, 404: ERROR_BODY },
+      },
+    }, async (req) => {
+      const { id } = req.params as { id: string };
+      const v = await visibleVenue(req, id);
+      const r = await change(id);
+      if (r.changed) ctx.committed();
+      const details = { changed: r.changed, seq: r.seq };
+      await ctx.audit(req, { action: `venues.${action}`, target: `venue:${id}`, outcome: 'ok', details: action === 'disable' ? { venue: v, ...details } : details });
+      return venueView({ ...v, disabledAt: action === 'disable' ? await store.venueDisabledAt(id) : null });
+    });
 
-  app.post('/admin/v1/venues/:id/enable', {
-    config: { access: 'venues.write', rate: 'admin' },
-    schema: {
-      summary: '恢复启用: a disabled place code back in service with the same id (printed posters are valid again), published to the edges',
-      tags: ['venues'], params: ID_PARAM, body: { type: 'object', additionalProperties: false, properties: {} },
-      response: { 200: VENUE_VIEW, 404: ERROR_BODY },
-    },
-  }, async (req) => {
-    const { id } = req.params as { id: string };
-    const v = await visibleVenue(req, id);
-    const r = await store.enableVenue(id);
-    if (r.changed) ctx.committed();
-    await ctx.audit(req, { action: 'venues.enable', target: `venue:${id}`, outcome: 'ok', details: { changed: r.changed, seq: r.seq } });
-    return venueView({ ...v, disabledAt: null });
-  });
+  serviceChange(
+    'disable',
+    '停用: take a place code out of service — kept with disabledAt, removed from the edges (scans refused as an invalid place code), not printed; enable brings it back',
+    (id) => store.disableVenue(id),
+  );
+  serviceChange(
+    'enable',
+    '恢复启用: a disabled place code back in service with the same id (printed posters are valid again), published to the edges',
+    (id) => store.enableVenue(id),
+  );
 
   app.get('/admin/v1/venues/:id/poster.pdf', {
     config: { access: 'venues.read', rate: 'admin' },

@@ -1,4 +1,4 @@
-import type { RuleSet } from './rule-set.js';
+import type { Expr, RuleSet } from './rule-set.js';
 
 /**
  * The province's default rule set (DESIGN §3), as the plain JSON the admin
@@ -37,106 +37,64 @@ import type { RuleSet } from './rule-set.js';
  * - The latest entry governs, however old: someone who arrived and never
  *   tested stays yellow until a negative test arrives, as the rule says.
  */
+const DAY = 86400;
+const HOUR = 3600;
+const v = (name: string): Expr => ({ var: name });
+
+/** `event + params.<param> × unit`: the end of the window an event opens (the first second it no longer holds). */
+function windowEnd(event: Expr, param: string, unit: number): Expr {
+  return { '+': [event, { '*': [v(`params.${param}`), unit] }] };
+}
+
+/** now lies inside the window: now < windowEnd */
+function within(event: Expr, param: string, unit: number): Expr {
+  return { '<': [v('now'), windowEnd(event, param, unit)] };
+}
+
+/** no negative sample strictly after the event (exposures), or at or after it (entry: `'>='`) */
+function noNegativeAfter(event: Expr, op: '>' | '>=' = '>'): Expr {
+  return { '!': { [op]: [v('last.test_negative'), event] } };
+}
+
+/** the latest high- or medium-risk visit */
+const RISK_VISIT: Expr = { max: [v('last.risk_high'), v('last.risk_medium')] };
+
 export const DEFAULT_RULE_SET: RuleSet = {
   version: '2026.1',
   params: { closeContactDays: 14, secondaryDays: 7, riskAreaDays: 7, entryTestHours: 24 },
   rules: [
-    {
-      id: 'confirmed',
-      when: { '!=': [{ var: 'last.confirmed' }, null] },
-      color: 'red',
-      reason: 'confirmed',
-    },
-    {
-      id: 'test_positive',
-      when: { '!=': [{ var: 'last.test_positive' }, null] },
-      color: 'red',
-      reason: 'test_positive',
-    },
+    { id: 'confirmed', when: { '!=': [v('last.confirmed'), null] }, color: 'red', reason: 'confirmed' },
+    { id: 'test_positive', when: { '!=': [v('last.test_positive'), null] }, color: 'red', reason: 'test_positive' },
     {
       id: 'suspected',
-      when: {
-        and: [
-          { '!=': [{ var: 'last.suspected' }, null] },
-          { '!': { '>': [{ var: 'last.test_negative' }, { var: 'last.suspected' }] } },
-        ],
-      },
+      when: { and: [{ '!=': [v('last.suspected'), null] }, noNegativeAfter(v('last.suspected'))] },
       color: 'red',
       reason: 'suspected',
     },
     {
       id: 'close_contact',
-      when: {
-        '<': [
-          { var: 'now' },
-          { '+': [{ var: 'last.close_contact' }, { '*': [{ var: 'params.closeContactDays' }, 86400] }] },
-        ],
-      },
+      when: within(v('last.close_contact'), 'closeContactDays', DAY),
       color: 'red',
       reason: 'close_contact',
-      until: { '+': [{ var: 'last.close_contact' }, { '*': [{ var: 'params.closeContactDays' }, 86400] }] },
+      until: windowEnd(v('last.close_contact'), 'closeContactDays', DAY),
     },
     {
       id: 'secondary_contact',
-      when: {
-        and: [
-          {
-            '<': [
-              { var: 'now' },
-              { '+': [{ var: 'last.secondary_contact' }, { '*': [{ var: 'params.secondaryDays' }, 86400] }] },
-            ],
-          },
-          { '!': { '>': [{ var: 'last.test_negative' }, { var: 'last.secondary_contact' }] } },
-        ],
-      },
+      when: { and: [within(v('last.secondary_contact'), 'secondaryDays', DAY), noNegativeAfter(v('last.secondary_contact'))] },
       color: 'yellow',
       reason: 'secondary_contact',
-      until: { '+': [{ var: 'last.secondary_contact' }, { '*': [{ var: 'params.secondaryDays' }, 86400] }] },
+      until: windowEnd(v('last.secondary_contact'), 'secondaryDays', DAY),
     },
     {
       id: 'risk_area',
-      when: {
-        and: [
-          {
-            '<': [
-              { var: 'now' },
-              {
-                '+': [
-                  { max: [{ var: 'last.risk_high' }, { var: 'last.risk_medium' }] },
-                  { '*': [{ var: 'params.riskAreaDays' }, 86400] },
-                ],
-              },
-            ],
-          },
-          {
-            '!': {
-              '>': [{ var: 'last.test_negative' }, { max: [{ var: 'last.risk_high' }, { var: 'last.risk_medium' }] }],
-            },
-          },
-        ],
-      },
+      when: { and: [within(RISK_VISIT, 'riskAreaDays', DAY), noNegativeAfter(RISK_VISIT)] },
       color: 'yellow',
       reason: 'risk_area',
-      until: {
-        '+': [
-          { max: [{ var: 'last.risk_high' }, { var: 'last.risk_medium' }] },
-          { '*': [{ var: 'params.riskAreaDays' }, 86400] },
-        ],
-      },
+      until: windowEnd(RISK_VISIT, 'riskAreaDays', DAY),
     },
     {
       id: 'entry_no_test',
-      when: {
-        and: [
-          {
-            '>=': [
-              { var: 'now' },
-              { '+': [{ var: 'last.entry' }, { '*': [{ var: 'params.entryTestHours' }, 3600] }] },
-            ],
-          },
-          { '!': { '>=': [{ var: 'last.test_negative' }, { var: 'last.entry' }] } },
-        ],
-      },
+      when: { and: [{ '>=': [v('now'), windowEnd(v('last.entry'), 'entryTestHours', HOUR)] }, noNegativeAfter(v('last.entry'), '>=')] },
       color: 'yellow',
       reason: 'entry_no_test',
       notice: {
@@ -146,24 +104,14 @@ export const DEFAULT_RULE_SET: RuleSet = {
     },
     {
       id: 'entry_test_pending',
-      when: {
-        and: [
-          {
-            '<': [
-              { var: 'now' },
-              { '+': [{ var: 'last.entry' }, { '*': [{ var: 'params.entryTestHours' }, 3600] }] },
-            ],
-          },
-          { '!': { '>=': [{ var: 'last.test_negative' }, { var: 'last.entry' }] } },
-        ],
-      },
+      when: { and: [within(v('last.entry'), 'entryTestHours', HOUR), noNegativeAfter(v('last.entry'), '>=')] },
       color: 'green',
       reason: 'entry_test_pending',
-      until: { '+': [{ var: 'last.entry' }, { '*': [{ var: 'params.entryTestHours' }, 3600] }] },
+      until: windowEnd(v('last.entry'), 'entryTestHours', HOUR),
       notice: {
         kind: 'entry_test',
         message: '请于入川后{params.entryTestHours}小时内完成核酸检测（入川即检）',
-        until: { '+': [{ var: 'last.entry' }, { '*': [{ var: 'params.entryTestHours' }, 3600] }] },
+        until: windowEnd(v('last.entry'), 'entryTestHours', HOUR),
       },
     },
   ],

@@ -117,6 +117,22 @@ export const REPLICA_MAX_DBS = 12;
  */
 export const REPLICA_MAX_READERS = 1024;
 
+/**
+ * The lmdb-js open options of the replica env: the writer and every reader
+ * pass these same ones (the reader table size is fixed by whichever process
+ * creates lock.mdb, so maxReaders must agree).
+ */
+export function replicaEnvOptions(dir: string, mapSize?: number) {
+  return {
+    path: dir,
+    maxDbs: REPLICA_MAX_DBS,
+    maxReaders: REPLICA_MAX_READERS,
+    // Per-process object cache goes stale when another process writes (FACTS).
+    cache: false,
+    ...(mapSize === undefined ? {} : { mapSize }),
+  };
+}
+
 export const DISPLAY_HEADER_BYTES = 6;
 
 export function encodeDisplayEntry(expiresAt: number, kid: number, body: Uint8Array): Buffer {
@@ -150,4 +166,40 @@ export function metaNumber(meta: MetaSource, key: string): number | undefined {
 export function metaString(meta: MetaSource, key: string): string | undefined {
   const v = meta.get(key);
   return typeof v === 'string' ? v : undefined;
+}
+
+/**
+ * The meta values as the writer (sync/replica-writer.ts) and the readers
+ * (edge/replica-reader.ts) both answer them: one typed view of the "meta" db,
+ * so both read a key the same way (absent or of another type → undefined).
+ */
+export abstract class ReplicaMetaView {
+  protected abstract readonly meta: MetaSource;
+
+  /** Last outbox sequence applied by the daemon; 0 for a replica that has none yet. */
+  appliedSeq(): number {
+    return metaNumber(this.meta, META_APPLIED_SEQ) ?? 0;
+  }
+
+  snapshotSeq(): number | undefined {
+    return metaNumber(this.meta, META_SNAPSHOT_SEQ);
+  }
+
+  streamId(): string | undefined {
+    return metaString(this.meta, META_STREAM_ID);
+  }
+
+  /** Unix ms at which the daemon last knew it was level with the stream (lag = now − syncedAt). */
+  syncedAt(): number | undefined {
+    return metaNumber(this.meta, META_SYNCED_AT);
+  }
+
+  /** The public key set `{ keys: PublicKeyInfo[] }` as the daemon stored it, or undefined. */
+  keys(): unknown {
+    return this.meta.get(META_KEYS);
+  }
+
+  formatVersion(): number | undefined {
+    return metaNumber(this.meta, META_FORMAT);
+  }
 }

@@ -27,16 +27,9 @@ import {
   DB_RISK,
   DB_RULES,
   DB_VENUES,
-  META_APPLIED_SEQ,
   META_FORMAT,
-  META_KEYS,
-  META_SNAPSHOT_SEQ,
-  META_STREAM_ID,
-  META_SYNCED_AT,
-  REPLICA_MAX_DBS,
-  REPLICA_MAX_READERS,
-  metaNumber,
-  metaString,
+  ReplicaMetaView,
+  replicaEnvOptions,
 } from '../core/replica-layout.js';
 import { EdgeError } from './errors.js';
 
@@ -136,7 +129,7 @@ function uidKeyEncoder(reader: { keySrc: Uint8Array }): UidKeyEncoder {
   };
 }
 
-export class ReplicaReader {
+export class ReplicaReader extends ReplicaMetaView {
   readonly dir: string;
   private readonly env: RootDatabase;
   private readonly codes: Database<Uint8Array, Uint8Array>;
@@ -144,7 +137,7 @@ export class ReplicaReader {
   private readonly venues: Database<Uint8Array, string>;
   private readonly risk: Database<Uint8Array, string>;
   private readonly rulesDb: Database<Uint8Array, string>;
-  private readonly meta: Database<unknown, string>;
+  protected readonly meta: Database<unknown, string>;
   /** the writer's change log (replica-layout.ts); undefined in a replica written by an older build */
   private readonly changes: Database<Uint8Array, Uint8Array> | undefined;
   private closed = false;
@@ -159,13 +152,14 @@ export class ReplicaReader {
   private views: (Uint8Array | undefined)[] = [];
 
   private constructor(dir: string, shared: RootDatabase | null) {
+    super();
     this.dir = dir;
     this.ownsEnv = shared === null;
     // lmdb-js would silently create an empty environment: check first.
     if (!existsSync(join(dir, DATA_FILE))) {
       throw new EdgeError('EDGE_ERR_REPLICA_MISSING', `${join(dir, DATA_FILE)} does not exist`);
     }
-    this.env = shared ?? open({ path: dir, maxDbs: REPLICA_MAX_DBS, maxReaders: REPLICA_MAX_READERS, cache: false });
+    this.env = shared ?? open(replicaEnvOptions(dir));
     try {
       // `create: false` (lmdb-js DatabaseOptions, not in its .d.ts): a reader
       // never creates the writer's databases; openDB then returns undefined
@@ -324,33 +318,6 @@ export class ReplicaReader {
       throw new CoreError('CORE_ERR_RECORD_INVALID', `rules ${version}`);
     }
     return { version: v.version, activeFrom: v.activeFrom, ruleSet: v.ruleSet };
-  }
-
-  /** Last outbox sequence applied by the daemon; 0 for a replica that has none yet. */
-  appliedSeq(): number {
-    return metaNumber(this.meta, META_APPLIED_SEQ) ?? 0;
-  }
-
-  snapshotSeq(): number | undefined {
-    return metaNumber(this.meta, META_SNAPSHOT_SEQ);
-  }
-
-  streamId(): string | undefined {
-    return metaString(this.meta, META_STREAM_ID);
-  }
-
-  /** Unix ms at which the daemon last knew it was level with the stream (lag = now − syncedAt). */
-  syncedAt(): number | undefined {
-    return metaNumber(this.meta, META_SYNCED_AT);
-  }
-
-  /** The public key set `{ keys: PublicKeyInfo[] }` as the daemon stored it, or undefined. */
-  keys(): unknown {
-    return this.meta.get(META_KEYS);
-  }
-
-  formatVersion(): number | undefined {
-    return metaNumber(this.meta, META_FORMAT);
   }
 
   /** Drops this process's current read snapshot so the next read sees the latest commit (of any process). */

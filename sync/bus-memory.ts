@@ -54,17 +54,88 @@ function wakeAll(waiters: Set<Wake>): void {
   for (const w of [...waiters]) w();
 }
 
+/**
+ * One stream: entries in strictly increasing key order plus a `head` index
+ * (entries before it are trimmed), compacted when the dead prefix is more
+ * than half the array; blocking reads wait for the next append or close.
+ */
+class MemoryStream<T> {
+  private items: T[] = [];
+  private head = 0;
+  private closed = false;
+  private readonly waiters = new Set<Wake>();
+
+  constructor(private readonly keyOf: (item: T) => number) {}
+
+  append(items: readonly T[]): void {
+    for (const item of items) this.items.push(item);
+    wakeAll(this.waiters);
+  }
+
+  /** The oldest retained entry. */
+  first(): T | undefined {
+    return this.head < this.items.length ? this.items[this.head] : undefined;
+  }
+
+  /** Index of the first retained entry with key > after. */
+  private firstAfter(after: number): number {
+    let lo = this.head;
+    let hi = this.items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.keyOf(this.items[mid]!) > after) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  /** Up to `count` entries with key > after. */
+  private collect(after: number, count: number): T[] {
+    const start = this.firstAfter(after);
+    return this.items.slice(start, Math.min(this.items.length, start + count));
+  }
+
+  /** The entries with key > after now, or else the first ones appended within blockMs ([] once closed). */
+  async read(after: number, count: number, blockMs: number): Promise<T[]> {
+    const now = this.collect(after, count);
+    if (now.length > 0 || blockMs === 0) return now;
+    await waitForWake(this.waiters, blockMs);
+    if (this.closed) return [];
+    return this.collect(after, count);
+  }
+
+  /** Keeps the newest `maxLen` entries. */
+  trimToLength(maxLen: number): void {
+    const retained = this.items.length - this.head;
+    if (retained > maxLen) this.dropBefore(this.head + retained - maxLen);
+  }
+
+  /** Drops the entries with key ≤ through. */
+  trimThrough(through: number): void {
+    this.dropBefore(this.firstAfter(through));
+  }
+
+  private dropBefore(index: number): void {
+    this.head = index;
+    if (this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    wakeAll(this.waiters);
+  }
+}
+
 export class MemoryDeltaBus implements DeltaBus {
-  private deltas: DeltaEntry[] = [];
-  private deltaHead = 0;
+  private readonly deltas = new MemoryStream<DeltaEntry>((d) => d.toSeq);
   /** highest toSeq ever accepted (trimming never lowers it — like Redis' last-generated-id) */
   private top = 0;
-  private scans: ScanSlot[] = [];
-  private scanHead = 0;
+  private readonly scans = new MemoryStream<ScanSlot>((s) => s.n);
   private scanCounter = 0;
   private closed = false;
-  private readonly deltaWaiters = new Set<Wake>();
-  private readonly scanWaiters = new Set<Wake>();
 
   private checkOpen(): void {
     if (this.closed) throw new SyncError('SYNC_ERR_BUS_CLOSED');
@@ -75,43 +146,21 @@ export class MemoryDeltaBus implements DeltaBus {
     checkRange(fromSeq, toSeq);
     if (toSeq <= this.top) return 'duplicate';
     if (this.top !== 0 && fromSeq !== this.top + 1) return 'not-next';
-    this.deltas.push({ fromSeq, toSeq, payload: batch });
     this.top = toSeq;
-    wakeAll(this.deltaWaiters);
+    this.deltas.append([{ fromSeq, toSeq, payload: batch }]);
     return 'published';
-  }
-
-  /** Index of the first retained entry with toSeq > afterSeq (toSeq is strictly increasing). */
-  private firstDeltaAfter(afterSeq: number): number {
-    let lo = this.deltaHead;
-    let hi = this.deltas.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.deltas[mid]!.toSeq > afterSeq) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
-  }
-
-  private collectDeltas(afterSeq: number, count: number): DeltaEntry[] {
-    const start = this.firstDeltaAfter(afterSeq);
-    return this.deltas.slice(start, Math.min(this.deltas.length, start + count));
   }
 
   async readDeltas(afterSeq: number, count: number, blockMs: number): Promise<DeltaEntry[]> {
     this.checkOpen();
     checkSeq(afterSeq, 'afterSeq', 0);
     checkRead(count, blockMs);
-    const now = this.collectDeltas(afterSeq, count);
-    if (now.length > 0 || blockMs === 0) return now;
-    await waitForWake(this.deltaWaiters, blockMs);
-    if (this.closed) return [];
-    return this.collectDeltas(afterSeq, count);
+    return this.deltas.read(afterSeq, count, blockMs);
   }
 
   async firstDeltaSeq(): Promise<number | null> {
     this.checkOpen();
-    return this.deltaHead < this.deltas.length ? this.deltas[this.deltaHead]!.fromSeq : null;
+    return this.deltas.first()?.fromSeq ?? null;
   }
 
   async lastDeltaSeq(): Promise<number> {
@@ -122,71 +171,34 @@ export class MemoryDeltaBus implements DeltaBus {
   async trimDeltas(maxLen: number): Promise<void> {
     this.checkOpen();
     checkSeq(maxLen, 'maxLen', 1);
-    const retained = this.deltas.length - this.deltaHead;
-    if (retained <= maxLen) return;
-    this.deltaHead += retained - maxLen;
-    if (this.deltaHead * 2 > this.deltas.length) {
-      this.deltas = this.deltas.slice(this.deltaHead);
-      this.deltaHead = 0;
-    }
+    this.deltas.trimToLength(maxLen);
   }
 
   async appendScans(payloads: readonly Buffer[]): Promise<void> {
     this.checkOpen();
     if (payloads.length === 0) return;
-    for (const p of payloads) this.scans.push({ n: ++this.scanCounter, payload: Buffer.from(p) });
-    wakeAll(this.scanWaiters);
+    this.scans.append(payloads.map((p) => ({ n: ++this.scanCounter, payload: Buffer.from(p) })));
   }
 
-  /** Index of the first retained scan with id > (hi, lo); our ids are (n, 0), so that is n > hi. */
-  private firstScanAfter(hi: number): number {
-    let lo = this.scanHead;
-    let up = this.scans.length;
-    while (lo < up) {
-      const mid = (lo + up) >>> 1;
-      if (this.scans[mid]!.n > hi) up = mid;
-      else lo = mid + 1;
-    }
-    return lo;
-  }
-
-  private collectScans(afterHi: number, count: number): BusEntry[] {
-    const start = this.firstScanAfter(afterHi);
-    const end = Math.min(this.scans.length, start + count);
-    const out: BusEntry[] = [];
-    for (let i = start; i < end; i++) {
-      const s = this.scans[i]!;
-      out.push({ id: `${s.n}-0`, payload: s.payload });
-    }
-    return out;
-  }
-
+  /** Our ids are (n, 0), so the scans after (hi, lo) are those with n > hi. */
   async readScans(afterId: string, count: number, blockMs: number): Promise<BusEntry[]> {
     this.checkOpen();
     const after = parseStreamId(afterId);
     checkRead(count, blockMs);
-    const now = this.collectScans(after.hi, count);
-    if (now.length > 0 || blockMs === 0) return now;
-    await waitForWake(this.scanWaiters, blockMs);
-    if (this.closed) return [];
-    return this.collectScans(after.hi, count);
+    const slots = await this.scans.read(after.hi, count, blockMs);
+    return slots.map((s) => ({ id: `${s.n}-0`, payload: s.payload }));
   }
 
   async trimScans(throughId: string): Promise<void> {
     this.checkOpen();
-    const through = parseStreamId(throughId);
     // (n, 0) ≤ (hi, lo) ⇔ n ≤ hi
-    this.scanHead = this.firstScanAfter(through.hi);
-    if (this.scanHead * 2 > this.scans.length) {
-      this.scans = this.scans.slice(this.scanHead);
-      this.scanHead = 0;
-    }
+    this.scans.trimThrough(parseStreamId(throughId).hi);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    wakeAll(this.deltaWaiters);
-    wakeAll(this.scanWaiters);
+    this.deltas.close();
+    this.scans.close();
   }
 }

@@ -31,10 +31,8 @@ import {
   META_SNAPSHOT_SEQ,
   META_STREAM_ID,
   META_SYNCED_AT,
-  REPLICA_MAX_DBS,
-  REPLICA_MAX_READERS,
-  metaNumber,
-  metaString,
+  ReplicaMetaView,
+  replicaEnvOptions,
 } from '../core/replica-layout.js';
 import { SyncError } from './errors.js';
 import { CodeOps } from './code-ops.js';
@@ -87,21 +85,6 @@ function byKeyThenSeq(a: { key: string; d: Delta }, b: { key: string; d: Delta }
   return a.key < b.key ? -1 : a.key > b.key ? 1 : a.d.seq - b.d.seq;
 }
 
-/** The lmdb-js open options; edge/replica-reader.ts passes the same ones (maxReaders must agree). */
-function replicaEnvOptions(dir: string, mapSize?: number) {
-  return {
-    path: dir,
-    maxDbs: REPLICA_MAX_DBS,
-    // The reader table size is fixed by whichever process creates lock.mdb:
-    // writer and readers pass the same value (FACTS: the default 126 is too
-    // few for one reader process per core on a large node).
-    maxReaders: REPLICA_MAX_READERS,
-    // Per-process object cache goes stale when another process writes (FACTS).
-    cache: false,
-    ...(mapSize === undefined ? {} : { mapSize }),
-  };
-}
-
 function isUid(x: unknown): x is Uint8Array {
   return x instanceof Uint8Array && x.length === UID_BYTES;
 }
@@ -110,7 +93,7 @@ function badBatch(detail: string): never {
   throw new SyncError('SYNC_ERR_BATCH_INVALID', detail);
 }
 
-export class ReplicaWriter {
+export class ReplicaWriter extends ReplicaMetaView {
   readonly dir: string;
   private readonly env: RootDatabase;
   private readonly codes: Database<Uint8Array, Uint8Array>;
@@ -118,12 +101,13 @@ export class ReplicaWriter {
   private readonly venues: Database<Uint8Array, string>;
   private readonly risk: Database<Uint8Array, string>;
   private readonly rules: Database<Uint8Array, string>;
-  private readonly meta: Database<unknown, string>;
+  protected readonly meta: Database<unknown, string>;
   /** change log (replica-layout.ts): the uids each batch changed, for the edges' in-memory display bodies */
   private readonly changes: Database<Uint8Array, Uint8Array>;
   private closed = false;
 
   private constructor(dir: string, mapSize: number | undefined) {
+    super();
     this.dir = dir;
     this.env = open(replicaEnvOptions(dir, mapSize));
     // uid-keyed dbs: raw 16-byte keys, raw values ('binary': the default
@@ -156,23 +140,6 @@ export class ReplicaWriter {
     return new ReplicaWriter(opts.dir, opts.mapSize);
   }
 
-  /** Last outbox sequence applied; 0 for a new replica. */
-  appliedSeq(): number {
-    return metaNumber(this.meta, META_APPLIED_SEQ) ?? 0;
-  }
-
-  snapshotSeq(): number | undefined {
-    return metaNumber(this.meta, META_SNAPSHOT_SEQ);
-  }
-
-  streamId(): string | undefined {
-    return metaString(this.meta, META_STREAM_ID);
-  }
-
-  syncedAt(): number | undefined {
-    return metaNumber(this.meta, META_SYNCED_AT);
-  }
-
   /** The current code of a uid (the daemon reads it to re-sign). */
   code(uid: Uint8Array): CodeRecord | undefined {
     const buf = this.codes.getBinaryFast(uid);
@@ -195,9 +162,6 @@ export class ReplicaWriter {
     return buf === undefined ? undefined : checkRiskArea(decodeVersioned(buf.subarray(0, buf.length), 'risk area'));
   }
 
-  keys(): unknown {
-    return this.meta.get(META_KEYS);
-  }
 
   /**
    * Applies one dense batch (core/delta.ts) in ONE transaction together with

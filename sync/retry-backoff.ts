@@ -79,3 +79,75 @@ export async function retryLoop<T>(opts: {
     }
   }
 }
+
+/**
+ * A background worker around retryLoop: start/stop (stop wakes a sleep and
+ * waits for the step in flight), and the error count and last error its
+ * metrics show, each failure also passed to `onError` (a failing logger
+ * must not stop the worker). The scan shipper and the scan importer run on it.
+ */
+export class RetryWorker<T> {
+  private readonly sleeper = new WakeableSleep();
+  private readonly backoff: Backoff;
+  private running: Promise<void> | null = null;
+  private stopping = false;
+  private errorCount = 0;
+  private last: string | null = null;
+
+  constructor(
+    private readonly opts: {
+      readonly minBackoffMs: number;
+      readonly maxBackoffMs: number;
+      readonly onError?: ((err: Error) => void) | undefined;
+      readonly step: () => Promise<T>;
+      readonly afterStep?: (result: T) => Promise<void> | void;
+    },
+  ) {
+    this.backoff = new Backoff(opts.minBackoffMs, opts.maxBackoffMs);
+  }
+
+  start(): void {
+    if (this.running !== null) return;
+    this.stopping = false;
+    const stopping = (): boolean => this.stopping;
+    this.running = retryLoop({
+      stopping,
+      step: this.opts.step,
+      backoff: this.backoff,
+      sleeper: this.sleeper,
+      report: (err) => this.report(err),
+      ...(this.opts.afterStep === undefined ? {} : { afterStep: this.opts.afterStep }),
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.sleeper.wake();
+    if (this.running !== null) await this.running;
+    this.running = null;
+  }
+
+  /** Sleeps `ms` unless stop() ends it (or already has). */
+  pause(ms: number): Promise<void> {
+    return this.sleeper.sleep(ms, () => this.stopping);
+  }
+
+  /** Counts and passes on a failure (also one the worker skips past rather than retries). */
+  report(err: Error): void {
+    this.errorCount++;
+    this.last = err.message;
+    try {
+      this.opts.onError?.(err);
+    } catch {
+      // a failing logger must not stop the worker
+    }
+  }
+
+  get errors(): number {
+    return this.errorCount;
+  }
+
+  get lastError(): string | null {
+    return this.last;
+  }
+}

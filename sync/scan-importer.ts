@@ -3,7 +3,7 @@ import type { MasterStore, ScanEvent } from '../master/store.js';
 import { SCANS_START, type BusEntry, type DeltaBus } from './delta-bus.js';
 import { SyncError } from './errors.js';
 import { decodeScanBatch } from './scan-wire.js';
-import { Backoff, retryLoop, WakeableSleep } from './retry-backoff.js';
+import { RetryWorker } from './retry-backoff.js';
 
 /**
  * Master side of "scans back" (DESIGN §3, §6): scan stream → the master's
@@ -71,17 +71,10 @@ export class ScanImporter {
   private readonly codes: CodeService | undefined;
   private readonly readCount: number;
   private readonly blockMs: number;
-  private readonly minBackoffMs: number;
-  private readonly maxBackoffMs: number;
-  private readonly onError: (err: Error) => void;
   private readonly onImported: ((r: ImportResult) => void) | undefined;
   private position = SCANS_START;
-  private running: Promise<void> | null = null;
-  private stopping = false;
-  private readonly sleeper = new WakeableSleep();
-  private readonly backoff: Backoff;
-  private totals = { inserted: 0, duplicates: 0, dropped: 0, entryFacts: 0, errors: 0 };
-  private lastError: string | null = null;
+  private readonly worker: RetryWorker<ImportResult>;
+  private totals = { inserted: 0, duplicates: 0, dropped: 0, entryFacts: 0 };
 
   constructor(opts: ScanImporterOptions) {
     this.bus = opts.bus;
@@ -89,28 +82,25 @@ export class ScanImporter {
     this.codes = opts.codes;
     this.readCount = opts.readCount ?? 50;
     this.blockMs = opts.blockMs ?? 1000;
-    this.minBackoffMs = opts.minBackoffMs ?? 200;
-    this.maxBackoffMs = opts.maxBackoffMs ?? 5000;
-    this.backoff = new Backoff(this.minBackoffMs, this.maxBackoffMs);
-    this.onError = opts.onError ?? (() => {});
     this.onImported = opts.onImported;
+    this.worker = new RetryWorker({
+      minBackoffMs: opts.minBackoffMs ?? 200,
+      maxBackoffMs: opts.maxBackoffMs ?? 5000,
+      onError: opts.onError,
+      step: () => this.importOnce(this.blockMs),
+    });
   }
 
   start(): void {
-    if (this.running !== null) return;
-    this.stopping = false;
-    this.running = this.run();
+    this.worker.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopping = true;
-    this.sleeper.wake();
-    if (this.running !== null) await this.running;
-    this.running = null;
+  stop(): Promise<void> {
+    return this.worker.stop();
   }
 
   metrics(): ScanImporterMetrics {
-    return { ...this.totals, lastError: this.lastError };
+    return { ...this.totals, errors: this.worker.errors, lastError: this.worker.lastError };
   }
 
   /** One read, imported and trimmed. Throws on failures to retry (the entries stay on the stream). */
@@ -149,7 +139,7 @@ export class ScanImporter {
         }
       } catch (err) {
         dropped++;
-        this.report(new SyncError('SYNC_ERR_SCAN_PAYLOAD', `stream entry ${entry.id} skipped: ${(err as Error).message}`));
+        this.worker.report(new SyncError('SYNC_ERR_SCAN_PAYLOAD', `stream entry ${entry.id} skipped: ${(err as Error).message}`));
       }
     }
     return { scans, dropped };
@@ -169,30 +159,10 @@ export class ScanImporter {
         const m = e.code === 'MASTER_ERR_INVALID' && typeof e.field === 'string' ? EVENT_FIELD.exec(e.field) : null;
         if (m === null) throw err;
         const i = Number(m[1]);
-        this.report(new SyncError('SYNC_ERR_SCAN_PAYLOAD', `scan ${rest[i]?.id ?? i} dropped: ${e.message ?? ''}`));
+        this.worker.report(new SyncError('SYNC_ERR_SCAN_PAYLOAD', `scan ${rest[i]?.id ?? i} dropped: ${e.message ?? ''}`));
         rest = rest.filter((_, j) => j !== i);
         dropped++;
       }
     }
-  }
-
-  private report(e: Error): void {
-    this.totals.errors++;
-    this.lastError = e.message;
-    try {
-      this.onError(e);
-    } catch {
-      // a failing logger must not stop importing
-    }
-  }
-
-  private run(): Promise<void> {
-    return retryLoop({
-      stopping: () => this.stopping,
-      step: () => this.importOnce(this.blockMs),
-      backoff: this.backoff,
-      sleeper: this.sleeper,
-      report: (err) => this.report(err),
-    });
   }
 }

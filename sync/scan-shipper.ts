@@ -2,7 +2,7 @@ import type { ScanSpool } from '../edge/scan-spool.js';
 import type { DeltaBus } from './delta-bus.js';
 import { SyncError } from './errors.js';
 import { encodeScanBatch, NODE_ID, type WireScan } from './scan-wire.js';
-import { Backoff, retryLoop, WakeableSleep } from './retry-backoff.js';
+import { RetryWorker } from './retry-backoff.js';
 
 /**
  * Edge side of "scans back to the master" (DESIGN §6): the node's durable
@@ -54,17 +54,9 @@ export class ScanShipper {
   private readonly node: string;
   private readonly batch: number;
   private readonly pollMs: number;
-  private readonly minBackoffMs: number;
-  private readonly maxBackoffMs: number;
-  private readonly onError: (err: Error) => void;
-  private running: Promise<void> | null = null;
-  private stopping = false;
-  private readonly sleeper = new WakeableSleep();
-  private readonly backoff: Backoff;
+  private readonly worker: RetryWorker<number>;
   private shipped = 0;
   private entries = 0;
-  private errors = 0;
-  private lastError: string | null = null;
 
   constructor(opts: ScanShipperOptions) {
     if (!NODE_ID.test(opts.node)) throw new SyncError('SYNC_ERR_CONFIG', `node id ${JSON.stringify(opts.node)} must be 1–31 of A–Z a–z 0–9 . _ -`, 'HC_NODE_ID');
@@ -73,23 +65,22 @@ export class ScanShipper {
     this.node = opts.node;
     this.batch = opts.batch ?? 500;
     this.pollMs = opts.pollMs ?? 100;
-    this.minBackoffMs = opts.minBackoffMs ?? 200;
-    this.maxBackoffMs = opts.maxBackoffMs ?? 5000;
-    this.backoff = new Backoff(this.minBackoffMs, this.maxBackoffMs);
-    this.onError = opts.onError ?? (() => {});
+    this.worker = new RetryWorker({
+      minBackoffMs: opts.minBackoffMs ?? 200,
+      maxBackoffMs: opts.maxBackoffMs ?? 5000,
+      onError: opts.onError,
+      step: () => this.shipOnce(),
+      // a short batch: the spool is drained, wait for more
+      afterStep: (n) => (n < this.batch ? this.worker.pause(this.pollMs) : undefined),
+    });
   }
 
   start(): void {
-    if (this.running !== null) return;
-    this.stopping = false;
-    this.running = this.run();
+    this.worker.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopping = true;
-    this.sleeper.wake();
-    if (this.running !== null) await this.running;
-    this.running = null;
+  stop(): Promise<void> {
+    return this.worker.stop();
   }
 
   metrics(): ScanShipperMetrics {
@@ -99,7 +90,7 @@ export class ScanShipper {
     } catch {
       // reported as -1
     }
-    return { shipped: this.shipped, entries: this.entries, errors: this.errors, lastError: this.lastError, spoolDepth: depth };
+    return { shipped: this.shipped, entries: this.entries, errors: this.worker.errors, lastError: this.worker.lastError, spoolDepth: depth };
   }
 
   /** Ships one batch now; returns how many scans went (0: the spool is empty). Throws on a bus failure. */
@@ -117,26 +108,5 @@ export class ScanShipper {
     this.shipped += items.length;
     this.entries++;
     return items.length;
-  }
-
-  private run(): Promise<void> {
-    const stopping = (): boolean => this.stopping;
-    return retryLoop({
-      stopping,
-      step: () => this.shipOnce(),
-      backoff: this.backoff,
-      sleeper: this.sleeper,
-      report: (e) => {
-        this.errors++;
-        this.lastError = e.message;
-        try {
-          this.onError(e);
-        } catch {
-          // a failing logger must not stop shipping
-        }
-      },
-      // a short batch: the spool is drained, wait for more
-      afterStep: (n) => (n < this.batch ? this.sleeper.sleep(this.pollMs, stopping) : undefined),
-    });
   }
 }

@@ -1,5 +1,6 @@
 import { ApiError } from '../../admin-api/console/src/api.js';
 import { errorText } from '../../admin-api/console/src/format.js';
+import { chinaTime } from '../../core/china-time.js';
 
 /** Labels and formatting shared by the alerting pages (Chinese, China time). */
 export const SEVERITY_LABEL: Record<string, string> = { info: '提示', warning: '警告', critical: '严重' };
@@ -26,13 +27,9 @@ export function alertErrorText(e: unknown): string {
   return errorText(e);
 }
 
-const pad = (n: number): string => String(n).padStart(2, '0');
-
 /** unix ms → China time '2026-12-07 10:32:05' whatever the browser's zone */
 export function fmtMs(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined) return '—';
-  const d = new Date(ms + 8 * 3_600_000);
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+  return ms === null || ms === undefined ? '—' : chinaTime(ms, true);
 }
 
 export function fmtDuration(ms: number): string {

@@ -1,6 +1,6 @@
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { api } from '../../admin-api/console/src/api.js';
-import { Empty, ErrorBox, OkBox, Section } from '../../admin-api/console/src/ui.js';
+import { Empty, ErrorBox, OkBox, Section, useLoad } from '../../admin-api/console/src/ui.js';
 import { alertErrorText, fmtDuration, fmtMs, SEVERITY_LABEL, SOURCE_LABEL, STATUS_LABEL } from './alerting-format.js';
 
 /**
@@ -58,26 +58,16 @@ export function AlertsPage({ canWrite }: { canWrite: boolean }) {
   const [minutes, setMinutes] = useState('60');
   const [comment, setComment] = useState('');
 
-  const load = useCallback(async () => {
-    try {
-      const [o, r, s] = await Promise.all([
-        api<{ alerts: AlertView[] }>('GET', '/admin/v1/alerting/alerts?status=open'),
-        api<{ alerts: AlertView[] }>('GET', '/admin/v1/alerting/alerts?status=resolved&limit=50'),
-        api<{ silences: SilenceView[] }>('GET', '/admin/v1/alerting/silences'),
-      ]);
-      setOpen(o.alerts);
-      setResolved(r.alerts);
-      setSilences(s.silences);
-    } catch (e) {
-      setError(alertErrorText(e));
-    }
-  }, []);
-
-  useEffect(() => {
-    void load();
-    const t = setInterval(() => void load(), 10_000);
-    return () => clearInterval(t);
-  }, [load]);
+  const load = useLoad(async () => {
+    const [o, r, s] = await Promise.all([
+      api<{ alerts: AlertView[] }>('GET', '/admin/v1/alerting/alerts?status=open'),
+      api<{ alerts: AlertView[] }>('GET', '/admin/v1/alerting/alerts?status=resolved&limit=50'),
+      api<{ silences: SilenceView[] }>('GET', '/admin/v1/alerting/silences'),
+    ]);
+    setOpen(o.alerts);
+    setResolved(r.alerts);
+    setSilences(s.silences);
+  }, setError, { everyMs: 10_000, toText: alertErrorText });
 
   async function ack(a: AlertView) {
     setError(null);

@@ -1,6 +1,6 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useRef, useState } from 'react';
 import { api } from '../../admin-api/console/src/api.js';
-import { Empty, ErrorBox, Section } from '../../admin-api/console/src/ui.js';
+import { Empty, ErrorBox, Section, useLoad } from '../../admin-api/console/src/ui.js';
 import { alertErrorText, fmtMs } from './alerting-format.js';
 
 /**
@@ -55,26 +55,17 @@ export function MonitorPage() {
   const [error, setError] = useState<string | null>(null);
   const history = useRef(new Map<string, number[]>());
 
-  const load = useCallback(async () => {
-    try {
-      const r = await api<Overview>('GET', '/admin/v1/alerting/overview');
-      for (const s of r.samples) {
-        const k = `${s.metric}|${JSON.stringify(s.labels)}`;
-        const h = history.current.get(k) ?? [];
-        h.push(s.value);
-        if (h.length > 60) h.shift();
-        history.current.set(k, h);
-      }
-      setO(r);
-    } catch (e) {
-      setError(alertErrorText(e));
+  useLoad(async () => {
+    const r = await api<Overview>('GET', '/admin/v1/alerting/overview');
+    for (const s of r.samples) {
+      const k = `${s.metric}|${JSON.stringify(s.labels)}`;
+      const h = history.current.get(k) ?? [];
+      h.push(s.value);
+      if (h.length > 60) h.shift();
+      history.current.set(k, h);
     }
-  }, []);
-  useEffect(() => {
-    void load();
-    const t = setInterval(() => void load(), 15_000);
-    return () => clearInterval(t);
-  }, [load]);
+    setO(r);
+  }, setError, { everyMs: 15_000, toText: alertErrorText });
 
   if (o === null) return <div><ErrorBox error={error} /><Empty>加载中…</Empty></div>;
   const names = { ...EXTRA_NAMES, ...o.metricNames };

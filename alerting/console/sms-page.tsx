@@ -1,6 +1,6 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useState } from 'react';
 import { api } from '../../admin-api/console/src/api.js';
-import { Empty, ErrorBox, OkBox, Section } from '../../admin-api/console/src/ui.js';
+import { Empty, ErrorBox, OkBox, Section, useLoad } from '../../admin-api/console/src/ui.js';
 import { alertErrorText, fmtMs, PURPOSE_LABEL, RECIPIENTS_LABEL, SEVERITY_LABEL, SMS_STATUS_LABEL } from './alerting-format.js';
 
 /**
@@ -28,21 +28,12 @@ export function SmsPage({ canWrite }: { canWrite: boolean }) {
   const [error, setError] = useState<string | null>(null);
   const [ok, setOk] = useState<string | null>(null);
 
-  const load = useCallback(async () => {
-    try {
-      const r = await api<{ messages: Sms[]; queue: { queued: number; oldestMs: number | null }; gateway: string }>('GET', '/admin/v1/alerting/sms?limit=200');
-      setRows(r.messages);
-      setQueue(r.queue);
-      setGateway(r.gateway);
-    } catch (e) {
-      setError(alertErrorText(e));
-    }
-  }, []);
-  useEffect(() => {
-    void load();
-    const t = setInterval(() => void load(), 10_000);
-    return () => clearInterval(t);
-  }, [load]);
+  const load = useLoad(async () => {
+    const r = await api<{ messages: Sms[]; queue: { queued: number; oldestMs: number | null }; gateway: string }>('GET', '/admin/v1/alerting/sms?limit=200');
+    setRows(r.messages);
+    setQueue(r.queue);
+    setGateway(r.gateway);
+  }, setError, { everyMs: 10_000, toText: alertErrorText });
 
   async function test() {
     try {

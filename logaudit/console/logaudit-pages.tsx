@@ -1,6 +1,7 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { api, apiBlob, ApiError } from '../../admin-api/console/src/api.js';
-import { Empty, ErrorBox, OkBox, Section } from '../../admin-api/console/src/ui.js';
+import { Empty, ErrorBox, OkBox, Section, useLoad } from '../../admin-api/console/src/ui.js';
+import { chinaTime } from '../../core/china-time.js';
 
 /**
  * 日志审计 console pages: 日志检索 (search + saved queries), 设备与采集器
@@ -20,10 +21,9 @@ function errText(e: unknown): string {
   return '操作失败';
 }
 
-const TIME = new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
 function cst(iso: unknown): string {
   const t = typeof iso === 'string' ? Date.parse(iso) : typeof iso === 'number' ? iso : NaN;
-  return Number.isFinite(t) ? TIME.format(new Date(t)) : '—';
+  return Number.isFinite(t) ? chinaTime(t, true) : '—';
 }
 
 const ACTION_ZH: Record<string, string> = {
@@ -52,8 +52,7 @@ export function SearchPage({ canWrite }: { canWrite: boolean }) {
   const [ok, setOk] = useState<string | null>(null);
   const [open, setOpen] = useState<number | null>(null);
 
-  const loadSaved = () => api<{ queries: typeof saved }>('GET', '/admin/v1/logaudit/saved-queries').then((r) => setSaved(r.queries)).catch((e: unknown) => setError(errText(e)));
-  useEffect(() => { void loadSaved(); }, []);
+  const loadSaved = useLoad(async () => setSaved((await api<{ queries: typeof saved }>('GET', '/admin/v1/logaudit/saved-queries')).queries), setError, { toText: errText });
 
   async function run(e?: FormEvent, text = q, h = hours) {
     e?.preventDefault();
@@ -175,14 +174,15 @@ export function AssetsPage({ canWrite }: { canWrite: boolean }) {
   const [error, setError] = useState<string | null>(null);
   const [edit, setEdit] = useState<{ ip: string; name: string; owner: string } | null>(null);
 
-  const load = () => Promise.all([
-    api<{ assets: Asset[] }>('GET', '/admin/v1/logaudit/assets').then((r) => setAssets(r.assets)),
-    api<{ collectors: Collector[] }>('GET', '/admin/v1/logaudit/collectors').then((r) => setCollectors(r.collectors)),
-    api<typeof health>('GET', '/admin/v1/logaudit/health').then(setHealth),
-    api<{ days: typeof days }>('GET', '/admin/v1/logaudit/stats?days=14').then((r) => setDays(r.days)),
-    api<typeof daily>('GET', '/admin/v1/logaudit/reports').then(setDaily),
-  ]).catch((e: unknown) => setError(errText(e)));
-  useEffect(() => { void load(); }, []);
+  const load = useLoad(async () => {
+    await Promise.all([
+      api<{ assets: Asset[] }>('GET', '/admin/v1/logaudit/assets').then((r) => setAssets(r.assets)),
+      api<{ collectors: Collector[] }>('GET', '/admin/v1/logaudit/collectors').then((r) => setCollectors(r.collectors)),
+      api<typeof health>('GET', '/admin/v1/logaudit/health').then(setHealth),
+      api<{ days: typeof days }>('GET', '/admin/v1/logaudit/stats?days=14').then((r) => setDays(r.days)),
+      api<typeof daily>('GET', '/admin/v1/logaudit/reports').then(setDaily),
+    ]);
+  }, setError, { toText: errText });
 
   async function saveEdit() {
     if (!edit) return;
@@ -286,7 +286,7 @@ interface CatalogDetail {
 export function CatalogPage() {
   const [c, setC] = useState<CatalogDetail | null>(null);
   const [error, setError] = useState<string | null>(null);
-  useEffect(() => { api<CatalogDetail>('GET', '/admin/v1/logaudit/catalog?detail=true').then(setC).catch((e: unknown) => setError(errText(e))); }, []);
+  useLoad(async () => setC(await api<CatalogDetail>('GET', '/admin/v1/logaudit/catalog?detail=true')), setError, { toText: errText });
   if (!c) return <><ErrorBox error={error} /><Empty>加载中</Empty></>;
   return (
     <>

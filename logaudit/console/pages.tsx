@@ -1,11 +1,12 @@
-import { lazy, Suspense, type ReactNode } from 'react';
+import { lazy } from 'react';
 import type { PageDef } from '../../admin-api/console/src/pages.js';
 
 /**
  * 日志审计's console pages, spread into PAGES (admin-api/console/src/pages.tsx).
  * The pages themselves (logaudit-pages.tsx) load lazily as one chunk: the
  * console's entry bundle has a size budget (test/console.test.ts) that every
- * capability shares.
+ * capability shares. The shell (app.tsx) renders every page inside
+ * <Suspense> while its chunk loads.
  */
 const GROUP = '日志审计';
 
@@ -13,12 +14,8 @@ const SearchPage = lazy(() => import('./logaudit-pages.js').then((m) => ({ defau
 const AssetsPage = lazy(() => import('./logaudit-pages.js').then((m) => ({ default: m.AssetsPage })));
 const CatalogPage = lazy(() => import('./logaudit-pages.js').then((m) => ({ default: m.CatalogPage })));
 
-function Lazy({ children }: { children: ReactNode }) {
-  return <Suspense fallback={<div className="muted">页面加载中…</div>}>{children}</Suspense>;
-}
-
 export const LOGAUDIT_PAGES: readonly PageDef[] = [
-  { id: 'logaudit-search', title: '日志检索', group: GROUP, perm: 'logaudit.read', render: (p) => <Lazy><SearchPage canWrite={p.can('logaudit.write')} /></Lazy> },
-  { id: 'logaudit-assets', title: '设备与采集器', group: GROUP, perm: 'logaudit.read', render: (p) => <Lazy><AssetsPage canWrite={p.can('logaudit.write')} /></Lazy> },
-  { id: 'logaudit-catalog', title: '解析与规则目录', group: GROUP, perm: 'logaudit.read', render: () => <Lazy><CatalogPage /></Lazy> },
+  { id: 'logaudit-search', title: '日志检索', group: GROUP, perm: 'logaudit.read', render: (p) => <SearchPage canWrite={p.can('logaudit.write')} /> },
+  { id: 'logaudit-assets', title: '设备与采集器', group: GROUP, perm: 'logaudit.read', render: (p) => <AssetsPage canWrite={p.can('logaudit.write')} /> },
+  { id: 'logaudit-catalog', title: '解析与规则目录', group: GROUP, perm: 'logaudit.read', render: () => <CatalogPage /> },
 ];

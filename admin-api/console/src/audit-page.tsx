@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useState } from 'react';
 import { api, apiBlob } from './api.js';
 import { detailsZh } from '../../audit-labels.js';
-import { ACTION_LABEL, errorText, fmtAny, localInputToSec, OUTCOME_LABEL, reasonText, ROLE_LABEL, triggerDownload } from './format.js';
-import { Empty, ErrorBox, Section } from './ui.js';
+import { ACTION_LABEL, fmtAny, localInputToSec, OUTCOME_LABEL, reasonText, ROLE_LABEL, triggerDownload } from './format.js';
+import { Empty, ErrorBox, Section, useBusy } from './ui.js';
 
 /**
  * 审计日志: the hash-chained trail of every write and every read of personal
@@ -52,7 +52,7 @@ const OK_OUTCOMES = new Set(['ok', 'pending']);
 export function AuditPage() {
   const [rows, setRows] = useState<AuditRow[]>([]);
   const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, run } = useBusy(setError);
   const [verify, setVerify] = useState<VerifyAnswer | null>(null);
   const [more, setMore] = useState(true);
   const [actor, setActor] = useState('');
@@ -83,29 +83,17 @@ export function AuditPage() {
   }
 
   async function exportXlsx() {
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const blob = await apiBlob(`/admin/v1/audit/export.xlsx?${new URLSearchParams(applied)}`);
       triggerDownload(blob, `审计日志-${new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10)}.xlsx`);
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   const refresh = useCallback(async () => {
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       setRows(await fetchPage(null));
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
-  }, [fetchPage]);
+    });
+  }, [fetchPage, run]);
 
   useEffect(() => {
     void refresh();
@@ -115,30 +103,19 @@ export function AuditPage() {
     const last = rows[rows.length - 1];
     if (!last) return;
     const before = last.seq;
-    setBusy(true);
-    try {
+    await run(async () => {
       const got = await fetchPage(before);
       setRows((r) => [...r, ...got]);
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   async function runVerify() {
-    setBusy(true);
-    setError(null);
     setVerify(null);
-    try {
+    await run(async () => {
       setVerify(await api<VerifyAnswer>('POST', '/admin/v1/audit/verify', {}));
       // the verification is itself an audit entry: show it
       setRows(await fetchPage(null));
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   const broken = verify && !verify.ok ? verify.firstBadSeq ?? null : null;

@@ -1,7 +1,7 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { api, loadSession } from './api.js';
-import { COLOR_LABEL, COLORS, errorText, fmtTime, localInputToSec, REASON_LABEL, reasonText, type Color } from './format.js';
-import { ColorBadge, ConfirmDialog, Empty, ErrorBox, OkBox, Section } from './ui.js';
+import { COLOR_LABEL, fmtTime, localInputToSec, reasonText, type Color } from './format.js';
+import { ColorBadge, ColorPick, ConfirmDialog, Empty, ErrorBox, OkBox, ReasonPick, Section, useBusy, useLoad } from './ui.js';
 import { ExportButton } from './export.js';
 import { EXPORT_TABLES } from './export-columns.js';
 
@@ -39,14 +39,16 @@ export function parseBulkLines(text: string): { items: Record<string, string>[];
   return { items, bad };
 }
 
+const BULK_REASONS = ['close_contact', 'secondary_contact', 'risk_area', 'manual_review', 'cleared'];
+
 export function BulkPage({ canRequest, canApprove }: { canRequest: boolean; canApprove: boolean }) {
   const me = loadSession()?.username ?? '';
   const [text, setText] = useState('');
   const [color, setColor] = useState<Color>('yellow');
   const [reason, setReason] = useState('');
   const [until, setUntil] = useState('');
-  const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const { busy, run } = useBusy(setError);
   const [ok, setOk] = useState<string | null>(null);
   const [list, setList] = useState<BulkView[] | null>(null);
   const [deciding, setDeciding] = useState<{ b: BulkView; approve: boolean } | null>(null);
@@ -54,24 +56,14 @@ export function BulkPage({ canRequest, canApprove }: { canRequest: boolean; canA
   const parsed = parseBulkLines(text);
   const untilSec = localInputToSec(until);
 
-  async function reload() {
-    if (!canApprove) return;
-    try {
-      setList((await api<{ requests: BulkView[] }>('GET', '/admin/v1/codes/bulk')).requests);
-    } catch (e) {
-      setError(errorText(e));
-    }
-  }
-  useEffect(() => {
-    void reload();
-  }, []);
+  const reload = useLoad(async () => {
+    if (canApprove) setList((await api<{ requests: BulkView[] }>('GET', '/admin/v1/codes/bulk')).requests);
+  }, setError);
 
   async function submit(e: FormEvent) {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
     setOk(null);
-    try {
+    await run(async () => {
       const body: Record<string, unknown> = { items: parsed.items, color, reason: reason.trim() };
       if (untilSec !== null) body.until = untilSec;
       const r = await api<BulkView>('POST', '/admin/v1/codes/bulk', body);
@@ -79,29 +71,18 @@ export function BulkPage({ canRequest, canApprove }: { canRequest: boolean; canA
       setText('');
       setReason('');
       await reload();
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   async function decide() {
     if (!deciding) return;
-    setBusy(true);
-    setError(null);
     setOk(null);
-    try {
+    await run(async () => {
       const r = await api<{ applied?: number; changed?: number; failed?: unknown[] }>('POST', `/admin/v1/codes/bulk/${deciding.b.id}/${deciding.approve ? 'approve' : 'reject'}`);
       setOk(deciding.approve ? `已批准：${r.applied ?? 0} 人已转码（其中 ${r.changed ?? 0} 人颜色有变化）${r.failed && r.failed.length > 0 ? `，${r.failed.length} 人失败` : ''}` : '已驳回该申请');
       setDeciding(null);
       await reload();
-    } catch (err) {
-      setDeciding(null);
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    }, { onFail: () => setDeciding(null) });
   }
 
   return (
@@ -116,26 +97,11 @@ export function BulkPage({ canRequest, canApprove }: { canRequest: boolean; canA
             <p className="muted">
               已识别 {parsed.items.length} 人{parsed.bad.length > 0 ? `；第 ${parsed.bad.slice(0, 10).join('、')} 行无法识别` : ''}
             </p>
-            <fieldset className="color-pick">
-              <legend>目标颜色</legend>
-              {COLORS.map((c) => (
-                <label key={c} className={`pick pick-${c}`}>
-                  <input type="radio" name="bulk-color" value={c} checked={color === c} onChange={() => setColor(c)} />
-                  {COLOR_LABEL[c]}
-                </label>
-              ))}
-            </fieldset>
+            <ColorPick name="bulk-color" value={color} onChange={setColor} />
             <div className="form-row">
               <label className="grow">
                 转码原因（必填）
-                <select name="bulk-reason-pick" value={REASON_LABEL[reason] ? reason : ''} onChange={(e) => setReason(e.target.value)}>
-                  <option value="">（自行填写）</option>
-                  {['close_contact', 'secondary_contact', 'risk_area', 'manual_review', 'cleared'].map((r) => (
-                    <option key={r} value={r}>
-                      {REASON_LABEL[r]}
-                    </option>
-                  ))}
-                </select>
+                <ReasonPick name="bulk-reason-pick" reasons={BULK_REASONS} value={reason} onChange={setReason} />
                 <input name="bulk-reason" value={reason} onChange={(e) => setReason(e.target.value)} maxLength={64} required placeholder="原因" />
               </label>
               <label>

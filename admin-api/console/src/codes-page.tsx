@@ -2,13 +2,10 @@ import { useState, type FormEvent } from 'react';
 import { api } from './api.js';
 import {
   COLOR_LABEL,
-  COLORS,
-  errorText,
   FACT_KIND_LABEL,
   fmtTime,
   ID_TYPE_LABEL,
   localInputToSec,
-  REASON_LABEL,
   reasonText,
   RISK_LEVEL_LABEL,
   type Color,
@@ -17,7 +14,7 @@ import { ExportButton } from './export.js';
 import { EXPORT_TABLES } from './export-columns.js';
 import { RenameForm } from './rename-form.js';
 import { regionText, useRegions } from './regions.js';
-import { ColorBadge, ConfirmDialog, Empty, ErrorBox, OkBox, Section } from './ui.js';
+import { ColorBadge, ColorPick, ConfirmDialog, Empty, ErrorBox, OkBox, ReasonPick, Section, useBusy } from './ui.js';
 
 /**
  * 赋码查询与转码: find one person by certificate or phone, show the code,
@@ -131,8 +128,8 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
   const [who, setWho] = useState<Identity | null>(null);
   const [results, setResults] = useState<PersonResult[] | null>(null);
   const [pick, setPick] = useState(0);
-  const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const { busy, run } = useBusy(setError);
 
   const [color, setColor] = useState<Color>('red');
   const [reason, setReason] = useState('');
@@ -150,18 +147,12 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
 
   async function query(e: FormEvent) {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
     setChanged(null);
     setChangeError(null);
     setResults(null);
-    try {
+    await run(async () => {
       await load(mode === 'cert' ? { idType, idNo: idNo.trim() } : { phone: phone.trim() });
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   const untilSec = localInputToSec(until);
@@ -171,9 +162,7 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
 
   async function transcode() {
     if (!who || !answer) return;
-    setBusy(true);
-    setChangeError(null);
-    try {
+    await run(async () => {
       const body: Record<string, unknown> = { ...refFor(answer, who), color, reason: reason.trim() };
       if (untilSec !== null) body.until = untilSec;
       await api<unknown>('POST', '/admin/v1/codes/transcode', body);
@@ -182,30 +171,18 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
       setReason('');
       setUntil('');
       await load(who, pick);
-    } catch (err) {
-      setConfirming(false);
-      setChangeError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    }, { setError: setChangeError, onFail: () => setConfirming(false) });
   }
 
   async function clearOverride() {
     if (!who || !answer) return;
-    setBusy(true);
-    setChangeError(null);
-    try {
+    await run(async () => {
       const r = await api<{ code?: { color?: Color } }>('POST', '/admin/v1/codes/clear', refFor(answer, who));
       setClearing(false);
       const c = r.code?.color;
       setChanged(`已解除人工转码，由规则重新赋码${c ? `：${COLOR_LABEL[c]}` : ''}，变更将同步至各节点。`);
       await load(who, pick);
-    } catch (err) {
-      setClearing(false);
-      setChangeError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    }, { setError: setChangeError, onFail: () => setClearing(false) });
   }
 
   const code = answer?.code ?? null;
@@ -307,15 +284,7 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
               }}
             >
               <h3>转码</h3>
-              <fieldset className="color-pick">
-                <legend>目标颜色</legend>
-                {COLORS.map((c) => (
-                  <label key={c} className={`pick pick-${c}`}>
-                    <input type="radio" name="color" value={c} checked={color === c} onChange={() => setColor(c)} />
-                    {COLOR_LABEL[c]}
-                  </label>
-                ))}
-              </fieldset>
+              <ColorPick name="color" value={color} onChange={setColor} />
               <div className="form-row">
                 <label className="grow">
                   转码原因（必填）
@@ -330,14 +299,7 @@ export function CodesPage({ canWrite }: { canWrite: boolean }) {
                 </label>
                 <label>
                   常用原因
-                  <select name="reason-pick" value={REASON_LABEL[reason] ? reason : ''} onChange={(e) => setReason(e.target.value)}>
-                    <option value="">（自行填写）</option>
-                    {REASON_SUGGESTIONS.map((r) => (
-                      <option key={r} value={r}>
-                        {REASON_LABEL[r] ?? r}
-                      </option>
-                    ))}
-                  </select>
+                  <ReasonPick name="reason-pick" reasons={REASON_SUGGESTIONS} value={reason} onChange={setReason} />
                 </label>
                 <label>
                   有效至（可选）

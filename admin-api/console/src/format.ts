@@ -1,3 +1,4 @@
+import { chinaTime } from '../../../core/china-time.js';
 import { ApiError } from './api.js';
 
 export { ACTION_LABEL, OUTCOME_LABEL } from '../../audit-labels.js';
@@ -66,13 +67,10 @@ export function reasonText(r: string | null | undefined): string {
 
 export const VENUE_KIND_LABEL: Record<string, string> = { normal: '普通场所', entry: '入川卡口（入川即检）' };
 
-const pad = (n: number): string => String(n).padStart(2, '0');
-
 /** unix seconds → '2026-03-01 14:05:09' in China time (Asia/Shanghai, UTC+8, whatever the browser's zone). */
 export function fmtTime(sec: number | null | undefined): string {
   if (sec === null || sec === undefined || !Number.isFinite(sec)) return '—';
-  const d = new Date(sec * 1000 + 8 * 3600 * 1000);
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+  return chinaTime(sec * 1000, true);
 }
 
 /** Accepts unix seconds, milliseconds or an ISO string (audit rows may carry either). */

@@ -1,10 +1,10 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useState } from 'react';
 import { api } from './api.js';
 import { ExportButton } from './export.js';
 import { EXPORT_TABLES } from './export-columns.js';
-import { errorText, fmtTime, localInputToSec, RISK_LEVEL_LABEL, secToDateInput } from './format.js';
+import { fmtTime, localInputToSec, RISK_LEVEL_LABEL, secToDateInput } from './format.js';
 import { RegionPicker, regionText, useRegions } from './regions.js';
-import { ConfirmDialog, Empty, ErrorBox, OkBox, Section } from './ui.js';
+import { ConfirmDialog, Empty, ErrorBox, OkBox, Section, useBusy, useLoad } from './ui.js';
 
 /**
  * 风险区域: edit the list (region picker by name, level, start date in China
@@ -62,22 +62,14 @@ export function RiskPage({ canWrite }: { canWrite: boolean }) {
   const diff = staged?.diff ?? null;
   const [error, setError] = useState<string | null>(null);
   const [ok, setOk] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, run } = useBusy(setError);
   const [confirming, setConfirming] = useState(false);
 
-  const refresh = useCallback(async () => {
-    try {
-      const areas = (await api<{ areas: RiskArea[] }>('GET', '/admin/v1/risk-areas')).areas;
-      setCurrent(areas);
-      setDraft(areas.map((a) => ({ ...a })));
-    } catch (e) {
-      setError(errorText(e));
-    }
-  }, []);
-
-  useEffect(() => {
-    void refresh();
-  }, [refresh]);
+  const refresh = useLoad(async () => {
+    const areas = (await api<{ areas: RiskArea[] }>('GET', '/admin/v1/risk-areas')).areas;
+    setCurrent(areas);
+    setDraft(areas.map((a) => ({ ...a })));
+  }, setError);
 
   const list = draft ?? [];
 
@@ -110,34 +102,22 @@ export function RiskPage({ canWrite }: { canWrite: boolean }) {
   }
 
   async function preview() {
-    setBusy(true);
-    setError(null);
     setOk(null);
     setStaged(null);
-    try {
+    await run(async () => {
       setStaged(await api<Staged>('POST', '/admin/v1/risk-areas/import', jsonMode ? parsed : list));
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   async function publish() {
     if (!staged) return;
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const r = await api<{ added: number; changed: number; removed: number }>('POST', `/admin/v1/risk-areas/import/${encodeURIComponent(staged.id)}/publish`, {});
       setOk(`已发布：新增 ${r.added}，变更 ${r.changed}，移除 ${r.removed}，将同步到所有边缘节点。`);
       setStaged(null);
       await refresh();
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-      setConfirming(false);
-    }
+    });
+    setConfirming(false);
   }
 
   function loadFile(f: File | undefined) {

@@ -1,8 +1,8 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { api } from './api.js';
-import { errorText, fmtTime, ROLE_LABEL } from './format.js';
+import { fmtTime, ROLE_LABEL } from './format.js';
 import { RegionName, RegionPicker } from './regions.js';
-import { ConfirmDialog, Empty, ErrorBox, OkBox, Section } from './ui.js';
+import { ConfirmDialog, Empty, ErrorBox, OkBox, Section, useBusy, useLoad } from './ui.js';
 import { ExportButton } from './export.js';
 import { EXPORT_TABLES } from './export-columns.js';
 
@@ -40,7 +40,7 @@ export function UsersPage() {
   const [ok, setOk] = useState<string | null>(null);
   const [secret, setSecret] = useState<{ username: string; password: string } | null>(null);
   const [pending, setPending] = useState<Pending>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, run } = useBusy(setError);
   const [editing, setEditing] = useState<UserRow | null>(null);
 
   // create form
@@ -48,23 +48,14 @@ export function UsersPage() {
   const [role, setRole] = useState('operator');
   const [region, setRegion] = useState('');
 
-  async function reload() {
-    try {
-      setUsers((await api<{ users: UserRow[] }>('GET', '/admin/v1/users')).users);
-    } catch (e) {
-      setError(errorText(e));
-    }
-  }
-  useEffect(() => {
-    void reload();
-  }, []);
+  const reload = useLoad(async () => {
+    setUsers((await api<{ users: UserRow[] }>('GET', '/admin/v1/users')).users);
+  }, setError);
 
   async function create(e: FormEvent) {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
     setOk(null);
-    try {
+    await run(async () => {
       const body: Record<string, unknown> = { username: username.trim().toLowerCase(), role };
       if (region !== '') body.regionPrefix = region;
       const r = await api<UserRow & { password: string }>('POST', '/admin/v1/users', body);
@@ -72,20 +63,14 @@ export function UsersPage() {
       setUsername('');
       setRegion('');
       await reload();
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   async function act() {
     if (!pending) return;
-    setBusy(true);
-    setError(null);
     setOk(null);
     const u = encodeURIComponent(pending.user.username);
-    try {
+    await run(async () => {
       if (pending.kind === 'reset') {
         const r = await api<{ password: string }>('POST', `/admin/v1/users/${u}/reset-password`);
         setSecret({ username: pending.user.username, password: r.password });
@@ -95,29 +80,18 @@ export function UsersPage() {
       }
       setPending(null);
       await reload();
-    } catch (err) {
-      setPending(null);
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    }, { onFail: () => setPending(null) });
   }
 
   async function saveEdit(e: FormEvent) {
     e.preventDefault();
     if (!editing) return;
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       await api('POST', `/admin/v1/users/${encodeURIComponent(editing.username)}`, { role: editing.role, regionPrefix: editing.regionPrefix });
       setOk(`已修改账号 ${editing.username} 的角色与管辖地区，其登录会话已结束`);
       setEditing(null);
       await reload();
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   const needsRegion = role === 'city_officer';

@@ -4,7 +4,7 @@ import { errorText, fmtTime, triggerDownload, VENUE_KIND_LABEL } from './format.
 import { ExportButton } from './export.js';
 import { EXPORT_TABLES } from './export-columns.js';
 import { RegionName, RegionPicker, regionText, useRegions } from './regions.js';
-import { ConfirmDialog, Empty, ErrorBox, OkBox, Section } from './ui.js';
+import { ConfirmDialog, Empty, ErrorBox, OkBox, Section, useBusy } from './ui.js';
 
 /**
  * 场所码: create a venue (kind 'entry' = 入川即检 checkpoint, with the hours
@@ -81,58 +81,86 @@ async function fileBase64(f: File): Promise<string> {
   return btoa(bin);
 }
 
+/** The venue's editable fields, as the create form and the edit dialog both hold them. */
+interface VenueDraft {
+  name: string;
+  region: string;
+  kind: 'normal' | 'entry';
+  /** entry checkpoints only: as typed */
+  hours: string;
+}
+
+/** The body POST /admin/v1/venues(/:id) takes for a draft. */
+function venueBody(d: VenueDraft): Record<string, unknown> {
+  const body: Record<string, unknown> = { name: d.name.trim(), region: d.region, kind: d.kind };
+  if (d.kind === 'entry') body.entryTestHours = Number(d.hours);
+  return body;
+}
+
+/** A draft the server would refuse for its hours (an entry checkpoint needs 1–MAX_HOURS) or its region (district or finer). */
+function draftBad(d: VenueDraft): boolean {
+  const h = Number(d.hours);
+  return (d.kind === 'entry' && !(Number.isInteger(h) && h >= 1 && h <= MAX_HOURS)) || d.region.length < 6;
+}
+
+/** The name, region, kind and (entry checkpoints) hours inputs; `names` are the inputs' name attributes. */
+function VenueFields(props: {
+  draft: VenueDraft;
+  onChange: (d: VenueDraft) => void;
+  names: { name: string; region: string; kind: string; hours: string };
+  regionLabel: string;
+  nameClass?: string;
+}) {
+  const { draft, onChange, names } = props;
+  const set = (patch: Partial<VenueDraft>) => onChange({ ...draft, ...patch });
+  return (
+    <>
+      <label className={props.nameClass}>
+        场所名称
+        <input name={names.name} value={draft.name} onChange={(e) => set({ name: e.target.value })} required maxLength={200} />
+      </label>
+      <label>
+        {props.regionLabel}
+        <RegionPicker value={draft.region} onChange={(region) => set({ region })} name={names.region} minLength={6} />
+      </label>
+      <label>
+        类型
+        <select name={names.kind} value={draft.kind} onChange={(e) => set({ kind: e.target.value as 'normal' | 'entry' })}>
+          <option value="normal">{VENUE_KIND_LABEL.normal}</option>
+          <option value="entry">{VENUE_KIND_LABEL.entry}</option>
+        </select>
+      </label>
+      {draft.kind === 'entry' ? (
+        <label>
+          检测时限（小时）
+          <input name={names.hours} type="number" min={1} max={MAX_HOURS} value={draft.hours} onChange={(e) => set({ hours: e.target.value })} required />
+        </label>
+      ) : null}
+    </>
+  );
+}
+
 function VenueEdit({ venue, onDone, onCancel }: { venue: VenueRow; onDone: (v: VenueRow) => void; onCancel: () => void }) {
-  const [name, setName] = useState(venue.name);
-  const [region, setRegion] = useState(venue.region);
-  const [kind, setKind] = useState(venue.kind);
-  const [hours, setHours] = useState(String(venue.entryTestHours ?? 24));
+  const [draft, setDraft] = useState<VenueDraft>({ name: venue.name, region: venue.region, kind: venue.kind, hours: String(venue.entryTestHours ?? 24) });
   const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, run } = useBusy(setError);
   async function save(e: FormEvent) {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      const body: Record<string, unknown> = { name: name.trim(), region, kind };
-      if (kind === 'entry') body.entryTestHours = Number(hours);
-      onDone(await api<VenueRow>('POST', `/admin/v1/venues/${encodeURIComponent(venue.id)}`, body));
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    await run(async () => {
+      onDone(await api<VenueRow>('POST', `/admin/v1/venues/${encodeURIComponent(venue.id)}`, venueBody(draft)));
+    });
   }
   return (
     <div className="overlay">
       <form className="dialog" role="dialog" aria-modal="true" aria-label="修改场所" onSubmit={save}>
         <h3>修改场所（编号 {venue.id} 不变，已张贴的场所码继续有效）</h3>
-        <label>
-          场所名称
-          <input name="edit-name" value={name} onChange={(e) => setName(e.target.value)} required maxLength={200} />
-        </label>
-        <label>
-          所在地区
-          <RegionPicker value={region} onChange={setRegion} name="edit-region" minLength={6} />
-        </label>
-        <label>
-          类型
-          <select name="edit-kind" value={kind} onChange={(e) => setKind(e.target.value as 'normal' | 'entry')}>
-            <option value="normal">{VENUE_KIND_LABEL.normal}</option>
-            <option value="entry">{VENUE_KIND_LABEL.entry}</option>
-          </select>
-        </label>
-        {kind === 'entry' ? (
-          <label>
-            检测时限（小时）
-            <input name="edit-hours" type="number" min={1} max={MAX_HOURS} value={hours} onChange={(e) => setHours(e.target.value)} required />
-          </label>
-        ) : null}
+        <VenueFields draft={draft} onChange={setDraft} names={{ name: 'edit-name', region: 'edit-region', kind: 'edit-kind', hours: 'edit-hours' }} regionLabel="所在地区" />
         <ErrorBox error={error} />
         <div className="dialog-actions">
           <button type="button" onClick={onCancel} disabled={busy}>
             取消
           </button>
-          <button type="submit" className="btn-primary" disabled={busy || region.length < 6}>
+          <button type="submit" className="btn-primary" disabled={busy || draftBad(draft)}>
             保存
           </button>
         </div>
@@ -143,10 +171,7 @@ function VenueEdit({ venue, onDone, onCancel }: { venue: VenueRow; onDone: (v: V
 
 export function VenuesPage({ canWrite }: { canWrite: boolean }) {
   const regions = useRegions();
-  const [name, setName] = useState('');
-  const [region, setRegion] = useState('');
-  const [kind, setKind] = useState<'normal' | 'entry'>('normal');
-  const [hours, setHours] = useState('24');
+  const [draft, setDraft] = useState<VenueDraft>({ name: '', region: '', kind: 'normal', hours: '24' });
   const [created, setCreated] = useState<VenueRow | null>(null);
   const [importText, setImportText] = useState(IMPORT_EXAMPLE);
   const [importJson, setImportJson] = useState(false);
@@ -164,59 +189,39 @@ export function VenuesPage({ canWrite }: { canWrite: boolean }) {
   const [disabled, setDisabled] = useState<VenueRow | null>(null);
   const [ok, setOk] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, run } = useBusy(setError);
   const [reload, setReload] = useState(0);
   const searchSeq = useRef(0);
 
   async function create(e: FormEvent) {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
     setCreated(null);
-    try {
-      const body: Record<string, unknown> = { name: name.trim(), region, kind };
-      if (kind === 'entry') body.entryTestHours = Number(hours);
-      const row = await api<VenueRow>('POST', '/admin/v1/venues', body);
+    await run(async () => {
+      const row = await api<VenueRow>('POST', '/admin/v1/venues', venueBody(draft));
       setCreated(row);
-      setName('');
+      setDraft((d) => ({ ...d, name: '' }));
       setQ(row.name);
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   async function readFile(f: File | undefined) {
     if (!f) return;
-    setBusy(true);
-    setError(null);
     setImportOk(null);
     setParsed(null);
-    try {
+    await run(async () => {
       const r = await api<{ rows: ParsedRow[] }>('POST', '/admin/v1/venues/parse', { filename: f.name, data: await fileBase64(f) });
       setParsed(r.rows);
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   async function bulkImport(venues: unknown[]) {
-    setBusy(true);
-    setError(null);
     setImportOk(null);
-    try {
+    await run(async () => {
       const r = await api<{ count: number; changed: number; unchanged: number; ids: string[] }>('POST', '/admin/v1/venues/import', { venues });
       setImportOk(`已导入 ${r.count} 个场所（新建或更新 ${r.changed}，未变 ${r.unchanged}）。`);
       setParsed(null);
       setReload((n) => n + 1);
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   function importFromJson() {
@@ -273,35 +278,22 @@ export function VenuesPage({ canWrite }: { canWrite: boolean }) {
 
   async function disable() {
     if (!disabling) return;
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       await api('POST', `/admin/v1/venues/${encodeURIComponent(disabling.id)}/disable`);
       setDisabled(disabling);
       setOk(`已停用场所 ${disabling.name}，其场所码即刻失效。`);
       setDisabling(null);
       setReload((n) => n + 1);
-    } catch (e) {
-      setDisabling(null);
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
+    }, { onFail: () => setDisabling(null) });
   }
 
   async function restore(v: VenueRow) {
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       await api('POST', `/admin/v1/venues/${encodeURIComponent(v.id)}/enable`);
       setOk(`已恢复场所 ${v.name}，原场所码（编号 ${v.id}）重新生效。`);
       setDisabled(null);
       setReload((n) => n + 1);
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   async function exportRows(): Promise<(string | number | null)[][]> {
@@ -314,7 +306,6 @@ export function VenuesPage({ canWrite }: { canWrite: boolean }) {
     return out;
   }
 
-  const hoursBad = kind === 'entry' && !(Number.isInteger(Number(hours)) && Number(hours) >= 1 && Number(hours) <= MAX_HOURS);
   const goodRows = parsed?.filter((r) => r.venue !== null) ?? [];
   const badRows = parsed?.filter((r) => r.venue === null) ?? [];
   const pages = Math.max(1, Math.ceil(total / PAGE));
@@ -324,28 +315,14 @@ export function VenuesPage({ canWrite }: { canWrite: boolean }) {
       {canWrite ? (
         <Section title="新建场所">
           <form className="form-row" onSubmit={create} aria-label="新建场所">
-            <label className="grow">
-              场所名称
-              <input name="venueName" value={name} onChange={(e) => setName(e.target.value)} required maxLength={200} />
-            </label>
-            <label>
-              所在地区（选到区县或乡镇街道）
-              <RegionPicker value={region} onChange={setRegion} name="region" minLength={6} />
-            </label>
-            <label>
-              类型
-              <select name="kind" value={kind} onChange={(e) => setKind(e.target.value as 'normal' | 'entry')}>
-                <option value="normal">{VENUE_KIND_LABEL.normal}</option>
-                <option value="entry">{VENUE_KIND_LABEL.entry}</option>
-              </select>
-            </label>
-            {kind === 'entry' ? (
-              <label>
-                检测时限（小时）
-                <input name="entryTestHours" type="number" min={1} max={MAX_HOURS} value={hours} onChange={(e) => setHours(e.target.value)} required />
-              </label>
-            ) : null}
-            <button type="submit" className="btn-primary" disabled={busy || hoursBad || region.length < 6}>
+            <VenueFields
+              draft={draft}
+              onChange={setDraft}
+              names={{ name: 'venueName', region: 'region', kind: 'kind', hours: 'entryTestHours' }}
+              regionLabel="所在地区（选到区县或乡镇街道）"
+              nameClass="grow"
+            />
+            <button type="submit" className="btn-primary" disabled={busy || draftBad(draft)}>
               创建
             </button>
           </form>
