@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { AlertEventInput } from '../master/alert-events.js';
 import type { LogAuditConfig } from './config.js';
 import { DecoderSet } from './decoders.js';
-import { normaliseRow, rebuildEvent, type Outcome, type RawMessage } from './normalise.js';
+import { headerPlan, normaliseRow, rebuildEvent, type HeaderPlan, type Outcome, type RawMessage } from './normalise.js';
 import type { StoredRow } from './row-format.js';
 import type { LogEvent } from './schema.js';
 import { Correlator, loadRules, severityOf, type CompiledRule, type RuleHit } from './sigma.js';
@@ -106,6 +106,7 @@ export class LogAuditEngine {
   private timer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
   private readonly cfg: LogAuditConfig;
+  private readonly plan: HeaderPlan;
   private stopped = false;
   /** events handed to the store; `idle()` waits for this to reach `received` */
   private handled = 0;
@@ -116,6 +117,8 @@ export class LogAuditEngine {
     this.decoders = opts.decoders ?? DecoderSet.load();
     this.rules = opts.rules ?? loadRules();
     this.correlator = new Correlator(this.rules);
+    // events here feed correlation and the asset list only (stored rows are rebuilt in full on read)
+    this.plan = headerPlan(new Set([...this.correlator.fieldsUsed, 'host.name', 'observer.vendor', 'observer.product']));
     const nopts = { tzOffsetMin: this.cfg.tzOffsetMin, maxSkewMs: this.cfg.maxSkewMs };
     this.store = new EventStore(this.cfg.dataDir, this.now, (row) => rebuildEvent(row, this.decoders, nopts));
     this.spool = new Spool(join(this.cfg.dataDir, 'logaudit', 'spool'), this.cfg.spoolMaxBytes);
@@ -234,7 +237,7 @@ export class LogAuditEngine {
     const opts = { tzOffsetMin: this.cfg.tzOffsetMin, maxSkewMs: this.cfg.maxSkewMs };
     for (let i = 0; i < batch.length; i++) {
       const m = batch[i]!;
-      const { event: e, row } = normaliseRow(m, this.decoders, opts, outcome);
+      const { event: e, row } = normaliseRow(m, this.decoders, opts, outcome, this.plan);
       this.pendingRows.push(row);
       this.touchAsset(e, m);
       const hits = this.correlator.feed(e, m.receivedMs, row.atMs);

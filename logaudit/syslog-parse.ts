@@ -89,7 +89,9 @@ export function parseSyslog(line: string, nowMs: number, tzOffsetMin = 480): Sys
       else {
         // no year: the one that lands closest to now (a Dec 31 line read on Jan 1 is last year's)
         const y = new Date(nowMs + tzOffsetMin * 60_000).getUTCFullYear();
-        rec.timeMs = [y - 1, y, y + 1].map(at).reduce((a, b) => (Math.abs(b - nowMs) < Math.abs(a - nowMs) ? b : a));
+        // (within 150 days of now, this year's is the closest: the others are > 215 days away)
+        const t = at(y);
+        rec.timeMs = Math.abs(t - nowMs) < 150 * 86_400_000 ? t : [y - 1, y, y + 1].map(at).reduce((a, b) => (Math.abs(b - nowMs) < Math.abs(a - nowMs) ? b : a));
       }
       s = s.slice(m[0].length);
       timed = true;
