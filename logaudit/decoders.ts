@@ -143,7 +143,7 @@ function kvPairs(s: string, assign: string, want: Map<string, FieldDef>, out: Lo
       j = close < 0 ? n : close + 1;
     } else {
       let e = j;
-      while (e < n && s[e] !== ' ' && s[e] !== ',' && s[e] !== ';' && s[e] !== ')') e++;
+      for (let c = s.charCodeAt(e); e < n && c !== 32 && c !== 44 && c !== 59 && c !== 41; c = s.charCodeAt(++e));
       // the last value of a sentence-style message ("…, rule-name=deny-rdp.") loses the full stop
       val = e === n && s[e - 1] === '.' ? s.slice(j, e - 1) : s.slice(j, e);
       j = e;

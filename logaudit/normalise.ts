@@ -122,7 +122,7 @@ export function normaliseRow(raw: RawMessage, decoders: DecoderSet, opts: Normal
       ev['observer.product'] = d.family.product;
       ev['observer.type'] = d.family.observerType;
     }
-    for (const k in d.fields) ev[k] = d.fields[k]!;
+    Object.assign(ev, d.fields);
     fields = d.fields;
   } else ev['event.dataset'] = 'unknown';
   if (plan.tags) addTags(ev, flags);
