@@ -137,7 +137,8 @@ function valueMatcher(mods: string[], raw: unknown, file: string): (v: string | 
       if (/[*?]/.test(s)) { const re = wildcard(s); return (v) => re.test(String(v)); }
       const lo = s.toLowerCase();
       // exact first (the usual case), then case-insensitively
-      return (v) => v === s || (typeof v === 'string' ? v.length === lo.length && lower(v) === lo : lower(v) === lo);
+      // (no length pre-check: lower-casing can change a string's length, e.g. 'İ')
+      return (v) => v === s || lower(v) === lo;
     }
     case 'contains': { const lo = s.toLowerCase(); return (v) => lower(v).includes(lo); }
     case 'startswith': { const lo = s.toLowerCase(); return (v) => lower(v).startsWith(lo); }
