@@ -118,6 +118,12 @@ function compileFamily(file: string, spec: FamilySpec, schema: ReadonlyMap<strin
   };
 }
 
+/** the separators before a key: `[\s,;(|]` as a char-code test (a regex per character was ~5 % of intake CPU) */
+function isKeySep(c: number): boolean {
+  return c === 32 || c === 44 || c === 59 || c === 40 || c === 124 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x1680
+    || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
 /** key=value pairs, values optionally "quoted" (Fortinet, Hillstone, Sangfor, Topsec, Palo Alto's kv mode, auditd) */
 function kvPairs(s: string, assign: string, want: Map<string, FieldDef>, out: LogEvent): void {
   let i = 0;
@@ -127,7 +133,7 @@ function kvPairs(s: string, assign: string, want: Map<string, FieldDef>, out: Lo
     if (eq < 0) break;
     // key: back from '=' to a separator
     let k0 = eq;
-    while (k0 > i && !/[\s,;(|]/.test(s[k0 - 1]!)) k0--;
+    while (k0 > i && !isKeySep(s.charCodeAt(k0 - 1))) k0--;
     const key = s.slice(k0, eq);
     let j = eq + assign.length;
     let val: string;
@@ -137,7 +143,7 @@ function kvPairs(s: string, assign: string, want: Map<string, FieldDef>, out: Lo
       j = close < 0 ? n : close + 1;
     } else {
       let e = j;
-      while (e < n && s[e] !== ' ' && s[e] !== ',' && s[e] !== ';' && s[e] !== ')') e++;
+      for (let c = s.charCodeAt(e); e < n && c !== 32 && c !== 44 && c !== 59 && c !== 41; c = s.charCodeAt(++e));
       // the last value of a sentence-style message ("…, rule-name=deny-rdp.") loses the full stop
       val = e === n && s[e - 1] === '.' ? s.slice(j, e - 1) : s.slice(j, e);
       j = e;
@@ -206,15 +212,28 @@ export class DecoderSet {
     return this.families.reduce((n, f) => n + f.types.length, 0);
   }
 
+  /** program name → the families it selects, found once per distinct name (capped: names are sender-chosen) */
+  private readonly appCache = new Map<string, readonly Family[]>();
+
+  private byProgram(app: string): readonly Family[] {
+    let out = this.appCache.get(app);
+    if (out !== undefined) return out;
+    const l: Family[] = [...(this.byApp.get(app) ?? [])];
+    for (const [p, f] of this.byPrefix) if (app.startsWith(p)) l.push(f);
+    if (this.appCache.size >= 10_000) this.appCache.clear();
+    this.appCache.set(app, l);
+    out = l;
+    return out;
+  }
+
   /** The families that claim this record, most specific first. */
-  private candidates(rec: SyslogRecord): Family[] {
-    const out: Family[] = [];
+  private candidates(rec: SyslogRecord): readonly Family[] {
     if (rec.app !== null) {
-      const l = this.byApp.get(rec.app);
-      if (l) out.push(...l);
-      for (const [p, f] of this.byPrefix) if (rec.app.startsWith(p)) out.push(f);
+      const l = this.byProgram(rec.app);
+      if (l.length > 0) return l;
     }
-    if (out.length === 0) {
+    const out: Family[] = [];
+    {
       const line = rec.msg;
       for (const [c, f] of this.byContains) if (line.includes(c) && !out.includes(f)) out.push(f);
     }
@@ -227,10 +246,13 @@ export class DecoderSet {
       for (const r of fam.rules) {
         const subject = r.on === 'msg' ? rec.msg : r.on === 'app' ? (rec.app ?? '') : original;
         if (r.when !== null && !subject.includes(r.when)) continue;
-        const out: LogEvent = {};
+        let m: RegExpExecArray | null = null;
         if (r.re) {
-          const m = r.re.exec(subject);
+          m = r.re.exec(subject);
           if (!m) continue;
+        }
+        const out: LogEvent = {};
+        if (m) {
           for (const [g, def] of r.groups) {
             const v = m.groups?.[g];
             if (v === undefined || v === '') continue;

@@ -52,6 +52,8 @@ export interface CompiledRule {
   readonly match: Matcher;
   readonly index: ReadonlySet<string> | null;
   readonly tests: SigmaTests;
+  /** every event field the rule looks at (selections, keywords → `message`, aggregation fields) */
+  readonly fields: readonly string[];
 }
 
 export interface RuleHit {
@@ -110,6 +112,21 @@ function cidrMatcher(c: string, file: string): (v: string) => boolean {
   };
 }
 
+/**
+ * Lower-cased value, remembered for the last string: a selection's values
+ * are tested one after another against the same field value, and
+ * lower-casing it again per value was a string allocation per test.
+ */
+let lowIn = '';
+let lowOut = '';
+function lower(v: string | number): string {
+  if (typeof v !== 'string') return String(v).toLowerCase();
+  if (v === lowIn) return lowOut;
+  lowIn = v;
+  lowOut = v.toLowerCase();
+  return lowOut;
+}
+
 function valueMatcher(mods: string[], raw: unknown, file: string): (v: string | number) => boolean {
   const s = String(raw);
   const mod = mods.find((m) => m !== 'all' && m !== 'i') ?? '';
@@ -119,11 +136,13 @@ function valueMatcher(mods: string[], raw: unknown, file: string): (v: string | 
       if (raw === null) return () => false;
       if (/[*?]/.test(s)) { const re = wildcard(s); return (v) => re.test(String(v)); }
       const lo = s.toLowerCase();
-      return (v) => String(v).toLowerCase() === lo;
+      // exact first (the usual case), then case-insensitively
+      // (no length pre-check: lower-casing can change a string's length, e.g. 'İ')
+      return (v) => v === s || lower(v) === lo;
     }
-    case 'contains': { const lo = s.toLowerCase(); return (v) => String(v).toLowerCase().includes(lo); }
-    case 'startswith': { const lo = s.toLowerCase(); return (v) => String(v).toLowerCase().startsWith(lo); }
-    case 'endswith': { const lo = s.toLowerCase(); return (v) => String(v).toLowerCase().endsWith(lo); }
+    case 'contains': { const lo = s.toLowerCase(); return (v) => lower(v).includes(lo); }
+    case 'startswith': { const lo = s.toLowerCase(); return (v) => lower(v).startsWith(lo); }
+    case 'endswith': { const lo = s.toLowerCase(); return (v) => lower(v).endsWith(lo); }
     case 're': {
       let re: RegExp;
       // Sigma rules carry PCRE's inline "(?i)"; JavaScript wants it as a flag (so does the re|i modifier)
@@ -141,13 +160,14 @@ function valueMatcher(mods: string[], raw: unknown, file: string): (v: string | 
 }
 
 /** a selection: a map (AND of fields) or a list of maps (OR), or a list of keywords (full text in message) */
-function compileSelection(sel: unknown, file: string, fields: ReadonlySet<string>, keys: Map<string, Set<string>>): Matcher {
+function compileSelection(sel: unknown, file: string, fields: ReadonlySet<string>, keys: Map<string, Set<string>>, used: Set<string>): Matcher {
   if (Array.isArray(sel)) {
     if (sel.every((x) => typeof x === 'string' || typeof x === 'number')) {
+      used.add('message');
       const los = sel.map((x) => String(x).toLowerCase());
       return (e) => { const m = String(e.message ?? '').toLowerCase(); return los.some((x) => m.includes(x)); };
     }
-    const alts = sel.map((x) => compileSelection(x, file, fields, new Map()));
+    const alts = sel.map((x) => compileSelection(x, file, fields, new Map(), used));
     return (e) => alts.some((a) => a(e));
   }
   if (sel === null || typeof sel !== 'object') throw bad(file, 'a selection must be a map or a list');
@@ -155,6 +175,7 @@ function compileSelection(sel: unknown, file: string, fields: ReadonlySet<string
   for (const [k, v] of Object.entries(sel as Record<string, unknown>)) {
     const [field, ...mods] = k.split('|');
     if (!fields.has(field!)) throw bad(file, `field ${field} is not in the schema`);
+    used.add(field!);
     const values = Array.isArray(v) ? v : [v];
     const ms = values.map((x) => valueMatcher(mods, x, file));
     const all = mods.includes('all');
@@ -162,14 +183,21 @@ function compileSelection(sel: unknown, file: string, fields: ReadonlySet<string
     if (mods.length === 0 && (f === 'event.action' || f === 'event.dataset') && values.every((x) => typeof x === 'string' && !/[*?]/.test(x))) {
       keys.set(f, new Set(values.map((x) => String(x).toLowerCase())));
     }
+    const nullOk = values.includes(null);
     parts.push((e) => {
       const got = e[f];
-      if (got === undefined) return values.includes(null);
-      const arr = Array.isArray(got) ? got : [got];
-      return all ? ms.every((m) => arr.some((g) => m(g))) : ms.some((m) => arr.some((g) => m(g)));
+      if (got === undefined) return nullOk;
+      if (!Array.isArray(got)) {
+        // one value (nearly always): plain loops, no array or closures per test
+        if (all) { for (let i = 0; i < ms.length; i++) if (!ms[i]!(got)) return false; return true; }
+        for (let i = 0; i < ms.length; i++) if (ms[i]!(got)) return true;
+        return false;
+      }
+      return all ? ms.every((m) => got.some((g) => m(g))) : ms.some((m) => got.some((g) => m(g)));
     });
   }
-  return (e) => parts.every((p) => p(e));
+  if (parts.length === 1) return parts[0]!;
+  return (e) => { for (let i = 0; i < parts.length; i++) if (!parts[i]!(e)) return false; return true; };
 }
 
 interface Node { m: Matcher; keys: Set<string> | null }
@@ -229,10 +257,11 @@ export function compileRule(doc: SigmaDoc, file: string, fields: ReadonlySet<str
   if (typeof doc.zh !== 'string' || !/[\u4e00-\u9fff]/.test(doc.zh)) throw bad(file, `rule ${doc.id}: zh (Chinese title) missing`);
   if (!['informational', 'low', 'medium', 'high', 'critical'].includes(doc.level)) throw bad(file, `rule ${doc.id}: level ${doc.level}`);
   const sels = new Map<string, Node>();
+  const used = new Set<string>();
   for (const [name, sel] of Object.entries(doc.detection)) {
     if (name === 'condition' || name === 'timeframe') continue;
     const keys = new Map<string, Set<string>>();
-    const m = compileSelection(sel, file, fields, keys);
+    const m = compileSelection(sel, file, fields, keys, used);
     const k = keys.get('event.action') ? [...keys.get('event.action')!].map((x) => `a:${x}`) : keys.get('event.dataset') ? [...keys.get('event.dataset')!].map((x) => `d:${x}`) : null;
     sels.set(name, { m, keys: k ? new Set(k) : null });
   }
@@ -245,12 +274,13 @@ export function compileRule(doc: SigmaDoc, file: string, fields: ReadonlySet<str
     const by = m[2] ? m[2].split(',').map((x) => x.trim()) : [];
     for (const f of [m[1], ...by]) if (f && !fields.has(f)) throw bad(file, `rule ${doc.id}: field ${f} is not in the schema`);
     agg = { distinct: m[1] || null, by, op: m[3] as Agg['op'], n: Number(m[4]) };
+    for (const f of [m[1], ...by]) if (f) used.add(f);
   }
   const windowMs = parseTimeframe(doc.timeframe ?? (doc.detection.timeframe as string | undefined), file);
   if (agg && windowMs === 0) throw bad(file, `rule ${doc.id}: an aggregation needs a timeframe`);
   return {
     id: doc.id, title: doc.title, zh: doc.zh, level: doc.level, tags: doc.tags ?? [], file, windowMs, agg,
-    match: node.m, index: node.keys, tests: doc.tests ?? {},
+    match: node.m, index: node.keys, tests: doc.tests ?? {}, fields: [...used],
   };
 }
 
@@ -275,6 +305,10 @@ export function loadRules(dir = shippedDir('rules')): CompiledRule[] {
 function opHolds(op: Agg['op'], a: number, b: number): boolean {
   return op === '>' ? a > b : op === '>=' ? a >= b : op === '<' ? a < b : op === '<=' ? a <= b : a === b;
 }
+
+/** the answer for the ~all events that hit nothing: no array per event (frozen: callers only read it) */
+const NO_HITS = Object.freeze([]) as unknown as RuleHit[];
+const CANDIDATE_CACHE_MAX = 10_000;
 
 interface GroupState { times: number[]; head: number; distinct: Map<string, number> | null; lastHitMs: number }
 
@@ -305,24 +339,55 @@ export class Correlator {
     }
   }
 
-  /** `atMs`: the event's time when the caller has it as a number already (else @timestamp is parsed) */
-  feed(e: LogEvent, receivedMs: number, atMs?: number): RuleHit[] {
-    let out: RuleHit[] | null = null;
-    const a = e['event.action'];
-    const d = e['event.dataset'];
+  /**
+   * The rules an (event.action, event.dataset) pair can meet, merged and
+   * de-duplicated once per distinct pair instead of two lower-cased key
+   * lookups, a `includes` de-dup and three list walks per event (a stream has
+   * a few hundred distinct pairs; the cache is cleared if hostile input grows
+   * it past `CANDIDATE_CACHE_MAX`).
+   */
+  private readonly candidateCache = new Map<string, Map<string, readonly CompiledRule[]>>();
+  private candidateCount = 0;
+
+  candidatesFor(a: unknown, d: unknown): readonly CompiledRule[] {
+    const as = typeof a === 'string' ? a : '';
+    const ds = typeof d === 'string' ? d : '';
+    // dataset first: it is one of the decoders' constant strings (hash already computed), then the action
+    let byAction = this.candidateCache.get(ds);
+    if (byAction === undefined) { byAction = new Map(); this.candidateCache.set(ds, byAction); }
+    let l = byAction.get(as);
+    if (l !== undefined) return l;
     const la = typeof a === 'string' ? this.byKey.get(`a:${a.toLowerCase()}`) : undefined;
     const ld = typeof d === 'string' ? this.byKey.get(`d:${d.toLowerCase()}`) : undefined;
-    for (const list of [la, ld, this.always]) {
-      if (!list) continue;
-      for (const r of list) {
-        if (list === ld && la && la.includes(r)) continue; // indexed under both: already looked at
-        if (!r.match(e)) continue;
-        this.matched++;
-        const h = this.aggregate(r, e, receivedMs, atMs ?? Date.parse(e['@timestamp'] as string));
-        if (h) (out ??= []).push(h);
-      }
+    const out: CompiledRule[] = [];
+    // same order as before: action-indexed, then dataset-indexed, then the unindexed ones
+    for (const list of [la, ld, this.always]) if (list) for (const r of list) if (!out.includes(r)) out.push(r);
+    if (++this.candidateCount > CANDIDATE_CACHE_MAX) { this.candidateCache.clear(); this.candidateCount = 0; }
+    l = out;
+    byAction.set(as, l);
+    return l;
+  }
+
+  /** every field some rule looks at (the engine builds correlation events with these only) */
+  get fieldsUsed(): ReadonlySet<string> {
+    const s = new Set<string>();
+    for (const r of this.rules) for (const f of r.fields) s.add(f);
+    return s;
+  }
+
+  /** `atMs`: the event's time when the caller has it as a number already (else @timestamp is parsed) */
+  feed(e: LogEvent, receivedMs: number, atMs?: number): RuleHit[] {
+    const list = this.candidatesFor(e['event.action'], e['event.dataset']);
+    if (list.length === 0) return NO_HITS;
+    let out: RuleHit[] | null = null;
+    for (let i = 0; i < list.length; i++) {
+      const r = list[i]!;
+      if (!r.match(e)) continue;
+      this.matched++;
+      const h = this.aggregate(r, e, receivedMs, atMs ?? Date.parse(e['@timestamp'] as string));
+      if (h) (out ??= []).push(h);
     }
-    return out ?? [];
+    return out ?? NO_HITS;
   }
 
   private aggregate(r: CompiledRule, e: LogEvent, receivedMs: number, t: number): RuleHit | null {
@@ -337,7 +402,9 @@ export class Correlator {
       this.hits++;
       return { rule: r, group: '', count: 1, firstMs: t, lastMs: t, triggerReceivedMs: receivedMs, sample: e };
     }
-    const group = r.agg.by.map((f) => String(e[f] ?? '')).join('|');
+    const by = r.agg.by;
+    let group = by.length > 0 ? String(e[by[0]!] ?? '') : '';
+    for (let i = 1; i < by.length; i++) group += '|' + String(e[by[i]!] ?? '');
     const key = `${r.id}\u0000${group}`;
     let st = this.state.get(key);
     if (!st) { st = { times: [], head: 0, distinct: r.agg.distinct ? new Map() : null, lastHitMs: -Infinity }; this.state.set(key, st); }

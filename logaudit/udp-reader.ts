@@ -16,21 +16,41 @@ const CODE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const dgram = require('node:dgram');
 const s = dgram.createSocket({ type: workerData.v6 ? 'udp6' : 'udp4' });
+const MAX = 512;
 let pend = [];
 let bytes = 0;
+// per batch: receive times and sender-table indexes as typed arrays, sender addresses once each
+// (a stream comes from a few hundred devices; cloning an address string per datagram was measurable)
+let at = new Float64Array(MAX);
+let who = new Uint16Array(MAX);
+let addrs = [];
+let addrIdx = new Map();
+let timer = null;
 function flush() {
-  if (pend.length === 0) return;
-  const buf = Buffer.allocUnsafe(bytes);
-  const meta = [];
-  let off = 0;
-  for (const [m, from, at] of pend) { m.copy(buf, off); meta.push(from, at, m.length); off += m.length; }
-  pend = []; bytes = 0;
-  const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length);
-  parentPort.postMessage({ ab, meta }, [ab]);
+  timer = null;
+  const n = pend.length;
+  if (n === 0) return;
+  const buf = Buffer.allocUnsafeSlow(bytes + n * 4);
+  let off = n * 4;
+  for (let i = 0; i < n; i++) { const m = pend[i]; buf.writeUInt32LE(m.length, i * 4); m.copy(buf, off); off += m.length; }
+  const ab = buf.buffer.byteLength === buf.length ? buf.buffer : buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length);
+  const atB = at.buffer.slice(0, n * 8);
+  const whoB = who.buffer.slice(0, n * 2);
+  parentPort.postMessage({ ab, at: atB, who: whoB, addrs, n }, [ab, atB, whoB]);
+  pend = []; bytes = 0; addrs = []; addrIdx = new Map();
 }
-s.on('message', (m, r) => { pend.push([m, r.address, Date.now()]); bytes += m.length; if (pend.length >= 512) flush(); });
+s.on('message', (m, r) => {
+  const i = pend.length;
+  pend.push(m);
+  bytes += m.length;
+  at[i] = Date.now();
+  let k = addrIdx.get(r.address);
+  if (k === undefined) { k = addrs.length; addrs.push(r.address); addrIdx.set(r.address, k); }
+  who[i] = k;
+  if (i + 1 >= MAX) { if (timer) { clearTimeout(timer); } flush(); }
+  else if (timer === null) timer = setTimeout(flush, 2);
+});
 s.on('error', (e) => parentPort.postMessage({ error: String(e && e.message) }));
-setInterval(flush, 2);
 s.bind(workerData.port, workerData.host, () => {
   try { s.setRecvBufferSize(8 * 1024 * 1024); } catch {}
   parentPort.postMessage({ port: s.address().port });
@@ -49,16 +69,18 @@ export class UdpReader {
     w.unref();
     return new Promise<number>((res, rej) => {
       w.on('error', rej);
-      w.on('message', (m: { port?: number; error?: string; ab?: ArrayBuffer; meta?: (string | number)[] }) => {
+      w.on('message', (m: { port?: number; error?: string; ab?: ArrayBuffer; at?: ArrayBuffer; who?: ArrayBuffer; addrs?: string[]; n?: number }) => {
         if (m.port !== undefined) { res(m.port); return; }
         if (m.error !== undefined) { rej(new Error(m.error)); return; }
         const buf = Buffer.from(m.ab!);
-        const meta = m.meta!;
-        let off = 0;
-        for (let i = 0; i < meta.length; i += 3) {
-          const len = meta[i + 2] as number;
-          const from = meta[i] as string;
-          sink(buf.subarray(off, off + len), from.startsWith('::ffff:') ? from.slice(7) : from, meta[i + 1] as number);
+        const at = new Float64Array(m.at!);
+        const who = new Uint16Array(m.who!);
+        const addrs = m.addrs!.map((a) => (a.startsWith('::ffff:') ? a.slice(7) : a));
+        const n = m.n!;
+        let off = n * 4;
+        for (let i = 0; i < n; i++) {
+          const len = buf.readUInt32LE(i * 4);
+          sink(buf.subarray(off, off + len), addrs[who[i]!]!, at[i]!);
           off += len;
         }
       });
