@@ -16,6 +16,7 @@ import { openPglite } from '../../master/sql-client.js';
 import { MasterStore } from '../../master/store.js';
 import { PROFILE } from '../apply-chunk.js';
 import { exchangeCapability, type ExchangeInstance } from '../capability.js';
+import { FAST_PUT } from '../sftp-forward.js';
 import { makeSshd } from '../sshd-server.js';
 import { encryptZip } from '../zip-archive.js';
 import ExcelJS from 'exceljs';
@@ -131,18 +132,26 @@ async function forwardRate(mb: number): Promise<void> {
     out.end();
     await once(out, 'finish');
     const size = statSync(plain).size;
-    const t0 = performance.now();
-    const zip = join(dir, 'forward.zip');
-    const bytes = await encryptZip([{ name: '核酸结果.csv', path: plain }], zip, 'SJ20261207');
-    const t1 = performance.now();
-    const sftp = new SftpClient('bench');
-    await sftp.connect({ host: '127.0.0.1', port: sshd.port, username: sshd.username, privateKey: sshd.privateKey });
-    await sftp.fastPut(zip, `${sshd.remoteDir}/forward.zip.part`);
-    await sftp.rename(`${sshd.remoteDir}/forward.zip.part`, `${sshd.remoteDir}/forward.zip`);
-    await sftp.end();
-    const t2 = performance.now();
-    const secs = (t2 - t0) / 1000;
-    console.log(`forward: ${(size / 1048576).toFixed(0)} MiB → AES-256 archive ${(bytes / 1048576).toFixed(1)} MiB, re-encrypt ${((t1 - t0) / 1000).toFixed(1)} s + SFTP ${((t2 - t1) / 1000).toFixed(1)} s = ${(size / 1048576 / secs).toFixed(1)} MiB/s`);
+    // Same run: the previous path (zip.js WASM deflate + JS AES, ssh2's default 32 KiB × 64 writes), then the current one.
+    const once1 = async (label: string, zipJs: boolean): Promise<number> => {
+      const t0 = performance.now();
+      const zip = join(dir, `forward-${label}.zip`);
+      const bytes = await encryptZip([{ name: '核酸结果.csv', path: plain }], zip, 'SJ20261207', { zipJs });
+      const t1 = performance.now();
+      const sftp = new SftpClient('bench');
+      await sftp.connect({ host: '127.0.0.1', port: sshd.port, username: sshd.username, privateKey: sshd.privateKey });
+      await sftp.fastPut(zip, `${sshd.remoteDir}/${label}.zip.part`, zipJs ? {} : FAST_PUT);
+      await sftp.rename(`${sshd.remoteDir}/${label}.zip.part`, `${sshd.remoteDir}/${label}.zip`);
+      await sftp.end();
+      const t2 = performance.now();
+      const rate = size / 1048576 / ((t2 - t0) / 1000);
+      console.log(`forward (${label}): ${(size / 1048576).toFixed(0)} MiB → AES-256 archive ${(bytes / 1048576).toFixed(1)} MiB, re-encrypt ${((t1 - t0) / 1000).toFixed(2)} s + SFTP ${((t2 - t1) / 1000).toFixed(2)} s = ${rate.toFixed(1)} MiB/s`);
+      rmSync(zip);
+      return rate;
+    };
+    const before = await once1('zip.js', true);
+    const after = await once1('native', false);
+    console.log(`forward: ${after.toFixed(1)} MiB/s = ${(size / 1e6 / (size / 1048576 / after)).toFixed(1)} MB/s, ${(after / before).toFixed(2)}× the zip.js path in the same run`);
   } finally {
     await sshd.stop();
     rmSync(sshd.dir, { recursive: true, force: true });
@@ -150,6 +159,12 @@ async function forwardRate(mb: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  if (process.env.IMPORT_FORWARD_ONLY === '1') {
+    // only the forward rate (its own last line), e.g. to compare runs under the same load
+    await forwardRate(FORWARD_MB > 0 ? FORWARD_MB : 100);
+    rmSync(dir, { recursive: true, force: true });
+    return;
+  }
   const t0 = Date.now();
   const bad = await buildCsv();
   const size = statSync(csvPath).size;
