@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Fact, FactKind } from '../core/facts.js';
 import type { RuleCache } from '../master/active-rules.js';
-import { addImportedFacts, copyText, rulesInForce, type ImportedPerson } from '../master/bulk-facts.js';
+import { addImportedFacts, rulesInForce, type ImportedPerson } from '../master/bulk-facts.js';
 import { PiiCrypto, type Secrets } from '../master/pii-crypto.js';
-import type { QueryResult, SqlClient } from '../master/sql-client.js';
+import type { SqlClient } from '../master/sql-client.js';
 import type { MasterStore } from '../master/store.js';
 import type { DatasetDef } from './datasets.js';
 import type { PersonPlan, PreparedChunk } from './prepare-chunk.js';
@@ -41,8 +41,18 @@ const hex = (b: Buffer | null): string | null => (b === null ? null : b.toString
 async function upsertPersons(tx: SqlClient, plans: Map<string, PersonPlan>): Promise<Map<string, { id: number; created: boolean }>> {
   const ids = new Map<string, { id: number; created: boolean }>();
   if (plans.size === 0) return ids;
-  const upsert = (from: string): string => `INSERT INTO persons (uid, cert_type, cert_hash, cert_enc, phone_hash, phone_enc, name_enc, name_masked, region)
-     ${from}
+  const rows = [...plans.values()].map((p) => ({
+    u: p.uid.toString('hex'), ct: p.certType, ch: hex(p.certHash), ce: hex(p.certEnc), ph: hex(p.phoneHash), pe: hex(p.phoneEnc),
+    ne: hex(p.nameEnc), nm: p.nameMasked, rg: p.region,
+  }));
+  // json, not jsonb: read once, never stored (code-batch.ts); (xmax = 0) is true for a row this statement inserted
+  // (store.ts upsertPerson): such a person has no code, override or earlier facts, so bulk-facts evaluates it without a read back.
+  const r = await tx.query<{ id: number; u: string; created: boolean }>(
+    `INSERT INTO persons (uid, cert_type, cert_hash, cert_enc, phone_hash, phone_enc, name_enc, name_masked, region)
+     SELECT decode(x.u, 'hex'), x.ct, decode(x.ch, 'hex'), decode(x.ce, 'hex'), decode(x.ph, 'hex'), decode(x.pe, 'hex'),
+            decode(x.ne, 'hex'), COALESCE(x.nm, ''), x.rg
+       FROM json_to_recordset($1::json) AS x(u text, ct text, ch text, ce text, ph text, pe text, ne text, nm text, rg text)
+      ORDER BY x.u COLLATE "C"
      ON CONFLICT (uid) DO UPDATE SET
        phone_hash  = COALESCE(EXCLUDED.phone_hash, persons.phone_hash),
        phone_enc   = COALESCE(EXCLUDED.phone_enc, persons.phone_enc),
@@ -50,30 +60,9 @@ async function upsertPersons(tx: SqlClient, plans: Map<string, PersonPlan>): Pro
        name_masked = CASE WHEN EXCLUDED.name_enc IS NULL THEN persons.name_masked ELSE EXCLUDED.name_masked END,
        region      = COALESCE(EXCLUDED.region, persons.region),
        updated_at  = now()
-     RETURNING id, encode(uid, 'hex') AS u, (xmax = 0) AS created`;
-  let r: QueryResult<{ id: number; u: string; created: boolean }>;
-  if (tx.copyFromBlob !== undefined) {
-    // PGlite: the chunk as a COPY file into a temporary (unlogged) stage, then one set-based upsert
-    // (≈ 1.3× the json parameter for persons and facts, same run on PGlite, exchange/CLOSING.md)
-    await tx.query(`CREATE TEMP TABLE IF NOT EXISTS import_persons_stage
-      (u bytea, ct text, ch bytea, ce bytea, ph bytea, pe bytea, ne bytea, nm text, rg text) ON COMMIT DELETE ROWS`);
-    await tx.query('DELETE FROM import_persons_stage');
-    await tx.copyFromBlob("COPY import_persons_stage FROM '/dev/blob'", copyText([...plans.values()].map((p) => [
-      p.uid, p.certType, p.certHash, p.certEnc, p.phoneHash, p.phoneEnc, p.nameEnc, p.nameMasked ?? '', p.region,
-    ])));
-    r = await tx.query(upsert('SELECT u, ct, ch, ce, ph, pe, ne, nm, rg FROM import_persons_stage ORDER BY u'));
-  } else {
-    const rows = [...plans.values()].map((p) => ({
-      u: p.uid.toString('hex'), ct: p.certType, ch: hex(p.certHash), ce: hex(p.certEnc), ph: hex(p.phoneHash), pe: hex(p.phoneEnc),
-      ne: hex(p.nameEnc), nm: p.nameMasked, rg: p.region,
-    }));
-    // json, not jsonb: read once, never stored (code-batch.ts); (xmax = 0) is true for a row this statement inserted
-    // (store.ts upsertPerson): such a person has no code, override or earlier facts, so bulk-facts evaluates it without a read back.
-    r = await tx.query(upsert(`SELECT decode(x.u, 'hex'), x.ct, decode(x.ch, 'hex'), decode(x.ce, 'hex'), decode(x.ph, 'hex'), decode(x.pe, 'hex'),
-            decode(x.ne, 'hex'), COALESCE(x.nm, ''), x.rg
-       FROM json_to_recordset($1::json) AS x(u text, ct text, ch text, ce text, ph text, pe text, ne text, nm text, rg text)
-      ORDER BY x.u COLLATE "C"`), [JSON.stringify(rows)]);
-  }
+     RETURNING id, encode(uid, 'hex') AS u, (xmax = 0) AS created`,
+    [JSON.stringify(rows)],
+  );
   for (const x of r.rows) ids.set(x.u, { id: Number(x.id), created: x.created === true || (x.created as unknown) === 't' });
   return ids;
 }
@@ -157,25 +146,12 @@ export async function applyChunk(c: ChunkContext, rows: readonly ChunkRow[], nex
     }
     let accepted: CheckedRow[] = [];
     if (keyed.size > 0) {
-      let ins: QueryResult<{ h: string }>;
-      if (tx.copyFromBlob !== undefined) {
-        // PGlite: COPY into a temporary stage, then one INSERT … SELECT (as the persons below)
-        await tx.query('CREATE TEMP TABLE IF NOT EXISTS import_keys_stage (h bytea, r int) ON COMMIT DELETE ROWS');
-        await tx.query('DELETE FROM import_keys_stage');
-        await tx.copyFromBlob("COPY import_keys_stage FROM '/dev/blob'", copyText([...keyed].map(([h, r]) => [Buffer.from(h, 'hex'), r.row])));
-        ins = await tx.query<{ h: string }>(
-          `INSERT INTO exchange_row_keys (dataset, key_hash, batch_id, row) SELECT $1, h, $2, r FROM import_keys_stage
-           ON CONFLICT (dataset, key_hash) DO NOTHING RETURNING encode(key_hash, 'hex') AS h`,
-          [def.id, batchId],
-        );
-      } else {
-        ins = await tx.query<{ h: string }>(
-          `INSERT INTO exchange_row_keys (dataset, key_hash, batch_id, row)
-           SELECT $1, decode(x.h, 'hex'), $2, x.r FROM jsonb_to_recordset($3::jsonb) AS x(h text, r int)
-           ON CONFLICT (dataset, key_hash) DO NOTHING RETURNING encode(key_hash, 'hex') AS h`,
-          [def.id, batchId, JSON.stringify([...keyed].map(([h, r]) => ({ h, r: r.row })))],
-        );
-      }
+      const ins = await tx.query<{ h: string }>(
+        `INSERT INTO exchange_row_keys (dataset, key_hash, batch_id, row)
+         SELECT $1, decode(x.h, 'hex'), $2, x.r FROM jsonb_to_recordset($3::jsonb) AS x(h text, r int)
+         ON CONFLICT (dataset, key_hash) DO NOTHING RETURNING encode(key_hash, 'hex') AS h`,
+        [def.id, batchId, JSON.stringify([...keyed].map(([h, r]) => ({ h, r: r.row })))],
+      );
       const fresh = new Set(ins.rows.map((x) => x.h));
       const dupes = [...keyed.keys()].filter((h) => !fresh.has(h));
       if (dupes.length > 0) {

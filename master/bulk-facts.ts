@@ -76,23 +76,6 @@ function isNoFactsCode(d: Decision, base: Decision): boolean {
 /** Rows per statement: keeps one json parameter around a megabyte. */
 const FACT_ROWS = 5000;
 
-type CopyValue = string | number | Uint8Array | null | undefined;
-
-function copyField(v: CopyValue): string {
-  if (v === null || v === undefined) return '\\N';
-  if (typeof v === 'number') return String(v);
-  // bytea in COPY text: the hex form, its backslash doubled
-  if (v instanceof Uint8Array) return `\\\\x${Buffer.from(v.buffer, v.byteOffset, v.length).toString('hex')}`;
-  return /[\\\t\n\r]/.test(v) ? v.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r')) : v;
-}
-
-/** Rows as PostgreSQL COPY text (tab-separated, \N for null, escapes per the COPY docs), for SqlClient.copyFromBlob. */
-export function copyText(rows: readonly (readonly CopyValue[])[]): string {
-  let out = '';
-  for (const r of rows) out += `${r.map(copyField).join('\t')}\n`;
-  return out;
-}
-
 /** The `last.<key>` a fact feeds (core/facts.ts deriveView), or null when it feeds none. */
 export function lastKeyOf(f: Pick<Fact, 'kind' | 'level' | 'result'>): LastKey | null {
   switch (f.kind) {
@@ -211,23 +194,6 @@ export async function addImportedFacts(
   };
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
-    if (tx.copyFromBlob !== undefined) {
-      // PGlite: the rows as a COPY file into a temporary (unlogged) stage, then one INSERT … SELECT
-      await tx.query(`CREATE TEMP TABLE IF NOT EXISTS bulk_facts_stage
-        (p bigint, k text, t bigint, s text, sr text, l text, r text, rg text, v text) ON COMMIT DELETE ROWS`);
-      await tx.query('DELETE FROM bulk_facts_stage'); // empty unless called twice in one transaction
-      await tx.copyFromBlob("COPY bulk_facts_stage FROM '/dev/blob'", copyText(batch.map((x) => [
-        x.p as number, x.k as string, x.t as number, x.s as string, x.sr as string | null, x.l as string | null, x.r as string | null,
-        x.rg as string | null, x.v as string | null,
-      ])));
-      const r = await tx.query(
-        `INSERT INTO facts (person_id, kind, at, source, source_ref, level, result, region, venue)
-         SELECT p, k, to_timestamp(t), s, sr, l, r, rg, v FROM bulk_facts_stage`,
-      );
-      inserted += r.rowCount;
-      batch = [];
-      return;
-    }
     const r = await tx.query(
       `INSERT INTO facts (person_id, kind, at, source, source_ref, level, result, region, venue)
        SELECT x.p, x.k, to_timestamp(x.t), x.s, x.sr, x.l, x.r, x.rg, x.v
@@ -246,8 +212,7 @@ export async function addImportedFacts(
       const f = facts[i]!;
       batch.push({ p: p.personId, k: f.kind, t: f.at, s: f.source ?? src.source, sr: p.facts[i]!.sourceRef, l: f.level ?? null,
         r: f.result ?? null, rg: f.region ?? null, v: f.venue ?? null });
-      // COPY has no parameter to keep small: one flush for the whole call
-      if (batch.length >= FACT_ROWS && tx.copyFromBlob === undefined) await flush();
+      if (batch.length >= FACT_ROWS) await flush();
       // id 0: fact ids only matter against an override's watermark, and a new person has no override
       rows.push({ id: 0, kind: f.kind, at: f.at, level: f.level ?? null, result: f.result ?? null });
       if (!matters && factMayMatter(f, read, now)) matters = true;

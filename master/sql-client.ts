@@ -53,13 +53,6 @@ export interface SqlClient {
   transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
   /** Idempotent. Afterwards every call throws MASTER_ERR_UNAVAILABLE. */
   close(): Promise<void>;
-  /**
-   * PGlite only (absent on PostgreSQL): runs `COPY … FROM '/dev/blob'` with
-   * `data` as that file (PGlite's `blob` query option), answering the rows
-   * copied. Bulk loaders (exchange imports) stage rows this way: ≈ 1.3× the
-   * json_to_recordset parameter on PGlite (exchange/CLOSING.md).
-   */
-  copyFromBlob?(copySql: string, data: string): Promise<number>;
 }
 
 // ---------------------------------------------------------------------------
@@ -228,10 +221,6 @@ class PgliteTxClient implements SqlClient {
 
   async exec(sql: string): Promise<void> {
     await mapped(() => this.tx.exec(sql));
-  }
-
-  async copyFromBlob(copySql: string, data: string): Promise<number> {
-    return mapped(async () => (await this.tx.query(copySql, [], { blob: new Blob([data]) })).affectedRows ?? 0);
   }
 
   transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
