@@ -123,10 +123,17 @@ async function* deflatedSlices(path: string, level: number): AsyncGenerator<{ da
       const last = i === slices - 1;
       return { data: await deflate(buf, { level, finishFlush: last ? Z.Z_FINISH : Z.Z_SYNC_FLUSH }), plain: len };
     };
-    while (next < slices && pending.length < IN_FLIGHT) pending.push(start(next++));
+    // a slice read or deflated ahead may fail after the consumer has stopped (the file handle closed by
+    // `finally`): marked handled here, its error still reaches whoever awaits it
+    const launch = (): void => {
+      const p = start(next++);
+      p.catch(() => undefined);
+      pending.push(p);
+    };
+    while (next < slices && pending.length < IN_FLIGHT) launch();
     while (pending.length > 0) {
       const out = await pending.shift()!;
-      if (next < slices) pending.push(start(next++));
+      if (next < slices) launch();
       yield out;
     }
   } finally {
