@@ -33,7 +33,11 @@ export interface ChunkResult {
 
 const hex = (b: Buffer | null): string | null => (b === null ? null : b.toString('hex'));
 
-/** Bulk form of MasterStore.upsertPerson (same columns, same merge rules): uid hex → person id, and whether this statement inserted it. */
+/**
+ * Bulk form of MasterStore.upsertPerson (same columns, same merge rules): uid hex → person id, and whether this
+ * statement inserted it. Rows go in ascending uid (ORDER BY): two imports touching the same people lock them in
+ * the same order, so on PostgreSQL they wait for each other instead of deadlocking (PGlite runs one transaction at a time).
+ */
 async function upsertPersons(tx: SqlClient, plans: Map<string, PersonPlan>): Promise<Map<string, { id: number; created: boolean }>> {
   const ids = new Map<string, { id: number; created: boolean }>();
   if (plans.size === 0) return ids;
@@ -48,6 +52,7 @@ async function upsertPersons(tx: SqlClient, plans: Map<string, PersonPlan>): Pro
      SELECT decode(x.u, 'hex'), x.ct, decode(x.ch, 'hex'), decode(x.ce, 'hex'), decode(x.ph, 'hex'), decode(x.pe, 'hex'),
             decode(x.ne, 'hex'), COALESCE(x.nm, ''), x.rg
        FROM json_to_recordset($1::json) AS x(u text, ct text, ch text, ce text, ph text, pe text, ne text, nm text, rg text)
+      ORDER BY x.u COLLATE "C"
      ON CONFLICT (uid) DO UPDATE SET
        phone_hash  = COALESCE(EXCLUDED.phone_hash, persons.phone_hash),
        phone_enc   = COALESCE(EXCLUDED.phone_enc, persons.phone_enc),
@@ -72,6 +77,8 @@ export interface ChunkContext {
   readonly def: DatasetDef;
   readonly nowMs: number;
   readonly log: (line: string) => void;
+  /** config importFirstCode 'lazy': see master/bulk-facts.ts ImportedFactsOptions */
+  readonly lazyFirstCode: boolean;
 }
 
 /** The AAD of a stored reject: binds the ciphertext to its batch and row. */
@@ -307,7 +314,7 @@ async function writeTarget(
   t = performance.now();
   const now = Math.floor(c.nowMs / 1000);
   const rules = await rulesInForce(c.rules, tx, now);
-  const res = await addImportedFacts(s, rules, [...byPerson.values()], { source, actor: source }, now);
+  const res = await addImportedFacts(s, rules, [...byPerson.values()], { source, actor: source }, now, { lazyFirstCode: c.lazyFirstCode });
   prof('facts+codes', t);
   return res.changed;
 }

@@ -24,6 +24,12 @@ export interface ExchangeConfig {
   readonly zipMaxRatio: number;
   /** how often data returns are made, pushed and checked for being overdue (0 = only on demand) */
   readonly returnPollMs: number;
+  /**
+   * EXCHANGE_IMPORT_FIRST_CODE: 'lazy' (default) — an imported person without a code whose facts decide
+   * the code of someone never reported gets it at first login (领码), not from the import
+   * (master/bulk-facts.ts lazyFirstCode); 'eager' — every imported person leaves the import with a code and delta.
+   */
+  readonly importFirstCode: 'lazy' | 'eager';
 }
 
 function num(env: Readonly<Record<string, string | undefined>>, name: string, def: number, min: number, max: number, int = true): number {
@@ -34,6 +40,13 @@ function num(env: Readonly<Record<string, string | undefined>>, name: string, de
     throw new ExchangeError('EXC_ERR_CONFIG', `${name} must be ${int ? 'an integer' : 'a number'} in ${min}..${max}`, name);
   }
   return v;
+}
+
+function oneOf<T extends string>(env: Readonly<Record<string, string | undefined>>, name: string, allowed: readonly T[], def: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ExchangeError('EXC_ERR_CONFIG', `${name} must be one of ${allowed.join(', ')}`, name);
+  return raw as T;
 }
 
 export function loadExchangeConfig(env: Readonly<Record<string, string | undefined>>, base: { readonly dataDir: string }): ExchangeConfig {
@@ -51,5 +64,6 @@ export function loadExchangeConfig(env: Readonly<Record<string, string | undefin
     zipMaxBytes: num(env, 'EXCHANGE_ZIP_MAX_MB', 4096, 1, 1_048_576) * 1024 * 1024,
     zipMaxRatio: num(env, 'EXCHANGE_ZIP_MAX_RATIO', 200, 2, 100_000),
     returnPollMs: num(env, 'EXCHANGE_RETURN_POLL_MS', 5000, 0, 3_600_000),
+    importFirstCode: oneOf(env, 'EXCHANGE_IMPORT_FIRST_CODE', ['lazy', 'eager'] as const, 'lazy'),
   };
 }

@@ -261,7 +261,7 @@ export class ImportJobs {
     };
     const ctx = {
       store: this.host.store, rules: this.host.codes.rules, secrets: this.host.secrets, crypto: this.crypto, batchId: b.id, def,
-      nowMs: this.host.nowMs(), log: (l: string) => this.host.log(l),
+      nowMs: this.host.nowMs(), log: (l: string) => this.host.log(l), lazyFirstCode: this.cfg.importFirstCode === 'lazy',
     };
     // Pipelined: while chunk N commits on this thread (the embedded database runs here), the
     // prepare thread hashes and encrypts chunk N+1 (prepare-pool.ts). At most one chunk is

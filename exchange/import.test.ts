@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAdmin, type Fixture } from '../admin-api/admin-fixture.common.js';
 import { alertEventsAfter } from '../master/alert-events.js';
 import { exchangeCapability, type ExchangeInstance } from './capability.js';
+import { loadExchangeConfig } from './config.js';
 import { chinaTime, csv, gb18030, NAT_HEADER, NAT_HEADER_ZH, residentId, upload } from './test-helpers.common.js';
 
 /**
@@ -41,6 +42,13 @@ async function codeOf(idNo: string): Promise<string | null> {
 }
 
 describe('nat-result import', () => {
+  it('EXCHANGE_IMPORT_FIRST_CODE is lazy (default) or eager; anything else is EXC_ERR_CONFIG naming it', () => {
+    expect(loadExchangeConfig({}, { dataDir: '/x' }).importFirstCode).toBe('lazy');
+    expect(loadExchangeConfig({ EXCHANGE_IMPORT_FIRST_CODE: 'eager' }, { dataDir: '/x' }).importFirstCode).toBe('eager');
+    expect(() => loadExchangeConfig({ EXCHANGE_IMPORT_FIRST_CODE: 'sometimes' }, { dataDir: '/x' }))
+      .toThrow(expect.objectContaining({ code: 'EXC_ERR_CONFIG', field: 'EXCHANGE_IMPORT_FIRST_CODE' }));
+  });
+
   it('accepts good rows, turns a positive red through the outbox, with lineage per row', async () => {
     const ids = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => residentId(100 + n));
     const lines = [NAT_HEADER, ...ids.map((id, i) => `resident,${id},张${"一二三四五六七八九十"[i]}三,1390000000${i},${hourAgo()},${i === 3 ? '阳性' : '阴性'},成都检测所`)];
@@ -51,8 +59,11 @@ describe('nat-result import', () => {
     const b = await done(r.body.id);
     expect(b).toMatchObject({ status: 'done', rows: { total: 10, accepted: 10, rejected: 0 }, errors: [], encoding: 'utf8' });
     expect(await codeOf(ids[3]!)).toBe('red');
-    expect(await codeOf(ids[0]!)).toBe('green');
     expect(await f.store.maxOutboxSeq()).toBeGreaterThan(seqBefore);
+    // EXCHANGE_IMPORT_FIRST_CODE=lazy (default): a negative person gets the code at first login (领码), the same green
+    expect(await codeOf(ids[0]!)).toBeNull();
+    expect(await f.codes.register({ idType: 'resident', idNo: ids[0]!, name: '张一三' })).toMatchObject({ created: true, code: { color: 'green', reason: 'normal' } });
+    expect(await codeOf(ids[0]!)).toBe('green');
     const p = (await f.store.findPersonByCertificate('resident', ids[3]!))!;
     const facts = await f.db.query<{ source: string; source_ref: string; result: string }>('SELECT source, source_ref, result FROM facts WHERE person_id = $1', [p.id]);
     expect(facts.rows).toEqual([{ source: 'import:nat-result', source_ref: `${r.body.id}:5`, result: 'positive' }]);

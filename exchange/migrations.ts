@@ -357,6 +357,16 @@ CREATE TABLE exchange_verify_log (
 CREATE INDEX exchange_verify_log_task_ix ON exchange_verify_log (task_id, id);
 `;
 
+/**
+ * Lineage lookups by batch: data-return.ts and return-ledger.ts read a batch's rows back with
+ * `source_ref LIKE '<batch>:%'` from facts and exchange_vaccinations, which scanned the whole table
+ * per window before. text_pattern_ops lets the prefix LIKE use the index under any collation.
+ */
+const V7 = `
+CREATE INDEX IF NOT EXISTS facts_source_ref_ix ON facts (source_ref text_pattern_ops) WHERE source_ref IS NOT NULL;
+CREATE INDEX IF NOT EXISTS exchange_vaccinations_source_ref_ix ON exchange_vaccinations (source_ref text_pattern_ops);
+`;
+
 export const EXCHANGE_MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'imports', sql: V1 },
   { version: 2, name: 'archives', sql: V2 },
@@ -364,4 +374,5 @@ export const EXCHANGE_MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 4, name: 'returns', sql: V4 },
   { version: 5, name: 'return-ledger', sql: V5 },
   { version: 6, name: 'verify', sql: V6 },
+  { version: 7, name: 'lineage-index', sql: V7 },
 ]);

@@ -32,6 +32,14 @@ export interface ForwardRow {
 }
 
 /**
+ * Larger SFTP writes than ssh2's default 32 KiB × 64: a 12.7 MiB archive to
+ * OpenSSH on loopback took 262 ms at the default, 164 ms at 128 KiB × 16,
+ * 124 ms at 255 KiB × 16 (load ≈ 12, same connection, one after the other).
+ * ssh2 splits a write the server's limits@openssh.com would refuse.
+ */
+export const FAST_PUT = { chunkSize: 128 * 1024, concurrency: 32 } as const;
+
+/**
  * One file to one recipient's folder, at most once: `<name>` already there
  * means an earlier attempt got as far as the rename (nothing is sent again);
  * otherwise upload `<name>.part` and rename. `source` is asked for the local
@@ -48,7 +56,7 @@ export async function putOnce(
   });
   const final = `${rcpt.remoteDir.replace(/\/+$/, '')}/${remoteName}`;
   if ((await sftp.exists(final)) !== false) return 'already-there';
-  await sftp.fastPut(await source(), `${final}.part`);
+  await sftp.fastPut(await source(), `${final}.part`, FAST_PUT);
   await sftp.rename(`${final}.part`, final);
   return 'sent';
 }

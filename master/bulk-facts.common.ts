@@ -59,14 +59,14 @@ export function runBulkFactsSuite(name: string, open: () => Promise<SqlClient>):
     });
 
     /** Registers persons inside `s`'s transaction as an import does, and hands them to addImportedFacts. */
-    async function importFacts(rows: { idNo: string; facts: Fact[] }[], rules?: CompiledRules) {
+    async function importFacts(rows: { idNo: string; facts: Fact[] }[], rules?: CompiledRules, opts: { lazyFirstCode?: boolean } = {}) {
       return store.transaction(async (s) => {
         const people: ImportedPerson[] = [];
         for (const r of rows) {
           const p = await s.upsertPerson({ idType: 'resident', idNo: r.idNo, name: '张三' });
           people.push({ personId: p.personId, uid: p.uid, name: '张*', created: p.created, facts: r.facts.map((fact, i) => ({ fact, sourceRef: `b:${i}` })) });
         }
-        return addImportedFacts(s, rules ?? await rulesInForce(codes.rules, s.db, NOW), people, { source: 'import:test', actor: 'import:test' }, NOW);
+        return addImportedFacts(s, rules ?? await rulesInForce(codes.rules, s.db, NOW), people, { source: 'import:test', actor: 'import:test' }, NOW, opts);
       });
     }
 
@@ -94,6 +94,36 @@ export function runBulkFactsSuite(name: string, open: () => Promise<SqlClient>):
       expect(d).toMatchObject({ type: 'code', record: { color: 'red', reason: 'test_positive', name: '张*' } });
       const facts = await db.query<{ source: string; source_ref: string }>('SELECT source, source_ref FROM facts WHERE person_id = $1', [red.id]);
       expect(facts.rows).toEqual([{ source: 'import:test', source_ref: 'b:0' }]);
+    });
+
+    it('lazyFirstCode: a code-less person whose facts decide the never-reported code gets it at 领码, anything else now', async () => {
+      const neg = residentId(++n);
+      const pos = residentId(++n);
+      const future = residentId(++n);
+      const before = await store.maxOutboxSeq();
+      const r = await importFacts([
+        { idNo: neg, facts: [{ kind: 'nucleic_acid', at: NOW - HOUR, result: 'negative' }] },
+        { idNo: pos, facts: [{ kind: 'nucleic_acid', at: NOW - HOUR, result: 'positive' }] },
+        // a close contact is yellow with a re-evaluation time: never deferred
+        { idNo: future, facts: [{ kind: 'close_contact', at: NOW - HOUR }] },
+      ], undefined, { lazyFirstCode: true });
+      expect(r).toEqual({ inserted: 3, evaluated: 3, skipped: 0, changed: 2, deferred: 1 });
+      expect(await colorOf(neg)).toBeNull();
+      expect(await colorOf(pos)).toMatchObject({ color: 'red', reason: 'test_positive' });
+      expect((await colorOf(future))!.color).not.toBe('green');
+      expect((await store.readOutbox(before, 100)).filter((d) => d.type === 'code')).toHaveLength(2);
+      // a second import of the (now existing) code-less person: still deferred; a positive one turns them red at once
+      const again = await importFacts([{ idNo: neg, facts: [{ kind: 'nucleic_acid', at: NOW - HOUR / 2, result: 'negative' }] }], undefined, { lazyFirstCode: true });
+      expect(again).toMatchObject({ inserted: 1, changed: 0, deferred: 1 });
+      expect(await colorOf(neg)).toBeNull();
+      // first login: the same green code the import would have written, with its delta
+      const reg = await codes.register({ idType: 'resident', idNo: neg, name: '张三' });
+      expect(reg).toMatchObject({ created: true, code: { color: 'green', reason: 'normal', notices: [] } });
+      const later = residentId(++n);
+      await importFacts([{ idNo: later, facts: [{ kind: 'nucleic_acid', at: NOW - HOUR, result: 'negative' }] }], undefined, { lazyFirstCode: true });
+      const red = await importFacts([{ idNo: later, facts: [{ kind: 'nucleic_acid', at: NOW - HOUR / 2, result: 'positive' }] }], undefined, { lazyFirstCode: true });
+      expect(red).toMatchObject({ changed: 1, deferred: 0 });
+      expect(await colorOf(later)).toMatchObject({ color: 'red', reason: 'test_positive' });
     });
 
     it('an existing person is evaluated with all their facts: a negative test clears 入川即检', async () => {

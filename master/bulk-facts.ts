@@ -2,7 +2,7 @@ import { validateFacts, type Fact, type LastKey } from '../core/facts.js';
 import type { Expr, RuleSet } from '../core/rule-set.js';
 import type { CompiledRules, RuleCache } from './active-rules.js';
 import { loadPeople, writeDecisions, type ChunkRow, type Planned } from './code-batch.js';
-import { decide, type FactRow } from './code-decision.js';
+import { decide, type Decision, type FactRow } from './code-decision.js';
 import { MasterError } from './errors.js';
 import type { SqlClient } from './sql-client.js';
 import type { MasterStore } from './store.js';
@@ -50,6 +50,27 @@ export interface ImportedFactsResult {
   readonly skipped: number;
   /** codes changed (outbox deltas written) */
   readonly changed: number;
+  /** with lazyFirstCode: people without a code left without one (their facts decide the code of someone never reported) */
+  readonly deferred?: number;
+}
+
+export interface ImportedFactsOptions {
+  /**
+   * A person who has NO code yet and whose facts decide exactly the code of a
+   * person no department has reported (the rule set's verdict on no facts:
+   * same colour, reason, validity, no notice, no re-evaluation time) gets no
+   * code here — registration (领码, CodeService.register) evaluates all
+   * stored facts at first login and issues that same code then. Anything
+   * else (a positive, a notice, a time-bound verdict) gets its code and
+   * outbox delta now. Default false: every person leaves with a code.
+   */
+  readonly lazyFirstCode?: boolean;
+}
+
+/** True when `d` is the code a person with no facts gets at `now` (what registration would issue). */
+function isNoFactsCode(d: Decision, base: Decision): boolean {
+  return !d.overridden && d.color === base.color && d.reason === base.reason && d.until === base.until &&
+    d.notices.length === 0 && base.notices.length === 0 && d.nextEvalAt === null && base.nextEvalAt === null;
 }
 
 /** Rows per statement: keeps one json parameter around a megabyte. */
@@ -126,6 +147,7 @@ export async function rulesInForce(cache: RuleCache, db: SqlClient, now: number)
  */
 export async function addImportedFacts(
   s: MasterStore, rules: CompiledRules, people: readonly ImportedPerson[], src: { readonly source: string; readonly actor: string }, now: number,
+  opts: ImportedFactsOptions = {},
 ): Promise<ImportedFactsResult> {
   const tx = s.db;
   if (!tx.inTransaction) throw new MasterError('MASTER_ERR_TX_MISUSE', 'addImportedFacts needs a transaction client');
@@ -159,6 +181,17 @@ export async function addImportedFacts(
   let batch: Record<string, unknown>[] = [];
   let inserted = 0;
   let skipped = 0;
+  let deferred = 0;
+  const base = opts.lazyFirstCode === true ? decide(rules, [], null, now) : null;
+  /** the decision, or null when lazyFirstCode leaves this code-less person without one */
+  const plan = (row: ChunkRow): Planned | null => {
+    const decision = decide(rules, row.facts, row.override, now);
+    if (base !== null && row.color === null && isNoFactsCode(decision, base)) {
+      deferred++;
+      return null;
+    }
+    return { row, decision };
+  };
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
     const r = await tx.query(
@@ -189,7 +222,8 @@ export async function addImportedFacts(
         personId: p.personId, uid: p.uid, name: p.name, color: null, reason: null, since: null, until: null, notices: null,
         seq: null, ruleVersion: null, nextEvalAt: null, override: null, facts: rows,
       };
-      planned.push({ row, decision: decide(rules, rows, null, now) });
+      const pl = plan(row);
+      if (pl !== null) planned.push(pl);
     } else if (matters) {
       toLoad.push(p.personId);
     } else {
@@ -200,8 +234,11 @@ export async function addImportedFacts(
   toLoad.sort((a, b) => a - b);
   for (let off = 0; off < toLoad.length; off += FACT_ROWS) {
     const loaded = await loadPeople(tx, toLoad.slice(off, off + FACT_ROWS), true);
-    for (const row of loaded) planned.push({ row, decision: decide(rules, row.facts, row.override, now) });
+    for (const row of loaded) {
+      const pl = plan(row);
+      if (pl !== null) planned.push(pl);
+    }
   }
   const w = planned.length === 0 ? { changed: 0 } : await writeDecisions(s, planned, rules.version, src.actor, now);
-  return { inserted, evaluated: planned.length, skipped, changed: w.changed };
+  return { inserted, evaluated: planned.length + deferred, skipped, changed: w.changed, ...(base === null ? {} : { deferred }) };
 }
