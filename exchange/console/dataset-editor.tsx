@@ -117,7 +117,7 @@ export function DatasetEditor({ base, all, registered = [], onSaved, onCancel }:
       onSaved(saved);
     } catch (e) {
       setDiff(null);
-      if (e instanceof ApiError && FIELD_ERRORS.has(e.code)) setError(`${codeLabel(e.code)}：${fieldPathZh(e.field, draft)}不符合要求，请修改后重新预览。`);
+      if (e instanceof ApiError && FIELD_ERRORS.has(e.code)) setError(`${codeLabel(e.code)}：${fieldPathZh(e.field, draft, e.code)}不符合要求，请修改后重新预览。`);
       else setError(exchangeErrorText(e));
     } finally {
       setBusy(false);

@@ -148,7 +148,7 @@ const TOP_ZH: Record<string, string> = {
 };
 
 /** The server's error field path → the place in the editor, in Chinese. */
-export function fieldPathZh(path: string | undefined, draft: DatasetDef): string {
+export function fieldPathZh(path: string | undefined, draft: DatasetDef, code?: string): string {
   if (path === undefined || path === '') return '数据标准';
   const m = /^fields\[(\d+)\](?:\.(\w+))?$/.exec(path);
   if (m !== null) {
@@ -160,7 +160,7 @@ export function fieldPathZh(path: string | undefined, draft: DatasetDef): string
   }
   if (TOP_ZH[path] !== undefined) return TOP_ZH[path]!;
   // a field the dataset's purpose needs (EXC_ERR_DATASET_TARGET_FIELDS names it)
-  if (/^[A-Za-z]\w*$/.test(path)) return `入库去向所需的字段 ${path}`;
+  if (code === 'EXC_ERR_DATASET_TARGET_FIELDS' && /^[A-Za-z]\w*$/.test(path)) return `入库去向所需的字段 ${path}`;
   return '数据标准';
 }
 
