@@ -3,30 +3,28 @@ import type { SqlClient } from '../master/sql-client.js';
 import type { DatasetStore } from './dataset-store.js';
 import type { DatasetTarget } from './datasets.js';
 import { ExchangeError } from './errors.js';
+import { DATASET_KEYS } from './verify-meaning.js';
 import { firstSlot, parseSchedule, type Schedule } from './verify-schedule.js';
 
 /**
  * Rules of the assignment verification (赋码数据核查): which dataset and
- * period is compared with which assigned codes and with what was
- * distributed.
+ * period is compared with which assigned codes, with what was distributed
+ * and with what the nodes serve, when it runs.
  *
- * What a dataset says a code should be comes from what its rows mean, the
- * same meaning the default rule set gives them (core/default-rules.ts):
+ * What a dataset's rows say a code should be is read from the rule set IN
+ * FORCE when a task starts (verify-meaning.ts; the version is recorded on
+ * the task), not from fixed defaults. Only datasets whose target feeds the
+ * rule engine's colour keys can be verified (nat-result: a positive result;
+ * risk-person: confirmed, suspected, close and secondary contacts); others
+ * (vaccination, arrival, carrier stays) are refused (EXC_ERR_VERIFY_DATASET).
  *
- *   nat-result   a positive result (阳性)           → red, never lapses
- *   risk-person  confirmed (确诊) / suspected (疑似)  → red
- *                close contact (密接)                → red for 14 days
- *                secondary contact (次密接)          → yellow for 7 days
- *
- * Other targets (vaccination, arrival, carrier stays) do not decide a colour
- * on their own, so a rule on them is refused (EXC_ERR_VERIFY_DATASET).
- *
- * codeSource 'current' compares with the code each person holds now (a
- * contact whose days are over is no longer expected red); 'history' with
- * code_history: was the person at least that colour at some time from the
- * fact on (within the days the fact counts). checkDistribution compares the
- * master's current code with the code delta the edges were sent (the outbox
- * row of the code's seq, up to the outbox top when the task started).
+ * codeSource 'current' compares with the code each person holds now;
+ * 'history' with code_history: was the person at least that colour at some
+ * time from the fact on, while the rule set says it held. checkDistribution
+ * compares the master's current code with the code delta the edges were
+ * sent (the outbox row of the code's seq, up to the outbox top when the task
+ * started); checkEdges with what the node replicas serve (verify-edge.ts).
+ * A schedule (verify-schedule.ts) starts tasks by itself.
  *
  * The period is either fixed (periodFrom–periodTo) or the last windowDays
  * days before a task starts. A rule is valid from validFrom until validUntil
@@ -36,28 +34,6 @@ import { firstSlot, parseSchedule, type Schedule } from './verify-schedule.js';
  */
 export type Color = 'green' | 'yellow' | 'red';
 export const SEVERITY: Record<Color, number> = { green: 0, yellow: 1, red: 2 };
-
-export interface Expectation {
-  /** facts.kind */
-  readonly kind: string;
-  /** facts.result that must match (nucleic_acid), or null */
-  readonly result: string | null;
-  readonly color: Color;
-  /** the code reason the rule engine gives it */
-  readonly reason: string;
-  /** days the fact keeps the colour (null: until an officer changes it) */
-  readonly days: number | null;
-}
-
-export const EXPECTATIONS: Partial<Record<DatasetTarget, readonly Expectation[]>> = {
-  'nat-result': [{ kind: 'nucleic_acid', result: 'positive', color: 'red', reason: 'test_positive', days: null }],
-  'risk-person': [
-    { kind: 'confirmed', result: null, color: 'red', reason: 'confirmed', days: null },
-    { kind: 'suspected', result: null, color: 'red', reason: 'suspected', days: null },
-    { kind: 'close_contact', result: null, color: 'red', reason: 'close_contact', days: 14 },
-    { kind: 'secondary_contact', result: null, color: 'yellow', reason: 'secondary_contact', days: 7 },
-  ],
-};
 
 export interface VerifyRule {
   readonly id: string;
@@ -129,7 +105,7 @@ export function checkPeriod(from: number, to: number, nowS: number): void {
 /** The target of a dataset if it can be verified, else EXC_ERR_VERIFY_DATASET (unknown: EXC_ERR_DATASET_UNKNOWN). */
 export async function verifiableTarget(datasets: DatasetStore, id: string): Promise<DatasetTarget> {
   const def = await datasets.get(id);
-  if (EXPECTATIONS[def.target] === undefined) throw new ExchangeError('EXC_ERR_VERIFY_DATASET', `dataset ${def.id} (${def.target})`, 'dataset');
+  if (DATASET_KEYS[def.target] === undefined) throw new ExchangeError('EXC_ERR_VERIFY_DATASET', `dataset ${def.id} (${def.target})`, 'dataset');
   return def.target;
 }
 
