@@ -212,6 +212,8 @@ describe('数据交换 console', () => {
     await page.waitForSelector('[data-testid=dataset-diff]');
     await page.click('button:has-text("确认新建数据标准")');
     await page.waitForSelector('text=已新建数据标准「抗原检测结果」（第 1 版）');
+    // the new standard is shown with the code table its result field was published with
+    expect(await page.textContent('[data-code-table=antigen-result]')).toContain('码表「抗原检测结果」第 1 版');
     expect(await latinShown(page, allowed)).toEqual([]);
     const created = (await f.call('GET', '/admin/v1/exchange/datasets/antigen-result/versions/1', { token: f.tokens.admin })).body.definition;
     expect(created).toMatchObject({ target: 'nat-result', key: ['idType', 'idNo', 'sampledAt'], notFuture: ['sampledAt'] });

@@ -18,7 +18,10 @@ const ConformanceChart = lazy(() => import('./conformance-chart.js'));
  * start the next version of a standard from the latest one in the editor
  * (dataset-editor.tsx).
  */
-interface FieldView { name: string; zh: string; aliases: string[]; type: string; required: boolean; max: number | null; values: [string, string][] }
+interface FieldView {
+  name: string; zh: string; aliases: string[]; type: string; required: boolean; max: number | null; values: [string, string][];
+  codeTable?: string | null; codeTableVersion?: number | null;
+}
 interface DatasetView {
   id: string; version: number; name: string; description: string; target: string; key: string[]; notFuture: string[];
   fields: FieldView[]; createdBy: string; createdAt: number;
@@ -171,7 +174,10 @@ export function StandardsPage() {
                     <td>{f.aliases.join('、') || '—'}</td>
                     <td>{FIELD_TYPE_LABEL[f.type] ?? f.type}</td>
                     <td>{f.required ? '是' : '否'}</td>
-                    <td>{f.values.length > 0 ? <span className="mono">{[...new Set(f.values.map(([t]) => t))].join('、')}</span> : f.max !== null ? `最长 ${f.max} 字` : '—'}</td>
+                    <td>
+                      {f.codeTable ? <span data-code-table={f.codeTable}>码表「{tables.find((t) => t.id === f.codeTable)?.name ?? '—'}」第 {f.codeTableVersion} 版：</span> : null}
+                      {f.values.length > 0 ? <span className="mono">{[...new Set(f.values.map(([t]) => t))].join('、')}</span> : f.max !== null ? `最长 ${f.max} 字` : '—'}
+                    </td>
                   </tr>
                 ))}
               </tbody>
