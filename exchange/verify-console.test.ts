@@ -73,6 +73,15 @@ describe('赋码核查 page', () => {
     const pdf = readFileSync((await dl.path())!);
     expect(pdf.subarray(0, 5).toString('latin1')).toBe('%PDF-');
     expect(pdf.toString('latin1')).toMatch(/\/BaseFont \/[A-Z]{6}\+WenQuanYi/);
+
+    // the rule's schedule changed in the console (PUT): every 6 hours from now
+    await row.locator('button:has-text("修改")').click();
+    await page.waitForSelector('text=修改核查规则：浏览器核查规则');
+    await form.locator('select[aria-label="定时执行"]').selectOption('every');
+    await form.locator('input[aria-label="间隔小时"]').fill('6');
+    await form.locator('button[type=submit]').click();
+    await page.waitForSelector('text=核查规则“浏览器核查规则”已修改');
+    expect(await row.textContent()).toMatch(/每 6 小时，下次 \d{4}-\d{2}-\d{2}/);
     expect(page.problems).toEqual([]);
     await ctx.close();
   });

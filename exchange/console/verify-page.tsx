@@ -104,6 +104,8 @@ export function VerifyPage({ canWrite }: { canWrite: boolean }) {
   const [scheduleKind, setScheduleKind] = useState<'' | 'daily' | 'every'>('');
   const [scheduleAt, setScheduleAt] = useState('08:00');
   const [scheduleHours, setScheduleHours] = useState('6');
+  /** the rule being changed (PUT), null: the form creates a new one */
+  const [editing, setEditing] = useState<Rule | null>(null);
 
   const fail = (e: unknown): void => setError(exchangeErrorText(e));
 
@@ -166,13 +168,33 @@ export function VerifyPage({ canWrite }: { canWrite: boolean }) {
       ...(fixed ? { periodFrom: chinaInput(fixedFrom), periodTo: chinaInput(fixedTo) } : { windowDays: Number(windowDays) }),
     };
     try {
-      await api('POST', '/admin/v1/exchange/verify/rules', body);
-      setOk('核查规则已保存');
+      if (editing === null) await api('POST', '/admin/v1/exchange/verify/rules', body);
+      else await api('PUT', `/admin/v1/exchange/verify/rules/${editing.id}`, { ...body, validFrom: editing.validFrom });
+      setOk(editing === null ? '核查规则已保存' : `核查规则“${name}”已修改`);
       setName('');
+      setEditing(null);
       await refresh();
     } catch (err) {
       fail(err);
     }
+  }
+
+  /** Loads a rule into the form to change it (schedule, comparisons, period, validity). */
+  function edit(r: Rule) {
+    setEditing(r);
+    setName(r.name);
+    setDataset(r.dataset);
+    setCodeSource(r.codeSource);
+    setCheckDistribution(r.checkDistribution);
+    setCheckEdges(r.checkEdges);
+    setWindowDays(String(r.windowDays ?? 1));
+    const local = (sec: number | null): string => (sec === null ? '' : new Date(sec * 1000 + 8 * 3600_000).toISOString().slice(0, 16));
+    setFixedFrom(local(r.periodFrom));
+    setFixedTo(local(r.periodTo));
+    setValidUntil(local(r.validUntil));
+    setScheduleKind(r.schedule === null ? '' : r.schedule.kind);
+    if (r.schedule?.kind === 'daily') setScheduleAt(r.schedule.at);
+    if (r.schedule?.kind === 'every') setScheduleHours(String(r.schedule.hours));
   }
 
   async function startTask(r: Rule) {
@@ -311,7 +333,8 @@ export function VerifyPage({ canWrite }: { canWrite: boolean }) {
         </Section>
       )}
       {canWrite && (
-        <Section title="新建核查规则">
+        <Section title={editing === null ? '新建核查规则' : `修改核查规则：${editing.name}`}
+          actions={editing === null ? undefined : <button type="button" className="btn-link" onClick={() => { setEditing(null); setName(''); }}>取消修改</button>}>
           <form className="form-row" onSubmit={(e) => void createRule(e)} aria-label="新建核查规则">
             <label className="grow">规则名称 <input value={name} onChange={(e) => setName(e.target.value)} maxLength={80} required placeholder="如：每日核酸阳性赋码核查" /></label>
             <label>
@@ -362,7 +385,10 @@ export function VerifyPage({ canWrite }: { canWrite: boolean }) {
                   <td>{scheduleText(r.schedule)}{r.nextRunAt !== null ? `，下次 ${fmtTime(r.nextRunAt)}` : ''}</td>
                   <td>{fmtTime(r.validFrom)} 起{r.validUntil === null ? '，长期有效' : `，至 ${fmtTime(r.validUntil)}`}</td>
                   <td>{r.createdBy}</td>
-                  <td>{canWrite && <button type="button" className="btn-link" onClick={() => void startTask(r)}>执行核查</button>}</td>
+                  <td>
+                    {canWrite && <button type="button" className="btn-link" onClick={() => void startTask(r)}>执行核查</button>}
+                    {canWrite && <button type="button" className="btn-link" onClick={() => edit(r)}>修改</button>}
+                  </td>
                 </tr>
               ))}
             </tbody>
