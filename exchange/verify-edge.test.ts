@@ -7,6 +7,7 @@ import { PiiCrypto } from '../master/pii-crypto.js';
 import { buildFullSnapshot } from '../sync/snapshot.js';
 import { ReplicaWriter } from '../sync/replica-writer.js';
 import { exchangeCapability, type ExchangeInstance } from './capability.js';
+import { loadExchangeConfig } from './config.js';
 import { hostOf, residentId } from './test-helpers.common.js';
 import { parseReplicaTargets } from './verify-edge.js';
 import { taskReport } from './verify-report.js';
@@ -126,7 +127,7 @@ describe('edge-applied comparison', () => {
     expect((await none.get(t2.id, '')).error?.code).toBe('EXC_ERR_VERIFY_REPLICA');
   });
 
-  it('EXCHANGE_VERIFY_REPLICAS: defaults per mode, a list, and a bad value naming the variable', () => {
+  it('EXCHANGE_VERIFY_REPLICAS and EXCHANGE_VERIFY_SCHEDULE_POLL_MS: defaults per mode, a list, and bad values naming the variable', () => {
     expect(parseReplicaTargets(undefined, '/data', 'embedded')).toEqual([
       { name: 'edge', dir: '/data/replica' }, { name: 'snapshot-follower', dir: '/data/snapshots/follower' },
     ]);
@@ -137,6 +138,12 @@ describe('edge-applied comparison', () => {
     ]);
     for (const bad of ['edge', '=/x', 'edge=relative/dir', '节点=/x']) {
       expect(() => parseReplicaTargets(bad, '/d', 'cluster')).toThrow(expect.objectContaining({ code: 'EXC_ERR_CONFIG', field: 'EXCHANGE_VERIFY_REPLICAS' }));
+    }
+    // through the capability's config loader, with the schedule poll beside it
+    expect(loadExchangeConfig({}, { dataDir: '/d', mode: 'cluster' })).toMatchObject({ verifyReplicas: [{ name: 'snapshot-follower', dir: '/d/snapshots/follower' }], verifySchedulePollMs: 30_000 });
+    expect(() => loadExchangeConfig({ EXCHANGE_VERIFY_REPLICAS: 'x=rel' }, { dataDir: '/d' })).toThrow(expect.objectContaining({ code: 'EXC_ERR_CONFIG', field: 'EXCHANGE_VERIFY_REPLICAS' }));
+    for (const bad of ['-1', 'soon', '3600001']) {
+      expect(() => loadExchangeConfig({ EXCHANGE_VERIFY_SCHEDULE_POLL_MS: bad }, { dataDir: '/d' })).toThrow(expect.objectContaining({ code: 'EXC_ERR_CONFIG', field: 'EXCHANGE_VERIFY_SCHEDULE_POLL_MS' }));
     }
   });
 });
