@@ -26,6 +26,7 @@ export const ACTION_LABEL: Readonly<Record<string, string>> = {
   'exchange.return': '下载批次返还数据', 'exchange.return.download': '下载返还数据', 'exchange.return.push': '推送返还数据（SFTP）', 'exchange.return.ack': '签收返还数据', 'exchange.return.produce': '生成返还数据', 'exchange.return_policy.set': '修改返还脱敏策略', 'exchange.return_recipient.set': '设置返还对象',
   'exchange.verify.rule.add': '新建赋码核查规则', 'exchange.verify.rule.set': '修改赋码核查规则', 'exchange.verify.task.start': '启动赋码核查任务', 'exchange.verify.task.stop': '停止赋码核查任务', 'exchange.verify.task.resume': '继续赋码核查任务', 'exchange.verify.task.rerun': '重新执行赋码核查任务', 'exchange.verify.export': '导出赋码核查报告',
   'exchange.import': '导入数据文件', 'exchange.rejects.export': '导出拒收记录', 'exchange.dataset.add': '发布数据标准新版本', 'exchange.password_rule.set': '设置或轮换数据包密码规则', 'exchange.recipient.set': '设置转发接收方', 'exchange.sftp_source.set': '设置 SFTP 数据来源', 'exchange.archive.import': '接收加密数据包',
+  'exchange.verify.task.scheduled': '定时启动赋码核查任务', 'exchange.dataset.create': '新建数据标准', 'exchange.code_table.add': '新建码表', 'exchange.code_table.version': '发布码表新版本',
 };
 
 /** Keys of audit `details` in Chinese (the audit page and the export show "键：值"). */
@@ -39,6 +40,7 @@ export const DETAIL_LABEL: Readonly<Record<string, string>> = {
   action: '操作', actor: '操作人',
   codeSource: '比对码源', periodFrom: '核查起始', periodTo: '核查截止', rerunOf: '重新执行自', rule: '规则', masked: '已脱敏',
   dataset: '数据标准', department: '报送单位', format: '文件格式', bytes: '文件大小（字节）', sha256: '文件摘要（哈希值）', rejected: '拒收行数', host: '服务器', port: '端口', datasets: '数据标准', recipient: '返还对象', batch: '批次', policyVersion: '脱敏策略版本', downloadNo: '第几次下载', made: '生成份数', policy: '脱敏策略', sftp: '转发接收方', how: '方式', remoteName: '远端文件名', sftpRecipient: '推送接收方', dueHours: '签收时限（小时）', idType: '证件类型', idNo: '证件号码', phone: '手机号', event: '事项', time: '时间', result: '结果',
+  checkEdges: '比对边缘节点实际数据', schedule: '定时执行', slot: '定时时间', codeTable: '码表', fields: '字段数', target: '数据用途',
 };
 
 const ROLE_ZH: Readonly<Record<string, string>> = {

@@ -16,6 +16,7 @@ import { registerVerifyRoutes } from './routes-verify.js';
 import { VerifyRules } from './verify-rules.js';
 import { VerifyTasks } from './verify-tasks.js';
 import { registerStandardsRoutes } from './routes-standards.js';
+import { registerCodeTableRoutes } from './routes-standards.js';
 
 /**
  * Data exchange (数据交换, issue 10) as a back-office capability: data
@@ -55,7 +56,7 @@ export const exchangeCapability = defineCapability<ExchangeConfig>({
     const returns = new ReturnLedger(host, crypto);
     const returnPusher = new ReturnPusher(host, returns, secrets, { pollMs: cfg.returnPollMs, maxAttempts: cfg.forwardMaxAttempts, connectTimeoutMs: cfg.sftpTimeoutMs });
     const verifyRules = new VerifyRules(host.db, datasets, () => host.nowMs());
-    const verify = { rules: verifyRules, tasks: new VerifyTasks(host, verifyRules) };
+    const verify = { rules: verifyRules, tasks: new VerifyTasks(host, verifyRules, { replicas: cfg.verifyReplicas ?? [], schedulePollMs: cfg.verifySchedulePollMs ?? 0 }) };
     const instance = {
       ...parts,
       returns,
@@ -66,6 +67,7 @@ export const exchangeCapability = defineCapability<ExchangeConfig>({
         registerReturnRoutes(app, ctx, host, { ledger: returns, pusher: returnPusher, jobs });
         registerVerifyRoutes(app, ctx, host, verify);
         registerStandardsRoutes(app, datasets);
+        registerCodeTableRoutes(app, ctx, datasets);
       },
       start: async () => {
         await jobs.start();

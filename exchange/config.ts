@@ -1,4 +1,5 @@
 import { ExchangeError } from './errors.js';
+import { parseReplicaTargets, type ReplicaTarget } from './verify-edge.js';
 
 /** The exchange's settings, read once from the environment (a bad value throws naming the variable). */
 export interface ExchangeConfig {
@@ -30,6 +31,10 @@ export interface ExchangeConfig {
    * (master/bulk-facts.ts lazyFirstCode); 'eager' — every imported person leaves the import with a code and delta.
    */
   readonly importFirstCode: 'lazy' | 'eager';
+  /** assignment verification: the node replicas compared with the assigned codes (EXCHANGE_VERIFY_REPLICAS, verify-edge.ts) */
+  readonly verifyReplicas?: readonly ReplicaTarget[];
+  /** how often due scheduled verification runs are looked for (EXCHANGE_VERIFY_SCHEDULE_POLL_MS, 0 = never) */
+  readonly verifySchedulePollMs?: number;
 }
 
 function num(env: Readonly<Record<string, string | undefined>>, name: string, def: number, min: number, max: number, int = true): number {
@@ -49,7 +54,7 @@ function oneOf<T extends string>(env: Readonly<Record<string, string | undefined
   return raw as T;
 }
 
-export function loadExchangeConfig(env: Readonly<Record<string, string | undefined>>, base: { readonly dataDir: string }): ExchangeConfig {
+export function loadExchangeConfig(env: Readonly<Record<string, string | undefined>>, base: { readonly dataDir: string; readonly mode?: 'embedded' | 'cluster' }): ExchangeConfig {
   return {
     chunkRows: num(env, 'EXCHANGE_CHUNK_ROWS', 10_000, 1, 50_000),
     maxUploadBytes: num(env, 'EXCHANGE_MAX_UPLOAD_MB', 2048, 1, 65_536) * 1024 * 1024,
@@ -65,5 +70,7 @@ export function loadExchangeConfig(env: Readonly<Record<string, string | undefin
     zipMaxRatio: num(env, 'EXCHANGE_ZIP_MAX_RATIO', 200, 2, 100_000),
     returnPollMs: num(env, 'EXCHANGE_RETURN_POLL_MS', 5000, 0, 3_600_000),
     importFirstCode: oneOf(env, 'EXCHANGE_IMPORT_FIRST_CODE', ['lazy', 'eager'] as const, 'lazy'),
+    verifyReplicas: parseReplicaTargets(env.EXCHANGE_VERIFY_REPLICAS, base.dataDir, base.mode ?? 'embedded'),
+    verifySchedulePollMs: num(env, 'EXCHANGE_VERIFY_SCHEDULE_POLL_MS', 30_000, 0, 3_600_000),
   };
 }

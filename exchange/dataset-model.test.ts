@@ -38,6 +38,8 @@ describe('dataset editor model', () => {
     expect(fieldPathZh('version', nat)).toContain('请刷新');
     expect(fieldPathZh(undefined, nat)).toBe('数据标准');
     expect(fieldPathZh('something', nat)).toBe('数据标准');
+    expect(fieldPathZh('sampledAt', nat, 'EXC_ERR_DATASET_TARGET_FIELDS')).toBe('入库去向所需的字段 sampledAt');
+    expect(fieldPathZh('fields[5].codeTable', nat, 'EXC_ERR_CODE_TABLE_UNKNOWN')).toBe('第 6 个字段「检测结果」的代码表（须选择已登记的码表）');
   });
 
   it('lists the code tables and data elements of every standard once', () => {

@@ -24,6 +24,9 @@ export interface FieldDef extends FieldSpec {
   /** further accepted header spellings */
   readonly aliases?: readonly string[];
   readonly required: boolean;
+  /** enum: the code table (码表, code-tables.ts) its values come from, pinned to a version when the dataset version is published */
+  readonly codeTable?: string;
+  readonly codeTableVersion?: number;
 }
 
 export interface DatasetDef {
@@ -139,7 +142,7 @@ function bad(field: string, detail: string): never {
 export function validateDataset(x: unknown): DatasetDef {
   if (typeof x !== 'object' || x === null || Array.isArray(x)) bad('dataset', 'must be an object');
   const d = x as Record<string, unknown>;
-  if (typeof d.id !== 'string' || !ID.test(d.id)) bad('id', 'must be 2–40 lower-case letters, digits and -');
+  if (typeof d.id !== 'string' || !ID.test(d.id)) throw new ExchangeError('EXC_ERR_DATASET_ID', undefined, 'id');
   if (!Number.isSafeInteger(d.version) || (d.version as number) < 1) bad('version', 'must be a positive integer');
   if (typeof d.name !== 'string' || d.name.length === 0 || d.name.length > 64) bad('name', 'must be 1–64 characters');
   if (typeof d.description !== 'string' || d.description.length > 500) bad('description', 'must be at most 500 characters');
@@ -152,10 +155,14 @@ export function validateDataset(x: unknown): DatasetDef {
     if (typeof o !== 'object' || o === null) bad(`fields[${i}]`, 'must be an object');
     if (typeof o.name !== 'string' || !NAME.test(o.name)) bad(`fields[${i}].name`, 'must be a letter then letters, digits, _');
     if (typeof o.zh !== 'string' || o.zh.length === 0 || o.zh.length > 32) bad(`fields[${i}].zh`, 'must be 1–32 characters');
-    if (!FIELD_TYPES.includes(o.type as never)) bad(`fields[${i}].type`, `must be one of ${FIELD_TYPES.join(', ')}`);
+    if (!FIELD_TYPES.includes(o.type as never)) throw new ExchangeError('EXC_ERR_FIELD_TYPE', `must be one of ${FIELD_TYPES.join(', ')}`, `fields[${i}].type`);
     if (typeof o.required !== 'boolean') bad(`fields[${i}].required`, 'must be true or false');
-    if (o.type === 'enum' && (typeof o.values !== 'object' || o.values === null || Object.keys(o.values).length === 0)) {
-      bad(`fields[${i}].values`, 'an enum needs its code table');
+    if (o.type === 'enum' && (typeof o.values !== 'object' || o.values === null || Array.isArray(o.values) || Object.keys(o.values).length === 0)) {
+      throw new ExchangeError('EXC_ERR_CODE_TABLE_EMPTY', 'an enumeration field needs a code table', `fields[${i}].codeTable`);
+    }
+    if (o.type === 'enum' && Object.values(o.values as object).some((v) => typeof v !== 'string' || v.length === 0)) bad(`fields[${i}].values`, 'codes must be texts');
+    if (o.codeTable !== undefined && (o.type !== 'enum' || typeof o.codeTable !== 'string' || !Number.isSafeInteger(o.codeTableVersion))) {
+      bad(`fields[${i}].codeTable`, 'only an enumeration field references a code table (pinned to a version)');
     }
     if (o.aliases !== undefined && (!Array.isArray(o.aliases) || o.aliases.some((a) => typeof a !== 'string' || a.length === 0))) {
       bad(`fields[${i}].aliases`, 'must be a list of header names');
@@ -171,12 +178,48 @@ export function validateDataset(x: unknown): DatasetDef {
     if (!Array.isArray(d[k]) || (d[k] as unknown[]).some((n) => typeof n !== 'string' || !names.has(n))) bad(k, 'must list fields of the dataset');
   }
   if ((d.key as unknown[]).length === 0) bad('key', 'must name at least one field');
+  checkTargetFields(d.target as DatasetTarget, d.fields as FieldDef[]);
   if (d.order !== undefined) {
     if (!Array.isArray(d.order) || (d.order as unknown[]).some((p) => !Array.isArray(p) || p.length !== 2 || !names.has(p[0]) || !names.has(p[1]))) {
       bad('order', 'must be [earlier, later] pairs of fields');
     }
   }
   return d as unknown as DatasetDef;
+}
+
+/**
+ * What a target needs from a dataset's fields (apply-chunk.ts reads them by
+ * name): each listed field present, of that type, required, and an
+ * enumeration's codes among those the target understands. Persons are keyed
+ * by certificate (idType + idNo) or mobile (DESIGN §2).
+ */
+const TARGET_FIELDS: Record<DatasetTarget, readonly { name: string; type: FieldDef['type']; codes?: readonly string[] }[]> = {
+  'nat-result': [{ name: 'sampledAt', type: 'datetime' }, { name: 'result', type: 'enum', codes: ['negative', 'positive'] }],
+  'risk-person': [
+    { name: 'category', type: 'enum', codes: ['confirmed', 'suspected', 'close_contact', 'secondary_contact'] }, { name: 'at', type: 'datetime' },
+  ],
+  vaccination: [{ name: 'vaccinatedAt', type: 'datetime' }, { name: 'dose', type: 'enum', codes: ['1', '2', '3', '4', '5', '6'] }, { name: 'vaccine', type: 'text' }],
+  arrival: [
+    { name: 'mode', type: 'enum', codes: ['train', 'flight', 'bus', 'ship', 'car', 'other'] }, { name: 'number', type: 'text' },
+    { name: 'travelDate', type: 'date' }, { name: 'toRegion', type: 'region' }, { name: 'arriveAt', type: 'datetime' },
+  ],
+  'carrier-stay': [{ name: 'phone', type: 'mobile' }, { name: 'carrier', type: 'enum' }, { name: 'region', type: 'region' }, { name: 'day', type: 'date' }],
+};
+
+function checkTargetFields(target: DatasetTarget, fields: readonly FieldDef[]): void {
+  const need = (field: string, detail: string): ExchangeError => new ExchangeError('EXC_ERR_DATASET_TARGET_FIELDS', detail, field);
+  for (const t of TARGET_FIELDS[target]) {
+    const f = fields.find((x) => x.name === t.name);
+    if (f === undefined) throw need(t.name, `${target} needs a field ${t.name} (${t.type})`);
+    const i = fields.indexOf(f);
+    if (f.type !== t.type || !f.required) throw need(`fields[${i}]`, `${t.name} must be a required ${t.type} field`);
+    const outside = t.codes === undefined ? [] : Object.values(f.values ?? {}).filter((v) => !t.codes!.includes(v));
+    if (outside.length > 0) throw need(`fields[${i}].codeTable`, `${t.name} codes must be among ${t.codes!.join(', ')}`);
+  }
+  if (target === 'carrier-stay') return;
+  const byCert = fields.some((f) => f.name === 'idNo' && f.type === 'idNo') && fields.some((f) => f.name === 'idType' && f.type === 'idType');
+  const byPhone = fields.some((f) => f.name === 'phone' && f.type === 'mobile');
+  if (!byCert && !byPhone) throw need('fields', 'persons need idType + idNo, or phone');
 }
 
 /** The header cell → field name map of a dataset (case-insensitive, trimmed). */

@@ -77,6 +77,17 @@ export const EXCHANGE_ERRORS = {
   EXC_ERR_VERIFY_TASK_NOT_FOUND: { status: 404, message: 'no such verification task', zh: '核查任务不存在' },
   EXC_ERR_VERIFY_TASK_STATE: { status: 409, message: 'the task is not in a state that allows this', zh: '核查任务当前状态不允许该操作' },
   EXC_ERR_VERIFY_FAILED: { status: 500, message: 'the verification task failed unexpectedly', zh: '核查任务执行异常，请查看运行日志或联系运维人员' },
+  // assignment verification: edges and schedules; data standards editor (数据标准管理)
+  EXC_ERR_VERIFY_REPLICA: { status: 500, message: 'a node replica to compare with cannot be read', zh: '无法读取边缘节点副本数据，请检查节点副本配置' },
+  EXC_ERR_VERIFY_SCHEDULE: { status: 400, message: 'invalid schedule: daily at HH:mm (China time) or every 1–168 hours', zh: '定时执行设置不合法（每天 HH:mm 或每 1–168 小时）' },
+  EXC_ERR_DATASET_ID: { status: 400, message: 'dataset id must be 2–40 lower-case letters, digits and -, starting with a letter', zh: '数据集标识不合法（须为 2–40 位小写字母、数字或连字符，以字母开头）' },
+  EXC_ERR_DATASET_EXISTS: { status: 409, message: 'a dataset with this id exists already', zh: '数据集标识已存在，请改用新增版本' },
+  EXC_ERR_DATASET_TARGET_FIELDS: { status: 400, message: 'the dataset lacks a field its purpose needs', zh: '数据集缺少其用途所需的字段' },
+  EXC_ERR_FIELD_TYPE: { status: 400, message: 'unknown field type', zh: '字段类型不受支持' },
+  EXC_ERR_CODE_TABLE_UNKNOWN: { status: 400, message: 'no such code table', zh: '引用的码表不存在' },
+  EXC_ERR_CODE_TABLE_EMPTY: { status: 400, message: 'the code table has no entries', zh: '码表没有任何代码项' },
+  EXC_ERR_CODE_TABLE_INVALID: { status: 400, message: 'invalid code table', zh: '码表定义不合法' },
+  EXC_ERR_CODE_TABLE_EXISTS: { status: 409, message: 'a code table with this id exists already', zh: '码表标识已存在，请改用新增版本' },
 } as const satisfies Catalogue;
 
 export type ExchangeErrorCode = keyof typeof EXCHANGE_ERRORS;

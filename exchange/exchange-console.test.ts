@@ -173,6 +173,52 @@ describe('数据交换 console', () => {
     const audit = (await f.call('GET', '/admin/v1/audit?order=desc&limit=50', { token: f.tokens.auditor })).body;
     expect(JSON.stringify(audit)).toContain('exchange.dataset.add');
 
+    // 码表: a new code table, then a brand-new standard whose result field references it
+    allowed.push('antigen-result');
+    await page.click('button:has-text("新建码表")');
+    const tf = 'form[aria-label="码表"]';
+    await page.fill(`${tf} input[name=table-id]`, 'antigen-result');
+    await page.fill(`${tf} input[name=table-name]`, '抗原检测结果');
+    await page.fill(`${tf} textarea[name=table-entries]`, 'negative,阴性,阴\npositive,阳性,阳');
+    await page.click(`${tf} button[type=submit]`);
+    await page.waitForSelector('text=已发布码表「抗原检测结果」第 1 版，共 2 项');
+    expect(await page.textContent('[data-testid=registered-code-tables] tr[data-table=antigen-result]')).toContain('positive→阳性（阳）');
+    await page.click('button:has-text("新建数据标准")');
+    const nf = 'form[aria-label="新建数据标准"]';
+    await page.waitForSelector(`${nf} tr[data-field-row="3"]`);
+    await page.fill(`${nf} input[name=dataset-id]`, 'Antigen_Result');
+    await page.fill(`${nf} input[name=dataset-name]`, '抗原检测结果');
+    await page.click(`${nf} button:has-text("添加字段")`);
+    await page.fill(`${nf} tr[data-field-row="4"] input[name=field-name]`, 'sampledAt');
+    await page.fill(`${nf} tr[data-field-row="4"] input[name=field-zh]`, '检测时间');
+    await page.selectOption(`${nf} tr[data-field-row="4"] select[name=field-type]`, 'datetime');
+    await page.check(`${nf} tr[data-field-row="4"] input[name=field-required]`);
+    await page.check(`${nf} tr[data-field-row="4"] input[name=field-not-future]`);
+    await page.check(`${nf} tr[data-field-row="4"] input[name=field-key]`);
+    await page.click(`${nf} button:has-text("添加字段")`);
+    await page.fill(`${nf} tr[data-field-row="5"] input[name=field-name]`, 'result');
+    await page.fill(`${nf} tr[data-field-row="5"] input[name=field-zh]`, '抗原结果');
+    await page.selectOption(`${nf} tr[data-field-row="5"] select[name=field-type]`, 'enum');
+    await page.check(`${nf} tr[data-field-row="5"] input[name=field-required]`);
+    await page.selectOption(`${nf} tr[data-field-row="5"] select[name=field-table]`, 'ct:antigen-result');
+    // an id with upper case and _: the server's refusal in Chinese
+    await page.click(`${nf} button[type=submit]`);
+    await page.waitForSelector('[data-testid=dataset-diff]');
+    await page.click('button:has-text("确认新建数据标准")');
+    await page.waitForSelector('.msg-error:has-text("数据集标识不合法")');
+    expect(await page.textContent('.msg-error')).toContain('标识不符合要求');
+    await page.fill(`${nf} input[name=dataset-id]`, 'antigen-result');
+    await page.click(`${nf} button[type=submit]`);
+    await page.waitForSelector('[data-testid=dataset-diff]');
+    await page.click('button:has-text("确认新建数据标准")');
+    await page.waitForSelector('text=已新建数据标准「抗原检测结果」（第 1 版）');
+    // the new standard is shown with the code table its result field was published with
+    expect(await page.textContent('[data-code-table=antigen-result]')).toContain('码表「抗原检测结果」第 1 版');
+    expect(await latinShown(page, allowed)).toEqual([]);
+    const created = (await f.call('GET', '/admin/v1/exchange/datasets/antigen-result/versions/1', { token: f.tokens.admin })).body.definition;
+    expect(created).toMatchObject({ target: 'nat-result', key: ['idType', 'idNo', 'sampledAt'], notFuture: ['sampledAt'] });
+    expect(created.fields[5]).toMatchObject({ name: 'result', codeTable: 'antigen-result', codeTableVersion: 1, values: { 阳: 'positive' } });
+
     // 加密数据包: set a department's password rule; shown masked only
     await page.click('a[data-page=exchange-archives]');
     const rule = 'form[aria-label="设置密码规则"]';
@@ -184,8 +230,8 @@ describe('数据交换 console', () => {
     expect(await page.textContent('body')).not.toContain('SCJK2026');
     expect(await page.textContent('body')).toContain('S*******{yyyyMMdd}');
     expect(await latinShown(page, allowed)).toEqual([]);
-    // the one failed request is the refused version above (Chromium logs every 4xx)
-    expect(page.problems).toEqual(['console: Failed to load resource: the server responded with a status of 400 (Bad Request)']);
+    // the failed requests are the refused version and the refused new id above (Chromium logs every 4xx)
+    expect(page.problems).toEqual(Array(2).fill('console: Failed to load resource: the server responded with a status of 400 (Bad Request)'));
     await page.context().close();
   });
 });

@@ -367,6 +367,44 @@ CREATE INDEX IF NOT EXISTS facts_source_ref_ix ON facts (source_ref text_pattern
 CREATE INDEX IF NOT EXISTS exchange_vaccinations_source_ref_ix ON exchange_vaccinations (source_ref text_pattern_ops);
 `;
 
+/**
+ * Assignment verification, second part, and the data standards editor:
+ * - rules: a check of what the node replicas serve (check_edges), a schedule
+ *   ({kind:'daily', at:'HH:mm'} China time or {kind:'every', hours}) with the
+ *   next due instant; a scheduled task records the slot it ran for, unique per
+ *   rule, so two admin processes can never both start it (with the
+ *   conditional UPDATE of next_run_at in verify-schedule.ts);
+ * - tasks: the rule-set version in force the expectations were read from,
+ *   the replicas' positions and the count of changes still on their way;
+ * - a fourth kind of mismatch: edge_not_applied;
+ * - code tables (码表): code → Chinese name, versioned.
+ */
+const V8 = `
+ALTER TABLE exchange_verify_rules ADD COLUMN check_edges boolean NOT NULL DEFAULT false;
+ALTER TABLE exchange_verify_rules ADD COLUMN schedule jsonb NULL;
+ALTER TABLE exchange_verify_rules ADD COLUMN next_run_at timestamptz NULL;
+CREATE INDEX exchange_verify_rules_due_ix ON exchange_verify_rules (next_run_at) WHERE next_run_at IS NOT NULL;
+
+ALTER TABLE exchange_verify_tasks ADD COLUMN rule_version text NULL;
+ALTER TABLE exchange_verify_tasks ADD COLUMN edges jsonb NULL;
+ALTER TABLE exchange_verify_tasks ADD COLUMN edge_pending integer NOT NULL DEFAULT 0;
+ALTER TABLE exchange_verify_tasks ADD COLUMN scheduled_for timestamptz NULL;
+CREATE UNIQUE INDEX exchange_verify_tasks_slot_ux ON exchange_verify_tasks (rule_id, scheduled_for) WHERE scheduled_for IS NOT NULL;
+
+ALTER TABLE exchange_verify_mismatches DROP CONSTRAINT exchange_verify_mismatches_kind_check;
+ALTER TABLE exchange_verify_mismatches ADD CONSTRAINT exchange_verify_mismatches_kind_check
+  CHECK (kind IN ('expected_not_assigned', 'assigned_without_basis', 'assigned_not_distributed', 'edge_not_applied'));
+
+CREATE TABLE exchange_code_tables (
+  id          text NOT NULL,
+  version     integer NOT NULL,
+  definition  jsonb NOT NULL,
+  created_by  text NOT NULL,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (id, version)
+);
+`;
+
 export const EXCHANGE_MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 1, name: 'imports', sql: V1 },
   { version: 2, name: 'archives', sql: V2 },
@@ -375,4 +413,5 @@ export const EXCHANGE_MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: 5, name: 'return-ledger', sql: V5 },
   { version: 6, name: 'verify', sql: V6 },
   { version: 7, name: 'lineage-index', sql: V7 },
+  { version: 8, name: 'verify-schedule-edges-code-tables', sql: V8 },
 ]);

@@ -73,7 +73,7 @@ describe('rules and tasks over HTTP', () => {
     const r = await f.call('GET', `/admin/v1/exchange/verify/tasks/${taskId}/report`, { token: f.tokens.operator });
     expect(r.status).toBe(200);
     expect(r.body.problems).toEqual([{ kind: 'expected_not_assigned', zh: '应赋码未赋码', hint: expect.stringMatching(/应赋红/), count: 2 }]);
-    expect(r.body.byCertType).toEqual([{ certType: '居民身份证', counts: { expected_not_assigned: 2, assigned_without_basis: 0, assigned_not_distributed: 0 }, total: 2 }]);
+    expect(r.body.byCertType).toEqual([{ certType: '居民身份证', counts: { expected_not_assigned: 2, assigned_without_basis: 0, assigned_not_distributed: 0, edge_not_applied: 0 }, total: 2 }]);
     expect(r.body.masked).toBe(false);
     const full = r.body.rows.find((x: any) => x.phone === B_PHONE);
     expect(full).toMatchObject({ idNo: B_ID, name: '欧阳娜娜', expected: '红码', assigned: '绿码', fact: '核酸检测阳性', region: expect.stringMatching(/成都/) });
@@ -127,7 +127,7 @@ describe('rules and tasks over HTTP', () => {
     expect(s.status).toBe(200);
     expect(s.body.days).toEqual([{
       ruleId, ruleName: '每日核酸阳性赋码核查', day: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/), tasks: 2, checked: 6, mismatches: 4,
-      byKind: { expected_not_assigned: 4, assigned_without_basis: 0, assigned_not_distributed: 0 },
+      byKind: { expected_not_assigned: 4, assigned_without_basis: 0, assigned_not_distributed: 0, edge_not_applied: 0 },
     }]);
     const x = await fetchBytes(`/admin/v1/exchange/verify/stats.xlsx?rule=${ruleId}`, f.tokens.operator);
     const wb = new ExcelJS.Workbook();

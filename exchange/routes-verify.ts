@@ -40,6 +40,7 @@ const RULE_BODY = {
     name: { type: 'string' }, dataset: { type: 'string' }, codeSource: { type: 'string' }, checkDistribution: { type: 'boolean' },
     windowDays: { type: ['integer', 'null'] }, periodFrom: { type: ['integer', 'null'] }, periodTo: { type: ['integer', 'null'] },
     validFrom: { type: ['integer', 'null'] }, validUntil: { type: ['integer', 'null'] },
+    checkEdges: { type: 'boolean' }, schedule: { type: ['object', 'null'] },
   },
 } as const;
 const ANY = { type: 'object', additionalProperties: true } as const;
@@ -73,13 +74,13 @@ export function registerVerifyRoutes(app: FastifyInstance, ctx: Ctx, host: Capab
   app.post('/admin/v1/exchange/verify/rules', {
     config: { access: 'exchange.write', rate: 'admin' },
     schema: {
-      summary: 'A new verification rule: name, dataset, codeSource (current|history), checkDistribution, windowDays or periodFrom/periodTo, validFrom/validUntil (unix s)',
+      summary: 'A new verification rule: name, dataset, codeSource (current|history), checkDistribution, checkEdges (the node replicas), windowDays or periodFrom/periodTo, validFrom/validUntil (unix s), schedule ({kind:daily, at:HH:mm} China time | {kind:every, hours})',
       tags: ['exchange'], body: RULE_BODY, response: { 201: ANY, 400: ERROR_BODY, 409: ERROR_BODY },
     },
   }, async (req, reply) => {
     const p = principalOf(req);
     const r = await rules.create(req.body, p.regionPrefix, p.username);
-    await ctx.audit(req, { action: 'exchange.verify.rule.add', target: `verify-rule:${r.id}`, outcome: 'ok', details: { dataset: r.dataset, codeSource: r.codeSource } });
+    await ctx.audit(req, { action: 'exchange.verify.rule.add', target: `verify-rule:${r.id}`, outcome: 'ok', details: { dataset: r.dataset, codeSource: r.codeSource, checkEdges: r.checkEdges, schedule: r.schedule === null ? null : JSON.stringify(r.schedule) } });
     return reply.code(201).send(ruleView(r));
   });
 
@@ -94,7 +95,7 @@ export function registerVerifyRoutes(app: FastifyInstance, ctx: Ctx, host: Capab
   }, async (req) => {
     const { id } = req.params as { id: string };
     const r = await rules.update(id, req.body, scope(req));
-    await ctx.audit(req, { action: 'exchange.verify.rule.set', target: `verify-rule:${id}`, outcome: 'ok', details: { dataset: r.dataset, codeSource: r.codeSource } });
+    await ctx.audit(req, { action: 'exchange.verify.rule.set', target: `verify-rule:${id}`, outcome: 'ok', details: { dataset: r.dataset, codeSource: r.codeSource, checkEdges: r.checkEdges, schedule: r.schedule === null ? null : JSON.stringify(r.schedule) } });
     return ruleView(r);
   });
 

@@ -69,7 +69,11 @@ function mapMultipartError(err: unknown): unknown {
 export function datasetView(d: DatasetDef): Record<string, unknown> {
   return {
     id: d.id, version: d.version, name: d.name, description: d.description, target: d.target, key: d.key, notFuture: d.notFuture,
-    fields: d.fields.map((f) => ({ name: f.name, zh: f.zh, aliases: f.aliases ?? [], type: f.type, required: f.required, max: f.max ?? null, values: codeTable(f) })),
+    fields: d.fields.map((f) => ({
+      name: f.name, zh: f.zh, aliases: f.aliases ?? [], type: f.type, required: f.required, max: f.max ?? null, values: codeTable(f),
+      // the registered code table (码表) an enum field was published with, pinned to its version
+      codeTable: f.codeTable ?? null, codeTableVersion: f.codeTableVersion ?? null,
+    })),
   };
 }
 

@@ -41,26 +41,47 @@ describe('赋码核查 page', () => {
     await page.click('a[data-page=exchange-verify]');
     const form = page.locator('form[aria-label="新建核查规则"]');
     await form.locator('input').first().fill('浏览器核查规则');
+    // also what the embedded edge and the snapshot follower actually serve, and every morning at 08:00
+    await form.locator('label:has-text("比对边缘节点实际数据") input[type=checkbox]').check();
+    await form.locator('select[aria-label="定时执行"]').selectOption('daily');
+    await form.locator('input[aria-label="每天执行时间"]').fill('08:00');
     await form.locator('button[type=submit]').click();
     const row = page.locator('tr[data-rule]', { hasText: '浏览器核查规则' });
     await row.waitFor();
-    expect(await row.textContent()).toContain('最近 1 天');
+    const ruleText = (await row.textContent()) ?? '';
+    expect(ruleText).toContain('最近 1 天');
+    expect(ruleText).toContain('边缘节点实际数据');
+    expect(ruleText).toMatch(/每天 08:00，下次 \d{4}-\d{2}-\d{2} 08:00/);
     await row.locator('button:has-text("执行核查")').click();
     await page.waitForSelector('[data-status=done]', { timeout: 120_000 });
     const problems = (await page.textContent('[data-testid=verify-problems]')) ?? '';
     expect(problems).toMatch(/应赋码未赋码：\d+ 人/);
+    // the edge replicas sync wrote serve the master's codes: nothing reported there
+    expect(problems).not.toMatch(/边缘节点/);
+    const basis = (await page.textContent('[data-testid=verify-basis]')) ?? '';
+    expect(basis).toMatch(/依据现行赋码规则版本 \S+ 判定/);
+    expect(basis).toMatch(/比对边缘节点副本：edge（开始时已应用至序号 \d+）、snapshot-follower（开始时已应用至序号 \d+）/);
     const rows = page.locator('[data-testid=verify-rows] tbody tr');
     expect(await rows.count()).toBeGreaterThanOrEqual(1);
     expect(await rows.first().textContent()).toMatch(/居民身份证/);
     // HC_VERIFY_SHOT=/path.png keeps a screenshot of the report for a person to look at
     if (process.env.HC_VERIFY_SHOT) await page.screenshot({ path: process.env.HC_VERIFY_SHOT, fullPage: true });
     const main = (await page.textContent('main')) ?? '';
-    expect(main).not.toMatch(/expected_not_assigned|assigned_without_basis|assigned_not_distributed|EXC_ERR/);
+    expect(main).not.toMatch(/expected_not_assigned|assigned_without_basis|assigned_not_distributed|edge_not_applied|EXC_ERR/);
 
     const [dl] = await Promise.all([page.waitForEvent('download'), page.click('button:has-text("导出报告（PDF）")')]);
     const pdf = readFileSync((await dl.path())!);
     expect(pdf.subarray(0, 5).toString('latin1')).toBe('%PDF-');
     expect(pdf.toString('latin1')).toMatch(/\/BaseFont \/[A-Z]{6}\+WenQuanYi/);
+
+    // the rule's schedule changed in the console (PUT): every 6 hours from now
+    await row.locator('button:has-text("修改")').click();
+    await page.waitForSelector('text=修改核查规则：浏览器核查规则');
+    await form.locator('select[aria-label="定时执行"]').selectOption('every');
+    await form.locator('input[aria-label="间隔小时"]').fill('6');
+    await form.locator('button[type=submit]').click();
+    await page.waitForSelector('text=核查规则“浏览器核查规则”已修改');
+    expect(await row.textContent()).toMatch(/每 6 小时，下次 \d{4}-\d{2}-\d{2}/);
     expect(page.problems).toEqual([]);
     await ctx.close();
   });

@@ -6,6 +6,7 @@ export const MISMATCH_KIND_ZH: Record<string, string> = {
   expected_not_assigned: '应赋码未赋码',
   assigned_without_basis: '赋码无依据',
   assigned_not_distributed: '已赋码未下发或下发不一致',
+  edge_not_applied: '边缘节点实际数据与赋码不一致',
 };
 
 /** What each kind means, for the report's problem list. */
@@ -13,6 +14,7 @@ export const MISMATCH_KIND_HINT: Record<string, string> = {
   expected_not_assigned: '数据集显示应赋红/黄码，但赋码结果未达到',
   assigned_without_basis: '已赋红/黄码，但没有对应的核酸阳性或风险人员事实',
   assigned_not_distributed: '主库当前赋码与下发至各节点的赋码不一致或没有下发记录',
+  edge_not_applied: '边缘节点副本（亮码、验码实际读取的数据）已应用到该变更，但其中的赋码缺失或与主库不一致',
 };
 
 export const COLOR_ZH: Record<string, string> = { green: '绿码', yellow: '黄码', red: '红码' };

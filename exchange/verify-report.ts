@@ -10,6 +10,7 @@ import { ExchangeError } from './errors.js';
 import {
   CERT_TYPE_ZH, CODE_SOURCE_ZH, COLOR_ZH, FACT_KIND_ZH, MISMATCH_KIND_HINT, MISMATCH_KIND_ZH, reasonZh, TASK_STATUS_ZH,
 } from './verify-labels.js';
+import { describeSchedule } from './verify-schedule.js';
 import { MISMATCH_KINDS, type MismatchKind, type VerifyTask } from './verify-tasks.js';
 
 /**
@@ -54,6 +55,8 @@ export interface TaskReport {
   task: {
     id: string; ruleName: string; dataset: string; codeSource: string; checkDistribution: boolean; period: string; region: string;
     status: string; throughSeq: number; startedAt: string; finishedAt: string; rerunOf: string | null;
+    /** rule-set version in force the expectations were read from */
+    ruleVersion: string; checkEdges: boolean; edges: string; edgePending: number; schedule: string; scheduled: boolean;
   };
   problems: { kind: MismatchKind; zh: string; hint: string; count: number }[];
   counts: VerifyTask['counts'];
@@ -69,10 +72,10 @@ interface MismatchDbRow {
   cert_enc: Buffer | null; phone_enc: Buffer | null; name_enc: Buffer | null; name_masked: string; region: string | null;
 }
 
-const KIND_ORDER = `CASE m.kind WHEN 'expected_not_assigned' THEN 0 WHEN 'assigned_without_basis' THEN 1 ELSE 2 END`;
+const KIND_ORDER = `CASE m.kind WHEN 'expected_not_assigned' THEN 0 WHEN 'assigned_without_basis' THEN 1 WHEN 'assigned_not_distributed' THEN 2 ELSE 3 END`;
 
 function zeroKinds(): Record<MismatchKind, number> {
-  return { expected_not_assigned: 0, assigned_without_basis: 0, assigned_not_distributed: 0 };
+  return { expected_not_assigned: 0, assigned_without_basis: 0, assigned_not_distributed: 0, edge_not_applied: 0 };
 }
 
 function periodText(from: number, to: number): string {
@@ -142,6 +145,9 @@ export async function taskReport(
       period: periodText(t.periodFrom, t.periodTo), region: t.region === '' ? '全省' : regionName(t.region), status: TASK_STATUS_ZH[t.status] ?? '',
       throughSeq: t.throughSeq, startedAt: t.startedAt === null ? '' : chinaTime(t.startedAt * 1000), finishedAt: t.finishedAt === null ? '' : chinaTime(t.finishedAt * 1000),
       rerunOf: t.rerunOf,
+      ruleVersion: t.ruleVersion ?? '', checkEdges: t.rule.checkEdges === true,
+      edges: (t.edges ?? []).map((e) => `${e.name}（开始时已应用至序号 ${e.appliedSeq}）`).join('、'), edgePending: t.edgePending,
+      schedule: describeSchedule(t.rule.schedule ?? null), scheduled: t.scheduledFor !== null,
     },
     problems,
     counts: t.counts,
@@ -207,7 +213,9 @@ export async function taskReportXlsx(r: TaskReport): Promise<Buffer> {
   o.columns = [{ header: '项目', key: 'k', width: 24 }, { header: '内容', key: 'v', width: 60 }];
   const c = r.counts;
   ([
-    ['核查规则', r.task.ruleName], ['数据集', r.task.dataset], ['比对对象', `${r.task.codeSource}${r.task.checkDistribution ? '、下发数据' : ''}`],
+    ['核查规则', r.task.ruleName], ['数据集', r.task.dataset], ['赋码规则版本（现行）', r.task.ruleVersion],
+    ['比对对象', `${r.task.codeSource}${r.task.checkDistribution ? '、下发数据' : ''}${r.task.checkEdges ? '、边缘节点实际数据' : ''}`],
+    ['边缘节点副本', r.task.edges], ['节点尚未应用的变更（人）', String(r.task.edgePending)], ['执行方式', r.task.scheduled ? `定时执行（${r.task.schedule}）` : '手动执行'],
     ['核查时段（北京时间）', r.task.period], ['范围', r.task.region], ['任务状态', r.task.status], ['下发序号截至', String(r.task.throughSeq)],
     ['开始时间', r.task.startedAt], ['结束时间', r.task.finishedAt], ['核查人数', String(c.checked)], ['比对事实条数', String(c.facts)],
     ['应赋码人数', String(c.expected)], ['已赋码人数（本数据集原因）', String(c.assigned)], ['一致人数', String(c.consistent)], ['不一致条数', String(c.mismatches)],
@@ -223,7 +231,7 @@ export async function taskReportXlsx(r: TaskReport): Promise<Buffer> {
   d.columns = [
     { header: '问题类型', key: 'kindZh', width: 22 }, { header: '证件类型', key: 'idType', width: 20 }, { header: '证件号码', key: 'idNo', width: 22 },
     { header: '姓名', key: 'name', width: 12 }, { header: '手机号', key: 'phone', width: 14 }, { header: '所在地区', key: 'region', width: 20 },
-    { header: '应赋码', key: 'expected', width: 10 }, { header: '已赋码', key: 'assigned', width: 10 }, { header: '已下发', key: 'distributed', width: 10 },
+    { header: '应赋码', key: 'expected', width: 10 }, { header: '已赋码', key: 'assigned', width: 10 }, { header: '已下发/节点实际', key: 'distributed', width: 14 },
     { header: '赋码原因', key: 'reason', width: 16 }, { header: '依据事实', key: 'fact', width: 14 }, { header: '事实时间', key: 'factAt', width: 18 },
     { header: '说明', key: 'detail', width: 30 },
   ];
@@ -281,7 +289,7 @@ export function taskReportPdf(r: TaskReport, fontPath = REPORT_FONT): Promise<Bu
     }
     doc.fillColor('#111827').moveDown(0.6).fontSize(13).text('二、核查内容与结果').fontSize(10);
     const c = r.counts;
-    doc.text(`数据集：${r.task.dataset}；比对对象：${r.task.codeSource}${r.task.checkDistribution ? `、下发数据（下发序号截至 ${r.task.throughSeq}）` : ''}`);
+    doc.text(`数据集：${r.task.dataset}；赋码规则版本（现行）：${r.task.ruleVersion}；比对对象：${r.task.codeSource}${r.task.checkDistribution ? `、下发数据（下发序号截至 ${r.task.throughSeq}）` : ''}${r.task.checkEdges ? `、边缘节点实际数据（${r.task.edges}；尚未应用 ${r.task.edgePending} 人）` : ''}`);
     doc.text(`核查时段：${r.task.period}（北京时间）；范围：${r.task.region}；状态：${r.task.status}`);
     doc.text(`核查 ${c.checked} 人，比对事实 ${c.facts} 条，应赋码 ${c.expected} 人，本数据集原因已赋码 ${c.assigned} 人，一致 ${c.consistent} 人，不一致 ${c.mismatches} 条。`);
     doc.moveDown(0.6).fontSize(13).text('三、按证件类型统计').fontSize(10);
@@ -290,7 +298,7 @@ export function taskReportPdf(r: TaskReport, fontPath = REPORT_FONT): Promise<Bu
     doc.moveDown(0.6).fontSize(13).text(`四、不一致明细${r.rowsTotal > Math.min(r.rows.length, PDF_ROWS) ? `（前 ${Math.min(r.rows.length, PDF_ROWS)} 条，共 ${r.rowsTotal} 条，完整明细见 XLSX）` : ''}`).fontSize(8.5);
     if (r.rows.length === 0) doc.fontSize(10).text('无');
     for (const x of r.rows.slice(0, PDF_ROWS)) {
-      const colors = [x.expected && `应${x.expected}`, `已赋${x.assigned}`, x.distributed && `已下发${x.distributed}`].filter(Boolean).join('，');
+      const colors = [x.expected && `应${x.expected}`, `已赋${x.assigned}`, x.distributed && `${x.kind === 'edge_not_applied' ? '节点实际' : '已下发'}${x.distributed}`].filter(Boolean).join('，');
       const fact = x.fact === '' ? '' : `；依据：${x.fact} ${x.factAt}`;
       doc.text(`【${x.kindZh}】${x.idType} ${x.idNo} ${x.name} ${x.phone} ${x.region}；${colors}${x.reason === '' ? '' : `（${x.reason}）`}${fact}；${x.detail}`);
     }

@@ -3,29 +3,28 @@ import type { SqlClient } from '../master/sql-client.js';
 import type { DatasetStore } from './dataset-store.js';
 import type { DatasetTarget } from './datasets.js';
 import { ExchangeError } from './errors.js';
+import { DATASET_KEYS } from './verify-meaning.js';
+import { firstSlot, parseSchedule, type Schedule } from './verify-schedule.js';
 
 /**
  * Rules of the assignment verification (赋码数据核查): which dataset and
- * period is compared with which assigned codes and with what was
- * distributed.
+ * period is compared with which assigned codes, with what was distributed
+ * and with what the nodes serve, when it runs.
  *
- * What a dataset says a code should be comes from what its rows mean, the
- * same meaning the default rule set gives them (core/default-rules.ts):
+ * What a dataset's rows say a code should be is read from the rule set IN
+ * FORCE when a task starts (verify-meaning.ts; the version is recorded on
+ * the task), not from fixed defaults. Only datasets whose target feeds the
+ * rule engine's colour keys can be verified (nat-result: a positive result;
+ * risk-person: confirmed, suspected, close and secondary contacts); others
+ * (vaccination, arrival, carrier stays) are refused (EXC_ERR_VERIFY_DATASET).
  *
- *   nat-result   a positive result (阳性)           → red, never lapses
- *   risk-person  confirmed (确诊) / suspected (疑似)  → red
- *                close contact (密接)                → red for 14 days
- *                secondary contact (次密接)          → yellow for 7 days
- *
- * Other targets (vaccination, arrival, carrier stays) do not decide a colour
- * on their own, so a rule on them is refused (EXC_ERR_VERIFY_DATASET).
- *
- * codeSource 'current' compares with the code each person holds now (a
- * contact whose days are over is no longer expected red); 'history' with
- * code_history: was the person at least that colour at some time from the
- * fact on (within the days the fact counts). checkDistribution compares the
- * master's current code with the code delta the edges were sent (the outbox
- * row of the code's seq, up to the outbox top when the task started).
+ * codeSource 'current' compares with the code each person holds now;
+ * 'history' with code_history: was the person at least that colour at some
+ * time from the fact on, while the rule set says it held. checkDistribution
+ * compares the master's current code with the code delta the edges were
+ * sent (the outbox row of the code's seq, up to the outbox top when the task
+ * started); checkEdges with what the node replicas serve (verify-edge.ts).
+ * A schedule (verify-schedule.ts) starts tasks by itself.
  *
  * The period is either fixed (periodFrom–periodTo) or the last windowDays
  * days before a task starts. A rule is valid from validFrom until validUntil
@@ -36,28 +35,6 @@ import { ExchangeError } from './errors.js';
 export type Color = 'green' | 'yellow' | 'red';
 export const SEVERITY: Record<Color, number> = { green: 0, yellow: 1, red: 2 };
 
-export interface Expectation {
-  /** facts.kind */
-  readonly kind: string;
-  /** facts.result that must match (nucleic_acid), or null */
-  readonly result: string | null;
-  readonly color: Color;
-  /** the code reason the rule engine gives it */
-  readonly reason: string;
-  /** days the fact keeps the colour (null: until an officer changes it) */
-  readonly days: number | null;
-}
-
-export const EXPECTATIONS: Partial<Record<DatasetTarget, readonly Expectation[]>> = {
-  'nat-result': [{ kind: 'nucleic_acid', result: 'positive', color: 'red', reason: 'test_positive', days: null }],
-  'risk-person': [
-    { kind: 'confirmed', result: null, color: 'red', reason: 'confirmed', days: null },
-    { kind: 'suspected', result: null, color: 'red', reason: 'suspected', days: null },
-    { kind: 'close_contact', result: null, color: 'red', reason: 'close_contact', days: 14 },
-    { kind: 'secondary_contact', result: null, color: 'yellow', reason: 'secondary_contact', days: 7 },
-  ],
-};
-
 export interface VerifyRule {
   readonly id: string;
   readonly name: string;
@@ -65,6 +42,12 @@ export interface VerifyRule {
   readonly target: DatasetTarget;
   readonly codeSource: 'current' | 'history';
   readonly checkDistribution: boolean;
+  /** also compare what the node replicas serve (verify-edge.ts) */
+  readonly checkEdges: boolean;
+  /** scheduled runs (verify-schedule.ts), null: started by hand only */
+  readonly schedule: Schedule | null;
+  /** unix s of the next scheduled run, null: none */
+  readonly nextRunAt: number | null;
   /** relative period: the last N days before the task starts */
   readonly windowDays: number | null;
   /** fixed period, unix seconds */
@@ -89,6 +72,8 @@ export interface RuleInput {
   periodTo?: unknown;
   validFrom?: unknown;
   validUntil?: unknown;
+  checkEdges?: unknown;
+  schedule?: unknown;
 }
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -120,13 +105,14 @@ export function checkPeriod(from: number, to: number, nowS: number): void {
 /** The target of a dataset if it can be verified, else EXC_ERR_VERIFY_DATASET (unknown: EXC_ERR_DATASET_UNKNOWN). */
 export async function verifiableTarget(datasets: DatasetStore, id: string): Promise<DatasetTarget> {
   const def = await datasets.get(id);
-  if (EXPECTATIONS[def.target] === undefined) throw new ExchangeError('EXC_ERR_VERIFY_DATASET', `dataset ${def.id} (${def.target})`, 'dataset');
+  if (DATASET_KEYS[def.target] === undefined) throw new ExchangeError('EXC_ERR_VERIFY_DATASET', `dataset ${def.id} (${def.target})`, 'dataset');
   return def.target;
 }
 
 interface Validated {
   name: string; dataset: string; target: DatasetTarget; codeSource: 'current' | 'history'; checkDistribution: boolean;
   windowDays: number | null; periodFrom: number | null; periodTo: number | null; validFrom: number; validUntil: number | null;
+  checkEdges: boolean; schedule: Schedule | null;
 }
 
 export async function validateRule(body: unknown, datasets: DatasetStore, nowS: number): Promise<Validated> {
@@ -154,21 +140,30 @@ export async function validateRule(body: unknown, datasets: DatasetStore, nowS: 
   const validFrom = secs(b.validFrom, 'validFrom', true) ?? nowS;
   const validUntil = secs(b.validUntil, 'validUntil', true);
   if (validUntil !== null && validUntil <= validFrom) throw bad('validUntil', 'must be after validFrom');
-  return { name: b.name.trim(), dataset: b.dataset, target, codeSource, checkDistribution, windowDays, periodFrom, periodTo, validFrom, validUntil };
+  const checkEdges = b.checkEdges ?? false;
+  if (typeof checkEdges !== 'boolean') throw bad('checkEdges', 'boolean');
+  const schedule = parseSchedule(b.schedule);
+  return { name: b.name.trim(), dataset: b.dataset, target, codeSource, checkDistribution, windowDays, periodFrom, periodTo, validFrom, validUntil, checkEdges, schedule };
 }
 
 export const RULE_COLUMNS = `id, name, dataset, code_source, check_distribution, window_days, period_from, period_to, valid_from, valid_until,
-  region, created_by, created_at, updated_at`;
+  region, created_by, created_at, updated_at, check_edges, schedule, next_run_at`;
 
 export interface RuleRow {
   id: string; name: string; dataset: string; code_source: 'current' | 'history'; check_distribution: boolean; window_days: number | null;
   period_from: Date | null; period_to: Date | null; valid_from: Date; valid_until: Date | null; region: string; created_by: string;
-  created_at: Date; updated_at: Date;
+  created_at: Date; updated_at: Date; check_edges: boolean; schedule: Schedule | null; next_run_at: Date | null;
 }
 
 const sec = (d: Date): number => Math.floor(new Date(d).getTime() / 1000);
 const secOrNull = (d: Date | null): number | null => (d === null ? null : sec(d));
 const dateOf = (s: number | null): Date | null => (s === null ? null : new Date(s * 1000));
+
+/** The first scheduled run of a rule set or changed at `nowMs` (an 'every' schedule counts from then). */
+function slotDate(v: Validated, nowMs: number): Date | null {
+  const slot = firstSlot(v.schedule, nowMs, v.validFrom, v.validUntil);
+  return slot === null ? null : new Date(slot);
+}
 
 export class VerifyRules {
   constructor(private readonly db: SqlClient, private readonly datasets: DatasetStore, private readonly nowMs: () => number) {}
@@ -179,6 +174,7 @@ export class VerifyRules {
       id: r.id, name: r.name, dataset: r.dataset, target: def?.target ?? 'nat-result', codeSource: r.code_source, checkDistribution: r.check_distribution,
       windowDays: r.window_days, periodFrom: secOrNull(r.period_from), periodTo: secOrNull(r.period_to), validFrom: sec(r.valid_from),
       validUntil: secOrNull(r.valid_until), region: r.region, createdBy: r.created_by, createdAt: sec(r.created_at), updatedAt: sec(r.updated_at),
+      checkEdges: r.check_edges, schedule: r.schedule, nextRunAt: secOrNull(r.next_run_at),
     };
   }
 
@@ -187,9 +183,11 @@ export class VerifyRules {
     const v = await validateRule(body, this.datasets, Math.floor(now / 1000));
     const id = `vr_${randomBytes(6).toString('hex')}`;
     const r = await this.db.query<RuleRow>(
-      `INSERT INTO exchange_verify_rules (id, name, dataset, code_source, check_distribution, window_days, period_from, period_to, valid_from, valid_until, region, created_by, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING ${RULE_COLUMNS}`,
-      [id, v.name, v.dataset, v.codeSource, v.checkDistribution, v.windowDays, dateOf(v.periodFrom), dateOf(v.periodTo), dateOf(v.validFrom), dateOf(v.validUntil), region, actor, new Date(now)],
+      `INSERT INTO exchange_verify_rules (id, name, dataset, code_source, check_distribution, window_days, period_from, period_to, valid_from, valid_until, region, created_by, created_at, updated_at,
+              check_edges, schedule, next_run_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15::jsonb, $16) RETURNING ${RULE_COLUMNS}`,
+      [id, v.name, v.dataset, v.codeSource, v.checkDistribution, v.windowDays, dateOf(v.periodFrom), dateOf(v.periodTo), dateOf(v.validFrom), dateOf(v.validUntil), region, actor, new Date(now),
+        v.checkEdges, v.schedule === null ? null : JSON.stringify(v.schedule), slotDate(v, now)],
     );
     return this.toRule(r.rows[0]!);
   }
@@ -201,8 +199,10 @@ export class VerifyRules {
     const v = await validateRule(body, this.datasets, Math.floor(now / 1000));
     const r = await this.db.query<RuleRow>(
       `UPDATE exchange_verify_rules SET name = $2, dataset = $3, code_source = $4, check_distribution = $5, window_days = $6, period_from = $7,
-              period_to = $8, valid_from = $9, valid_until = $10, updated_at = $11 WHERE id = $1 RETURNING ${RULE_COLUMNS}`,
-      [id, v.name, v.dataset, v.codeSource, v.checkDistribution, v.windowDays, dateOf(v.periodFrom), dateOf(v.periodTo), dateOf(v.validFrom), dateOf(v.validUntil), new Date(now)],
+              period_to = $8, valid_from = $9, valid_until = $10, updated_at = $11, check_edges = $12, schedule = $13::jsonb, next_run_at = $14
+        WHERE id = $1 RETURNING ${RULE_COLUMNS}`,
+      [id, v.name, v.dataset, v.codeSource, v.checkDistribution, v.windowDays, dateOf(v.periodFrom), dateOf(v.periodTo), dateOf(v.validFrom), dateOf(v.validUntil), new Date(now),
+        v.checkEdges, v.schedule === null ? null : JSON.stringify(v.schedule), slotDate(v, now)],
     );
     return this.toRule(r.rows[0]!);
   }

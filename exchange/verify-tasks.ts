@@ -4,7 +4,11 @@ import { toDelta } from '../master/store-checks.js';
 import type { SqlClient } from '../master/sql-client.js';
 import { ExchangeError } from './errors.js';
 import { nodeId } from './import-jobs.js';
-import { checkPeriod, EXPECTATIONS, ruleValidAt, SEVERITY, type Color, type Expectation, type VerifyRule, type VerifyRules } from './verify-rules.js';
+import type { CompiledRules } from '../master/active-rules.js';
+import { judgeReplica, ReplicaProbe, type ReplicaTarget } from './verify-edge.js';
+import { expectedAt, keyOf, meaningOf, type Expected, type StoredFact } from './verify-meaning.js';
+import { checkPeriod, ruleValidAt, SEVERITY, type Color, type VerifyRule, type VerifyRules } from './verify-rules.js';
+import { describeSchedule, dueRules, nextSlot } from './verify-schedule.js';
 
 /**
  * Tasks of the assignment verification (赋码数据核查): one run of a rule
@@ -37,8 +41,8 @@ import { checkPeriod, EXPECTATIONS, ruleValidAt, SEVERITY, type Color, type Expe
  * a runner that was presumed dead and comes back cannot double-count.
  * Mismatch rows hold person ids, never identities.
  */
-export type MismatchKind = 'expected_not_assigned' | 'assigned_without_basis' | 'assigned_not_distributed';
-export const MISMATCH_KINDS: readonly MismatchKind[] = ['expected_not_assigned', 'assigned_without_basis', 'assigned_not_distributed'];
+export type MismatchKind = 'expected_not_assigned' | 'assigned_without_basis' | 'assigned_not_distributed' | 'edge_not_applied';
+export const MISMATCH_KINDS: readonly MismatchKind[] = ['expected_not_assigned', 'assigned_without_basis', 'assigned_not_distributed', 'edge_not_applied'];
 
 export type TaskStatus = 'queued' | 'running' | 'stopping' | 'stopped' | 'done' | 'failed';
 
@@ -62,6 +66,14 @@ export interface VerifyTask {
   readonly startedAt: number | null;
   readonly finishedAt: number | null;
   readonly rule: VerifyRule;
+  /** the rule-set version in force the expectations were read from */
+  readonly ruleVersion: string | null;
+  /** node replicas compared (name, applied seq when the task began) */
+  readonly edges: { name: string; appliedSeq: number }[] | null;
+  /** changes not yet applied by a compared replica when their person was checked */
+  readonly edgePending: number;
+  /** unix s of the schedule slot the task ran for, null: started by hand */
+  readonly scheduledFor: number | null;
 }
 
 interface TaskRow {
@@ -69,10 +81,12 @@ interface TaskRow {
   through_seq: string | number; region: string; cursor: string | number; max_person: string | number; epoch: number; checked: number; facts: number;
   expected: number; assigned: number; consistent: number; mismatches: number; error_code: string | null; error_message: string | null;
   created_by: string; created_at: Date; started_at: Date | null; finished_at: Date | null;
+  rule_version: string | null; edges: { name: string; appliedSeq: number }[] | null; edge_pending: number; scheduled_for: Date | null;
 }
 
 const TASK_COLUMNS = `id, rule_id, rerun_of, rule, status, period_from, period_to, through_seq, region, cursor, max_person, epoch, checked, facts,
-  expected, assigned, consistent, mismatches, error_code, error_message, created_by, created_at, started_at, finished_at`;
+  expected, assigned, consistent, mismatches, error_code, error_message, created_by, created_at, started_at, finished_at, rule_version, edges, edge_pending,
+  scheduled_for`;
 
 const sec = (d: Date): number => Math.floor(new Date(d).getTime() / 1000);
 
@@ -88,6 +102,7 @@ function toTask(r: TaskRow): VerifyTask {
     error: r.error_code === null ? null : { code: r.error_code, message: r.error_message ?? '' },
     createdBy: r.created_by, createdAt: sec(r.created_at), startedAt: r.started_at === null ? null : sec(r.started_at),
     finishedAt: r.finished_at === null ? null : sec(r.finished_at), rule: r.rule,
+    ruleVersion: r.rule_version, edges: r.edges, edgePending: r.edge_pending, scheduledFor: r.scheduled_for === null ? null : sec(r.scheduled_for),
   };
 }
 
@@ -110,7 +125,14 @@ export interface VerifyTasksOptions {
   readonly pollMs?: number;
   /** called after each committed chunk (tests use it to stop or "crash" a task midway) */
   readonly onChunk?: (taskId: string, cursor: number) => void | Promise<void>;
+  /** node replicas a rule with checkEdges compares (verify-edge.ts); default none */
+  readonly replicas?: readonly ReplicaTarget[];
+  /** look for due scheduled runs this often (0: only when runDue is called), default 0 */
+  readonly schedulePollMs?: number;
 }
+
+/** Actor of the tasks the schedule starts (run log, audit). */
+export const SCHEDULE_ACTOR = 'system:verify-schedule';
 
 const STALE_MS = 10 * 60_000;
 /** widest person-id window one chunk query reads */
@@ -127,6 +149,7 @@ export class VerifyTasks {
   private running: Promise<void> | null = null;
   private again = false;
   private timer: NodeJS.Timeout | null = null;
+  private scheduleTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly host: CapabilityHost, private readonly rules: VerifyRules, private readonly opts: VerifyTasksOptions = {}) {
     this.node = nodeId(host.dataDir);
@@ -173,21 +196,90 @@ export class VerifyTasks {
     return this.insert(rule, from, to, actor, null, '任务已创建');
   }
 
-  private async insert(rule: VerifyRule, from: number, to: number, actor: string, rerunOf: string | null, note: string): Promise<VerifyTask> {
+  private async insert(
+    rule: VerifyRule, from: number, to: number, actor: string, rerunOf: string | null, note: string,
+    slot?: { tx: SqlClient; atMs: number; prep: { top: number; max: number; version: string } },
+  ): Promise<VerifyTask> {
     const id = `vt_${randomBytes(6).toString('hex')}`;
+    const { top, max, version } = slot?.prep ?? (await this.prepare());
+    const write = async (tx: SqlClient): Promise<TaskRow> => {
+      const ins = await tx.query<TaskRow>(
+        `INSERT INTO exchange_verify_tasks (id, rule_id, rerun_of, rule, status, period_from, period_to, through_seq, region, max_person, created_by, created_at,
+                rule_version, scheduled_for)
+         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ${TASK_COLUMNS}`,
+        [id, rule.id, rerunOf, JSON.stringify(rule), new Date(from * 1000), new Date(to * 1000), top, rule.region, max, actor,
+          new Date(this.host.nowMs()), version, slot === undefined ? null : new Date(slot.atMs)],
+      );
+      const edges = rule.checkEdges ? `及边缘节点实际数据（${(this.opts.replicas ?? []).map((r) => r.name).join('、') || '未配置节点副本'}）` : '';
+      await this.log(id, 'info', `${note}：规则“${rule.name}”，数据集 ${rule.dataset}，依据现行赋码规则版本 ${version}，比对${rule.codeSource === 'history' ? '历史赋码' : '当前赋码'}${rule.checkDistribution ? '及下发数据（截至下发序号 ' + top + '）' : ''}${edges}`, tx);
+      return ins.rows[0]!;
+    };
+    const r = slot === undefined ? await this.db.transaction(write) : await write(slot.tx);
+    if (slot === undefined) this.kick();
+    return toTask(r);
+  }
+
+  /** What a new task records before its transaction: the outbox top, the highest person id, the rule-set version in force. */
+  private async prepare(): Promise<{ top: number; max: number; version: string }> {
     const top = await this.host.store.maxOutboxSeq();
     const max = await this.db.query<{ m: string | number | null }>('SELECT max(id) AS m FROM persons');
-    const r = await this.db.transaction(async (tx) => {
-      const ins = await tx.query<TaskRow>(
-        `INSERT INTO exchange_verify_tasks (id, rule_id, rerun_of, rule, status, period_from, period_to, through_seq, region, max_person, created_by, created_at)
-         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10, $11) RETURNING ${TASK_COLUMNS}`,
-        [id, rule.id, rerunOf, JSON.stringify(rule), new Date(from * 1000), new Date(to * 1000), top, rule.region, Number(max.rows[0]?.m ?? 0), actor, new Date(this.host.nowMs())],
-      );
-      await this.log(id, 'info', `${note}：规则“${rule.name}”，数据集 ${rule.dataset}，比对${rule.codeSource === 'history' ? '历史赋码' : '当前赋码'}${rule.checkDistribution ? '及下发数据（截至下发序号 ' + top + '）' : ''}`, tx);
-      return ins.rows[0]!;
-    });
-    this.kick();
-    return toTask(r);
+    // the expectations come from the rule set in force now; the task keeps that version to the end (resume, restart)
+    const version = (await this.host.codes.activeRules(this.nowS())).version;
+    return { top, max: Number(max.rows[0]?.m ?? 0), version };
+  }
+
+  /**
+   * Starts the scheduled runs due at the clock's now (verify-schedule.ts):
+   * each slot in one transaction — the conditional UPDATE that moves the
+   * rule's next_run_at, and the task (unique per rule and slot). Returns the
+   * tasks started by THIS call (another process that took a slot first: none).
+   */
+  async runDue(): Promise<VerifyTask[]> {
+    const nowMs = this.host.nowMs();
+    const started: VerifyTask[] = [];
+    for (const due of await dueRules(this.db, nowMs)) {
+      const rule = await this.rules.get(due.id, '').catch(() => null);
+      if (rule === null || rule.schedule === null) continue;
+      const anchor = await this.db.query<{ u: Date }>('SELECT updated_at AS u FROM exchange_verify_rules WHERE id = $1', [due.id]);
+      const prep = await this.prepare();
+      const t = await this.db.transaction(async (tx) => {
+        let next: number | null = nextSlot(rule.schedule!, nowMs, new Date(anchor.rows[0]!.u).getTime());
+        if (rule.validUntil !== null && next >= rule.validUntil * 1000) next = null;
+        const took = await tx.query(
+          'UPDATE exchange_verify_rules SET next_run_at = $3 WHERE id = $1 AND next_run_at = $2 RETURNING id',
+          [due.id, new Date(due.slotMs), next === null ? null : new Date(next)],
+        );
+        if (took.rows.length === 0) return null; // another process took this slot
+        const nowS = Math.floor(nowMs / 1000);
+        if (!ruleValidAt(rule, nowS)) {
+          this.host.log(`exchange: verify schedule: rule ${rule.id} is outside its validity, slot skipped`);
+          return null;
+        }
+        const busy = await tx.query("SELECT id FROM exchange_verify_tasks WHERE rule_id = $1 AND status IN ('queued', 'running', 'stopping') LIMIT 1", [rule.id]);
+        if (busy.rows.length > 0) {
+          await this.log(String((busy.rows[0] as { id: string }).id), 'warn', `定时执行时间已到，但本规则的上一次任务尚未结束，本次（${describeSchedule(rule.schedule!)}）跳过`, tx);
+          return null;
+        }
+        let from: number;
+        let to: number;
+        if (rule.periodFrom !== null && rule.periodTo !== null) {
+          from = rule.periodFrom;
+          to = rule.periodTo;
+        } else {
+          to = nowS + 1;
+          from = nowS - (rule.windowDays ?? 1) * 86_400;
+        }
+        const task = await this.insert(rule, from, to, SCHEDULE_ACTOR, null, `定时执行（${describeSchedule(rule.schedule!)}）`, { tx, atMs: due.slotMs, prep });
+        await this.host.audit.append({
+          actor: SCHEDULE_ACTOR, role: 'system', action: 'exchange.verify.task.scheduled', target: `verify-task:${task.id}`, outcome: 'queued',
+          details: { rule: rule.id, periodFrom: from, periodTo: to, slot: Math.floor(due.slotMs / 1000) },
+        }, tx);
+        return task;
+      });
+      if (t !== null) started.push(t);
+    }
+    if (started.length > 0) this.kick();
+    return started;
   }
 
   async get(id: string, scope: string): Promise<VerifyTask> {
@@ -263,6 +355,15 @@ export class VerifyTasks {
     this.shuttingDown = false;
     this.timer = setInterval(() => this.kick(), this.pollMs);
     this.timer.unref();
+    const every = this.opts.schedulePollMs ?? 0;
+    if (every > 0) {
+      const due = (): void => {
+        this.runDue().catch((err: unknown) => this.host.log(`exchange: verify schedule: ${(err as Error).name}`));
+      };
+      this.scheduleTimer = setInterval(due, every);
+      this.scheduleTimer.unref();
+      due();
+    }
     this.kick();
   }
 
@@ -272,6 +373,8 @@ export class VerifyTasks {
     this.shuttingDown = true;
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
+    if (this.scheduleTimer !== null) clearInterval(this.scheduleTimer);
+    this.scheduleTimer = null;
     await this.running;
   }
 
@@ -325,13 +428,26 @@ export class VerifyTasks {
     let cursor = Number(row.cursor);
     let window = this.chunk * 8;
     if (cursor === 0) await this.log(id, 'info', '开始执行');
+    const probes: ReplicaProbe[] = [];
     try {
+      // the version recorded at the start (a task from before rule versions were recorded: the one in force now)
+      const compiled = (row.rule_version === null ? null : await this.host.codes.rules.load(this.db, row.rule_version)) ?? (await this.host.codes.activeRules(this.nowS()));
+      if (row.rule.checkEdges) {
+        const targets = this.opts.replicas ?? [];
+        if (targets.length === 0) throw new ExchangeError('EXC_ERR_VERIFY_REPLICA', 'no node replica is configured (EXCHANGE_VERIFY_REPLICAS)');
+        for (const t of targets) probes.push(await ReplicaProbe.open(t));
+        if (row.edges === null) {
+          const edges = probes.map((p) => ({ name: p.target.name, appliedSeq: p.appliedAtOpen }));
+          await this.db.query('UPDATE exchange_verify_tasks SET edges = $3::jsonb WHERE id = $1 AND epoch = $2', [id, epoch, JSON.stringify(edges)]);
+          await this.log(id, 'info', `比对边缘节点副本：${edges.map((e) => `${e.name}（已应用至序号 ${e.appliedSeq}）`).join('、')}`);
+        }
+      }
       for (;;) {
         if (this.shuttingDown) {
           await this.log(id, 'warn', `服务停止，任务将在重启后从人员序号 ${cursor} 之后继续`);
           return;
         }
-        const res = await this.chunkOnce(row, cursor, window);
+        const res = await this.chunkOnce(row, cursor, window, compiled, probes);
         // a thin window widens (sparse candidates among many persons); a full one narrows to about
         // twice the ids its chunk spanned, so a query does not read far more rows than it returns
         window = res.checked >= this.chunk ? Math.max(this.chunk, 2 * (res.cursor - cursor)) : Math.min(MAX_WINDOW, window * 2);
@@ -355,12 +471,15 @@ export class VerifyTasks {
       }
     } catch (err) {
       if (err instanceof Fenced) return;
-      this.host.log(`exchange: verify task ${id} failed: ${(err as Error).name}`);
+      const replica = err instanceof ExchangeError && err.code === 'EXC_ERR_VERIFY_REPLICA';
+      this.host.log(`exchange: verify task ${id} failed: ${replica ? (err as Error).message : (err as Error).name}`);
       await this.db.query(
-        "UPDATE exchange_verify_tasks SET status = 'failed', error_code = 'EXC_ERR_VERIFY_FAILED', error_message = $3, finished_at = $4 WHERE id = $1 AND epoch = $2",
-        [id, epoch, '核查任务执行异常', new Date(this.host.nowMs())],
+        "UPDATE exchange_verify_tasks SET status = 'failed', error_code = $5, error_message = $3, finished_at = $4 WHERE id = $1 AND epoch = $2",
+        [id, epoch, replica ? '无法读取边缘节点副本数据' : '核查任务执行异常', new Date(this.host.nowMs()), replica ? 'EXC_ERR_VERIFY_REPLICA' : 'EXC_ERR_VERIFY_FAILED'],
       );
-      await this.log(id, 'error', '任务执行异常已终止（详情见服务日志），可重新执行');
+      await this.log(id, 'error', replica ? '无法读取边缘节点副本数据，任务已终止（请检查节点副本配置后重新执行）' : '任务执行异常已终止（详情见服务日志），可重新执行');
+    } finally {
+      for (const p of probes) p.close();
     }
   }
 
@@ -378,9 +497,9 @@ export class VerifyTasks {
       return await this.db.transaction(async (tx) => {
         const u = await tx.query<{ status: string }>(
           `UPDATE exchange_verify_tasks SET cursor = $3, checked = checked + $4, facts = facts + $5, expected = expected + $6, assigned = assigned + $7,
-                  consistent = consistent + $8, mismatches = mismatches + $9, heartbeat_at = $10
+                  consistent = consistent + $8, mismatches = mismatches + $9, heartbeat_at = $10, edge_pending = edge_pending + $11
             WHERE id = $1 AND epoch = $2 AND status IN ('running', 'stopping') RETURNING status`,
-          [id, epoch, res.cursor, res.checked, res.facts, res.expected, res.assigned, res.consistent, res.mismatches.length, new Date(this.host.nowMs())],
+          [id, epoch, res.cursor, res.checked, res.facts, res.expected, res.assigned, res.consistent, res.mismatches.length, new Date(this.host.nowMs()), res.edgePending],
         );
         if (u.rows.length === 0) throw new Fenced();
         if (res.mismatches.length > 0) {
@@ -406,16 +525,15 @@ export class VerifyTasks {
   }
 
   /** Compares one chunk of persons after `cursor` (reads only; the caller commits). */
-  private async chunkOnce(row: TaskRow, cursor: number, window: number): Promise<ChunkResult> {
+  private async chunkOnce(row: TaskRow, cursor: number, window: number, compiled: CompiledRules, probes: readonly ReplicaProbe[]): Promise<ChunkResult> {
     const rule = row.rule;
-    const exps = EXPECTATIONS[rule.target] ?? [];
-    const kinds = [...new Set(exps.map((e) => e.kind))];
-    const reasons = exps.map((e) => e.reason);
+    const meaning = meaningOf(compiled, rule.target);
+    const kinds = [...meaning.kinds];
+    const reasons = [...meaning.reasons.keys()];
     const from = new Date(row.period_from);
     const to = new Date(row.period_to);
     const source = `import:${rule.dataset}`;
     const history = rule.codeSource === 'history';
-    // each branch walks its person-id index from the cursor: one pass over the data for the whole task
     // Persons are taken in id windows (cursor, upper]: each query reads one bounded index range, so the
     // whole task is one pass over the data (an open range "> cursor" made PostgreSQL read and sort all
     // the rest for every chunk: quadratic, seen in bench/verify.ts). A full chunk ends at its last id.
@@ -440,7 +558,7 @@ export class VerifyTasks {
     // persons registered while the task runs are covered too: the end is the highest id now
     const maxId = Number((await this.db.query<{ m: string | number | null }>('SELECT max(id) AS m FROM persons')).rows[0]?.m ?? 0);
     const last = !full && next >= maxId;
-    if (ids.length === 0) return { cursor: next, last, checked: 0, facts: 0, expected: 0, assigned: 0, consistent: 0, mismatches: [] };
+    if (ids.length === 0) return { cursor: next, last, checked: 0, facts: 0, expected: 0, assigned: 0, consistent: 0, edgePending: 0, mismatches: [] };
     const nowS = this.nowS();
     const throughSeq = Number(row.through_seq);
 
@@ -469,65 +587,86 @@ export class VerifyTasks {
       )
       : { rows: [] };
     const codeOf = new Map(codes.rows.filter((c) => c.color !== null).map((c) => [Number(c.person_id), c as typeof c & { color: Color }]));
-    const persons = { rows: codes.rows.map((c) => ({ id: c.person_id, uid: c.uid })) };
     const deltaAt = new Map(outbox.rows.map((o) => [Number(o.seq), o]));
-    const uidOf = new Map(persons.rows.map((p) => [Number(p.id), Buffer.from(p.uid)]));
+    const uidOf = new Map(codes.rows.map((p) => [Number(p.person_id), Buffer.from(p.uid)]));
     const factsOf = group(facts.rows, (f) => Number(f.person_id));
     const histOf = group(hist.rows, (h) => Number(h.person_id));
+
+    // what each compared replica serves for the persons holding a code (one read transaction per replica)
+    const withCode = ids.filter((pid) => codeOf.has(pid));
+    const served = await Promise.all(probes.map(async (p) => ({ name: p.target.name, ...(await p.lookup(withCode.map((pid) => uidOf.get(pid)!))) })));
 
     const out: Mismatch[] = [];
     let nFacts = 0;
     let nExpected = 0;
     let nAssigned = 0;
     let consistent = 0;
+    let edgePending = 0;
+    const fromS = sec(from);
+    const toS = sec(to);
     for (const pid of ids) {
       const pf = factsOf.get(pid) ?? [];
       const code = codeOf.get(pid);
       const before = out.length;
-      const lastNegative = Math.max(0, ...pf.filter((f) => f.kind === 'nucleic_acid' && f.result === 'negative').map((f) => sec(f.at)));
 
-      // what the dataset says, from its own rows in the period
-      let want: { e: Expectation; at: number } | null = null;
+      // what the dataset says under the rule set in force: its own facts in the period plus the negative tests
+      const mine: StoredFact[] = [];
+      const included: StoredFact[] = [];
       for (const f of pf) {
-        const at = sec(f.at);
-        if (f.source !== source || at < sec(from) || at >= sec(to)) continue;
-        const e = exps.find((x) => x.kind === f.kind && (x.result === null || x.result === f.result));
-        if (e === undefined) continue;
-        nFacts++;
-        // a negative test after a suspicion or a secondary contact clears it (the rule set does the same)
-        if ((e.kind === 'suspected' || e.kind === 'secondary_contact') && lastNegative > at) continue;
-        if (!history && e.days !== null && at + e.days * 86_400 <= nowS) continue;
-        if (want === null || SEVERITY[e.color] > SEVERITY[want.e.color] || (SEVERITY[e.color] === SEVERITY[want.e.color] && at > want.at)) want = { e, at };
+        const sf = { kind: f.kind, result: f.result, at: sec(f.at), source: f.source };
+        const k = keyOf(f);
+        if (f.source === source && sf.at >= fromS && sf.at < toS && k !== null && meaning.keys.includes(k)) {
+          mine.push(sf);
+          included.push(sf);
+        } else if (k === 'test_negative') included.push(sf);
+      }
+      nFacts += mine.length;
+      let want: Expected | null = null;
+      let end = Infinity;
+      if (!history) want = expectedAt(meaning, included, nowS);
+      else {
+        // each of the dataset's facts at its own time: the strongest colour it called for, and until when
+        for (const f of mine) {
+          const e = expectedAt(meaning, included, f.at);
+          if (e === null) continue;
+          if (want === null || SEVERITY[e.color] > SEVERITY[want.color] || (SEVERITY[e.color] === SEVERITY[want.color] && f.at > want.factAt)) {
+            want = { ...e, factAt: f.at, factKind: f.kind };
+            end = e.until ?? Infinity;
+          }
+        }
       }
       if (want !== null) {
         nExpected++;
-        const need = SEVERITY[want.e.color];
+        const need = SEVERITY[want.color];
         let met: boolean;
         if (!history) {
           met = code !== undefined && SEVERITY[code.color] >= need;
         } else {
           const hs = histOf.get(pid) ?? [];
-          const end = want.e.days === null ? Infinity : want.at + want.e.days * 86_400;
-          const prior = hs.filter((h) => sec(h.at) < want!.at).at(-1);
-          met = (prior !== undefined && SEVERITY[prior.color] >= need) || hs.some((h) => sec(h.at) >= want!.at && sec(h.at) < end && SEVERITY[h.color] >= need);
+          const at = want.factAt;
+          const prior = hs.filter((h) => sec(h.at) < at).at(-1);
+          met = (prior !== undefined && SEVERITY[prior.color] >= need) || hs.some((h) => sec(h.at) >= at && sec(h.at) < end && SEVERITY[h.color] >= need);
         }
         if (!met) {
           out.push({
-            personId: pid, kind: 'expected_not_assigned', expected: want.e.color, assigned: code?.color ?? null, distributed: null,
-            reason: code?.reason ?? null, factKind: want.e.kind, factAt: want.at,
+            personId: pid, kind: 'expected_not_assigned', expected: want.color, assigned: code?.color ?? null, distributed: null,
+            reason: code?.reason ?? null, factKind: want.factKind, factAt: want.factAt,
             detail: code === undefined ? '无赋码记录' : history ? '该事实之后未曾赋予应有颜色' : '当前赋码颜色低于应赋颜色',
           });
         }
       }
 
-      // codes of the dataset's reasons must rest on a fact of that kind (from any source)
+      // codes of the dataset's reasons must rest on a fact the reason's rule reads (from any source)
       const assignedRows = history
         ? (histOf.get(pid) ?? []).filter((h) => reasons.includes(h.reason) && h.color !== 'green' && h.at >= from && h.at < to).map((h) => ({ color: h.color, reason: h.reason }))
         : code !== undefined && reasons.includes(code.reason) && code.color !== 'green' && code.since >= from && code.since < to ? [{ color: code.color, reason: code.reason }] : [];
       if (assignedRows.length > 0) nAssigned++;
       const unfounded = assignedRows.find((a) => {
-        const e = exps.find((x) => x.reason === a.reason)!;
-        return !pf.some((f) => f.kind === e.kind && (e.result === null || f.result === e.result) && sec(f.at) <= nowS);
+        const keys = meaning.reasons.get(a.reason)!.keys;
+        return !pf.some((f) => {
+          const k = keyOf(f);
+          return k !== null && keys.includes(k) && sec(f.at) <= nowS;
+        });
       });
       if (unfounded !== undefined) {
         out.push({
@@ -559,8 +698,32 @@ export class VerifyTasks {
         }
         if (problem !== null) {
           out.push({
-            personId: pid, kind: 'assigned_not_distributed', expected: want?.e.color ?? null, assigned: code.color, distributed, reason: code.reason,
+            personId: pid, kind: 'assigned_not_distributed', expected: want?.color ?? null, assigned: code.color, distributed, reason: code.reason,
             factKind: null, factAt: null, detail: problem,
+          });
+        }
+      }
+
+      // what the nodes actually serve: each compared replica, up to the sequence it has applied
+      if (code !== undefined && served.length > 0) {
+        const i = withCode.indexOf(pid);
+        const problems: string[] = [];
+        let shown: Color | null = null;
+        let pending = false;
+        for (const r of served) {
+          const rc = r.codes[i] ?? null;
+          const j = judgeReplica({ color: code.color, seq: Number(code.seq) }, rc, r.applied);
+          if (j.pending) pending = true;
+          if (j.problem !== null) {
+            problems.push(`${r.name}：${j.problem}`);
+            if (shown === null && rc !== null && (rc.color === 'green' || rc.color === 'yellow' || rc.color === 'red')) shown = rc.color;
+          }
+        }
+        if (pending) edgePending++;
+        if (problems.length > 0) {
+          out.push({
+            personId: pid, kind: 'edge_not_applied', expected: want?.color ?? null, assigned: code.color, distributed: shown, reason: code.reason,
+            factKind: null, factAt: null, detail: problems.join('；').slice(0, 500),
           });
         }
       }
@@ -568,7 +731,7 @@ export class VerifyTasks {
     }
     return {
       cursor: next, last, checked: ids.length, facts: nFacts, expected: nExpected, assigned: nAssigned,
-      consistent, mismatches: out,
+      consistent, edgePending, mismatches: out,
     };
   }
 }
@@ -581,6 +744,7 @@ interface ChunkResult {
   expected: number;
   assigned: number;
   consistent: number;
+  edgePending: number;
   mismatches: Mismatch[];
 }
 

@@ -15,6 +15,7 @@ import { exchangeCapability } from '../capability.js';
 import { DatasetStore } from '../dataset-store.js';
 import { VerifyRules } from '../verify-rules.js';
 import { VerifyTasks } from '../verify-tasks.js';
+import { buildFullSnapshot } from '../../sync/snapshot.js';
 
 /**
  * `npm run bench:verify` — the assignment verification's runner on the
@@ -30,12 +31,14 @@ import { VerifyTasks } from '../verify-tasks.js';
  * codes' seqs, joined) — the floor a verification cannot go under on this
  * database. The ratio task / baseline is the runner's overhead (chunking,
  * decoding deltas, comparing, committing mismatches and progress).
- * Last line:
+ * VERIFY_EDGES=1 adds the comparison with a node replica (checkEdges). Last line:
  *
  *   verify: N persons checked in S s = R persons/s, mismatches M of K planted, baseline read B s, ratio X
  */
 const N = Number(process.env.VERIFY_PERSONS ?? 20_000);
 const CHUNK = Number(process.env.VERIFY_CHUNK ?? 2000);
+/** VERIFY_EDGES=1: also compare a node replica (built by sync's full snapshot of the master, not timed) — the cost of checkEdges */
+const EDGES = process.env.VERIFY_EDGES === '1';
 if (!Number.isSafeInteger(N) || N < 200) throw new Error('VERIFY_PERSONS must be an integer ≥ 200');
 
 function residentId(i: number): string {
@@ -92,8 +95,14 @@ try {
   console.log(`baseline: one join over ${base.rows[0]!.n} persons in ${baseS.toFixed(2)} s`);
 
   const rules = new VerifyRules(db, datasets, () => Date.now());
-  const tasks = new VerifyTasks(host, rules, { chunkPersons: CHUNK, pollMs: 1000 });
-  const rule = await rules.create({ name: 'bench', dataset: 'nat-result', windowDays: 1 }, '', 'bench');
+  const replicas = [];
+  if (EDGES) {
+    const built = await buildFullSnapshot(db, join(dir, 'replica'));
+    console.log(`replica: ${built.counts.codes} codes at seq ${built.seq} (not timed)`);
+    replicas.push({ name: 'bench-edge', dir: join(dir, 'replica') });
+  }
+  const tasks = new VerifyTasks(host, rules, { chunkPersons: CHUNK, pollMs: 1000, replicas });
+  const rule = await rules.create({ name: 'bench', dataset: 'nat-result', windowDays: 1, checkEdges: EDGES }, '', 'bench');
   const r0 = process.hrtime.bigint();
   const t = await tasks.start(rule.id, '', 'bench');
   await tasks.startRunner();
@@ -107,7 +116,7 @@ try {
   }
   await db.close();
   console.log(
-    `verify: ${N} persons checked in ${runS.toFixed(2)} s = ${Math.round(N / runS)} persons/s, mismatches ${done.counts.mismatches} of ${planted} planted, ` +
+    `verify${EDGES ? ' (with the edge replica)' : ''}: ${N} persons checked in ${runS.toFixed(2)} s = ${Math.round(N / runS)} persons/s, mismatches ${done.counts.mismatches} of ${planted} planted, ` +
     `baseline read ${baseS.toFixed(2)} s, ratio ${(runS / baseS).toFixed(1)}`,
   );
 } finally {

@@ -2,10 +2,10 @@ import { useMemo, useState } from 'react';
 import { api, ApiError } from '../../admin-api/console/src/api.js';
 import { ErrorBox, Section } from '../../admin-api/console/src/ui.js';
 import {
-  codeTables, dataElements, diffDatasets, fieldPathZh, FIELD_TYPES, formatText, tableOf,
-  type Change, type DatasetDef, type FieldDef, type FieldType,
+  codeTables, dataElements, diffDatasets, fieldPathZh, FIELD_TYPES, formatText, registeredValues, tableOf,
+  type Change, type DatasetDef, type FieldDef, type FieldType, type RegisteredTable,
 } from './dataset-model.js';
-import { codeLabel, exchangeErrorText, FIELD_TYPE_LABEL } from './labels.js';
+import { codeLabel, exchangeErrorText, FIELD_TYPE_LABEL, TARGET_LABEL } from './labels.js';
 
 /**
  * The structured editor of a data standard's next version: one row per
@@ -23,18 +23,23 @@ function toRows(d: DatasetDef): Row[] {
   return d.fields.map((f) => ({ ...f, aliases: [...(f.aliases ?? [])], rid: nextRid++, key: d.key.includes(f.name), notFuture: d.notFuture.includes(f.name) }));
 }
 
-function toDef(base: DatasetDef, name: string, description: string, rows: readonly Row[]): DatasetDef {
+function toDef(base: DatasetDef, name: string, description: string, rows: readonly Row[], id: string, target: string): DatasetDef {
   const fields: FieldDef[] = rows.map((r) => {
     const f: FieldDef = { name: r.name.trim(), zh: r.zh.trim(), type: r.type, required: r.required };
     if ((r.aliases ?? []).length > 0) f.aliases = r.aliases;
     if (r.type === 'enum') f.values = r.values ?? {};
+    if (r.type === 'enum' && r.codeTable !== undefined) {
+      f.codeTable = r.codeTable;
+      f.codeTableVersion = r.codeTableVersion;
+    }
     if ((r.type === 'text' || r.type === 'name') && r.max !== undefined) f.max = r.max;
     if (r.type === 'region' && r.regionLengths !== undefined) f.regionLengths = r.regionLengths;
     return f;
   });
   const names = new Set(fields.map((f) => f.name));
   const d: DatasetDef = {
-    id: base.id, version: base.version + 1, name: name.trim(), description: description.trim(), target: base.target, fields,
+    id: base.version === 0 ? id.trim() : base.id, version: base.version + 1, name: name.trim(), description: description.trim(),
+    target: base.version === 0 ? target : base.target, fields,
     key: rows.filter((r) => r.key).map((r) => r.name.trim()),
     notFuture: rows.filter((r) => r.notFuture && (r.type === 'datetime' || r.type === 'date')).map((r) => r.name.trim()),
   };
@@ -44,9 +49,17 @@ function toDef(base: DatasetDef, name: string, description: string, rows: readon
   return d;
 }
 
-export function DatasetEditor({ base, all, onSaved, onCancel }: {
+/** Errors that name a place in the definition (`field`): shown with that place in Chinese. */
+const FIELD_ERRORS = new Set([
+  'EXC_ERR_DATASET_INVALID', 'EXC_ERR_DATASET_ID', 'EXC_ERR_FIELD_TYPE', 'EXC_ERR_CODE_TABLE_UNKNOWN', 'EXC_ERR_CODE_TABLE_EMPTY', 'EXC_ERR_DATASET_TARGET_FIELDS',
+]);
+
+/** `base.version === 0`: a brand-new dataset (标识 and 入库去向 are chosen here, POST /datasets/new). */
+export function DatasetEditor({ base, all, registered = [], onSaved, onCancel }: {
   base: DatasetDef;
   all: readonly { name: string; fields: readonly FieldDef[] }[];
+  /** the registered code tables (latest versions), offered for enum fields */
+  registered?: readonly RegisteredTable[];
   onSaved: (d: DatasetDef) => void;
   onCancel: () => void;
 }) {
@@ -56,9 +69,12 @@ export function DatasetEditor({ base, all, onSaved, onCancel }: {
   const [diff, setDiff] = useState<Change[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const isNew = base.version === 0;
+  const [id, setId] = useState(base.id);
+  const [target, setTarget] = useState(base.target);
   const tables = useMemo(() => codeTables(all), [all]);
   const elements = useMemo(() => dataElements(all), [all]);
-  const draft = toDef(base, name, description, rows);
+  const draft = toDef(base, name, description, rows, id, target);
 
   function edit(rid: number, patch: Partial<Row>) {
     setDiff(null);
@@ -80,18 +96,28 @@ export function DatasetEditor({ base, all, onSaved, onCancel }: {
     setRows((rs) => [...rs, { name: f?.name ?? '', zh: f?.zh ?? '', aliases: [...(f?.aliases ?? [])], type: f?.type ?? 'text', required: f?.required ?? false, values: f?.values, max: f?.max, regionLengths: f?.regionLengths, rid: nextRid++, key: false, notFuture: false }]);
   }
   function setType(r: Row, type: FieldType) {
-    edit(r.rid, { type, values: type === 'enum' ? r.values ?? tables[0]?.values : undefined });
+    edit(r.rid, { type, values: type === 'enum' ? r.values ?? tables[0]?.values : undefined, ...(type === 'enum' ? {} : { codeTable: undefined, codeTableVersion: undefined }) });
+  }
+  function pickTable(r: Row, value: string) {
+    if (value.startsWith('ct:')) {
+      const t = registered.find((x) => x.id === value.slice(3));
+      if (t !== undefined) edit(r.rid, { codeTable: t.id, codeTableVersion: t.version, values: registeredValues(t) });
+      return;
+    }
+    edit(r.rid, { codeTable: undefined, codeTableVersion: undefined, values: tables.find((x) => x.id === value)?.values ?? {} });
   }
 
   async function save() {
     setBusy(true);
     setError(null);
     try {
-      const saved = await api<DatasetDef>('POST', '/admin/v1/exchange/datasets', draft);
+      const saved = isNew
+        ? (await api<{ definition: DatasetDef }>('POST', '/admin/v1/exchange/datasets/new', draft)).definition
+        : await api<DatasetDef>('POST', '/admin/v1/exchange/datasets', draft);
       onSaved(saved);
     } catch (e) {
       setDiff(null);
-      if (e instanceof ApiError && e.code === 'EXC_ERR_DATASET_INVALID') setError(`${codeLabel(e.code)}：${fieldPathZh(e.field, draft)}不符合要求，请修改后重新预览。`);
+      if (e instanceof ApiError && FIELD_ERRORS.has(e.code)) setError(`${codeLabel(e.code)}：${fieldPathZh(e.field, draft, e.code)}不符合要求，请修改后重新预览。`);
       else setError(exchangeErrorText(e));
     } finally {
       setBusy(false);
@@ -99,9 +125,20 @@ export function DatasetEditor({ base, all, onSaved, onCancel }: {
   }
 
   return (
-    <Section title={`编辑数据标准：${base.name}（将发布为第 ${base.version + 1} 版）`} actions={<button type="button" className="btn-link" onClick={onCancel}>取消</button>}>
+    <Section title={isNew ? '新建数据标准（将发布为第 1 版）' : `编辑数据标准：${base.name}（将发布为第 ${base.version + 1} 版）`} actions={<button type="button" className="btn-link" onClick={onCancel}>取消</button>}>
       <ErrorBox error={error} />
-      <form aria-label="数据标准新版本" onSubmit={(e) => { e.preventDefault(); setDiff(diffDatasets(base, draft)); }}>
+      <form aria-label={isNew ? '新建数据标准' : '数据标准新版本'} onSubmit={(e) => { e.preventDefault(); setDiff(diffDatasets(isNew ? undefined : base, draft)); }}>
+        {isNew && (
+          <div className="form-row">
+            <label>标识（小写字母开头，字母、数字、连字符） <input name="dataset-id" className="mono" value={id} maxLength={40} onChange={(e) => { setDiff(null); setId(e.target.value); }} /></label>
+            <label>
+              入库去向{' '}
+              <select name="dataset-target" value={target} onChange={(e) => { setDiff(null); setTarget(e.target.value); }}>
+                {Object.entries(TARGET_LABEL).map(([k, v]) => <option key={k} value={k}>{v}</option>)}
+              </select>
+            </label>
+          </div>
+        )}
         <div className="form-row">
           <label className="grow">名称 <input name="dataset-name" value={name} maxLength={64} onChange={(e) => { setDiff(null); setName(e.target.value); }} /></label>
           <label className="grow">说明 <input name="dataset-description" value={description} maxLength={500} onChange={(e) => { setDiff(null); setDescription(e.target.value); }} /></label>
@@ -125,9 +162,16 @@ export function DatasetEditor({ base, all, onSaved, onCancel }: {
                   <td><input type="checkbox" name="field-required" checked={r.required} onChange={(e) => edit(r.rid, { required: e.target.checked })} /></td>
                   <td>
                     {r.type === 'enum' ? (
-                      <select name="field-table" value={t?.id ?? ''} onChange={(e) => edit(r.rid, { values: tables.find((x) => x.id === e.target.value)?.values ?? {} })}>
+                      <select name="field-table" value={r.codeTable !== undefined ? `ct:${r.codeTable}` : t?.id ?? ''} onChange={(e) => pickTable(r, e.target.value)}>
                         <option value="">（未选）</option>
-                        {tables.map((x) => <option key={x.id} value={x.id}>{x.label}</option>)}
+                        {registered.length > 0 && (
+                          <optgroup label="已登记的码表">
+                            {registered.map((x) => <option key={x.id} value={`ct:${x.id}`}>{`${x.name}（第 ${x.version} 版）`}</option>)}
+                          </optgroup>
+                        )}
+                        <optgroup label="沿用其他标准的代码表">
+                          {tables.map((x) => <option key={x.id} value={x.id}>{x.label}</option>)}
+                        </optgroup>
                       </select>
                     ) : r.type === 'idType' ? '证件类型代码表' : '—'}
                   </td>
@@ -162,14 +206,14 @@ export function DatasetEditor({ base, all, onSaved, onCancel }: {
       </form>
       {diff !== null && (
         <div data-testid="dataset-diff">
-          <h4>与第 {base.version} 版相比</h4>
+          <h4>{isNew ? '新建内容' : `与第 ${base.version} 版相比`}</h4>
           {diff.length === 0 ? <p className="muted">没有变更，无需发布新版本。</p> : (
             <table className="table">
               <thead><tr><th>变更</th><th>原来</th><th>改为</th></tr></thead>
               <tbody>{diff.map((c, i) => <tr key={i}><td>{c.what}</td><td className={c.code ? 'mono' : undefined}>{c.from}</td><td className={c.code ? 'mono' : undefined}>{c.to}</td></tr>)}</tbody>
             </table>
           )}
-          <button type="button" className="btn-primary" disabled={busy || diff.length === 0} onClick={() => void save()}>确认发布第 {base.version + 1} 版</button>
+          <button type="button" className="btn-primary" disabled={busy || diff.length === 0} onClick={() => void save()}>{isNew ? '确认新建数据标准' : `确认发布第 ${base.version + 1} 版`}</button>
         </div>
       )}
       <details>

@@ -17,6 +17,9 @@ export interface FieldDef {
   values?: Record<string, string>;
   max?: number;
   regionLengths?: number[];
+  /** enum: the registered code table (码表) its values come from, and its version */
+  codeTable?: string;
+  codeTableVersion?: number;
 }
 
 export interface DatasetDef {
@@ -137,7 +140,7 @@ export function diffDatasets(prev: DatasetDef | undefined, next: DatasetDef): Ch
 
 const ATTR_ZH: Record<string, string> = {
   name: '字段名（英文字母开头，只含字母、数字、下划线，最长 40 位）', zh: '中文表头（1–32 字）', type: '类型', required: '必填',
-  values: '代码表（代码表类型须选择代码表）', aliases: '其他表头',
+  values: '代码表（代码表类型须选择代码表）', aliases: '其他表头', codeTable: '代码表（须选择已登记的码表）',
 };
 const TOP_ZH: Record<string, string> = {
   dataset: '数据标准', id: '标识', version: '版本号（已有人发布了更新的版本，请刷新后重试）', name: '名称（1–64 字）', description: '说明（最多 500 字）',
@@ -145,7 +148,7 @@ const TOP_ZH: Record<string, string> = {
 };
 
 /** The server's error field path → the place in the editor, in Chinese. */
-export function fieldPathZh(path: string | undefined, draft: DatasetDef): string {
+export function fieldPathZh(path: string | undefined, draft: DatasetDef, code?: string): string {
   if (path === undefined || path === '') return '数据标准';
   const m = /^fields\[(\d+)\](?:\.(\w+))?$/.exec(path);
   if (m !== null) {
@@ -155,5 +158,36 @@ export function fieldPathZh(path: string | undefined, draft: DatasetDef): string
     if (m[2] === undefined) return `${who}（表头与其他字段重复）`;
     return `${who}的${ATTR_ZH[m[2]] ?? m[2]}`;
   }
-  return TOP_ZH[path] ?? '数据标准';
+  if (TOP_ZH[path] !== undefined) return TOP_ZH[path]!;
+  // a field the dataset's purpose needs (EXC_ERR_DATASET_TARGET_FIELDS names it)
+  if (code === 'EXC_ERR_DATASET_TARGET_FIELDS' && /^[A-Za-z]\w*$/.test(path)) return `入库去向所需的字段 ${path}`;
+  return '数据标准';
+}
+
+/** A registered code table (码表) as GET /admin/v1/exchange/code-tables lists it. */
+export interface RegisteredTable { id: string; version: number; name: string; description: string; entries: { code: string; name: string; aliases?: string[] }[] }
+
+/** The accepted texts of a registered table → its codes (what the server writes into the field). */
+export function registeredValues(t: RegisteredTable): Record<string, string> {
+  const v: Record<string, string> = {};
+  for (const e of t.entries) {
+    v[e.code] = e.code;
+    v[e.name] = e.code;
+    for (const a of e.aliases ?? []) v[a] = e.code;
+  }
+  return v;
+}
+
+/** Entries as editable lines: 代码,中文名称[,别名|别名] (one entry per line). */
+export function entriesText(t: Pick<RegisteredTable, 'entries'>): string {
+  return t.entries.map((e) => [e.code, e.name, ...((e.aliases ?? []).length > 0 ? [(e.aliases ?? []).join('|')] : [])].join(',')).join('\n');
+}
+
+/** The lines back to entries (empty lines skipped; the server checks the rest). */
+export function parseEntries(text: string): RegisteredTable['entries'] {
+  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '').map((l) => {
+    const [code = '', name = '', aliases = ''] = l.split(/[,，]/).map((x) => x.trim());
+    const list = aliases.split('|').map((a) => a.trim()).filter((a) => a !== '');
+    return { code, name, ...(list.length > 0 ? { aliases: list } : {}) };
+  });
 }

@@ -3,6 +3,7 @@ import { api, loadSession } from '../../admin-api/console/src/api.js';
 import { fmtTime } from '../../admin-api/console/src/format.js';
 import { CONSOLE_GRANTS } from '../../admin-api/console/src/roles.js';
 import { Empty, ErrorBox, OkBox, Section } from '../../admin-api/console/src/ui.js';
+import { CodeTablesSection, type ListedTable } from './code-tables-section.js';
 import { DatasetEditor } from './dataset-editor.js';
 import type { DatasetDef, FieldDef } from './dataset-model.js';
 import { codeLabel, exchangeErrorText, FIELD_TYPE_LABEL, pct, TARGET_LABEL } from './labels.js';
@@ -17,7 +18,10 @@ const ConformanceChart = lazy(() => import('./conformance-chart.js'));
  * start the next version of a standard from the latest one in the editor
  * (dataset-editor.tsx).
  */
-interface FieldView { name: string; zh: string; aliases: string[]; type: string; required: boolean; max: number | null; values: [string, string][] }
+interface FieldView {
+  name: string; zh: string; aliases: string[]; type: string; required: boolean; max: number | null; values: [string, string][];
+  codeTable?: string | null; codeTableVersion?: number | null;
+}
 interface DatasetView {
   id: string; version: number; name: string; description: string; target: string; key: string[]; notFuture: string[];
   fields: FieldView[]; createdBy: string; createdAt: number;
@@ -78,10 +82,15 @@ export function StandardsPage() {
   const [version, setVersion] = useState<number | null>(null);
   const [days, setDays] = useState<Day[]>([]);
   const [error, setError] = useState<string | null>(null);
+  const [tables, setTables] = useState<ListedTable[]>([]);
 
   const reload = useCallback(() => {
     api<{ datasets: DatasetView[] }>('GET', '/admin/v1/exchange/datasets').then((r) => setDatasets(r.datasets), (e) => setError(exchangeErrorText(e)));
   }, []);
+  const reloadTables = useCallback(() => {
+    api<{ codeTables: ListedTable[] }>('GET', '/admin/v1/exchange/code-tables').then((r) => setTables(r.codeTables), (e) => setError(exchangeErrorText(e)));
+  }, []);
+  useEffect(reloadTables, [reloadTables]);
   useEffect(reload, [reload]);
   useEffect(() => {
     setVersion(null);
@@ -101,6 +110,14 @@ export function StandardsPage() {
   const totalRows = days.reduce((s, d) => s + d.rows, 0);
   const latest = versions[0];
 
+  /** A new standard starts with the person fields every person-keyed target needs. */
+  function startNew() {
+    setSaved(null);
+    const nat = asDefs(datasets.filter((d) => d.id === 'nat-result')).at(0);
+    const person = (nat?.fields ?? []).filter((f) => ['idType', 'idNo', 'name', 'phone'].includes(f.name));
+    setEditing({ id: '', version: 0, name: '', description: '', target: 'nat-result', fields: person, key: ['idType', 'idNo'], notFuture: [] });
+  }
+
   async function startEditing() {
     if (latest === undefined) return;
     setSaved(null);
@@ -117,7 +134,12 @@ export function StandardsPage() {
       <ErrorBox error={error} />
       {saved && <OkBox>{saved}</OkBox>}
       <Section title="数据标准" actions={canWrite() && editing === null && latest !== undefined
-        ? <button type="button" className="btn" onClick={() => void startEditing()}>编辑并发布新版本</button> : undefined}>
+        ? (
+          <>
+            <button type="button" className="btn" onClick={() => void startEditing()}>编辑并发布新版本</button>{' '}
+            <button type="button" className="btn" onClick={startNew}>新建数据标准</button>
+          </>
+        ) : undefined}>
         <div className="form-row">
           {ids.map((id) => {
             const d = datasets.find((x) => x.id === id)!;
@@ -152,7 +174,10 @@ export function StandardsPage() {
                     <td>{f.aliases.join('、') || '—'}</td>
                     <td>{FIELD_TYPE_LABEL[f.type] ?? f.type}</td>
                     <td>{f.required ? '是' : '否'}</td>
-                    <td>{f.values.length > 0 ? <span className="mono">{[...new Set(f.values.map(([t]) => t))].join('、')}</span> : f.max !== null ? `最长 ${f.max} 字` : '—'}</td>
+                    <td>
+                      {f.codeTable ? <span data-code-table={f.codeTable}>码表「{tables.find((t) => t.id === f.codeTable)?.name ?? '—'}」第 {f.codeTableVersion} 版：</span> : null}
+                      {f.values.length > 0 ? <span className="mono">{[...new Set(f.values.map(([t]) => t))].join('、')}</span> : f.max !== null ? `最长 ${f.max} 字` : '—'}
+                    </td>
                   </tr>
                 ))}
               </tbody>
@@ -168,15 +193,18 @@ export function StandardsPage() {
         <DatasetEditor
           base={editing}
           all={asDefs(datasets.filter((d, i, a) => a.findIndex((x) => x.id === d.id) === i))}
+          registered={tables.filter((t, i) => tables.findIndex((x) => x.id === t.id) === i)}
           onCancel={() => setEditing(null)}
           onSaved={(d) => {
             setEditing(null);
-            setSaved(`已发布${d.name}第 ${d.version} 版，新上传的文件按此版本核查`);
+            setSaved(d.version === 1 ? `已新建数据标准「${d.name}」（第 1 版），可在数据导入中选择它上传文件` : `已发布${d.name}第 ${d.version} 版，新上传的文件按此版本核查`);
+            if (d.version === 1) setSelected(d.id);
             setVersion(d.version);
             reload();
           }}
         />
       )}
+      <CodeTablesSection tables={tables} canWrite={canWrite()} onChanged={reloadTables} />
       <Section title="符合度（近 60 天拒收率）">
         <ShareChart days={days} />
         {days.length > 0 && (

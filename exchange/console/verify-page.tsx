@@ -16,12 +16,14 @@ import { exchangeErrorText } from './labels.js';
 interface Rule {
   id: string; name: string; dataset: string; codeSource: string; checkDistribution: boolean; windowDays: number | null;
   periodFrom: number | null; periodTo: number | null; validFrom: number; validUntil: number | null; createdBy: string;
+  checkEdges: boolean; schedule: { kind: 'daily'; at: string } | { kind: 'every'; hours: number } | null; nextRunAt: number | null;
 }
 interface Counts { checked: number; facts: number; expected: number; assigned: number; consistent: number; mismatches: number }
 interface Task {
   id: string; ruleId: string; ruleName: string; dataset: string; rerunOf: string | null; status: string; periodFrom: number; periodTo: number;
   throughSeq: number; progress: number; counts: Counts; error: { code: string; message: string } | null; createdBy: string; createdAt: number;
   finishedAt: number | null; log?: { at: number; level: string; message: string }[];
+  ruleVersion: string | null; edges: { name: string; appliedSeq: number }[] | null; edgePending: number; scheduledFor: number | null;
 }
 interface Row {
   kind: string; kindZh: string; idType: string; idNo: string; name: string; phone: string; region: string; expected: string; assigned: string;
@@ -35,6 +37,11 @@ interface StatsDay { ruleId: string; ruleName: string; day: string; tasks: numbe
 interface DatasetBrief { id: string; name: string; target: string }
 
 const PAGE = 50;
+
+function scheduleText(s: Rule['schedule']): string {
+  if (s === null) return '手动执行';
+  return s.kind === 'daily' ? `每天 ${s.at}` : `每 ${s.hours} 小时`;
+}
 const KINDS = Object.keys(MISMATCH_KIND_ZH);
 
 /** 'YYYY-MM-DDTHH:mm' of a datetime-local input, read as China time → unix seconds. */
@@ -93,6 +100,12 @@ export function VerifyPage({ canWrite }: { canWrite: boolean }) {
   const [fixedFrom, setFixedFrom] = useState('');
   const [fixedTo, setFixedTo] = useState('');
   const [validUntil, setValidUntil] = useState('');
+  const [checkEdges, setCheckEdges] = useState(false);
+  const [scheduleKind, setScheduleKind] = useState<'' | 'daily' | 'every'>('');
+  const [scheduleAt, setScheduleAt] = useState('08:00');
+  const [scheduleHours, setScheduleHours] = useState('6');
+  /** the rule being changed (PUT), null: the form creates a new one */
+  const [editing, setEditing] = useState<Rule | null>(null);
 
   const fail = (e: unknown): void => setError(exchangeErrorText(e));
 
@@ -150,17 +163,38 @@ export function VerifyPage({ canWrite }: { canWrite: boolean }) {
     setOk(null);
     const fixed = fixedFrom !== '' || fixedTo !== '';
     const body: Record<string, unknown> = {
-      name, dataset, codeSource, checkDistribution, validUntil: chinaInput(validUntil),
+      name, dataset, codeSource, checkDistribution, checkEdges, validUntil: chinaInput(validUntil),
+      schedule: scheduleKind === '' ? null : scheduleKind === 'daily' ? { kind: 'daily', at: scheduleAt } : { kind: 'every', hours: Number(scheduleHours) },
       ...(fixed ? { periodFrom: chinaInput(fixedFrom), periodTo: chinaInput(fixedTo) } : { windowDays: Number(windowDays) }),
     };
     try {
-      await api('POST', '/admin/v1/exchange/verify/rules', body);
-      setOk('核查规则已保存');
+      if (editing === null) await api('POST', '/admin/v1/exchange/verify/rules', body);
+      else await api('PUT', `/admin/v1/exchange/verify/rules/${editing.id}`, { ...body, validFrom: editing.validFrom });
+      setOk(editing === null ? '核查规则已保存' : `核查规则“${name}”已修改`);
       setName('');
+      setEditing(null);
       await refresh();
     } catch (err) {
       fail(err);
     }
+  }
+
+  /** Loads a rule into the form to change it (schedule, comparisons, period, validity). */
+  function edit(r: Rule) {
+    setEditing(r);
+    setName(r.name);
+    setDataset(r.dataset);
+    setCodeSource(r.codeSource);
+    setCheckDistribution(r.checkDistribution);
+    setCheckEdges(r.checkEdges);
+    setWindowDays(String(r.windowDays ?? 1));
+    const local = (sec: number | null): string => (sec === null ? '' : new Date(sec * 1000 + 8 * 3600_000).toISOString().slice(0, 16));
+    setFixedFrom(local(r.periodFrom));
+    setFixedTo(local(r.periodTo));
+    setValidUntil(local(r.validUntil));
+    setScheduleKind(r.schedule === null ? '' : r.schedule.kind);
+    if (r.schedule?.kind === 'daily') setScheduleAt(r.schedule.at);
+    if (r.schedule?.kind === 'every') setScheduleHours(String(r.schedule.hours));
   }
 
   async function startTask(r: Rule) {
@@ -209,6 +243,13 @@ export function VerifyPage({ canWrite }: { canWrite: boolean }) {
             {task.ruleName} · {dsName(task.dataset)} · 时段 {fmtTime(task.periodFrom)} 至 {fmtTime(task.periodTo)} · 下发序号截至 {task.throughSeq} ·{' '}
             <strong data-status={task.status}>{TASK_STATUS_ZH[task.status] ?? task.status}</strong>
             {task.rerunOf ? ` · 重新执行自 ${task.rerunOf}` : ''}
+            {task.scheduledFor !== null ? ` · 定时执行（${fmtTime(task.scheduledFor)}）` : ''}
+          </p>
+          <p className="muted" data-testid="verify-basis">
+            应赋码颜色依据现行赋码规则版本 {task.ruleVersion ?? '—'} 判定
+            {task.edges !== null && task.edges.length > 0
+              ? `；比对边缘节点副本：${task.edges.map((e) => `${e.name}（开始时已应用至序号 ${e.appliedSeq}）`).join('、')}，节点尚未应用的变更 ${task.edgePending} 人（不计为不一致）`
+              : ''}
           </p>
           {['queued', 'running', 'stopping'].includes(task.status) && <Bar share={task.progress} />}
           {canWrite && (
@@ -261,7 +302,7 @@ export function VerifyPage({ canWrite }: { canWrite: boolean }) {
           {rows === null || rows.rows.length === 0 ? <Empty>没有不一致记录</Empty> : (
             <>
               <table className="table" data-testid="verify-rows">
-                <thead><tr><th>问题</th><th>证件类型</th><th>证件号码</th><th>姓名</th><th>手机号</th><th>地区</th><th>应赋码</th><th>已赋码</th><th>已下发</th><th>原因</th><th>依据</th><th>说明</th></tr></thead>
+                <thead><tr><th>问题</th><th>证件类型</th><th>证件号码</th><th>姓名</th><th>手机号</th><th>地区</th><th>应赋码</th><th>已赋码</th><th>已下发/节点实际</th><th>原因</th><th>依据</th><th>说明</th></tr></thead>
                 <tbody>
                   {rows.rows.map((r, i) => (
                     <tr key={`${r.kind}-${i}`}>
@@ -292,7 +333,8 @@ export function VerifyPage({ canWrite }: { canWrite: boolean }) {
         </Section>
       )}
       {canWrite && (
-        <Section title="新建核查规则">
+        <Section title={editing === null ? '新建核查规则' : `修改核查规则：${editing.name}`}
+          actions={editing === null ? undefined : <button type="button" className="btn-link" onClick={() => { setEditing(null); setName(''); }}>取消修改</button>}>
           <form className="form-row" onSubmit={(e) => void createRule(e)} aria-label="新建核查规则">
             <label className="grow">规则名称 <input value={name} onChange={(e) => setName(e.target.value)} maxLength={80} required placeholder="如：每日核酸阳性赋码核查" /></label>
             <label>
@@ -309,29 +351,44 @@ export function VerifyPage({ canWrite }: { canWrite: boolean }) {
               </select>
             </label>
             <label><input type="checkbox" checked={checkDistribution} onChange={(e) => setCheckDistribution(e.target.checked)} /> 比对下发数据</label>
+            <label><input type="checkbox" checked={checkEdges} onChange={(e) => setCheckEdges(e.target.checked)} /> 比对边缘节点实际数据</label>
+            <label>
+              定时执行{' '}
+              <select value={scheduleKind} onChange={(e) => setScheduleKind(e.target.value as '' | 'daily' | 'every')} aria-label="定时执行">
+                <option value="">不定时（手动执行）</option>
+                <option value="daily">每天定时</option>
+                <option value="every">每隔若干小时</option>
+              </select>
+            </label>
+            {scheduleKind === 'daily' && <label>时间（北京时间） <input type="time" value={scheduleAt} onChange={(e) => setScheduleAt(e.target.value)} aria-label="每天执行时间" /></label>}
+            {scheduleKind === 'every' && <label>间隔小时 <input type="number" min={1} max={168} value={scheduleHours} onChange={(e) => setScheduleHours(e.target.value)} style={{ width: 70 }} aria-label="间隔小时" /></label>}
             <label>最近天数 <input type="number" min={1} max={366} value={windowDays} onChange={(e) => setWindowDays(e.target.value)} style={{ width: 70 }} /></label>
             <label>或固定时段 <input type="datetime-local" value={fixedFrom} onChange={(e) => setFixedFrom(e.target.value)} /></label>
             <label>至 <input type="datetime-local" value={fixedTo} onChange={(e) => setFixedTo(e.target.value)} /></label>
             <label>有效期至（可空） <input type="datetime-local" value={validUntil} onChange={(e) => setValidUntil(e.target.value)} /></label>
             <button type="submit" className="btn-primary" disabled={name.trim() === ''}>保存</button>
           </form>
-          <p className="muted">核酸检测结果：阳性应赋红码；风险人员：确诊、疑似、密接应赋红码，次密接应赋黄码（时间均为北京时间）。</p>
+          <p className="muted">应赋码颜色按现行发布的赋码规则判定（如默认规则：核酸阳性、确诊、疑似、密接赋红码，次密接赋黄码）；时间均为北京时间。比对边缘节点实际数据时，读取各节点副本中亮码、验码实际使用的赋码。</p>
         </Section>
       )}
       <Section title="核查规则" actions={<button type="button" className="btn-link" onClick={() => void refresh()}>刷新</button>}>
         {rules.length === 0 ? <Empty>还没有核查规则</Empty> : (
           <table className="table">
-            <thead><tr><th>规则</th><th>数据集</th><th>比对</th><th>时段</th><th>有效期</th><th>创建人</th><th /></tr></thead>
+            <thead><tr><th>规则</th><th>数据集</th><th>比对</th><th>时段</th><th>执行方式</th><th>有效期</th><th>创建人</th><th /></tr></thead>
             <tbody>
               {rules.map((r) => (
                 <tr key={r.id} data-rule={r.id}>
                   <td>{r.name}</td>
                   <td>{dsName(r.dataset)}</td>
-                  <td>{CODE_SOURCE_ZH[r.codeSource] ?? r.codeSource}{r.checkDistribution ? '、下发数据' : ''}</td>
+                  <td>{CODE_SOURCE_ZH[r.codeSource] ?? r.codeSource}{r.checkDistribution ? '、下发数据' : ''}{r.checkEdges ? '、边缘节点实际数据' : ''}</td>
                   <td>{periodText(r)}</td>
+                  <td>{scheduleText(r.schedule)}{r.nextRunAt !== null ? `，下次 ${fmtTime(r.nextRunAt)}` : ''}</td>
                   <td>{fmtTime(r.validFrom)} 起{r.validUntil === null ? '，长期有效' : `，至 ${fmtTime(r.validUntil)}`}</td>
                   <td>{r.createdBy}</td>
-                  <td>{canWrite && <button type="button" className="btn-link" onClick={() => void startTask(r)}>执行核查</button>}</td>
+                  <td>
+                    {canWrite && <button type="button" className="btn-link" onClick={() => void startTask(r)}>执行核查</button>}
+                    {canWrite && <button type="button" className="btn-link" onClick={() => edit(r)}>修改</button>}
+                  </td>
                 </tr>
               ))}
             </tbody>
