@@ -391,14 +391,6 @@ async function main(): Promise<void> {
     const baseRes = aggregate('baseline', runs.baseline!);
     const hotRes = aggregate('hot', runs.hot!);
 
-    say(`latency at ${100 * LOAD_FRACTION} % of peak (${human(edgeRes.reqPerCpuSec)} req per CPU-s), open loop`);
-    const headerLines = sessions.tokens.map((t) => `Bearer ${t}`);
-    const load = await atLoad(edge.port, headerLines, edge.pid, LOAD_FRACTION * edgeRes.reqPerCpuSec, o.duration);
-    say(`at load: ${describeOpen(load)}`);
-    // the machine's own floor at the same offered rate: hello-world, same generator
-    const helloAtLoad = await atLoad(hello.port, headerLines, hello.pid, LOAD_FRACTION * edgeRes.reqPerCpuSec, o.duration);
-    say(`hello-world, same offered rate: ${describeOpen(helloAtLoad)}`);
-
     let pipelined: Report['pipelined'] = null;
     if (o.pipeline > 0) {
       // the servers' own per-request cost, with the kernel's and the wake-up's shared by o.pipeline requests
@@ -415,6 +407,14 @@ async function main(): Promise<void> {
       const redisShare = redisPid !== null ? (readCpu(redisPid) - redis0) / (pr.baseline.wrk.durationUs / 1e6) : null;
       pipelined = { depth: o.pipeline, edge: pr.edge, hello: pr.hello, baseline: pr.baseline, baselineRedisCpuShare: redisShare };
     }
+
+    say(`latency at ${100 * LOAD_FRACTION} % of peak (${human(edgeRes.reqPerCpuSec)} req per CPU-s), open loop`);
+    const headerLines = sessions.tokens.map((t) => `Bearer ${t}`);
+    const load = await atLoad(edge.port, headerLines, edge.pid, LOAD_FRACTION * edgeRes.reqPerCpuSec, o.duration);
+    say(`at load: ${describeOpen(load)}`);
+    // the machine's own floor at the same offered rate: hello-world, same generator
+    const helloAtLoad = await atLoad(hello.port, headerLines, hello.pid, LOAD_FRACTION * edgeRes.reqPerCpuSec, o.duration);
+    say(`hello-world, same offered rate: ${describeOpen(helloAtLoad)}`);
 
     await stopChild(hello.child);
     await stopChild(fastify.child);
