@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { issueSession } from '../core/session-token.js';
 import { writeBenchUid } from './build-replica.js';
-import { LOAD_CORE, OUT, SERVER_CORE, WORKER_JS } from './edge-setup.js';
+import { summariseCpuProfile } from './cpu-profile.js';
+import { LOAD_CORE, OUT, ROOT, SERVER_CORE, WORKER_JS } from './edge-setup.js';
 import { havePerf, recordPerf, summarisePerf } from './perf-profile.js';
 import { runWrk, writeWrkScript } from './wrk.js';
 
@@ -16,7 +17,7 @@ import { runWrk, writeWrkScript } from './wrk.js';
  *
  *   node dist/bench/edge-scan-gather.js [--dir bench/out/edge-data] [--people 10000000]
  *        [--gather 0,2] [--connections 16] [--duration 4] [--rounds 2]
- *        [--compare <another build's dist/edge/worker.js>] [--perf]
+ *        [--compare <another build's dist/edge/worker.js>] [--perf] [--cpu-prof]
  *
  * One edge server process (dist/edge/worker.js) pinned to core 1 per run,
  * wrk pinned to core 0, values alternated round by round. Per run: req/s,
@@ -76,6 +77,7 @@ async function main(): Promise<void> {
   writeWrkScript({ path: script, headersFile, method: 'POST', urlPath: '/v1/scan', scanVenues: 100_000 });
   const compare = arg('compare', '');
   const withPerf = process.argv.includes('--perf') && havePerf();
+  const withCpuProf = process.argv.includes('--cpu-prof');
   const builds: [string, string][] = [['this build', WORKER_JS]];
   if (compare !== '') builds.push(['compared', resolve(compare)]);
   const cases = builds.flatMap(([label, js]) => gathers.map((g) => ({ label: `${label}, gather ${g} ms`, js, g })));
@@ -83,7 +85,9 @@ async function main(): Promise<void> {
   for (let r = 0; r < rounds; r++) {
     for (const { label, js, g } of r % 2 === 0 ? cases : [...cases].reverse()) {
       const profiled = withPerf && js === WORKER_JS;
-      const { child, port } = await startWorker(dir, key, g, js, profiled ? ['--perf-basic-prof-only-functions'] : []);
+      const v8prof = withCpuProf && js === WORKER_JS;
+      const profDir = join(OUT, 'edge-scan-cpuprof');
+      const { child, port } = await startWorker(dir, key, g, js, profiled ? ['--perf-basic-prof-only-functions'] : v8prof ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []);
       try {
         const url = `http://127.0.0.1:${port}/v1/scan`;
         await runWrk({ url, script, connections, durationSec: 2, core: LOAD_CORE, serverPid: child.pid! });
@@ -112,6 +116,14 @@ async function main(): Promise<void> {
       } finally {
         child.kill('SIGTERM');
         await new Promise((r) => child.once('exit', r));
+      }
+      if (v8prof) {
+        const f = readdirSync(profDir).find((n) => n.endsWith('.cpuprofile') && n.includes(`.${child.pid}.0.`));
+        if (f !== undefined) {
+          const sum = summariseCpuProfile(join(profDir, f), ROOT, undefined, 30);
+          process.stderr.write(`  V8 profile ${f}: ${(sum.totalMs - sum.idleMs).toFixed(0)} ms busy\n`);
+          for (const e of sum.top) process.stderr.write(`  ${e.pct.toFixed(1).padStart(5)} %  ${e.fn}  ${e.where}\n`);
+        }
       }
     }
   }

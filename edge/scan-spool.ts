@@ -289,6 +289,8 @@ export class ScanSpool {
    */
   async absorb(): Promise<number> {
     const names = readdirSync(this.walPath).filter((n) => n.endsWith(WAL_SUFFIX)).sort();
+    // files another absorber deleted: let their space go
+    for (const name of [...this.readFds.keys()]) if (!names.includes(name)) this.closeReadFd(name);
     const stale: string[] = [];
     for (const { key } of this.cursors.getRange({})) if (!names.includes(key)) stale.push(key);
     if (stale.length === 0 && !names.some((n) => this.hasWork(n))) return 0;
@@ -337,15 +339,26 @@ export class ScanSpool {
     }
     const from = this.cursors.get(name) ?? 0;
     let found = false;
-    this.scanFile(name, from, () => {
-      found = true;
-      return true;
-    });
+    this.scanFile(
+      name,
+      from,
+      () => {
+        found = true;
+        return true;
+      },
+      false,
+    );
     return found;
   }
 
-  /** Calls `each` for every valid record from slot `from` up to the first empty or torn one; returns that slot (`each` returning true stops early). */
-  private scanFile(name: string, from: number, each: (r: WalRecord) => boolean | void): number {
+  /**
+   * Calls `each` for every valid record from slot `from` up to the first
+   * empty or torn one; returns that slot (`each` returning true stops
+   * early). `keep`: keep the descriptor open for the next call (the
+   * absorber); otherwise close it (depth() on a server process must not
+   * hold a deleted file's space).
+   */
+  private scanFile(name: string, from: number, each: (r: WalRecord) => boolean | void, keep = true): number {
     let fd = this.readFds.get(name);
     if (fd === undefined) {
       try {
@@ -353,8 +366,19 @@ export class ScanSpool {
       } catch {
         return from;
       }
+      if (!keep) {
+        try {
+          return this.scanFd(fd, from, each);
+        } finally {
+          closeSync(fd);
+        }
+      }
       this.readFds.set(name, fd);
     }
+    return this.scanFd(fd, from, each);
+  }
+
+  private scanFd(fd: number, from: number, each: (r: WalRecord) => boolean | void): number {
     const buf = this.readBuf;
     let slot = from;
     for (;;) {
@@ -403,7 +427,7 @@ export class ScanSpool {
     for (const name of readdirSync(this.walPath)) {
       if (!name.endsWith(WAL_SUFFIX)) continue;
       const from = this.cursors.get(name) ?? 0;
-      pending += this.scanFile(name, from, () => undefined) - from;
+      pending += this.scanFile(name, from, () => undefined, false) - from;
     }
     return (this.db.getStats() as { entryCount: number }).entryCount + pending;
   }
