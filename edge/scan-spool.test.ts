@@ -175,6 +175,35 @@ describe('ScanSpool write-ahead files (edge/scan-wal.ts)', () => {
     await again.close();
   });
 
+  it('zero-fills the next file in the background once the current one is half full, and skips a spare an absorber retired', async () => {
+    const dir = tempDir();
+    const s = ScanSpool.open(dir, 0, { walBytes: 8 * RECORD_BYTES });
+    const group = (g: number): Promise<unknown> => Promise.all([s.add(ev(2 * g)), s.add(ev(2 * g + 1))]);
+    for (let g = 0; g < 3; g++) await group(g);
+    // 8-slot files, groups of 2: the third group found its file half full and started the spare
+    await s.prepared();
+    expect(walFiles(dir).map((f) => [f.mode, f.size])).toEqual([
+      [0o600, 8 * RECORD_BYTES],
+      [0o600, 8 * RECORD_BYTES],
+    ]);
+    await group(3);
+    await group(4); // the first file is full: the fifth group goes into the spare, no file is made on the way
+    expect(walFiles(dir).map((f) => f.mode)).toEqual([0o400, 0o600]);
+    await group(5);
+    await group(6);
+    await s.prepared(); // the next spare
+    expect(walFiles(dir)).toHaveLength(3);
+    // an absorber that takes every file for idle retires the writer's file and the empty spare
+    const absorber = ScanSpool.open(dir, 0, { retireIdleMs: -1 });
+    await absorber.absorb();
+    for (let g = 7; g < 10; g++) await group(g);
+    expect(await absorbedVenues(absorber)).toEqual(Array.from({ length: 20 }, (_, i) => `V${i}`));
+    await s.close();
+    await absorber.absorb();
+    expect(walFiles(dir)).toEqual([]);
+    await absorber.close();
+  });
+
   it('retires an idle writer\'s file; the writer then writes its next group again into a new file, so nothing is lost', async () => {
     const dir = tempDir();
     const w = ScanSpool.open(dir);

@@ -106,6 +106,9 @@ export class ScanSpool {
   private stage = Buffer.alloc(RECORD_BYTES * 256);
   /** this process's write-ahead file (created on the first group: readers never make one) */
   private wal: WalFile | null = null;
+  /** the next file, zero-filled in the background once the current one is half full */
+  private spare: WalFile | null = null;
+  private spareMaking: Promise<void> | null = null;
   private walSeq = 0;
   private readonly walPath: string;
   private readonly walBytes: number;
@@ -113,6 +116,7 @@ export class ScanSpool {
   /** the absorber's read descriptors, by file name */
   private readonly readFds = new Map<string, number>();
   private readonly readBuf = Buffer.allocUnsafe(RECORD_BYTES * 256);
+  private closed = false;
   /** fdatasync'ed groups and events written, for metrics and the bench */
   commits = 0;
   written = 0;
@@ -223,11 +227,52 @@ export class ScanSpool {
       w = null;
     }
     if (w === null) {
-      const name = `${this.writer.toString(16).padStart(8, '0')}-${Date.now().toString(16).padStart(12, '0')}-${this.walSeq++}${WAL_SUFFIX}`;
-      w = WalFile.create(this.walPath, name, Math.max(this.walBytes, count * RECORD_BYTES));
+      w = this.takeSpare(count) ?? WalFile.create(this.walPath, this.nextWalName(), Math.max(this.walBytes, count * RECORD_BYTES));
       this.wal = w;
     }
+    if (w.next >= w.slots / 2 && this.spare === null && this.spareMaking === null) this.makeSpare();
     return w;
+  }
+
+  /** @internal resolves when no spare file is being prepared (tests) */
+  async prepared(): Promise<void> {
+    if (this.spareMaking !== null) await this.spareMaking;
+  }
+
+  private nextWalName(): string {
+    return `${this.writer.toString(16).padStart(8, '0')}-${Date.now().toString(16).padStart(12, '0')}-${this.walSeq++}${WAL_SUFFIX}`;
+  }
+
+  /** The prepared spare, if it is ready, big enough and was not retired by an absorber meanwhile (an idle empty file). */
+  private takeSpare(count: number): WalFile | null {
+    const s = this.spare;
+    if (s === null) return null;
+    this.spare = null;
+    try {
+      if (s.slots >= count && !s.retired()) return s;
+    } catch {
+      // fall through: unusable
+    }
+    try {
+      s.retireAndClose();
+    } catch {
+      // the absorber deletes it either way
+    }
+    return null;
+  }
+
+  private makeSpare(): void {
+    this.spareMaking = WalFile.createAsync(this.walPath, this.nextWalName(), this.walBytes).then(
+      (f) => {
+        this.spareMaking = null;
+        if (this.closed) f.retireAndClose();
+        else this.spare = f;
+      },
+      () => {
+        // no spare: the rotation makes its file synchronously (and reports a failure to its group)
+        this.spareMaking = null;
+      },
+    );
   }
 
   private synced(g: Group, wal: WalFile, first: number, err: Error | null): void {
@@ -434,6 +479,12 @@ export class ScanSpool {
 
   async close(): Promise<void> {
     await this.drained();
+    this.closed = true;
+    if (this.spareMaking !== null) await this.spareMaking;
+    if (this.spare !== null) {
+      this.spare.retireAndClose();
+      this.spare = null;
+    }
     if (this.wal !== null) {
       // nothing more goes into it: the absorber reads it to the end and deletes it
       this.wal.retireAndClose();
