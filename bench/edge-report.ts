@@ -49,6 +49,12 @@ export interface Report {
   readonly baselineRedisCpuShare: number | null;
   readonly atLoad: AtLoad;
   readonly scanGroups: { readonly commits: number; readonly events: number };
+  /** the second scan run, at --scan-connections */
+  readonly scanWide: { readonly connections: number; readonly run: WrkRun; readonly commits: number; readonly events: number } | null;
+  /** the shipper's absorb of every scan of the runs (write-ahead files → LMDB spool), in the bench process */
+  readonly absorb: { readonly events: number; readonly cpuMs: number; readonly wallMs: number };
+  /** display, hello-world and baseline with --pipeline requests per write (bench/edge-pipeline.ts) */
+  readonly pipelined: { readonly depth: number; readonly edge: WrkRun; readonly hello: WrkRun; readonly baseline: WrkRun; readonly baselineRedisCpuShare: number | null } | null;
   readonly sweep: { readonly entries: number; readonly fillMs: number; readonly ms: number; readonly metrics: DisplaySweepMetrics; readonly run: WrkRun } | null;
   readonly scan: TargetResult;
   readonly edgeMemory: Memory;
@@ -106,7 +112,21 @@ export function markdown(r: Report): string {
       `latency from each request's scheduled time to its answer; server at ${(100 * r.atLoad.serverCoreUse).toFixed(0)} % of its core; the generator fell behind its schedule by ≤ ${r.atLoad.run.lateMs.toFixed(1)} ms ` +
       `(edge run) / ${r.helloAtLoad.run.lateMs.toFixed(1)} ms (hello-world run) — the generator's own lateness counts in the latencies.`,
   );
-  L.push(`Scans (group commit, edge/scan-spool.ts): ${human(r.scanGroups.events)} scans in ${human(r.scanGroups.commits)} fsync'ed commits = ${r.scanGroups.commits > 0 ? (r.scanGroups.events / r.scanGroups.commits).toFixed(1) : '—'} scans a commit; scan vs hello-world per CPU-second ${(r.scan.reqPerCpuSec / r.hello.reqPerCpuSec).toFixed(2)} (goal ≥ 0.6).`);
+  L.push(`Scans (group commit, edge/scan-spool.ts: one pwrite + fdatasync of a pre-zeroed write-ahead file per group): at -c${o.connections} ${human(r.scanGroups.events)} scans in ${human(r.scanGroups.commits)} fdatasyncs = ${r.scanGroups.commits > 0 ? (r.scanGroups.events / r.scanGroups.commits).toFixed(1) : '—'} scans a group; scan vs hello-world per CPU-second ${(r.scan.reqPerCpuSec / r.hello.reqPerCpuSec).toFixed(2)} (goal ≥ 0.6).`);
+  if (r.scanWide !== null) {
+    const w = r.scanWide;
+    L.push(
+      `Scans at -c${w.connections} (an edge core at province load holds thousands of connections): ${human(w.run.qps)} req/s, p99 ${ms(w.run.wrk.p99)}, server ${(100 * w.run.serverCoreUse).toFixed(0)} % core, ${human(w.run.reqPerCpuSec)} req per CPU-s = ${(w.run.reqPerCpuSec / r.hello.reqPerCpuSec).toFixed(2)} × hello-world; ${w.commits > 0 ? (w.events / w.commits).toFixed(1) : '—'} scans a group.`,
+    );
+  }
+  L.push(`Absorb (the sync daemon's shipper moves the write-ahead records into the LMDB spool, one fsync'ed commit): ${human(r.absorb.events)} scans in ${r.absorb.cpuMs.toFixed(0)} ms CPU = ${((1000 * r.absorb.cpuMs) / Math.max(1, r.absorb.events)).toFixed(2)} µs a scan, off the answering process.`);
+  if (r.pipelined !== null) {
+    const p = r.pipelined;
+    L.push(
+      `Pipelined ${p.depth}-deep (same script, ${p.depth} requests per write; the kernel's and the wake-up's cost shared): edge ${human(p.edge.reqPerCpuSec)}, hello-world ${human(p.hello.reqPerCpuSec)}, Fastify + ioredis ${human(p.baseline.reqPerCpuSec)} req per server CPU-s` +
+        `${p.baselineRedisCpuShare === null ? '' : ` (Redis used ${(100 * p.baselineRedisCpuShare).toFixed(0)} % of a core besides)`}: display ${(p.edge.reqPerCpuSec / p.hello.reqPerCpuSec).toFixed(2)} × hello-world, ${(p.edge.reqPerCpuSec / p.baseline.reqPerCpuSec).toFixed(1)} × the baseline.`,
+    );
+  }
   if (r.sweep !== null) {
     const w = r.sweep;
     L.push(

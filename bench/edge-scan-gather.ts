@@ -1,11 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { issueSession } from '../core/session-token.js';
 import { writeBenchUid } from './build-replica.js';
-import { LOAD_CORE, OUT, SERVER_CORE, WORKER_JS } from './edge-setup.js';
+import { summariseCpuProfile } from './cpu-profile.js';
+import { LOAD_CORE, OUT, ROOT, SERVER_CORE, WORKER_JS } from './edge-setup.js';
+import { havePerf, recordPerf, summarisePerf } from './perf-profile.js';
 import { runWrk, writeWrkScript } from './wrk.js';
 
 /**
@@ -14,20 +17,27 @@ import { runWrk, writeWrkScript } from './wrk.js';
  *
  *   node dist/bench/edge-scan-gather.js [--dir bench/out/edge-data] [--people 10000000]
  *        [--gather 0,2] [--connections 16] [--duration 4] [--rounds 2]
+ *        [--compare <another build's dist/edge/worker.js>] [--perf] [--cpu-prof]
  *
  * One edge server process (dist/edge/worker.js) pinned to core 1 per run,
  * wrk pinned to core 0, values alternated round by round. Per run: req/s,
  * requests per server CPU-second, and scans per fsync'ed commit from the
  * server's /metrics. Last line: the medians per gather value.
+ *
+ * `--compare`: each round also runs that worker (e.g. the previous commit's
+ * build) at every gather value, alternating with this build's, so a change
+ * to the scan path is measured against its predecessor in the same run.
+ * `--perf`: `perf record` of each run of this build (whole process, kernel
+ * included; bench/perf-profile.ts), summarised by part after the run.
  */
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i < 0 ? dflt : process.argv[i + 1] ?? dflt;
 }
 
-function startWorker(dir: string, key: Buffer, gather: number): Promise<{ child: ChildProcess; port: number }> {
+function startWorker(dir: string, key: Buffer, gather: number, worker = WORKER_JS, nodeArgs: string[] = []): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolveReady, reject) => {
-    const child = spawn('taskset', ['-c', String(SERVER_CORE), process.execPath, WORKER_JS], {
+    const child = spawn('taskset', ['-c', String(SERVER_CORE), process.execPath, ...nodeArgs, worker], {
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       env: { ...process.env, EDGE_HOST: '127.0.0.1', EDGE_PORT: '0', EDGE_WORKERS: '1', HC_DATA_DIR: dir, HC_SESSION_KEY: key.toString('hex'), EDGE_MAX_LAG_SEC: '604800', EDGE_SIGN_THREADS: '1', EDGE_SCAN_GATHER_MS: String(gather) },
     });
@@ -65,32 +75,60 @@ async function main(): Promise<void> {
   const script = join(OUT, 'edge-scan-gather.lua');
   writeFileSync(headersFile, `${headers.join('\n')}\n`);
   writeWrkScript({ path: script, headersFile, method: 'POST', urlPath: '/v1/scan', scanVenues: 100_000 });
-  const results = new Map<number, { perCpu: number[]; perCommit: number[]; qps: number[] }>();
+  const compare = arg('compare', '');
+  const withPerf = process.argv.includes('--perf') && havePerf();
+  const withCpuProf = process.argv.includes('--cpu-prof');
+  const builds: [string, string][] = [['this build', WORKER_JS]];
+  if (compare !== '') builds.push(['compared', resolve(compare)]);
+  const cases = builds.flatMap(([label, js]) => gathers.map((g) => ({ label: `${label}, gather ${g} ms`, js, g })));
+  const results = new Map<string, { perCpu: number[]; perCommit: number[]; qps: number[] }>();
   for (let r = 0; r < rounds; r++) {
-    for (const g of r % 2 === 0 ? gathers : [...gathers].reverse()) {
-      const { child, port } = await startWorker(dir, key, g);
+    for (const { label, js, g } of r % 2 === 0 ? cases : [...cases].reverse()) {
+      const profiled = withPerf && js === WORKER_JS;
+      const v8prof = withCpuProf && js === WORKER_JS;
+      const profDir = join(OUT, 'edge-scan-cpuprof');
+      const { child, port } = await startWorker(dir, key, g, js, profiled ? ['--perf-basic-prof-only-functions'] : v8prof ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []);
       try {
         const url = `http://127.0.0.1:${port}/v1/scan`;
         await runWrk({ url, script, connections, durationSec: 2, core: LOAD_CORE, serverPid: child.pid! });
         const m0 = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        const perfFile = join(OUT, `edge-scan-${child.pid}.perf`);
+        const perfDone = profiled ? recordPerf(child.pid!, perfFile, Math.max(1, duration - 1)) : Promise.resolve(false);
         const run = await runWrk({ url, script, connections, durationSec: duration, core: LOAD_CORE, serverPid: child.pid! });
+        if (await perfDone) {
+          const p = summarisePerf(perfFile, 30);
+          if (p !== null) {
+            for (const [c, v] of Object.entries(p.categories).sort((a, b) => b[1] - a[1])) process.stderr.write(`  ${v.toFixed(1).padStart(5)} %  ${c}\n`);
+            for (const x of p.top) process.stderr.write(`  ${x.pct.toFixed(2).padStart(5)} %  ${x.dso}  ${x.sym.slice(0, 100)}\n`);
+          }
+          rmSync(perfFile, { force: true });
+          rmSync(`/tmp/perf-${child.pid}.map`, { force: true });
+        }
         const m1 = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
         const commits = metricValue(m1, 'edge_spool_commits_total') - metricValue(m0, 'edge_spool_commits_total');
         const events = metricValue(m1, 'edge_spool_events_total') - metricValue(m0, 'edge_spool_events_total');
-        const e = results.get(g) ?? { perCpu: [], perCommit: [], qps: [] };
+        const e = results.get(label) ?? { perCpu: [], perCommit: [], qps: [] };
         e.perCpu.push(run.reqPerCpuSec);
         e.perCommit.push(events / Math.max(1, commits));
         e.qps.push(run.qps);
-        results.set(g, e);
-        process.stderr.write(`gather ${g} ms: ${run.qps.toFixed(0)} req/s, server ${(100 * run.serverCoreUse).toFixed(0)} % core, ${run.reqPerCpuSec.toFixed(0)} req per CPU-s, ${(events / Math.max(1, commits)).toFixed(1)} scans a commit, p99 ${(run.wrk.p99 / 1000).toFixed(2)} ms\n`);
+        results.set(label, e);
+        process.stderr.write(`${label}: ${run.qps.toFixed(0)} req/s, server ${(100 * run.serverCoreUse).toFixed(0)} % core, ${run.reqPerCpuSec.toFixed(0)} req per CPU-s, ${(events / Math.max(1, commits)).toFixed(1)} scans a commit, p99 ${(run.wrk.p99 / 1000).toFixed(2)} ms\n`);
       } finally {
         child.kill('SIGTERM');
         await new Promise((r) => child.once('exit', r));
       }
+      if (v8prof) {
+        const f = readdirSync(profDir).find((n) => n.endsWith('.cpuprofile') && n.includes(`.${child.pid}.0.`));
+        if (f !== undefined) {
+          const sum = summariseCpuProfile(join(profDir, f), ROOT, undefined, 30);
+          process.stderr.write(`  V8 profile ${f}: ${(sum.totalMs - sum.idleMs).toFixed(0)} ms busy\n`);
+          for (const e of sum.top) process.stderr.write(`  ${e.pct.toFixed(1).padStart(5)} %  ${e.fn}  ${e.where}\n`);
+        }
+      }
     }
   }
-  const parts = [...results].map(([g, e]) => `${g} ms: ${median(e.perCpu).toFixed(0)} req per CPU-s, ${median(e.perCommit).toFixed(1)} scans a commit, ${median(e.qps).toFixed(0)} req/s`);
-  process.stdout.write(`bench:edge-scan-gather (-c${connections}, ${rounds} rounds of ${duration} s): ${parts.join('; ')}\n`);
+  const parts = [...results].map(([label, e]) => `${label}: ${median(e.perCpu).toFixed(0)} req per CPU-s, ${median(e.perCommit).toFixed(1)} scans a commit, ${median(e.qps).toFixed(0)} req/s`);
+  process.stdout.write(`bench:edge-scan-gather (-c${connections}, ${rounds} rounds of ${duration} s, load average ${loadavg()[0]!.toFixed(1)}): ${parts.join('; ')}\n`);
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -22,6 +22,7 @@ export const HOT_SESSIONS = 1000;
 export const USAGE = `usage: node dist/bench/edge.js [--short] [--people 10000000] [--sessions 200000] [--connections 64]
                              [--duration 10] [--rounds 3] [--reuse] [--no-profile] [--sweep-entries 1000000]
                              [--dir bench/out/edge-data] [--redis redis://127.0.0.1:6379]
+                             [--scan-connections 256] [--pipeline 16]
 `;
 
 export interface Options {
@@ -36,6 +37,13 @@ export interface Options {
   redis: string;
   /** expired display entries stored for the sweep run (0 = no sweep run) */
   sweepEntries: number;
+  /**
+   * connections of the second scan run (0 = none): at 240k QPS an edge core
+   * holds thousands of keep-alive connections, so groups of many scans form
+   */
+  scanConnections: number;
+  /** depth of the pipelined display comparison (0 = none), bench/edge-pipeline.ts */
+  pipeline: number;
 }
 
 export function parseArgs(argv: readonly string[]): Options {
@@ -50,6 +58,8 @@ export function parseArgs(argv: readonly string[]): Options {
     dir: join(OUT, 'edge-data'),
     redis: 'redis://127.0.0.1:6379',
     sweepEntries: 1_000_000,
+    scanConnections: 256,
+    pipeline: 16,
   };
   for (let k = 0; k < argv.length; k++) {
     const a = argv[k]!;
@@ -70,6 +80,8 @@ export function parseArgs(argv: readonly string[]): Options {
     else if (a === '--rounds') o.rounds = count(1, 20);
     else if (a === '--reuse') o.reuse = true;
     else if (a === '--sweep-entries') o.sweepEntries = count(0, 100_000_000);
+    else if (a === '--scan-connections') o.scanConnections = count(0, 10_000);
+    else if (a === '--pipeline') o.pipeline = count(0, 256);
     else if (a === '--short') {
       // a quick look on a shared machine (minutes, not tens of them): small replica, one short round, no profile
       Object.assign(o, { people: 200_000, sessions: 20_000, duration: 4, rounds: 1, profile: false, sweepEntries: 200_000 });

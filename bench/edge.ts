@@ -10,7 +10,7 @@ import { open as openLmdb } from 'lmdb';
 import { DB_DISPLAY, REPLICA_DIR, REPLICA_MAX_DBS, REPLICA_MAX_READERS } from '../core/replica-layout.js';
 import { issueSession } from '../core/session-token.js';
 import { ensureNodeKeys, publicNodeKeys, readNodeKeys } from '../edge/node-keys.js';
-import { SPOOL_DIR } from '../edge/scan-spool.js';
+import { ScanSpool, SPOOL_DIR } from '../edge/scan-spool.js';
 import { ReplicaWriter } from '../sync/replica-writer.js';
 import { buildReplica, writeBenchUid, type BuildProgress } from './build-replica.js';
 import { summariseCpuProfile, type ProfileSummary } from './cpu-profile.js';
@@ -21,6 +21,7 @@ import { HOT_SESSIONS, LOAD_CORE, LOAD_FRACTION, OUT, parseArgs, PROVINCE_QPS, R
 import { children, killAllNow, killWrk, RedisBodies, startPinned, startSweepChild, stopChild, trackWrk, type Served } from './edge-children.js';
 import { aggregate, atLoad, describe, describeOpen, pairedRatio, readCpu } from './edge-results.js';
 import { markdown, type ReplicaInfo, type Report, type Warmup } from './edge-report.js';
+import { pipelineScript } from './edge-pipeline.js';
 /**
  * `npm run bench:edge` — the edge's display path against its ceiling and
  * its baseline, in one run (issue 3, item 8; DESIGN §1 operating contract).
@@ -390,6 +391,23 @@ async function main(): Promise<void> {
     const baseRes = aggregate('baseline', runs.baseline!);
     const hotRes = aggregate('hot', runs.hot!);
 
+    let pipelined: Report['pipelined'] = null;
+    if (o.pipeline > 0) {
+      // the servers' own per-request cost, with the kernel's and the wake-up's shared by o.pipeline requests
+      const pipeLua = join(OUT, 'edge-display-pipelined.lua');
+      pipelineScript(displayLua, pipeLua, o.pipeline);
+      const pr: Record<'edge' | 'hello' | 'baseline', WrkRun> = {} as Record<'edge' | 'hello' | 'baseline', WrkRun>;
+      let redis0 = 0;
+      for (const t of targets) {
+        if (t.key === 'hot') continue;
+        if (t.key === 'baseline' && redisPid !== null) redis0 = readCpu(redisPid);
+        pr[t.key] = await runWrk({ url: url(t.served), script: pipeLua, connections: o.connections, durationSec: o.duration, core: LOAD_CORE, serverPid: t.served.pid, onSpawn: trackWrk });
+        say(`pipelined ${o.pipeline}-deep ${t.label.padEnd(18)} ${describe(pr[t.key])}`);
+      }
+      const redisShare = redisPid !== null ? (readCpu(redisPid) - redis0) / (pr.baseline.wrk.durationUs / 1e6) : null;
+      pipelined = { depth: o.pipeline, edge: pr.edge, hello: pr.hello, baseline: pr.baseline, baselineRedisCpuShare: redisShare };
+    }
+
     say(`latency at ${100 * LOAD_FRACTION} % of peak (${human(edgeRes.reqPerCpuSec)} req per CPU-s), open loop`);
     const headerLines = sessions.tokens.map((t) => `Bearer ${t}`);
     const load = await atLoad(edge.port, headerLines, edge.pid, LOAD_FRACTION * edgeRes.reqPerCpuSec, o.duration);
@@ -402,12 +420,31 @@ async function main(): Promise<void> {
     await stopChild(fastify.child);
 
     say('POST /v1/scan (durable spool)');
+    const spoolCounts = async (): Promise<{ commits: number; events: number }> => {
+      const t = await metricsText(edgeBase);
+      return { commits: metric(t, 'edge_spool_commits_total', 'pid='), events: metric(t, 'edge_spool_events_total', 'pid=') };
+    };
     const scanRun = await runWrk({ url: url(edge, '/v1/scan'), script: scanLua, connections: o.connections, durationSec: o.duration, core: LOAD_CORE, serverPid: edge.pid, onSpawn: trackWrk });
     say(`scan: ${describe(scanRun)}`);
     const scanRes = aggregate('scan', [scanRun]);
-    const scanMetrics = await metricsText(edgeBase);
-    const scanGroups = { commits: metric(scanMetrics, 'edge_spool_commits_total', 'pid='), events: metric(scanMetrics, 'edge_spool_events_total', 'pid=') };
+    const scanGroups = await spoolCounts();
     say(`scan group commit: ${scanGroups.events} scans in ${scanGroups.commits} commits (${(scanGroups.events / Math.max(1, scanGroups.commits)).toFixed(1)} a commit)`);
+    let scanWide: Report['scanWide'] = null;
+    if (o.scanConnections > 0) {
+      const run = await runWrk({ url: url(edge, '/v1/scan'), script: scanLua, connections: o.scanConnections, durationSec: o.duration, core: LOAD_CORE, serverPid: edge.pid, onSpawn: trackWrk });
+      const after = await spoolCounts();
+      scanWide = { connections: o.scanConnections, run, commits: after.commits - scanGroups.commits, events: after.events - scanGroups.events };
+      say(`scan, -c${o.scanConnections}: ${describe(run)}; ${(scanWide.events / Math.max(1, scanWide.commits)).toFixed(1)} scans a commit`);
+    }
+    // what the sync daemon's shipper pays to move these scans from the write-ahead files into the LMDB spool
+    const absorbSpool = ScanSpool.open(o.dir);
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const absorbedN = await absorbSpool.absorb();
+    const cpu = process.cpuUsage(c0);
+    const absorb = { events: absorbedN, cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - t0 };
+    await absorbSpool.close();
+    say(`absorb (the shipper's first step): ${absorb.events} scans in ${absorb.cpuMs.toFixed(0)} ms CPU (${((1000 * absorb.cpuMs) / Math.max(1, absorb.events)).toFixed(2)} µs a scan), ${absorb.wallMs.toFixed(0)} ms`);
 
     let sweep: Report['sweep'] = null;
     if (o.sweepEntries > 0) {
@@ -474,6 +511,9 @@ async function main(): Promise<void> {
       baselineRedisCpuShare: redisPid !== null && baselineWall > 0 ? redisCpu / baselineWall : null,
       atLoad: load,
       scanGroups,
+      scanWide,
+      absorb,
+      pipelined,
       sweep,
       scan: scanRes,
       edgeMemory,
@@ -510,7 +550,10 @@ async function main(): Promise<void> {
     const x = report.ratios;
     process.stdout.write(
       `bench:edge: display ${x.vsHelloCpu.toFixed(2)} × hello-world per CPU-s (${human(edgeRes.reqPerCpuSec)}), ${x.vsBaselineCpu.toFixed(1)} × baseline; ` +
-        `scan ${(scanRes.reqPerCpuSec / helloRes.reqPerCpuSec).toFixed(2)} × hello-world (${(scanGroups.events / Math.max(1, scanGroups.commits)).toFixed(1)} a commit); ` +
+        `scan ${(scanRes.reqPerCpuSec / helloRes.reqPerCpuSec).toFixed(2)} × hello-world at -c${o.connections} (${(scanGroups.events / Math.max(1, scanGroups.commits)).toFixed(1)} a commit)` +
+        (scanWide === null ? '' : `, ${(scanWide.run.reqPerCpuSec / helloRes.reqPerCpuSec).toFixed(2)} × at -c${scanWide.connections} (${(scanWide.events / Math.max(1, scanWide.commits)).toFixed(1)} a commit)`) +
+        '; ' +
+        (pipelined === null ? '' : `pipelined ${pipelined.depth}-deep: display ${(pipelined.edge.reqPerCpuSec / pipelined.hello.reqPerCpuSec).toFixed(2)} × hello-world, ${(pipelined.edge.reqPerCpuSec / pipelined.baseline.reqPerCpuSec).toFixed(1)} × baseline; `) +
         `p99 at 80 % open loop ${ms(load.run.p99)} (hello-world ${ms(helloAtLoad.run.p99)})` +
         (sweep === null ? '' : `; display during sweep ${(sweep.run.reqPerCpuSec / edgeRes.reqPerCpuSec).toFixed(2)} × (longest step ${sweep.metrics.maxStepMs.toFixed(1)} ms)`) +
         `; load average at start ${loadAvgAtStart[0]!.toFixed(1)}\n`,

@@ -25,7 +25,7 @@ import { EdgeError } from './errors.js';
  * | EDGE_SIGN_THREADS      | 1                  | piscina signing threads per server process |
  * | EDGE_APP_SESSION_URL   | auto               | where the citizen page's login form posts: `auto` (same host, port 8081), `:<port>/v1/session` (same host, that port), a URL, or `none` (no form); the embedded stack sets `:<ADMIN_PORT>/v1/session` |
  * | EDGE_SESSION_CACHE     | 131072             | verified sessions held in the fixed session table (64-byte slots plus the token text, ≈ 128–256 B each, allocated at start; ≤ 16777216) |
- * | EDGE_SCAN_GATHER_MS    | 0                  | ms a scan group gathers before its fsync'ed commit (edge/scan-spool.ts); 0 = the end of the tick |
+ * | EDGE_SCAN_GATHER_MS    | 0                  | ms a scan group gathers before its fdatasync'ed write (edge/scan-spool.ts); 0 = the end of the tick |
  * | EDGE_DISPLAY_CACHE     | = EDGE_SESSION_CACHE | display bodies kept in memory per server process (512 B each, allocated at start; 0 = serve every display from LMDB; edge/display-cache.ts) |
  *
  * EDGE_MAX_LAG_SEC = 120: long enough to ride out a Redis failover or a

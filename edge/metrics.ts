@@ -17,7 +17,7 @@ export interface Gauges {
   readonly lagSec: number | null;
   readonly appliedSeq: number;
   readonly spoolDepth: number;
-  /** fsync'ed spool commits of this process and the events they carried (group commit: events / commits = mean group) */
+  /** durable spool writes of this process (one pwrite + fdatasync of its write-ahead file) and the events they carried (group commit: events / commits = mean group) */
   readonly spoolCommits?: number;
   readonly spoolEvents?: number;
   /** the in-memory display bodies (edge/display-cache.ts), when enabled */
@@ -105,7 +105,7 @@ export class EdgeMetrics {
     L.push('# HELP edge_spool_depth Scan events waiting to be shipped to the master.');
     L.push('# TYPE edge_spool_depth gauge');
     L.push(`edge_spool_depth{pid="${pid}"} ${g.spoolDepth}`);
-    L.push('# HELP edge_spool_commits_total Durable (fsync\'ed) spool commits of this process; each carries every scan of its tick (group commit).');
+    L.push('# HELP edge_spool_commits_total Durable spool writes of this process (pwrite + fdatasync of its write-ahead file); each carries every scan of its tick (group commit).');
     L.push('# TYPE edge_spool_commits_total counter');
     L.push(`edge_spool_commits_total{pid="${pid}"} ${g.spoolCommits ?? 0}`);
     L.push('# HELP edge_spool_events_total Scan events written by those commits.');

@@ -14,7 +14,7 @@ import { MAX_VENUE_ID, MAX_TOKEN_TEXT, Edge, reloadKeySet, replyError, replyErro
 /**
  * POST /v1/scan and POST /v1/verify (DESIGN §5): read the body, check it
  * against the replica, spool the event durably (group commit,
- * edge/scan-spool.ts), THEN answer — an answered scan is never lost.
+ * edge/scan-spool.ts: one pwrite + fdatasync of a pre-zeroed write-ahead file per tick), THEN answer — an answered scan is never lost.
  */
 
 // ─── POST /v1/scan, POST /v1/verify ───────────────────────────────────────────
@@ -66,7 +66,7 @@ async function finishScan(edge: Edge, p: PendingRequest, auth: string): Promise<
     if (record === undefined) throw new EdgeError('EDGE_ERR_NOT_REGISTERED');
     const { notices, riskArea } = scanNotices(edge, record, venue, reader);
     // durable BEFORE the answer (DESIGN §1, §6): an answered scan is never lost
-    await edge.spool.add({ kind: 'scan', uid: s.uid, venue: venue.id, at: Date.now(), color: record.color });
+    await edge.spool.addScan('scan', s.uid, venue.id, record.color, Date.now());
     edge.metrics.scans++;
     if (p.aborted) return;
     const out = JSON.stringify({ color: record.color, name: record.name, venue: venueJson(venue), riskArea, notices });
@@ -119,7 +119,7 @@ async function finishVerify(edge: Edge, p: PendingRequest): Promise<void> {
     const record = reader.code(uid);
     if (record === undefined) throw new EdgeError('EDGE_ERR_NOT_REGISTERED');
     const { notices, riskArea } = scanNotices(edge, record, venue, reader);
-    await edge.spool.add({ kind: 'verify', uid, venue: venue.id, at: Date.now(), color: record.color });
+    await edge.spool.addScan('verify', uid, venue.id, record.color, Date.now());
     edge.metrics.verifies++;
     if (p.aborted) return;
     const tokenColor = claims.color === 0 ? 'green' : claims.color === 1 ? 'yellow' : 'red';

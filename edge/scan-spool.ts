@@ -1,34 +1,34 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, fdatasyncSync, mkdirSync, openSync, readdirSync, readSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { Color } from '../core/code-record.js';
+import { DEFAULT_WAL_BYTES, decodeRecord, encodeRecord, isRetiredMode, RECORD_BYTES, WAL_SUFFIX, walDir, WalFile, type WalRecord } from './scan-wal.js';
 
 /**
  * The node's durable scan spool (DESIGN §1, §6): every scan and verify is
- * committed here BEFORE the edge answers, so an answered scan is never lost —
- * not when the process crashes, not when Redis or the master is down. The
- * sync daemon ships the spool to the master (`readBatch` … `ack`) and deletes
+ * on disk BEFORE the edge answers, so an answered scan is never lost — not
+ * when the process crashes, not when Redis or the master is down. The sync
+ * daemon ships the spool to the master (`readBatch` … `ack`) and deletes
  * what the master acknowledged.
  *
- * Its own LMDB environment at `<dataDir>/spool/` (not inside the replica:
- * the replica can be thrown away and re-bootstrapped from a snapshot, the
- * spool never can). Every edge server process of the node opens it and
- * appends; LMDB serialises the writers with its lock file.
+ * Two stages, both under `<dataDir>/spool/` (not inside the replica: the
+ * replica can be thrown away and re-bootstrapped from a snapshot, the spool
+ * never can):
  *
- * Opened with `overlappingSync: false`: lmdb-js then resolves a write's
- * promise only after the commit is fsync'ed (mdb_txn_commit with sync), so
- * "answered" implies "on disk" even across a power cut.
- *
- * Group commit (issue 14): an fsync'ed commit costs ≈ 0.15–0.4 ms of CPU on
- * these machines (kernel journal work, counted against the server process)
- * against ≈ 3–4 µs per event written — measured with 1, 16, 64 and 256
- * events a commit. So the spool gathers every event appended in the same
- * event-loop tick (all requests uWS read in one poll phase) into ONE write
- * transaction, one fsync, and resolves ONE promise for the whole group; the
- * callers answer after it. While a group's commit is in flight the next
- * group keeps gathering, so under load a commit carries every scan that
- * arrived during the previous fsync — at most one commit in flight per
- * process, groups grow with the load.
+ * 1. Answering path — a pre-zeroed write-ahead file per edge server process
+ *    (`wal/`, edge/scan-wal.ts): group commit = every scan of one event-loop
+ *    tick encoded into fixed 256-byte slots, ONE pwrite, ONE fdatasync (on
+ *    the libuv pool), then the group's ONE promise resolves and its callers
+ *    answer. Scans that arrive during an fdatasync form the next group, so
+ *    groups grow with the load; at most one write in flight per process.
+ *    This replaced an fsync'ed LMDB commit per group (issue 14): that commit
+ *    costs ≈ 0.15–0.4 ms of CPU (two syncs — data pages, then the meta page —
+ *    plus the B-tree write) and was the scan path's largest cost.
+ * 2. Shipping side — an LMDB environment (`data.mdb`): `absorb()` moves the
+ *    write-ahead records into it in one fsync'ed transaction per call (the
+ *    shipper calls it before each batch), and `readBatch`/`ack`/`depth`
+ *    work on it as before. So the shipper's contract and the LMDB value
+ *    format (msgpack of ScanEvent) are unchanged.
  *
  * Key (16 bytes, big-endian) — byte order = time order, so the shipper reads
  * the oldest first and a range scan after the last shipped key continues
@@ -37,8 +37,6 @@ import type { Color } from '../core/code-record.js';
  *   bytes 0–7    unix milliseconds (uint64)
  *   bytes 8–11   writer: the process id (uint32) — several processes append
  *   bytes 12–15  counter within that process (uint32, wraps)
- *
- * Value: msgpack (lmdb-js default encoding) of ScanEvent.
  */
 export const SPOOL_DIR = 'spool';
 export const SPOOL_KEY_BYTES = 16;
@@ -66,10 +64,9 @@ export interface SpooledScan {
   readonly event: ScanEvent;
 }
 
-/** One write transaction's worth of events and the promise its callers wait on. */
+/** One fdatasync's worth of scans (slots 0…count-1 of the staging buffer) and the promise its callers wait on. */
 interface Group {
-  readonly keys: Buffer[];
-  readonly events: ScanEvent[];
+  count: number;
   readonly done: Promise<void>;
   resolve(): void;
   reject(err: unknown): void;
@@ -82,7 +79,19 @@ function newGroup(): Group {
     resolve = res;
     reject = rej;
   });
-  return { keys: [], events: [], done, resolve, reject };
+  return { count: 0, done, resolve, reject };
+}
+
+export interface SpoolOptions {
+  /** bytes of one write-ahead file (default DEFAULT_WAL_BYTES, 16 MiB = 65 536 scans) */
+  readonly walBytes?: number;
+  /**
+   * the absorber retires another process's write-ahead file that has not
+   * changed for this long (default 60 s): a crashed writer's file is then
+   * absorbed and deleted; a live but idle writer just starts a new file on
+   * its next group (scan-wal.ts explains why nothing is lost either way)
+   */
+  readonly retireIdleMs?: number;
 }
 
 export class ScanSpool {
@@ -90,76 +99,97 @@ export class ScanSpool {
   private readonly writer: number;
   /** the group gathering now (null: none) */
   private gathering: Group | null = null;
-  /** the group whose commit is in flight (null: none) */
+  /** the group whose fdatasync is in flight (null: none) */
   private committing: Group | null = null;
   private flushQueued = false;
-  /** commits and events written, for metrics and the bench */
+  /** the gathering group's slots, encoded in place as scans arrive (pwrite copies it: reused at once) */
+  private stage = Buffer.alloc(RECORD_BYTES * 256);
+  /** this process's write-ahead file (created on the first group: readers never make one) */
+  private wal: WalFile | null = null;
+  /** the next file, zero-filled in the background once the current one is half full */
+  private spare: WalFile | null = null;
+  private spareMaking: Promise<void> | null = null;
+  private walSeq = 0;
+  private readonly walPath: string;
+  private readonly walBytes: number;
+  private readonly retireIdleMs: number;
+  /** the absorber's read descriptors, by file name */
+  private readonly readFds = new Map<string, number>();
+  private readonly readBuf = Buffer.allocUnsafe(RECORD_BYTES * 256);
+  private closed = false;
+  /** fdatasync'ed groups and events written, for metrics and the bench */
   commits = 0;
   written = 0;
+  /** events this process moved from write-ahead files into LMDB */
+  absorbed = 0;
 
   private constructor(
     private readonly root: RootDatabase,
     private readonly db: Database<ScanEvent, Buffer>,
+    private readonly cursors: Database<number, string>,
     readonly path: string,
-    /** gather window (ms) before a group's commit starts; 0 = the end of the tick */
+    /** gather window (ms) before a group's write starts; 0 = the end of the tick */
     readonly gatherMs: number,
+    opts: SpoolOptions,
   ) {
     this.writer = process.pid >>> 0;
+    this.walPath = walDir(path);
+    this.walBytes = opts.walBytes ?? DEFAULT_WAL_BYTES;
+    this.retireIdleMs = opts.retireIdleMs ?? 60_000;
   }
 
-  /** Opens (creating) `<dataDir>/spool/`. */
   /**
+   * Opens (creating) `<dataDir>/spool/`.
+   *
    * `gatherMs` (EDGE_SCAN_GATHER_MS, default 0): how long a group gathers
-   * before its commit starts. 0 = the end of the current tick, which already
+   * before its write starts. 0 = the end of the current tick, which already
    * groups every scan of a busy tick and every scan that arrives during an
-   * fsync. A few ms buys bigger groups at moderate load, when a tick holds
-   * only a few scans and the commit's fixed CPU cost is paid by each of
-   * them. Every answer waits up to that much longer.
+   * fdatasync. A few ms buys bigger groups at moderate load. Every answer
+   * waits up to that much longer.
    */
-  static open(dataDir: string, gatherMs = 0): ScanSpool {
+  static open(dataDir: string, gatherMs = 0, opts: SpoolOptions = {}): ScanSpool {
     const path = join(dataDir, SPOOL_DIR);
     mkdirSync(path, { recursive: true, mode: 0o700 });
-    const root = open({ path, overlappingSync: false, maxDbs: 2, maxReaders: 1024 });
+    const root = open({ path, overlappingSync: false, maxDbs: 4, maxReaders: 1024 });
     const db = root.openDB<ScanEvent, Buffer>({ name: 'scans', keyEncoding: 'binary', encoding: 'msgpack' });
-    return new ScanSpool(root, db, path, gatherMs);
-  }
-
-  /** The key an event appended now by this process gets. */
-  nextKey(atMs: number): Buffer {
-    const key = Buffer.allocUnsafe(SPOOL_KEY_BYTES);
-    key.writeUIntBE(Math.floor(atMs / 2 ** 32), 0, 4);
-    key.writeUInt32BE(atMs >>> 0, 4);
-    key.writeUInt32BE(this.writer, 8);
-    key.writeUInt32BE(this.counter, 12);
-    this.counter = (this.counter + 1) >>> 0;
-    return key;
+    const cursors = root.openDB<number, string>({ name: 'wal-cursors', encoding: 'msgpack' });
+    return new ScanSpool(root, db, cursors, path, gatherMs, opts);
   }
 
   /**
-   * Appends an event; resolves (with its key) once it is committed and synced
-   * to disk. Callers answer the client only after this resolves.
+   * Appends an event; resolves (with its key) once it is on disk. Callers
+   * answer the client only after this resolves.
    */
   async append(event: ScanEvent): Promise<Buffer> {
-    const key = this.nextKey(event.at);
-    await this.enqueue(key, event);
+    const off = this.gathering === null ? 0 : this.gathering.count * RECORD_BYTES;
+    const done = this.add(event);
+    const key = Buffer.from(this.stage.subarray(off + 8, off + 8 + SPOOL_KEY_BYTES));
+    await done;
     return key;
   }
 
-  /**
-   * HOT PATH of POST /v1/scan and /v1/verify: adds the event to the group
-   * of this tick and returns the GROUP's promise (shared by every event of
-   * the group: no promise per scan), resolved after its fsync'ed commit,
-   * rejected if the commit failed — then none of the group is answered 200.
-   */
   add(event: ScanEvent): Promise<void> {
-    return this.enqueue(this.nextKey(event.at), event);
+    return this.addScan(event.kind, event.uid, event.venue, event.color, event.at);
   }
 
-  private enqueue(key: Buffer, event: ScanEvent): Promise<void> {
+  /**
+   * HOT PATH of POST /v1/scan and /v1/verify: encodes the event straight
+   * into the gathering group's slot (no object, no key buffer per scan) and
+   * returns the GROUP's promise (shared by every event of the group),
+   * resolved after its fdatasync, rejected if the write failed — then none
+   * of the group is answered 200.
+   */
+  addScan(kind: ScanKind, uid: Uint8Array, venue: string, color: Color, atMs: number): Promise<void> {
     const g = (this.gathering ??= newGroup());
-    g.keys.push(key);
-    // Store uid as a Buffer so every reader gets bytes back, not a plain array.
-    g.events.push({ kind: event.kind, uid: Buffer.from(event.uid), venue: event.venue, at: event.at, color: event.color });
+    const off = g.count * RECORD_BYTES;
+    if (off + RECORD_BYTES > this.stage.length) {
+      const bigger = Buffer.alloc(this.stage.length * 2);
+      this.stage.copy(bigger, 0, 0, off);
+      this.stage = bigger;
+    }
+    encodeRecord(this.stage, off, kind, color, atMs, this.writer, this.counter, uid, venue);
+    this.counter = (this.counter + 1) >>> 0;
+    g.count++;
     if (this.committing === null && !this.flushQueued) {
       this.flushQueued = true;
       // after the poll phase: every request read in this tick joins the group (or after the gather window)
@@ -169,33 +199,114 @@ export class ScanSpool {
     return g.done;
   }
 
-  /** @internal commits the gathering group; the next one starts when this commit is durable */
+  /** @internal writes the gathering group (one pwrite) and starts its fdatasync; the next group goes when it returns */
   flush(): void {
     this.flushQueued = false;
     const g = this.gathering;
     if (g === null || this.committing !== null) return;
     this.gathering = null;
     this.committing = g;
-    const db = this.db;
-    db.transaction(function writeGroup() {
-      for (let i = 0; i < g.keys.length; i++) db.putSync(g.keys[i]!, g.events[i]!);
-    }).then(
-      () => {
-        this.commits++;
-        this.written += g.keys.length;
-        this.afterCommit(g);
-        g.resolve();
+    let wal: WalFile;
+    let first: number;
+    try {
+      wal = this.walFor(g.count);
+      first = wal.write(this.stage, g.count);
+    } catch (err) {
+      this.settle(g, err);
+      return;
+    }
+    wal.sync((err) => this.synced(g, wal, first, err));
+  }
+
+  /** This process's file with room for `count` slots: the current one, or a fresh one (the full one is retired). */
+  private walFor(count: number): WalFile {
+    let w = this.wal;
+    if (w !== null && w.free() < count) {
+      this.wal = null;
+      w.retireAndClose();
+      w = null;
+    }
+    if (w === null) {
+      w = this.takeSpare(count) ?? WalFile.create(this.walPath, this.nextWalName(), Math.max(this.walBytes, count * RECORD_BYTES));
+      this.wal = w;
+    }
+    if (w.next >= w.slots / 2 && this.spare === null && this.spareMaking === null) this.makeSpare();
+    return w;
+  }
+
+  /** @internal resolves when no spare file is being prepared (tests) */
+  async prepared(): Promise<void> {
+    if (this.spareMaking !== null) await this.spareMaking;
+  }
+
+  private nextWalName(): string {
+    return `${this.writer.toString(16).padStart(8, '0')}-${Date.now().toString(16).padStart(12, '0')}-${this.walSeq++}${WAL_SUFFIX}`;
+  }
+
+  /** The prepared spare, if it is ready, big enough and was not retired by an absorber meanwhile (an idle empty file). */
+  private takeSpare(count: number): WalFile | null {
+    const s = this.spare;
+    if (s === null) return null;
+    this.spare = null;
+    try {
+      if (s.slots >= count && !s.retired()) return s;
+    } catch {
+      // fall through: unusable
+    }
+    try {
+      s.retireAndClose();
+    } catch {
+      // the absorber deletes it either way
+    }
+    return null;
+  }
+
+  private makeSpare(): void {
+    this.spareMaking = WalFile.createAsync(this.walPath, this.nextWalName(), this.walBytes).then(
+      (f) => {
+        this.spareMaking = null;
+        if (this.closed) f.retireAndClose();
+        else this.spare = f;
       },
-      (err: unknown) => {
-        this.afterCommit(g);
-        g.reject(err);
+      () => {
+        // no spare: the rotation makes its file synchronously (and reports a failure to its group)
+        this.spareMaking = null;
       },
     );
   }
 
-  private afterCommit(g: Group): void {
+  private synced(g: Group, wal: WalFile, first: number, err: Error | null): void {
+    if (err !== null) {
+      this.settle(g, err);
+      return;
+    }
+    try {
+      if (wal.retired()) {
+        // the absorber retired our file while this group was being written: it may have read the file
+        // before the group landed, so the group goes again into a fresh file (a repeat at worst)
+        const bytes = wal.readSlots(first, g.count);
+        if (this.wal === wal) {
+          this.wal = null;
+          wal.close();
+        }
+        const fresh = this.walFor(g.count);
+        fresh.write(bytes, g.count);
+        fdatasyncSync(fresh.fd);
+      }
+    } catch (e) {
+      this.settle(g, e);
+      return;
+    }
+    this.commits++;
+    this.written += g.count;
+    this.settle(g, null);
+  }
+
+  private settle(g: Group, err: unknown): void {
     if (this.committing === g) this.committing = null;
-    // what gathered during this fsync goes now, in one commit
+    if (err === null) g.resolve();
+    else g.reject(err);
+    // what gathered during this fdatasync goes now, in one write
     if (this.gathering !== null) this.flush();
   }
 
@@ -209,7 +320,133 @@ export class ScanSpool {
     }
   }
 
-  /** Up to `n` events after `afterKey` (exclusive; null = from the start), oldest first. */
+  /**
+   * Moves every record of the node's write-ahead files (every edge server
+   * process of the node writes its own) into the LMDB spool, in ONE
+   * fsync'ed write transaction that also stores how far each file was read
+   * (so a crash never moves a record twice), then deletes the files retired
+   * and fully read. The sync daemon's shipper calls this before each batch;
+   * its cost (one LMDB commit for everything written since the last call,
+   * ≈ 3–4 µs an event) is the daemon's, off the answering path.
+   *
+   * Reading happens inside the write transaction: LMDB's writer lock makes
+   * two absorbing processes take turns, so they never read the same records.
+   */
+  async absorb(): Promise<number> {
+    const names = readdirSync(this.walPath).filter((n) => n.endsWith(WAL_SUFFIX)).sort();
+    // files another absorber deleted: let their space go
+    for (const name of [...this.readFds.keys()]) if (!names.includes(name)) this.closeReadFd(name);
+    const stale: string[] = [];
+    for (const { key } of this.cursors.getRange({})) if (!names.includes(key)) stale.push(key);
+    if (stale.length === 0 && !names.some((n) => this.hasWork(n))) return 0;
+    let moved = 0;
+    const done: string[] = [];
+    await this.root.transaction(() => {
+      for (const k of stale) this.cursors.removeSync(k);
+      for (const name of names) {
+        const path = join(this.walPath, name);
+        let st;
+        try {
+          st = statSync(path);
+        } catch {
+          continue; // another absorber deleted it
+        }
+        const retired = isRetiredMode(st.mode);
+        const from = this.cursors.get(name) ?? 0;
+        const to = this.scanFile(name, from, (r) => {
+          this.db.putSync(r.key, { kind: r.kind, uid: r.uid, venue: r.venue, at: r.at, color: r.color });
+          moved++;
+        });
+        if (to !== from) this.cursors.putSync(name, to);
+        if (retired) done.push(name);
+        else if (this.wal?.name !== name && Date.now() - st.mtimeMs > this.retireIdleMs) chmodSync(path, 0o400);
+      }
+    });
+    // read to the end AFTER it was retired: nothing more will come; the cursor goes once the file is gone
+    for (const name of done) {
+      this.closeReadFd(name);
+      try {
+        unlinkSync(join(this.walPath, name));
+      } catch {
+        // another absorber was first
+      }
+    }
+    this.absorbed += moved;
+    return moved;
+  }
+
+  /** Does the file hold a record past its cursor, or is it retired (to be deleted)? */
+  private hasWork(name: string): boolean {
+    try {
+      if (isRetiredMode(statSync(join(this.walPath, name)).mode)) return true;
+    } catch {
+      return false;
+    }
+    const from = this.cursors.get(name) ?? 0;
+    let found = false;
+    this.scanFile(
+      name,
+      from,
+      () => {
+        found = true;
+        return true;
+      },
+      false,
+    );
+    return found;
+  }
+
+  /**
+   * Calls `each` for every valid record from slot `from` up to the first
+   * empty or torn one; returns that slot (`each` returning true stops
+   * early). `keep`: keep the descriptor open for the next call (the
+   * absorber); otherwise close it (depth() on a server process must not
+   * hold a deleted file's space).
+   */
+  private scanFile(name: string, from: number, each: (r: WalRecord) => boolean | void, keep = true): number {
+    let fd = this.readFds.get(name);
+    if (fd === undefined) {
+      try {
+        fd = openSync(join(this.walPath, name), 'r');
+      } catch {
+        return from;
+      }
+      if (!keep) {
+        try {
+          return this.scanFd(fd, from, each);
+        } finally {
+          closeSync(fd);
+        }
+      }
+      this.readFds.set(name, fd);
+    }
+    return this.scanFd(fd, from, each);
+  }
+
+  private scanFd(fd: number, from: number, each: (r: WalRecord) => boolean | void): number {
+    const buf = this.readBuf;
+    let slot = from;
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, slot * RECORD_BYTES);
+      const slots = Math.floor(n / RECORD_BYTES);
+      for (let i = 0; i < slots; i++) {
+        const r = decodeRecord(buf, i * RECORD_BYTES);
+        if (r === null) return slot;
+        slot++;
+        if (each(r) === true) return slot;
+      }
+      if (slots * RECORD_BYTES < buf.length) return slot;
+    }
+  }
+
+  private closeReadFd(name: string): void {
+    const fd = this.readFds.get(name);
+    if (fd === undefined) return;
+    this.readFds.delete(name);
+    closeSync(fd);
+  }
+
+  /** Up to `n` absorbed events after `afterKey` (exclusive; null = from the start), oldest first. */
   readBatch(afterKey: Uint8Array | null, n: number): SpooledScan[] {
     const out: SpooledScan[] = [];
     const range = afterKey === null ? { limit: n + 1 } : { start: Buffer.from(afterKey), limit: n + 1 };
@@ -229,13 +466,31 @@ export class ScanSpool {
     });
   }
 
-  /** Events waiting to be shipped (O(1): LMDB keeps the count in the db's stat). */
+  /** Events waiting to be shipped: absorbed (O(1), LMDB's count) plus those still in write-ahead files. */
   depth(): number {
-    return (this.db.getStats() as { entryCount: number }).entryCount;
+    let pending = 0;
+    for (const name of readdirSync(this.walPath)) {
+      if (!name.endsWith(WAL_SUFFIX)) continue;
+      const from = this.cursors.get(name) ?? 0;
+      pending += this.scanFile(name, from, () => undefined, false) - from;
+    }
+    return (this.db.getStats() as { entryCount: number }).entryCount + pending;
   }
 
   async close(): Promise<void> {
     await this.drained();
+    this.closed = true;
+    if (this.spareMaking !== null) await this.spareMaking;
+    if (this.spare !== null) {
+      this.spare.retireAndClose();
+      this.spare = null;
+    }
+    if (this.wal !== null) {
+      // nothing more goes into it: the absorber reads it to the end and deletes it
+      this.wal.retireAndClose();
+      this.wal = null;
+    }
+    for (const name of [...this.readFds.keys()]) this.closeReadFd(name);
     await this.root.close();
   }
 }

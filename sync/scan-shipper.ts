@@ -9,7 +9,10 @@ import { RetryWorker } from './retry-backoff.js';
  * spool (edge/scan-spool.ts, committed and fsync'ed before the edge answered)
  * → the scan stream, in batches.
  *
- *   readBatch(oldest n) → appendScans([one payload]) → ack(keys)   (delete from the spool)
+ *   absorb() → readBatch(oldest n) → appendScans([one payload]) → ack(keys)   (delete from the spool)
+ *
+ * (absorb: the servers' write-ahead files → the spool's LMDB, one fsync'ed
+ * transaction per call; a no-op read of each file's next slot when idle.)
  *
  * At least once: a spooled scan is deleted only after the bus accepted it;
  * a crash between the append and the ack ships it again, and the master's
@@ -23,8 +26,9 @@ import { RetryWorker } from './retry-backoff.js';
  * in batches of `batch` at the bus's pace.
  *
  * Polling, not waking: the spool is written by the edge server PROCESSES,
- * and LMDB has no cross-process notification; a 100 ms poll costs one
- * empty range read.
+ * and files have no cross-process notification; an idle 100 ms poll costs
+ * a directory listing, one slot read per write-ahead file and one empty
+ * range read.
  */
 export interface ScanShipperOptions {
   readonly spool: ScanSpool;
@@ -95,6 +99,8 @@ export class ScanShipper {
 
   /** Ships one batch now; returns how many scans went (0: the spool is empty). Throws on a bus failure. */
   async shipOnce(): Promise<number> {
+    // the edge servers write per-process write-ahead files (edge/scan-wal.ts): move them into the spool first
+    await this.spool.absorb();
     const items = this.spool.readBatch(null, this.batch);
     if (items.length === 0) return 0;
     const scans: WireScan[] = new Array(items.length);

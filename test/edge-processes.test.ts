@@ -134,6 +134,7 @@ describe('edge node with two server processes', () => {
     // read back from disk by a fresh opener (this process never wrote the spool)
     const spool = ScanSpool.open(dataDir);
     try {
+      await spool.absorb();
       const mine = spool.readBatch(null, 1000).filter((e) => Buffer.from(e.event.uid).equals(uidOf(7)));
       expect(mine.map((e) => [e.event.kind, e.event.venue])).toEqual([['scan', VENUE_ENTRY.id]]);
     } finally {

@@ -1,18 +1,20 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueSession } from '../core/session-token.js';
-import { ScanSpool } from '../edge/scan-spool.js';
+import { ScanSpool, SPOOL_DIR } from '../edge/scan-spool.js';
+import { encodeRecord, RECORD_BYTES, WAL_DIR } from '../edge/scan-wal.js';
 import { nowSec, seedReplica, uidOf, VENUE_NORMAL } from './edge-fixture.js';
 
 /**
- * Group commit (edge/scan-spool.ts) keeps the promise of DESIGN §1/§6: an
- * answered scan is on disk. A real edge server process (dist/edge/worker.js)
+ * Group commit (edge/scan-spool.ts: one pwrite + fdatasync of a pre-zeroed
+ * write-ahead file per tick, edge/scan-wal.ts) keeps the promise of DESIGN
+ * §1/§6: an answered scan is on disk. A real edge server process (dist/edge/worker.js)
  * takes scans from 64 concurrent keep-alive connections — many per tick, so
  * commits carry groups — and is killed with SIGKILL in the middle of the
  * stream; every scan that got its 200 must be in the spool afterwards, and
@@ -101,7 +103,21 @@ describe('POST /v1/scan under kill -9', () => {
     expect(killed).toBe(true);
     expect(w.child.signalCode).toBe('SIGKILL');
 
-    // restart on the same data dir: the spool opens (LMDB recovers the killed writer's lock) and takes more scans
+    // A power cut would also tear the group being written: put a torn record (its first 20 bytes) in the killed
+    // writer's first empty slot. It was never answered; the records before it must all be read.
+    const walPath = join(dataDir, SPOOL_DIR, WAL_DIR);
+    const [killedFile] = readdirSync(walPath).filter((n) => n.endsWith('.wal'));
+    const bytes = readFileSync(join(walPath, killedFile!));
+    let empty = 0;
+    while (bytes[empty * RECORD_BYTES + 4] !== 0) empty++;
+    expect(empty).toBeGreaterThanOrEqual(answered.size);
+    const torn = Buffer.alloc(RECORD_BYTES);
+    encodeRecord(torn, 0, 'scan', 'green', Date.now(), 1, 1, uidOf(PEOPLE + 1), VENUE_NORMAL.id);
+    const fd = openSync(join(walPath, killedFile!), 'r+');
+    writeSync(fd, torn, 0, 20, empty * RECORD_BYTES);
+    closeSync(fd);
+
+    // restart on the same data dir: the restarted server writes a new file of its own
     const w2 = startWorker();
     const port2 = await w2.port;
     const r = await fetch(`http://127.0.0.1:${port2}/v1/scan`, {
@@ -115,6 +131,8 @@ describe('POST /v1/scan under kill -9', () => {
 
     const spool = ScanSpool.open(dataDir);
     try {
+      // what the sync daemon's shipper does first: the servers' write-ahead files into the spool
+      await spool.absorb();
       const spooled = new Set<string>();
       for (let batch = spool.readBatch(null, 1000), last: Buffer | null = null; batch.length > 0; batch = spool.readBatch(last, 1000)) {
         for (const e of batch) spooled.add(Buffer.from(e.event.uid).toString('hex'));
@@ -124,6 +142,7 @@ describe('POST /v1/scan under kill -9', () => {
       expect(answered.size).toBeGreaterThanOrEqual(KILL_AFTER);
       expect(lost).toEqual([]);
       expect(spooled.has(uidOf(PEOPLE).toString('hex'))).toBe(true);
+      expect(spooled.has(uidOf(PEOPLE + 1).toString('hex'))).toBe(false);
     } finally {
       await spool.close();
     }

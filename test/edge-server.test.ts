@@ -207,6 +207,7 @@ describe('POST /v1/scan', () => {
     expect(r.status).toBe(200);
     expect(r.json).toEqual({ color: 'green', name: '张*三', venue: { id: VENUE_NORMAL.id, name: VENUE_NORMAL.name, kind: 'normal' }, riskArea: null, notices: [] });
     // the answer came after the commit: the event is already readable
+    await spool.absorb(); // the server wrote its write-ahead file; the shipper would absorb it
     const events = spool.readBatch(null, 1000).filter((e) => Buffer.from(e.event.uid).equals(uid));
     expect(events).toHaveLength(1);
     expect(events[0]!.event).toMatchObject({ kind: 'scan', venue: VENUE_NORMAL.id, color: 'green' });
@@ -277,6 +278,7 @@ describe('POST /v1/verify', () => {
     const r = await call(node.base, '/v1/verify', { method: 'POST', body: JSON.stringify({ token: shown.json.token, venue: VENUE_NORMAL.id }) });
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ valid: true, color: 'red', tokenColor: 'green', changed: true, reason: 'confirmed', name: '张*三', venue: { id: VENUE_NORMAL.id } });
+    await spool.absorb(); // the server wrote its write-ahead file; the shipper would absorb it
     const events = spool.readBatch(null, 1000).filter((e) => Buffer.from(e.event.uid).equals(uid));
     expect(events.map((e) => [e.event.kind, e.event.color])).toEqual([['verify', 'red']]);
   });
