@@ -31,7 +31,7 @@ describe('tracing error catalogue', () => {
 describe('tracing config', () => {
   it('reads its variables with defaults and names a bad one', async () => {
     const { loadTracingConfig } = await import('./config.js');
-    expect(loadTracingConfig({})).toEqual({ retentionDays: 30, maxVenues: 200, maxGroup: 20_000, indexRefreshMs: 2000, indexMaxVenues: 3_000_000, rollupIntervalMs: 600_000, rollupLagHours: 2 });
+    expect(loadTracingConfig({})).toEqual({ retentionDays: 30, maxVenues: 200, maxGroup: 20_000, indexRefreshMs: 2000, indexMaxVenues: 6_000_000, rollupIntervalMs: 600_000, rollupLagHours: 2 });
     expect(loadTracingConfig({ TRACING_MAX_VENUES: '50' }).maxVenues).toBe(50);
     expect(() => loadTracingConfig({ TRACING_RETENTION_DAYS: '0' })).toThrow(/TRACING_RETENTION_DAYS/);
     expect(() => loadTracingConfig({ TRACING_MAX_VENUES: 'many' })).toThrow(expect.objectContaining({ code: 'TRC_ERR_CONFIG', field: 'TRACING_MAX_VENUES' }));
