@@ -149,15 +149,24 @@ export async function loadCodesAfter(db: SqlClient, afterId: number, limit: numb
 
 /**
  * People whose code is due (next_eval_at ≤ now), earliest first, their
- * person rows locked FOR UPDATE SKIP LOCKED: two schedulers (or a scheduler
- * and a request) never take the same person, neither waits for the other.
+ * person AND code rows locked FOR UPDATE SKIP LOCKED: two schedulers (or a
+ * scheduler and a request) never take the same person, neither waits for
+ * the other.
+ *
+ * Why the code row is locked too: under READ COMMITTED a row that another
+ * scheduler unlocks (commits) between our scan and our lock is re-checked
+ * against its NEWEST version only for the tables named in FOR UPDATE OF
+ * (PostgreSQL docs, "The Locking Clause" / EvalPlanQual). Locking only `p`
+ * re-checked `c.next_eval_at <= now` on the OLD code row, so a person the
+ * other scheduler had just re-evaluated was taken and written again (seen:
+ * 45 scheduler history rows for 40 people in the cluster test).
  */
 export async function lockDue(db: SqlClient, now: number, limit: number): Promise<ChunkRow[]> {
   const raw = await jsonRows<RawRow>(
     db,
     `SELECT json_agg(t ORDER BY t.person_id)::text AS j FROM (
        SELECT ${COLUMNS} FROM codes c JOIN persons p ON p.id = c.person_id LEFT JOIN code_overrides o ON o.person_id = c.person_id
-        WHERE c.next_eval_at <= $1 ORDER BY c.next_eval_at, c.person_id LIMIT $2 FOR UPDATE OF p SKIP LOCKED) t`,
+        WHERE c.next_eval_at <= $1 ORDER BY c.next_eval_at, c.person_id LIMIT $2 FOR UPDATE OF p, c SKIP LOCKED) t`,
     [new Date(now * 1000), limit],
   );
   return attachFacts(db, raw.map(toChunkRow), false);
