@@ -2,7 +2,8 @@ import { LineChart } from 'echarts/charts';
 import { GridComponent, LegendPlainComponent, TooltipComponent } from 'echarts/components';
 import * as echarts from 'echarts/core';
 import { CanvasRenderer } from 'echarts/renderers';
-import { useEffect, useRef } from 'react';
+import { useMemo } from 'react';
+import { EChart } from '../../admin-api/console/src/echart.js';
 import { codeLabel } from './labels.js';
 
 /**
@@ -42,17 +43,6 @@ export function buildOption(days: readonly ConformanceDay[]): echarts.EChartsCor
 }
 
 export default function ConformanceChart({ days }: { days: readonly ConformanceDay[] }) {
-  const el = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    if (!el.current) return;
-    const chart = echarts.init(el.current, undefined, { renderer: 'canvas' });
-    chart.setOption(buildOption(days));
-    const ro = new ResizeObserver(() => chart.resize());
-    ro.observe(el.current);
-    return () => {
-      ro.disconnect();
-      chart.dispose();
-    };
-  }, [days]);
-  return <div ref={el} className="chart" data-testid="conformance-rule-chart" role="img" aria-label="按核查规则的拒收率趋势" style={{ minHeight: 260 }} />;
+  const option = useMemo(() => buildOption(days), [days]);
+  return <EChart option={option} testId="conformance-rule-chart" label="按核查规则的拒收率趋势" style={{ minHeight: 260 }} />;
 }

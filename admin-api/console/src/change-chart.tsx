@@ -2,7 +2,8 @@ import { BarChart } from 'echarts/charts';
 import { GridComponent, LegendPlainComponent, TooltipComponent } from 'echarts/components';
 import * as echarts from 'echarts/core';
 import { CanvasRenderer } from 'echarts/renderers';
-import { useEffect, useRef } from 'react';
+import { useMemo } from 'react';
+import { EChart } from './echart.js';
 import { COLOR_HEX, COLOR_LABEL, REASON_LABEL } from './format.js';
 
 /**
@@ -69,17 +70,6 @@ export function buildOption(transitions: readonly Transition[]): echarts.ECharts
 }
 
 export default function ChangeChart({ transitions }: { transitions: readonly Transition[] }) {
-  const el = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    if (!el.current) return;
-    const chart = echarts.init(el.current, undefined, { renderer: 'canvas' });
-    chart.setOption(buildOption(transitions));
-    const ro = new ResizeObserver(() => chart.resize());
-    ro.observe(el.current);
-    return () => {
-      ro.disconnect();
-      chart.dispose();
-    };
-  }, [transitions]);
-  return <div ref={el} className="chart" data-testid="change-chart" role="img" aria-label="变更分布柱状图" />;
+  const option = useMemo(() => buildOption(transitions), [transitions]);
+  return <EChart option={option} testId="change-chart" label="变更分布柱状图" />;
 }
