@@ -119,6 +119,9 @@ export function queryGramKeys(norm: string): { keys: number[]; weights: number[]
   return { keys, weights, total };
 }
 
+/** slots per step of a yielding compaction (a few ms at ~20 grams a name) */
+const STEP_MASK = (1 << 14) - 1;
+
 export class VenuePostings {
   // ---- slots ----
   private ids: string[] = [];
@@ -168,10 +171,19 @@ export class VenuePostings {
   }
 
   endBulk(): void {
+    for (const _ of this.endBulkSteps()) continue;
+  }
+
+  /**
+   * `endBulk()` cut into steps of 16k slots, so a caller on a server's event
+   * loop can yield between them (venue-index.ts): at 5M venues the single
+   * pass blocked the admin-api for seconds. No put may run until the last step.
+   */
+  *endBulkSteps(): Generator<void> {
     this.bulk = false;
     this.fwd.trim();
     this.units.trim();
-    this.compact();
+    yield* this.compactSteps();
   }
 
   /** Adds or re-indexes one venue (normalised name); returns whether anything changed. */
@@ -226,10 +238,15 @@ export class VenuePostings {
    * fill (slots ascending). ~O(grams held); 1M names ≈ 20M entries.
    */
   compact(): void {
+    for (const _ of this.compactSteps()) continue;
+  }
+
+  private *compactSteps(): Generator<void> {
     const n = this.ids.length;
     const counts = new Int32Array(this.gramCount + 1);
     const fwd = this.fwd.a;
     for (let s = 0; s < n; s++) {
+      if ((s & STEP_MASK) === STEP_MASK) yield;
       if (this.alive[s] === 0) continue;
       for (let j = this.fwdStart[s]!; j < this.fwdStart[s + 1]!; j++) counts[fwd[j]! + 1]!++;
     }
@@ -243,7 +260,9 @@ export class VenuePostings {
     for (let l = 1; l <= 256; l++) byLen[l]! += byLen[l - 1]!;
     const order = new Int32Array(byLen[256]!);
     for (let s = n - 1; s >= 0; s--) if (this.alive[s] !== 0) order[--byLen[Math.min(256, this.nameStart[s + 1]! - this.nameStart[s]!)]!] = s;
-    for (const s of order) {
+    for (let k = 0; k < order.length; k++) {
+      if ((k & STEP_MASK) === STEP_MASK) yield;
+      const s = order[k]!;
       for (let j = this.fwdStart[s]!; j < this.fwdStart[s + 1]!; j++) post[fill[fwd[j]!]!++] = s;
     }
     this.postStart = counts;

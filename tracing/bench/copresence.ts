@@ -14,6 +14,7 @@ import { COUNTIES, venueName } from './venue-names.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { envCount } from './bench-env.js';
 
 /**
  * `npm run bench:tracing` — co-presence (时空伴随) and fuzzy venue search at
@@ -49,13 +50,7 @@ import { join } from 'node:path';
  */
 const env = process.env;
 const PG = env.TRACING_BENCH_PG === '1';
-const num = (name: string, def: number): number => {
-  const v = env[name];
-  if (v === undefined || v === '') return def;
-  const n = Number(v.replace(/_/g, ''));
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer`);
-  return n;
-};
+const num = (name: string, def: number): number => envCount(env, name, def);
 const SCANS = num('TRACING_BENCH_SCANS', PG ? 20_000_000 : 200_000);
 const VENUES = num('TRACING_BENCH_VENUES', PG ? 1_000_000 : 20_000);
 const PEOPLE = num('TRACING_BENCH_PEOPLE', PG ? 2_000_000 : 20_000);

@@ -1,5 +1,5 @@
 import * as OpenCC from 'opencc-js';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { openPglite, type SqlClient } from '../../master/sql-client.js';
 import { loadOrCreateSecrets } from '../../master/pii-crypto.js';
 import { MasterStore } from '../../master/store.js';
@@ -12,13 +12,14 @@ import { COUNTIES, POOL, venueName } from './venue-names.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { envCount } from './bench-env.js';
 
 /**
  * `npm run bench:tracing-search` — fuzzy venue search (精准找人 step 1) over
  * 1M venues in memory (issue 11: p99 ≤ 50 ms). Never a test: prints
  * numbers, the LAST line is
  *
- *   search: N venues, p50 X ms, p99 Y ms (naive scan p50 A ms, p99 B ms), build S s, heap H MB, found F/Q
+ *   search: N venues, p50 X ms, p99 Y ms (naive scan p50 A ms, p99 B ms), build S s (stall ≤ T ms), heap H MB, found F/Q
  *
  * Venues (the bench names of venue-names.ts) are loaded into PGlite in
  * memory; the index is built from the table as the service builds it
@@ -38,13 +39,7 @@ import { join } from 'node:path';
  * TRACING_BENCH_BASELINE_EVERY (4). Run with --expose-gc for the heap figure.
  */
 const env = process.env;
-const num = (name: string, def: number): number => {
-  const v = env[name];
-  if (v === undefined || v === '') return def;
-  const n = Number(v.replace(/_/g, ''));
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer`);
-  return n;
-};
+const num = (name: string, def: number): number => envCount(env, name, def);
 const VENUES = num('TRACING_BENCH_VENUES', 1_000_000);
 const QUERIES = num('TRACING_BENCH_QUERIES', 200);
 const BASELINE_EVERY = num('TRACING_BENCH_BASELINE_EVERY', 4);
@@ -111,14 +106,20 @@ async function main(): Promise<void> {
   gc();
   const before = process.memoryUsage();
   const idx = new VenueIndex(db, { refreshMs: 3_600_000 });
+  // the longest the event loop waited during the build: on a running
+  // admin-api every request waits that long (PGlite's own page reads included)
+  const stall = monitorEventLoopDelay({ resolution: 5 });
+  stall.enable();
   const tb = performance.now();
   await idx.build();
   const buildS = (performance.now() - tb) / 1000;
+  stall.disable();
+  const stallMs = stall.max / 1e6;
   gc();
   const after = process.memoryUsage();
   const heap = after.heapUsed - before.heapUsed;
   const typed = idx.typedBytes;
-  log(`search: index of ${idx.size} venues built in ${ms(buildS)} s; heap +${mb(heap)} MB, typed arrays ${mb(typed)} MB (off-heap), total ${mb(heap + typed)} MB`);
+  log(`search: index of ${idx.size} venues built in ${ms(buildS)} s, longest event-loop stall ${ms(stallMs)} ms; heap +${mb(heap)} MB, typed arrays ${mb(typed)} MB (off-heap), total ${mb(heap + typed)} MB`);
 
   const naive = new NaiveScan();
   for (let i = 0; i < VENUES; i++) naive.add(`v${i}`, venueName(i));
@@ -185,7 +186,7 @@ async function main(): Promise<void> {
     + `${(quantile(base, 0.5) / quantile(svcSub, 0.5)).toFixed(0)}× / ${(quantile(base, 0.99) / quantile(svcSub, 0.99)).toFixed(0)}×; `
     + `the venue asked for in the top 20: index ${found}/${QUERIES}, naive scan ${baseFound}/${baseRuns}`);
   await db.close();
-  log(`search: ${idx.size} venues, p50 ${ms(quantile(svc, 0.5))} ms, p99 ${ms(quantile(svc, 0.99))} ms (naive scan p50 ${ms(quantile(base, 0.5))} ms, p99 ${ms(quantile(base, 0.99))} ms), build ${ms(buildS)} s, heap ${mb(heap + typed)} MB, found ${found}/${QUERIES}`);
+  log(`search: ${idx.size} venues, p50 ${ms(quantile(svc, 0.5))} ms, p99 ${ms(quantile(svc, 0.99))} ms (naive scan p50 ${ms(quantile(base, 0.5))} ms, p99 ${ms(quantile(base, 0.99))} ms), build ${ms(buildS)} s (stall ≤ ${ms(stallMs)} ms), heap ${mb(heap + typed)} MB, found ${found}/${QUERIES}`);
 }
 
 main().catch((err: unknown) => {
