@@ -9,7 +9,7 @@ import { JSON_TYPE, replyCorked } from './http-reply.js';
 import { type Route } from './metrics.js';
 import { ReplicaReader } from './replica-reader.js';
 import { declaredLength, MAX_BODY_BYTES, parseJsonObject, plainVenueField, startBody, stringField, type PendingRequest } from './request-body.js';
-import { scanAnswer, scanFields } from './scan-answer.js';
+import { scanAnswerBytes, scanFields } from './scan-answer.js';
 import type { ScanWaiter } from './scan-spool.js';
 import { UID_OFFSET } from './session-cache.js';
 import { MAX_VENUE_ID, MAX_TOKEN_TEXT, checkScanTurn, Edge, reloadKeySet, replyError, replyErrorLater, requireReader, session } from './edge-state.js';
@@ -76,7 +76,7 @@ class ScanRequest implements ScanWaiter {
   private chunks: Buffer[] | null = null;
   private size = 0;
   /** the 200 answer, made before the fdatasync, sent after it */
-  out = '';
+  out: Buffer | null = null;
 
   constructor(
     readonly edge: Edge,
@@ -136,9 +136,10 @@ class ScanRequest implements ScanWaiter {
       const bytes = reader.codeBytesAt(src, off);
       if (bytes === undefined) throw new EdgeError('EDGE_ERR_NOT_REGISTERED');
       const f = scanFields(bytes as Buffer);
-      this.out = scanAnswer(f, va, edge.nowSec, edge.stale, edge.lagSec);
+      const color = f.color;
+      this.out = scanAnswerBytes(f, va, edge.nowSec, edge.stale, edge.lagSec);
       // durable BEFORE the answer (DESIGN §1, §6): durable() answers after the group's fdatasync
-      edge.spool.addScanWaiter('scan', src, off, va.venue.id, f.color, Date.now(), this);
+      edge.spool.addScanWaiter('scan', src, off, va.idBytes, color, Date.now(), this);
     } catch (err) {
       if (!this.aborted) replyErrorLater(edge, this.res, '/v1/scan', err);
     }
@@ -165,7 +166,8 @@ let sending: ScanRequest | null = null;
 function sendScan(): void {
   const s = sending!;
   sending = null;
-  s.res.writeHeader('content-type', JSON_TYPE).end(s.out);
+  s.res.writeHeader('content-type', JSON_TYPE).end(s.out!);
+  s.out = null;
 }
 
 /**

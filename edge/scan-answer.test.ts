@@ -9,7 +9,7 @@ import { REPLICA_DIR } from '../core/replica-layout.js';
 import { ReplicaWriter } from '../sync/replica-writer.js';
 import { activeNotices, entryNotice, riskNotice, staleNotice } from './display-body.js';
 import { ReplicaReader } from './replica-reader.js';
-import { MAX_VENUE_ANSWERS, scanAnswer, scanFields, VenueAnswers } from './scan-answer.js';
+import { MAX_VENUE_ANSWERS, scanAnswer, scanAnswerBytes, scanFields, VenueAnswers } from './scan-answer.js';
 import { plainVenueField } from './request-body.js';
 
 /**
@@ -86,7 +86,9 @@ describe('scan answer', () => {
           const va = answers.get(v.id, reader)!;
           const f = scanFields(encodeCodeRecord(r));
           const got = scanAnswer(f, va, NOW, stale, lag);
-          expect(got).toBe(reference(r, v, v === entry ? risky : undefined, stale, lag));
+          const want = reference(r, v, v === entry ? risky : undefined, stale, lag);
+          expect(got).toBe(want);
+          expect(scanAnswerBytes(f, va, NOW, stale, lag).toString('utf8')).toBe(want);
           expect(JSON.parse(got)).toBeTypeOf('object');
         }
       }
@@ -133,7 +135,9 @@ describe('scanFields (raw code-record read)', () => {
       for (const until of [null, NOW + 86_400]) {
         const r = rec({ color, until, name: '欧阳*娜', seq: 2 ** 40 });
         const f = scanFields(encodeCodeRecord(r));
-        expect({ color: f.color, name: f.name, notices: f.notices }).toEqual({ color, name: '欧阳*娜', notices: null });
+        // the fast path: the name's bytes in place, not a string
+        expect(f.raw).not.toBeNull();
+        expect({ color: f.color, name: f.raw!.toString('utf8', f.nameStart, f.nameEnd), notices: f.notices }).toEqual({ color, name: '欧阳*娜', notices: null });
       }
     }
   });
@@ -143,7 +147,10 @@ describe('scanFields (raw code-record read)', () => {
     expect(scanFields(encodeCodeRecord(rec({ notices: n }))).notices).toEqual(n);
     const reordered = encodeVersioned({ seq: 3, notices: [], name: '王*', until: null, since: 1, reason: 'x', color: 'red' });
     const f = scanFields(reordered);
-    expect([f.color, f.name, f.notices]).toEqual(['red', '王*', null]);
+    expect([f.color, f.raw!.toString('utf8', f.nameStart, f.nameEnd), f.notices]).toEqual(['red', '王*', null]);
+    // a name that needs escaping is handed over as a string
+    const quoted = scanFields(encodeCodeRecord(rec({ name: 'a"b' })));
+    expect([quoted.raw, quoted.name]).toEqual([null, 'a"b']);
   });
 
   it('rejects a corrupt record with the coded error of the checked decode', () => {

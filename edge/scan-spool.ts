@@ -217,14 +217,15 @@ export class ScanSpool {
    * HOT PATH, callback form of addScan: the uid is read from
    * `src[uidOff..uidOff+16)` (the session table's slot: no uid buffer) and
    * `waiter.durable(err)` is called once the group's fdatasync returned.
+   * `venue` may be given as its UTF-8 bytes (copied, not encoded).
    * Measured (bench/edge-scan-gather.ts A/B, edge/CLOSING.md): the two
    * promises and the await per scan were a visible part of the V8 glue.
    */
-  addScanWaiter(kind: ScanKind, src: Uint8Array, uidOff: number, venue: string, color: Color, atMs: number, waiter: ScanWaiter): void {
+  addScanWaiter(kind: ScanKind, src: Uint8Array, uidOff: number, venue: string | Uint8Array, color: Color, atMs: number, waiter: ScanWaiter): void {
     this.gather(kind, src, uidOff, venue, color, atMs).waiters.push(waiter);
   }
 
-  private gather(kind: ScanKind, uid: Uint8Array, uidOff: number, venue: string, color: Color, atMs: number): Group {
+  private gather(kind: ScanKind, uid: Uint8Array, uidOff: number, venue: string | Uint8Array, color: Color, atMs: number): Group {
     const g = (this.gathering ??= new Group());
     const off = g.count * RECORD_BYTES;
     if (off + RECORD_BYTES > this.stage.length) {
