@@ -39,8 +39,14 @@ export interface VenueAnswer {
   readonly tail: Buffer;
 }
 
-/** At most this many venue answers are kept; when full, all go (a flood of distinct venue ids cannot grow memory). */
-export const MAX_VENUE_ANSWERS = 200_000;
+/**
+ * At most this many venue answers are kept; when full, all go (a flood of
+ * distinct venue ids cannot grow memory). An answer is ≈ 0.5–0.8 KB (the
+ * venue object, its JSON as a string, the tail's bytes): 50k ≈ 40 MB at
+ * most per server process, and a day's scans at one node touch far fewer
+ * venues between two deltas.
+ */
+export const MAX_VENUE_ANSWERS = 50_000;
 
 export function makeVenueAnswer(venue: Venue, reader: ReplicaReader): VenueAnswer {
   const area = reader.riskAreaCovering(venue.region);
