@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /**
  * An open-loop HTTP/1.1 load generator (wrk2-style constant rate) for
@@ -23,7 +25,12 @@ import { connect, type Socket } from 'node:net';
  *    `lateMs` reports by how much it fell behind at most;
  *  - keeps a 1 µs-resolution histogram up to 1 s (4 MB), then overflow.
  *
- * It runs in the bench process, which bench/edge.ts pins to the load core.
+ * It runs in its OWN process (`openLoopInChild`, pinned with taskset to the
+ * load core): in the bench process, sharing its event loop with the bench's
+ * bookkeeping, it starved (session 2026-12-07: 5.8k of 35.8k req/s
+ * offered). Per-request cost is kept low: the requests due on one
+ * connection in one turn leave in ONE write (no cork/uncork and a write per
+ * request), and answers are framed by scanning bytes (no string per answer).
  */
 export interface OpenLoopOptions {
   readonly host: string;
@@ -58,7 +65,6 @@ export interface OpenLoopResult {
 
 const HIST_US = 1_000_000;
 const CRLFCRLF = Buffer.from('\r\n\r\n');
-const CONTENT_LENGTH = Buffer.from('content-length:');
 
 interface Conn {
   readonly socket: Socket;
@@ -68,9 +74,28 @@ interface Conn {
   buf: Buffer;
 }
 
-/** Parses as many whole answers as `c.buf` holds; returns how many, calling `done` with each status. */
+/** "content-length:" without its first letter, lower case: matched with |0x20 on the letters */
+const CL_TAIL = Buffer.from('ontent-length:');
+
+/** Byte offset of the first content-length value in buf[from, to), or −1. Header names are case-insensitive. */
+function contentLengthAt(buf: Buffer, from: number, to: number): number {
+  const n = CL_TAIL.length;
+  for (let i = buf.indexOf(0x0a, from); i >= 0 && i + 1 + n < to; i = buf.indexOf(0x0a, i + 1)) {
+    if ((buf[i + 1]! | 0x20) !== 0x63) continue; // c
+    let k = 0;
+    for (; k < n; k++) {
+      const want = CL_TAIL[k]!;
+      const got = buf[i + 2 + k]!;
+      if ((want >= 0x61 && want <= 0x7a ? got | 0x20 : got) !== want) break;
+    }
+    if (k === n) return i + 2 + n;
+  }
+  return -1;
+}
+
+/** Parses as many whole answers as `c.buf` holds, calling `done` with each status. */
 function parseAnswers(c: Conn, done: (status: number) => void): void {
-  let buf = c.buf;
+  const buf = c.buf;
   let off = 0;
   for (;;) {
     const end = buf.indexOf(CRLFCRLF, off);
@@ -78,16 +103,20 @@ function parseAnswers(c: Conn, done: (status: number) => void): void {
     // "HTTP/1.1 200 OK"
     const status = (buf[off + 9]! - 48) * 100 + (buf[off + 10]! - 48) * 10 + (buf[off + 11]! - 48);
     let len = 0;
-    const head = buf.subarray(off, end).toString('latin1').toLowerCase();
-    const at = head.indexOf('content-length:');
-    if (at >= 0) len = parseInt(head.slice(at + CONTENT_LENGTH.length), 10) || 0;
+    let p = contentLengthAt(buf, off, end);
+    if (p >= 0) {
+      while (buf[p] === 0x20) p++;
+      for (let d = buf[p]!; d >= 0x30 && d <= 0x39; d = buf[++p]!) len = len * 10 + (d - 0x30);
+    }
     const total = end + 4 + len;
     if (buf.length < total) break;
     off = total;
     done(status);
   }
-  c.buf = off === buf.length ? Buffer.alloc(0) : buf.subarray(off);
+  c.buf = off === buf.length ? EMPTY : off === 0 ? buf : buf.subarray(off);
 }
+
+const EMPTY = Buffer.alloc(0);
 
 export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   if (o.requests.length === 0) throw new Error('openLoop: no requests');
@@ -114,6 +143,7 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
     c.socket.on('error', () => socketErrors++);
     c.socket.on('data', (chunk: Buffer) => {
       c.buf = c.buf.length === 0 ? chunk : Buffer.concat([c.buf, chunk]);
+      if (c.buf.length < 16) return;
       const now = performance.now();
       parseAnswers(c, (status) => {
         const sched = c.due[c.head++]!;
@@ -140,6 +170,9 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   let measuredSent = 0;
   let rr = 0;
   let lateMs = 0;
+  const out: Buffer[][] = conns.map(() => []);
+  const outN = new Int32Array(conns.length);
+  const touched: number[] = [];
   await new Promise<void>((resolve) => {
     const turn = (): void => {
       const now = performance.now();
@@ -150,17 +183,24 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
       const want = Math.floor((now - start) / intervalMs);
       if (want > sent) {
         if (now >= t0) lateMs = Math.max(lateMs, now - (start + (sent + 1) * intervalMs));
-        for (const c of conns) c.socket.cork();
         while (sent < want) {
           const sched = start + (sent + 1) * intervalMs;
-          const c = conns[rr]!;
+          const i = rr;
           rr = rr + 1 === conns.length ? 0 : rr + 1;
-          c.due.push(sched);
-          c.socket.write(o.requests[(Math.random() * o.requests.length) | 0]!);
+          conns[i]!.due.push(sched);
+          if (outN[i] === 0) touched.push(i);
+          out[i]![outN[i]!++] = o.requests[(Math.random() * o.requests.length) | 0]!;
           sent++;
           if (sched >= t0) measuredSent++;
         }
-        for (const c of conns) c.socket.uncork();
+        // one write per connection per turn
+        for (const i of touched) {
+          const n = outN[i]!;
+          const list = out[i]!;
+          conns[i]!.socket.write(n === 1 ? list[0]! : Buffer.concat(list.slice(0, n)));
+          outN[i] = 0;
+        }
+        touched.length = 0;
       }
       setImmediate(turn);
     };
@@ -200,4 +240,33 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
 /** Complete keep-alive GET requests, one per Authorization header value. */
 export function getRequests(path: string, host: string, authHeaders: readonly string[]): Buffer[] {
   return authHeaders.map((a) => Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: ${a}\r\n\r\n`, 'latin1'));
+}
+
+/**
+ * openLoop in a process of its own, pinned to `core` (taskset): the
+ * generator gets a whole event loop and the bench process's work does not
+ * delay its sends. Options go over the IPC channel, the result comes back
+ * the same way.
+ */
+export function openLoopInChild(o: OpenLoopOptions, core: number): Promise<OpenLoopResult> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn('taskset', ['-c', String(core), process.execPath, fileURLToPath(import.meta.url), '--child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let result: OpenLoopResult | null = null;
+    child.on('message', (m: { result?: OpenLoopResult; error?: string }) => {
+      if (m.error !== undefined) reject(new Error(`open-loop generator: ${m.error}`));
+      else if (m.result !== undefined) result = m.result;
+    });
+    child.on('exit', (code, signal) => (result !== null ? resolveRun(result) : reject(new Error(`open-loop generator exited (${signal ?? code})`))));
+    child.on('error', reject);
+    child.send({ ...o, requests: o.requests.map((b) => b.toString('latin1')) });
+  });
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href && process.argv.includes('--child')) {
+  process.once('message', (m: Omit<OpenLoopOptions, 'requests'> & { requests: string[] }) => {
+    openLoop({ ...m, requests: m.requests.map((r) => Buffer.from(r, 'latin1')) }).then(
+      (result) => process.send!({ result }, () => process.exit(0)),
+      (err: unknown) => process.send!({ error: (err as Error)?.message ?? String(err) }, () => process.exit(1)),
+    );
+  });
 }

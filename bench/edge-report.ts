@@ -48,6 +48,8 @@ export interface Report {
   /** Redis server CPU per baseline request, when its process is readable here */
   readonly baselineRedisCpuShare: number | null;
   readonly atLoad: AtLoad;
+  /** open loop at 80 % of the QPS the edge answered in this run (closed loop), edge and hello-world */
+  readonly atObserved?: { readonly edge: AtLoad; readonly hello: AtLoad };
   readonly scanGroups: { readonly commits: number; readonly events: number };
   /** the second scan run, at --scan-connections */
   readonly scanWide: { readonly connections: number; readonly run: WrkRun; readonly commits: number; readonly events: number } | null;
@@ -110,8 +112,17 @@ export function markdown(r: Report): string {
   L.push(
     `80 % load method: open loop (bench/edge-open-loop.ts, wrk2-style): ${human(r.atLoad.targetQps)} req/s scheduled at constant intervals over ${r.atLoad.connections} keep-alive connections (a request due on a busy connection is pipelined), ` +
       `latency from each request's scheduled time to its answer; server at ${(100 * r.atLoad.serverCoreUse).toFixed(0)} % of its core; the generator fell behind its schedule by ≤ ${r.atLoad.run.lateMs.toFixed(1)} ms ` +
-      `(edge run) / ${r.helloAtLoad.run.lateMs.toFixed(1)} ms (hello-world run) — the generator's own lateness counts in the latencies.`,
+      `(edge run) / ${r.helloAtLoad.run.lateMs.toFixed(1)} ms (hello-world run) — the generator's own lateness counts in the latencies. The generator runs in its own process pinned to the load core.`,
   );
+  if (r.atObserved !== undefined) {
+    const e = r.atObserved.edge;
+    const h = r.atObserved.hello;
+    L.push(
+      `Open loop at 80 % of the QPS the edge answered in this run (${human(e.targetQps)} req/s — what the server's share of its core allowed): ` +
+        `edge p50 ${ms(e.run.p50)}, p99 ${ms(e.run.p99)}, p99.9 ${ms(e.run.p999)} (${human(e.run.achievedQps)} req/s answered, server ${(100 * e.serverCoreUse).toFixed(0)} % core, generator late ≤ ${e.run.lateMs.toFixed(1)} ms); ` +
+        `hello-world p50 ${ms(h.run.p50)}, p99 ${ms(h.run.p99)}, p99.9 ${ms(h.run.p999)} (late ≤ ${h.run.lateMs.toFixed(1)} ms).`,
+    );
+  }
   L.push(`Scans (group commit, edge/scan-spool.ts: one pwrite + fdatasync of a pre-zeroed write-ahead file per group): at -c${o.connections} ${human(r.scanGroups.events)} scans in ${human(r.scanGroups.commits)} fdatasyncs = ${r.scanGroups.commits > 0 ? (r.scanGroups.events / r.scanGroups.commits).toFixed(1) : '—'} scans a group; scan vs hello-world per CPU-second ${(r.scan.reqPerCpuSec / r.hello.reqPerCpuSec).toFixed(2)} (goal ≥ 0.6).`);
   if (r.scanWide !== null) {
     const w = r.scanWide;

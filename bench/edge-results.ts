@@ -1,7 +1,7 @@
 import { cpuSeconds } from './proc-stat.js';
-import { getRequests, openLoop, type OpenLoopResult } from './edge-open-loop.js';
+import { getRequests, openLoopInChild, type OpenLoopResult } from './edge-open-loop.js';
 import { type WrkRun } from './wrk.js';
-import { LOAD_FRACTION, OPEN_LOOP_CONNECTIONS, human, ms, median } from './edge-setup.js';
+import { LOAD_CORE, LOAD_FRACTION, OPEN_LOOP_CONNECTIONS, human, ms, median } from './edge-setup.js';
 
 /**
  * bench:edge (bench/edge.ts): one target's runs and their medians, and the
@@ -64,7 +64,7 @@ export interface AtLoad {
 export async function atLoad(port: number, headers: readonly string[], serverPid: number, rate: number, duration: number): Promise<AtLoad> {
   const c0 = readCpu(serverPid);
   const t0 = performance.now();
-  const run = await openLoop({ host: '127.0.0.1', port, requests: getRequests('/v1/code', `127.0.0.1:${port}`, headers), rate, durationSec: duration, connections: OPEN_LOOP_CONNECTIONS });
+  const run = await openLoopInChild({ host: '127.0.0.1', port, requests: getRequests('/v1/code', `127.0.0.1:${port}`, headers), rate, durationSec: duration, connections: OPEN_LOOP_CONNECTIONS }, LOAD_CORE);
   const wall = (performance.now() - t0) / 1000;
   return { targetQps: rate, connections: OPEN_LOOP_CONNECTIONS, run, serverCoreUse: (readCpu(serverPid) - c0) / wall, fraction: run.achievedQps / (rate / LOAD_FRACTION) };
 }

@@ -7,7 +7,8 @@ import { pathToFileURL } from 'node:url';
 import { issueSession } from '../core/session-token.js';
 import { writeBenchUid } from './build-replica.js';
 import { summariseCpuProfile } from './cpu-profile.js';
-import { LOAD_CORE, OUT, ROOT, SERVER_CORE, WORKER_JS } from './edge-setup.js';
+import { LOAD_CORE, OUT, RIVALS_JS, ROOT, SERVER_CORE, WORKER_JS } from './edge-setup.js';
+import { startPinned, stopChild } from './edge-children.js';
 import { havePerf, recordPerf, summarisePerf } from './perf-profile.js';
 import { runWrk, writeWrkScript } from './wrk.js';
 
@@ -17,7 +18,7 @@ import { runWrk, writeWrkScript } from './wrk.js';
  *
  *   node dist/bench/edge-scan-gather.js [--dir bench/out/edge-data] [--people 10000000]
  *        [--gather 0,2] [--connections 16] [--duration 4] [--rounds 2]
- *        [--compare <another build's dist/edge/worker.js>] [--perf] [--cpu-prof]
+ *        [--compare <another build's dist/edge/worker.js>] [--hello] [--perf] [--cpu-prof]
  *
  * One edge server process (dist/edge/worker.js) pinned to core 1 per run,
  * wrk pinned to core 0, values alternated round by round. Per run: req/s,
@@ -27,6 +28,10 @@ import { runWrk, writeWrkScript } from './wrk.js';
  * `--compare`: each round also runs that worker (e.g. the previous commit's
  * build) at every gather value, alternating with this build's, so a change
  * to the scan path is measured against its predecessor in the same run.
+ * `--hello`: each round also runs the uWS hello-world of bench:edge (GET,
+ * a 275-byte display-sized body, same connections, same session headers)
+ * on the same core, and the last line gives each build's scans per CPU-s
+ * as a fraction of it (median of the per-round ratios).
  * `--perf`: `perf record` of each run of this build (whole process, kernel
  * included; bench/perf-profile.ts), summarised by part after the run.
  */
@@ -82,7 +87,28 @@ async function main(): Promise<void> {
   if (compare !== '') builds.push(['compared', resolve(compare)]);
   const cases = builds.flatMap(([label, js]) => gathers.map((g) => ({ label: `${label}, gather ${g} ms`, js, g })));
   const results = new Map<string, { perCpu: number[]; perCommit: number[]; qps: number[] }>();
+  const withHello = process.argv.includes('--hello');
+  const helloPerCpu: number[] = [];
+  const helloScript = join(OUT, 'edge-scan-gather-hello.lua');
+  const helloBody = join(OUT, 'edge-scan-gather-hello.json');
+  if (withHello) {
+    writeWrkScript({ path: helloScript, headersFile, method: 'GET', urlPath: '/v1/code' });
+    // display-sized, like bench:edge's hello-world body (≈ 275 B)
+    writeFileSync(helloBody, JSON.stringify({ color: 'green', reason: 'none', since: 1_780_000_000, until: null, name: '张*三', token: `TF1:${'A'.repeat(140)}`, expiresAt: 1_790_000_000, notices: [] }));
+  }
   for (let r = 0; r < rounds; r++) {
+    if (withHello) {
+      const hello = await startPinned('hello', SERVER_CORE, [], RIVALS_JS, ['hello', '--body-file', helloBody], process.env);
+      try {
+        const url = `http://127.0.0.1:${hello.port}/v1/code`;
+        await runWrk({ url, script: helloScript, connections, durationSec: 2, core: LOAD_CORE, serverPid: hello.pid });
+        const run = await runWrk({ url, script: helloScript, connections, durationSec: duration, core: LOAD_CORE, serverPid: hello.pid });
+        helloPerCpu.push(run.reqPerCpuSec);
+        process.stderr.write(`hello-world: ${run.qps.toFixed(0)} req/s, server ${(100 * run.serverCoreUse).toFixed(0)} % core, ${run.reqPerCpuSec.toFixed(0)} req per CPU-s\n`);
+      } finally {
+        await stopChild(hello.child);
+      }
+    }
     for (const { label, js, g } of r % 2 === 0 ? cases : [...cases].reverse()) {
       const profiled = withPerf && js === WORKER_JS;
       const v8prof = withCpuProf && js === WORKER_JS;
@@ -127,7 +153,12 @@ async function main(): Promise<void> {
       }
     }
   }
-  const parts = [...results].map(([label, e]) => `${label}: ${median(e.perCpu).toFixed(0)} req per CPU-s, ${median(e.perCommit).toFixed(1)} scans a commit, ${median(e.qps).toFixed(0)} req/s`);
+  const parts = [...results].map(([label, e]) => {
+    // per-round ratio to that round's hello-world, then the median (drifting background load cancels)
+    const vsHello = helloPerCpu.length === e.perCpu.length ? `, ${median(e.perCpu.map((v, i) => v / helloPerCpu[i]!)).toFixed(2)} × hello-world` : '';
+    return `${label}: ${median(e.perCpu).toFixed(0)} req per CPU-s${vsHello}, ${median(e.perCommit).toFixed(1)} scans a commit, ${median(e.qps).toFixed(0)} req/s`;
+  });
+  if (helloPerCpu.length > 0) parts.push(`hello-world: ${median(helloPerCpu).toFixed(0)} req per CPU-s`);
   process.stdout.write(`bench:edge-scan-gather (-c${connections}, ${rounds} rounds of ${duration} s, load average ${loadavg()[0]!.toFixed(1)}): ${parts.join('; ')}\n`);
 }
 

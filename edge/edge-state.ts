@@ -13,6 +13,7 @@ import { errorReply, replyCorked, replyJson } from './http-reply.js';
 import { EdgeMetrics, type Route } from './metrics.js';
 import { chooseSigningKey, NodeKeyWatcher, rotateIfDue } from './node-keys.js';
 import { ReplicaReader } from './replica-reader.js';
+import { VenueAnswers } from './scan-answer.js';
 import { ScanSpool } from './scan-spool.js';
 import { SessionCache, type CachedSession } from './session-cache.js';
 import { SignPool } from './sign-pool.js';
@@ -65,6 +66,10 @@ export class Edge {
   readonly cache: DisplayCache | null;
   /** the cache was validated against the replica in this event-loop turn */
   turnChecked = false;
+  /** the venue parts of scan answers (edge/scan-answer.ts), validated by the applied sequence */
+  readonly venueAnswers = new VenueAnswers();
+  /** the venue answers were validated against the replica in this event-loop turn */
+  scanTurnChecked = false;
   /** where the background session sweep continues (slot index) */
   sweepAt = 0;
 
@@ -170,6 +175,21 @@ export function reloadKeySet(edge: Edge, reader: ReplicaReader): void {
 export function keyOptions(config: EdgeConfig, now: number, published: KeySet) {
   const avoidKids = published.toPublicJson().keys.map((k) => k.kid);
   return { alg: config.signAlg, lifetimeSec: config.keyLifetimeDays * 86_400, now, avoidKids };
+}
+
+/**
+ * Once per event-loop turn, before the first venue answer is used: bring
+ * them to the replica's applied sequence (edge/scan-answer.ts). The flag is
+ * cleared in the check phase of this turn, as for the display cache.
+ */
+export function checkScanTurn(edge: Edge, reader: ReplicaReader): void {
+  edge.scanTurnChecked = true;
+  setImmediate(endScanTurn, edge);
+  edge.venueAnswers.validate(reader.appliedSeq());
+}
+
+function endScanTurn(edge: Edge): void {
+  edge.scanTurnChecked = false;
 }
 
 // ─── answers ────────────────────────────────────────────────────────────────

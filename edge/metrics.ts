@@ -45,6 +45,8 @@ export class EdgeMetrics {
   /** misses that joined a signature already in flight for the same uid */
   displayCoalesced = 0;
   scans = 0;
+  /** POST /v1/scan answered 200 (counted apart like displayHits: one increment on the scan path, no key string) */
+  scansAnswered = 0;
   verifies = 0;
   private readonly requests = new Map<string, number>();
 
@@ -62,6 +64,7 @@ export class EdgeMetrics {
     const all = new Map(this.requests);
     const hitKey = '/v1/code 200';
     all.set(hitKey, (all.get(hitKey) ?? 0) + this.displayHits);
+    if (this.scansAnswered > 0) all.set('/v1/scan 200', (all.get('/v1/scan 200') ?? 0) + this.scansAnswered);
     for (const [k, v] of [...all].sort()) {
       const [route, status] = k.split(' ');
       L.push(`edge_requests_total{pid="${pid}",route="${route}",status="${status}"} ${v}`);

@@ -180,7 +180,8 @@ export class ReplicaReader extends ReplicaMetaView {
       if (format > FORMAT_VERSION) {
         throw new EdgeError('EDGE_ERR_REPLICA_FORMAT', `${dir} has format ${format}, this build reads up to ${FORMAT_VERSION}`);
       }
-      this.codes = need<Uint8Array, Uint8Array>(DB_CODES, uidDb);
+      // the uid key encoder here too: POST /v1/scan reads the code of the uid in the session's slot (codeAt)
+      this.codes = need<Uint8Array, Uint8Array>(DB_CODES, { encoding: 'binary', cache: false, create: false, keyEncoder: uidKeyEncoder(this) });
       // a custom key encoder instead of keyEncoding 'binary': same 16 raw bytes on disk
       this.display = need<Uint8Array, Uint8Array>(DB_DISPLAY, { encoding: 'binary', cache: false, create: false, keyEncoder: uidKeyEncoder(this) });
       this.venues = need<Uint8Array, string>(DB_VENUES, strDb);
@@ -281,6 +282,19 @@ export class ReplicaReader extends ReplicaMetaView {
   code(uid: Uint8Array): CodeRecord | undefined {
     const buf = this.codes.getBinaryFast(uid);
     return buf === undefined ? undefined : decodeCodeRecord(buf.subarray(0, buf.length));
+  }
+
+  /**
+   * HOT PATH of POST /v1/scan: the stored code record of the uid at
+   * `src[off..off+16)` as raw bytes (format byte + msgpack), a view of lmdb's
+   * shared read buffer — valid only until the next read on this reader.
+   * No key object: the uid is copied from `src` (the session table) into
+   * lmdb's key buffer, as freshDisplayBody does.
+   */
+  codeBytesAt(src: Uint8Array, off: number): Uint8Array | undefined {
+    this.keySrc = src;
+    const buf = this.codes.getBinaryFast(off as unknown as Uint8Array);
+    return buf === undefined ? undefined : buf.subarray(0, buf.length);
   }
 
   venue(id: string): Venue | undefined {

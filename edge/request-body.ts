@@ -114,3 +114,44 @@ export function stringField(o: Record<string, unknown>, name: string, max: numbe
   }
   return v;
 }
+
+/**
+ * HOT PATH of POST /v1/scan: the value of a body that is exactly
+ * `{"venue":"<id>"}` (JSON whitespace allowed around the tokens) with an id
+ * of 1..max printable ASCII characters and no escapes, read straight from
+ * the bytes uWS handed over (no copy, no JSON.parse, no object). null for
+ * anything else — the caller then takes the general path
+ * (parseJsonObject + stringField), which also names the error.
+ */
+export function plainVenueField(b: Uint8Array, max: number): string | null {
+  const n = b.length;
+  let p = skipWs(b, 0);
+  if (b[p] !== 0x7b) return null; // {
+  p = skipWs(b, p + 1);
+  // "venue"
+  if (p + 7 > n || b[p] !== 0x22 || b[p + 1] !== 0x76 || b[p + 2] !== 0x65 || b[p + 3] !== 0x6e || b[p + 4] !== 0x75 || b[p + 5] !== 0x65 || b[p + 6] !== 0x22) return null;
+  p = skipWs(b, p + 7);
+  if (b[p] !== 0x3a) return null; // :
+  p = skipWs(b, p + 1);
+  if (b[p] !== 0x22) return null;
+  const start = p + 1;
+  let q = start;
+  for (; q < n; q++) {
+    const c = b[q]!;
+    if (c === 0x22) break;
+    if (c < 0x20 || c > 0x7e || c === 0x5c) return null; // control, non-ASCII, escape: the general path decides
+  }
+  if (q >= n || q === start || q - start > max) return null;
+  p = skipWs(b, q + 1);
+  if (b[p] !== 0x7d) return null; // }
+  if (skipWs(b, p + 1) !== n) return null;
+  return Buffer.from(b.buffer, b.byteOffset + start, q - start).toString('latin1');
+}
+
+function skipWs(b: Uint8Array, p: number): number {
+  for (;;) {
+    const c = b[p];
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return p;
+    p++;
+  }
+}

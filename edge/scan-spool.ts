@@ -64,22 +64,52 @@ export interface SpooledScan {
   readonly event: ScanEvent;
 }
 
-/** One fdatasync's worth of scans (slots 0…count-1 of the staging buffer) and the promise its callers wait on. */
-interface Group {
-  count: number;
-  readonly done: Promise<void>;
-  resolve(): void;
-  reject(err: unknown): void;
+/**
+ * Told once its scan's group is on disk (err null) or failed. The answering
+ * path (edge/route-scan.ts) passes its request object itself: no promise,
+ * no closure per scan, and the answer goes out inside the fdatasync's own
+ * completion callback (the same wake-up).
+ */
+export interface ScanWaiter {
+  durable(err: Error | null): void;
 }
 
-function newGroup(): Group {
-  let resolve!: () => void;
-  let reject!: (err: unknown) => void;
-  const done = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { count: 0, done, resolve, reject };
+/** One fdatasync's worth of scans (slots 0…count-1 of the staging buffer) and who waits on it. */
+class Group {
+  count = 0;
+  readonly waiters: ScanWaiter[] = [];
+  private promise: Promise<void> | null = null;
+  private resolve: (() => void) | null = null;
+  private reject: ((err: unknown) => void) | null = null;
+  private outcome: { err: unknown } | null = null;
+
+  /** a promise for callers that await (made only when asked for) */
+  get done(): Promise<void> {
+    if (this.promise === null) {
+      const o = this.outcome;
+      if (o !== null) this.promise = o.err === null ? Promise.resolve() : Promise.reject(o.err);
+      else
+        this.promise = new Promise<void>((res, rej) => {
+          this.resolve = res;
+          this.reject = rej;
+        });
+    }
+    return this.promise;
+  }
+
+  settle(err: unknown): void {
+    this.outcome = { err };
+    const e = err === null ? null : err instanceof Error ? err : new Error(String(err));
+    for (const w of this.waiters) {
+      try {
+        w.durable(e);
+      } catch {
+        // one waiter's failure (an aborted socket) must not keep the others from their answer
+      }
+    }
+    if (err === null) this.resolve?.();
+    else this.reject?.(err);
+  }
 }
 
 export interface SpoolOptions {
@@ -180,14 +210,30 @@ export class ScanSpool {
    * of the group is answered 200.
    */
   addScan(kind: ScanKind, uid: Uint8Array, venue: string, color: Color, atMs: number): Promise<void> {
-    const g = (this.gathering ??= newGroup());
+    return this.gather(kind, uid, 0, venue, color, atMs).done;
+  }
+
+  /**
+   * HOT PATH, callback form of addScan: the uid is read from
+   * `src[uidOff..uidOff+16)` (the session table's slot: no uid buffer) and
+   * `waiter.durable(err)` is called once the group's fdatasync returned.
+   * `venue` may be given as its UTF-8 bytes (copied, not encoded).
+   * Measured (bench/edge-scan-gather.ts A/B, edge/CLOSING.md): the two
+   * promises and the await per scan were a visible part of the V8 glue.
+   */
+  addScanWaiter(kind: ScanKind, src: Uint8Array, uidOff: number, venue: string | Uint8Array, color: Color, atMs: number, waiter: ScanWaiter): void {
+    this.gather(kind, src, uidOff, venue, color, atMs).waiters.push(waiter);
+  }
+
+  private gather(kind: ScanKind, uid: Uint8Array, uidOff: number, venue: string | Uint8Array, color: Color, atMs: number): Group {
+    const g = (this.gathering ??= new Group());
     const off = g.count * RECORD_BYTES;
     if (off + RECORD_BYTES > this.stage.length) {
       const bigger = Buffer.alloc(this.stage.length * 2);
       this.stage.copy(bigger, 0, 0, off);
       this.stage = bigger;
     }
-    encodeRecord(this.stage, off, kind, color, atMs, this.writer, this.counter, uid, venue);
+    encodeRecord(this.stage, off, kind, color, atMs, this.writer, this.counter, uid, venue, uidOff);
     this.counter = (this.counter + 1) >>> 0;
     g.count++;
     if (this.committing === null && !this.flushQueued) {
@@ -196,7 +242,7 @@ export class ScanSpool {
       if (this.gatherMs > 0) setTimeout(flushSpool, this.gatherMs, this);
       else setImmediate(flushSpool, this);
     }
-    return g.done;
+    return g;
   }
 
   /** @internal writes the gathering group (one pwrite) and starts its fdatasync; the next group goes when it returns */
@@ -304,8 +350,7 @@ export class ScanSpool {
 
   private settle(g: Group, err: unknown): void {
     if (this.committing === g) this.committing = null;
-    if (err === null) g.resolve();
-    else g.reject(err);
+    g.settle(err);
     // what gathered during this fdatasync goes now, in one write
     if (this.gathering !== null) this.flush();
   }

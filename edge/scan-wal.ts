@@ -75,10 +75,18 @@ export function crc32(buf: Uint8Array, from: number, to: number): number {
  * must be zero past the venue, or reused slots carry old bytes past it —
  * harmless, the CRC covers only up to the venue's end).
  */
-export function encodeRecord(buf: Buffer, off: number, kind: 'scan' | 'verify', color: Color, atMs: number, writer: number, counter: number, uid: Uint8Array, venue: string): void {
-  const len = buf.write(venue, off + 40, MAX_VENUE_BYTES, 'utf8');
-  if (len === MAX_VENUE_BYTES && Buffer.byteLength(venue) > MAX_VENUE_BYTES) throw new RangeError(`venue id longer than ${MAX_VENUE_BYTES} UTF-8 bytes`);
-  if (uid.length !== 16) throw new RangeError('uid must be 16 bytes');
+export function encodeRecord(buf: Buffer, off: number, kind: 'scan' | 'verify', color: Color, atMs: number, writer: number, counter: number, uid: Uint8Array, venue: string | Uint8Array, uidOff = 0): void {
+  let len: number;
+  if (typeof venue === 'string') {
+    len = buf.write(venue, off + 40, MAX_VENUE_BYTES, 'utf8');
+    if (len === MAX_VENUE_BYTES && Buffer.byteLength(venue) > MAX_VENUE_BYTES) throw new RangeError(`venue id longer than ${MAX_VENUE_BYTES} UTF-8 bytes`);
+  } else {
+    // already UTF-8 (the scan path keeps each venue id's bytes): a byte copy, no string encoding
+    len = venue.length;
+    if (len > MAX_VENUE_BYTES) throw new RangeError(`venue id longer than ${MAX_VENUE_BYTES} UTF-8 bytes`);
+    for (let k = 0; k < len; k++) buf[off + 40 + k] = venue[k]!;
+  }
+  if (uidOff === 0 ? uid.length !== 16 : uid.length < uidOff + 16) throw new RangeError('uid must be 16 bytes');
   buf[off + 4] = MAGIC;
   buf[off + 5] = KIND_CODE[kind];
   buf[off + 6] = COLOR_CODE[color];
@@ -88,7 +96,7 @@ export function encodeRecord(buf: Buffer, off: number, kind: 'scan' | 'verify', 
   buf.writeUInt32BE(atMs >>> 0, off + 12);
   buf.writeUInt32BE(writer, off + 16);
   buf.writeUInt32BE(counter, off + 20);
-  buf.set(uid, off + 24);
+  for (let k = 0; k < 16; k++) buf[off + 24 + k] = uid[uidOff + k]!;
   buf.writeUInt32BE(crc32(buf, off + 4, off + 40 + len), off);
 }
 
