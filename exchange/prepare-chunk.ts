@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { maskName, personKey, uidOf, type IdType } from '../core/identity.js';
+import { personKey, uidOf } from '../core/identity.js';
+import { personColumns, type PersonColumns } from '../master/person-columns.js';
 import type { PiiCrypto, Secrets } from '../master/pii-crypto.js';
 import type { DatasetDef } from './datasets.js';
 import { keyOf, type CheckedRow } from './row-check.js';
@@ -12,16 +13,8 @@ import { keyOf, type CheckedRow } from './row-check.js';
  * the previous chunk into the embedded database; the result is the same in
  * either place.
  */
-export interface PersonPlan {
+export interface PersonPlan extends PersonColumns {
   readonly uid: Buffer;
-  readonly certType: IdType | null;
-  readonly certHash: Buffer | null;
-  readonly certEnc: Buffer | null;
-  readonly phoneHash: Buffer | null;
-  readonly phoneEnc: Buffer | null;
-  readonly nameEnc: Buffer | null;
-  readonly nameMasked: string | null;
-  readonly region: string | null;
 }
 
 export interface PreparedChunk {
@@ -35,37 +28,15 @@ export interface PreparedChunk {
 
 /**
  * The person of an accepted row, prepared exactly as MasterStore.upsertPerson
- * does (same person key, uid, keyed hashes and AES-GCM fields via
- * pii-crypto), so a person imported here is the one who logs in later.
+ * does (same person key and uid, and the same master/person-columns.ts), so a
+ * person imported here is the one who logs in later.
  */
 export function planPerson(v: Record<string, string | number>, secrets: Pick<Secrets, 'uidPepper'>, crypto: PiiCrypto, now: Date): PersonPlan {
   const input = { idType: v.idType as string | undefined, idNo: v.idNo as string | undefined, phone: v.phone as string | undefined };
   const key = personKey(input, now);
   const uid = uidOf(key, secrets.uidPepper);
-  let certType: IdType | null = null;
-  let certHash: Buffer | null = null;
-  let certEnc: Buffer | null = null;
-  let region: string | null = null;
-  let phone: string | null = null;
-  if (key.startsWith('C:')) {
-    const sep = key.indexOf(':', 2);
-    certType = key.slice(2, sep) as IdType;
-    const number = key.slice(sep + 1);
-    certHash = crypto.lookupHash(key);
-    certEnc = crypto.encrypt('cert', uid, number);
-    if (certType === 'resident') region = number.slice(0, 6);
-    if (typeof v.phone === 'string') phone = v.phone;
-  } else {
-    phone = key.slice(2);
-  }
-  const name = typeof v.name === 'string' ? v.name : null;
-  return {
-    uid, certType, certHash, certEnc, region,
-    phoneHash: phone === null ? null : crypto.lookupHash(`P:${phone}`),
-    phoneEnc: phone === null ? null : crypto.encrypt('phone', uid, phone),
-    nameEnc: name === null ? null : crypto.encrypt('name', uid, name.normalize('NFKC').trim()),
-    nameMasked: name === null ? null : maskName(name),
-  };
+  const given = { phone: typeof v.phone === 'string' ? v.phone : null, name: typeof v.name === 'string' ? v.name : null };
+  return { uid, ...personColumns(key, uid, crypto, given) };
 }
 
 export function prepareChunk(

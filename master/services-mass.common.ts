@@ -74,6 +74,6 @@ export function describeMass(ctx: ServicesContext): void {
       opts.report?.(
         `${name}: mass ${n} people — fixture ${fixtureMs} ms, dry run ${dryMs} ms, publish ${pubMs} ms (${pub.changed} code deltas), rollback ${rbMs} ms`,
       );
-    });
+    }, 240_000); // 100k people through publish and rollback: 73 s at load 8 on 2 cores (the suite default 60 s timed out)
   });
 }

@@ -5,6 +5,7 @@ import { MasterError } from './errors.js';
 import { sameName } from './name-match.js';
 import { runMigrations, type MigrateResult } from './migrations.js';
 import { PiiCrypto, type Secrets } from './pii-crypto.js';
+import { personColumns } from './person-columns.js';
 import type { SqlClient } from './sql-client.js';
 import type { PersonInput, UpsertPersonResult, PersonRow, RevealedPerson, CodeVerdict, CodeRow, SetCodeResult, DeltaInput, ChangeResult, ScanKind, ScanEvent, InsertScansResult, DueRow, MasterStoreOptions } from './store-types.js';
 import { REGION6, REGION_ANY, DAY, DAY_OFFSET, MIN_SCAN_AT, MAX_SCAN_AHEAD, SCAN_CHUNK, OUTBOX_CHUNK, OUTBOX_BULK_CHUNK, bad, given, isSeconds, toDate, toSeconds, toSecondsOrNull, checkText, checkNotices, sameNotices, checkVenueInput, checkRiskAreaInput, toDelta } from './store-checks.js';
@@ -143,35 +144,12 @@ export class MasterStore {
     const key = personKey(input, now);
     const uid = uidOf(key, this.s.secrets.uidPepper);
     const c = this.s.crypto;
-
-    let certType: IdType | null = null;
-    let certHash: Buffer | null = null;
-    let certEnc: Buffer | null = null;
-    let phone: string | null = null;
-    let derivedRegion: string | null = null;
-    if (key.startsWith('C:')) {
-      const sep = key.indexOf(':', 2);
-      certType = key.slice(2, sep) as IdType;
-      const number = key.slice(sep + 1);
-      certHash = c.lookupHash(key);
-      certEnc = c.encrypt('cert', uid, number);
-      if (certType === 'resident') derivedRegion = number.slice(0, 6);
-      if (given(input.phone)) phone = normalisePhone(input.phone);
-    } else {
-      phone = key.slice(2);
-    }
-    const phoneHash = phone === null ? null : c.lookupHash(`P:${phone}`);
-    const phoneEnc = phone === null ? null : c.encrypt('phone', uid, phone);
-
-    let nameMasked: string | null = null;
-    let nameEnc: Buffer | null = null;
-    if (given(input.name)) {
-      nameMasked = maskName(input.name);
-      nameEnc = c.encrypt('name', uid, input.name.normalize('NFKC').trim());
-    } else if (input.nameMasked !== undefined) {
-      nameMasked = checkText('nameMasked', input.nameMasked, 100);
-    }
-    let region = derivedRegion;
+    const phoneGiven = given(input.phone) && key.startsWith('C:') ? normalisePhone(input.phone) : null;
+    const cols = personColumns(key, uid, c, { phone: phoneGiven, name: given(input.name) ? input.name : null });
+    const { certType, certHash, certEnc, phoneHash, phoneEnc, nameEnc } = cols;
+    let nameMasked = cols.nameMasked;
+    if (nameMasked === null && input.nameMasked !== undefined) nameMasked = checkText('nameMasked', input.nameMasked, 100);
+    let region = cols.region;
     if (input.region !== undefined) {
       if (typeof input.region !== 'string' || !REGION6.test(input.region)) throw bad('region', 'must be a 6-digit GB/T 2260 code');
       region = input.region;
