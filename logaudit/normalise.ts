@@ -1,7 +1,7 @@
 import iconv from 'iconv-lite';
 import type { DecoderSet } from './decoders.js';
 import type { LogEvent } from './schema.js';
-import { FLAG, type StoredRow } from './row-format.js';
+import { FLAG, type RowBatch, type StoredRow } from './row-format.js';
 import { parseSyslog, type SyslogRecord } from './syslog-parse.js';
 
 /**
@@ -97,6 +97,35 @@ export function headerPlan(fields: ReadonlySet<string>): HeaderPlan {
 
 /** the event plus its stored row (row-format.ts): the same decisions, kept compactly; `plan`: which header fields the event needs */
 export function normaliseRow(raw: RawMessage, decoders: DecoderSet, opts: NormaliseOptions, outcomes: (o: Outcome) => void, plan: HeaderPlan = FULL): { event: LogEvent; row: StoredRow } {
+  const ev = normaliseCore(raw, decoders, opts, outcomes, plan);
+  const row: StoredRow = {
+    atMs: last.atMs, receivedMs: raw.receivedMs, transport: raw.transport, flags: last.flags, from: raw.from, via: raw.via ?? '',
+    dataset: ev['event.dataset'] as string, fields: last.fields, bytes: raw.bytes,
+  };
+  return { event: ev, row };
+}
+
+/**
+ * Like normaliseRow, but the row goes straight into the store batch being
+ * filled (row-format.ts RowBatch: bytes and typed columns, no row object);
+ * the event's resolved time is `lastAtMs()` until the next call.
+ */
+export function normaliseInto(raw: RawMessage, decoders: DecoderSet, opts: NormaliseOptions, outcomes: (o: Outcome) => void, plan: HeaderPlan, batch: RowBatch): LogEvent {
+  const ev = normaliseCore(raw, decoders, opts, outcomes, plan);
+  batch.add(last.atMs, raw.receivedMs, raw.transport, last.flags, raw.from, raw.via ?? '', ev['event.dataset'] as string, last.fields, raw.bytes);
+  last.fields = null;
+  return ev;
+}
+
+/** the resolved event time of the last normaliseInto call */
+export function lastAtMs(): number {
+  return last.atMs;
+}
+
+/** what normaliseCore decided besides the event (one module-level record instead of a result object per event) */
+const last: { atMs: number; flags: number; fields: LogEvent | null } = { atMs: 0, flags: 0, fields: null };
+
+function normaliseCore(raw: RawMessage, decoders: DecoderSet, opts: NormaliseOptions, outcomes: (o: Outcome) => void, plan: HeaderPlan): LogEvent {
   const { text, valid } = decodeText(raw.bytes);
   let flags = 0;
   if (!valid) { flags |= FLAG.invalid_utf8; outcomes('invalid_utf8'); }
@@ -126,11 +155,10 @@ export function normaliseRow(raw: RawMessage, decoders: DecoderSet, opts: Normal
     fields = d.fields;
   } else ev['event.dataset'] = 'unknown';
   if (plan.tags) addTags(ev, flags);
-  const row: StoredRow = {
-    atMs: at, receivedMs: raw.receivedMs, transport: raw.transport, flags, from: raw.from, via: raw.via ?? '',
-    dataset: ev['event.dataset'] as string, fields, bytes: raw.bytes,
-  };
-  return { event: ev, row };
+  last.atMs = at;
+  last.flags = flags;
+  last.fields = fields;
+  return ev;
 }
 
 /** A stored row back to the event normalise() made from it (search, export). */

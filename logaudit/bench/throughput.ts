@@ -10,8 +10,8 @@ import { logauditCapability } from '../capability.js';
 import { loadLogAuditConfig } from '../config.js';
 import { gzipSync } from 'node:zlib';
 import { DecoderSet } from '../decoders.js';
-import { headerPlan, normaliseRow } from '../normalise.js';
-import { encodeRows, type StoredRow } from '../row-format.js';
+import { headerPlan, lastAtMs, normaliseInto } from '../normalise.js';
+import { RowBatch } from '../row-format.js';
 import { LogAuditService } from '../service.js';
 import { Correlator, loadRules } from '../sigma.js';
 
@@ -131,15 +131,14 @@ function pipelineCeiling(n: number): number {
   const opts = { tzOffsetMin: 480, maxSkewMs: 86_400_000 };
   const t0 = Date.now();
   const c0 = process.cpuUsage();
-  let rows: StoredRow[] = [];
+  const batch = new RowBatch();
   for (let i = 0; i < n; i++) {
     const m = { bytes: corpus[i % corpus.length]!, from: '127.0.0.1', transport: 'udp' as const, receivedMs: t0 + i / 20 };
-    const { event, row } = normaliseRow(m, decoders, opts, () => undefined, plan);
-    correlator.feed(event, m.receivedMs, row.atMs);
-    rows.push(row);
-    if (rows.length === 4000) { gzipSync(encodeRows(rows), { level: 1 }); rows = []; }
+    const event = normaliseInto(m, decoders, opts, () => undefined, plan, batch);
+    correlator.feed(event, m.receivedMs, lastAtMs());
+    if (batch.length === 4000) gzipSync(batch.take(), { level: 1 });
   }
-  if (rows.length > 0) gzipSync(encodeRows(rows), { level: 1 });
+  if (batch.length > 0) gzipSync(batch.take(), { level: 1 });
   const c = process.cpuUsage(c0);
   return Math.round(n / ((c.user + c.system) / 1e6));
 }
