@@ -112,7 +112,8 @@ export function normaliseRow(raw: RawMessage, decoders: DecoderSet, opts: Normal
  */
 export function normaliseInto(raw: RawMessage, decoders: DecoderSet, opts: NormaliseOptions, outcomes: (o: Outcome) => void, plan: HeaderPlan, batch: RowBatch): LogEvent {
   const ev = normaliseCore(raw, decoders, opts, outcomes, plan);
-  batch.add(last.atMs, raw.receivedMs, raw.transport, last.flags, raw.from, raw.via ?? '', ev['event.dataset'] as string, last.fields, raw.bytes);
+  const shape = last.shape;
+  batch.add(last.atMs, raw.receivedMs, raw.transport, last.flags, raw.from, raw.via ?? '', ev['event.dataset'] as string, last.fields, shape, shape >= 0 ? decoders.shapes[shape]! : NO_KEYS, raw.bytes);
   last.fields = null;
   return ev;
 }
@@ -123,7 +124,8 @@ export function lastAtMs(): number {
 }
 
 /** what normaliseCore decided besides the event (one module-level record instead of a result object per event) */
-const last: { atMs: number; flags: number; fields: LogEvent | null } = { atMs: 0, flags: 0, fields: null };
+const last: { atMs: number; flags: number; fields: LogEvent | null; shape: number } = { atMs: 0, flags: 0, fields: null, shape: -1 };
+const NO_KEYS: readonly string[] = [];
 
 function normaliseCore(raw: RawMessage, decoders: DecoderSet, opts: NormaliseOptions, outcomes: (o: Outcome) => void, plan: HeaderPlan): LogEvent {
   const { text, valid } = decodeText(raw.bytes);
@@ -158,6 +160,7 @@ function normaliseCore(raw: RawMessage, decoders: DecoderSet, opts: NormaliseOpt
   last.atMs = at;
   last.flags = flags;
   last.fields = fields;
+  last.shape = d ? d.shape : -1;
   return ev;
 }
 

@@ -57,16 +57,16 @@ describe('compact row format', () => {
     expect(verifyStore(s.root, s.publicKeyPem())).toMatchObject({ ok: true, batches: 2, events: 2 });
   });
 
-  it('the batch filled event by event (RowBatch, the engine\'s path) is byte for byte what encodeRows makes, across growth and reuse', () => {
+  it('the batch filled event by event (RowBatch, the engine\'s path: fields as shape + values) reads back the rows encodeRows writes, across growth and reuse', () => {
     const msgs = messages();
     const plan = { timestamp: false, ingested: false, created: false, hourCst: true, original: false, message: true, syslog: false, hostName: true, labels: false, vendor: true, sequence: false, tags: false };
     const b = new RowBatch();
     // 3 rounds of > 1 024 rows and > 1 MiB of bytes: the columns and both buffers grow, then are reused
     for (let round = 0; round < 3; round++) {
       const rows = [];
-      for (let k = 0; k < 12; k++) {
+      for (let k = 0; k < 5; k++) {
         for (const m0 of msgs) {
-          const m = { ...m0, bytes: k === 11 ? Buffer.concat([m0.bytes, Buffer.alloc(4000, 0x61)]) : m0.bytes, from: `10.0.${round}.${k}` };
+          const m = { ...m0, bytes: k === 4 ? Buffer.concat([m0.bytes, Buffer.alloc(5000, 0x61)]) : m0.bytes, from: `10.0.${round}.${k}` };
           const e = normaliseInto(m, decoders, opts, () => undefined, plan, b);
           const { event, row } = normaliseRow(m, decoders, opts, () => undefined, plan);
           expect(e).toStrictEqual(event);
@@ -78,9 +78,29 @@ describe('compact row format', () => {
       expect(b.minMs).toBe(Math.min(...rows.map((r) => r.atMs)));
       expect(b.maxMs).toBe(Math.max(...rows.map((r) => r.atMs)));
       const got = b.take();
-      expect(got.equals(encodeRows(rows))).toBe(true);
+      const back = decodeRows(got);
+      expect(back).toStrictEqual(decodeRows(encodeRows(rows)));
+      // values, not keys: the fields column is smaller than the objects' JSON
+      expect(got.length).toBeLessThan(encodeRows(rows).length);
       expect(b.length).toBe(0);
     }
+  });
+
+  it('a row batch whose fields name a shape it does not list is refused with LOG_ERR_STORE_TAMPERED', () => {
+    const b = new RowBatch();
+    const m: RawMessage = { bytes: Buffer.from('<38>1 - h sshd 1 - - Failed password for root from 198.18.0.1 port 22 ssh2'), from: '10.0.0.1', transport: 'udp', receivedMs: at };
+    normaliseInto(m, decoders, opts, () => undefined, planAll, b);
+    const raw = b.take();
+    const ml = raw.readUInt32LE(4);
+    const meta = JSON.parse(raw.toString('utf8', 8, 8 + ml)) as unknown[];
+    (meta[3] as unknown[][])[0]![0] = 7; // shape 7: not in this batch's table of 1
+    const text = Buffer.from(JSON.stringify(meta));
+    const forged = Buffer.concat([raw.subarray(0, 4), Buffer.alloc(4), text, raw.subarray(8 + ml)]);
+    forged.writeUInt32LE(text.length, 4);
+    expect(() => decodeRows(forged)).toThrow(expect.objectContaining({ code: 'LOG_ERR_STORE_TAMPERED' }));
+    const meta2 = JSON.parse(raw.toString('utf8', 8, 8 + ml)) as unknown[];
+    expect(Array.isArray((meta2[3] as unknown[])[0])).toBe(true);
+    expect(decodeRows(raw)[0]!.fields).toMatchObject({ 'source.ip': '198.18.0.1', 'user.name': 'root' });
   });
 
   it('the engine\'s batch and the spool\'s synchronous path store rows that read back and verify', () => {
