@@ -79,6 +79,13 @@ export interface HeaderPlan {
   readonly vendor: boolean;
   readonly sequence: boolean;
   readonly tags: boolean;
+  /**
+   * the decoder fields the consumer reads (absent: all). Copying only those
+   * (~5 of ~10 per event on the shipped samples) instead of Object.assign of
+   * the whole fields object was 0.3 vs 0.8 µs per event in isolation and
+   * makes the event smaller; the stored row keeps every field.
+   */
+  readonly fields?: ReadonlySet<string>;
 }
 
 const FULL: HeaderPlan = { timestamp: true, ingested: true, created: true, hourCst: true, original: true, message: true, syslog: true, hostName: true, labels: true, vendor: true, sequence: true, tags: true };
@@ -91,7 +98,7 @@ export function headerPlan(fields: ReadonlySet<string>): HeaderPlan {
     original: any('event.original'), message: any('message'), hostName: any('host.name'),
     syslog: [...fields].some((f) => f.startsWith('log.syslog.')),
     labels: any('log.file.path', 'labels.collector', 'labels.spooled'), vendor: any('observer.vendor', 'observer.product', 'observer.type'),
-    sequence: any('event.sequence'), tags: any('tags'),
+    sequence: any('event.sequence'), tags: any('tags'), fields,
   };
 }
 
@@ -153,7 +160,12 @@ function normaliseCore(raw: RawMessage, decoders: DecoderSet, opts: NormaliseOpt
       ev['observer.product'] = d.family.product;
       ev['observer.type'] = d.family.observerType;
     }
-    Object.assign(ev, d.fields);
+    if (plan.fields === undefined) Object.assign(ev, d.fields);
+    else {
+      const ks = neededKeys(decoders, plan)[d.shape]!;
+      const f = d.fields;
+      for (let k = 0; k < ks.length; k++) { const v = f[ks[k]!]; if (v !== undefined) ev[ks[k]!] = v; }
+    }
     fields = d.fields;
   } else ev['event.dataset'] = 'unknown';
   if (plan.tags) addTags(ev, flags);
@@ -162,6 +174,20 @@ function normaliseCore(raw: RawMessage, decoders: DecoderSet, opts: NormaliseOpt
   last.fields = fields;
   last.shape = d ? d.shape : -1;
   return ev;
+}
+
+/** per decoder shape, the field names a plan's consumer reads (computed once per decoder set and plan) */
+const needed = new WeakMap<DecoderSet, WeakMap<HeaderPlan, (readonly string[])[]>>();
+function neededKeys(decoders: DecoderSet, plan: HeaderPlan): (readonly string[])[] {
+  let byPlan = needed.get(decoders);
+  if (!byPlan) { byPlan = new WeakMap(); needed.set(decoders, byPlan); }
+  let ks = byPlan.get(plan);
+  if (!ks) {
+    const want = plan.fields!;
+    ks = decoders.shapes.map((keys) => keys.filter((k) => want.has(k)));
+    byPlan.set(plan, ks);
+  }
+  return ks;
 }
 
 /** A stored row back to the event normalise() made from it (search, export). */

@@ -383,7 +383,8 @@ export class Correlator {
 
   /** every field some rule looks at (the engine builds correlation events with these only) */
   get fieldsUsed(): ReadonlySet<string> {
-    const s = new Set<string>();
+    // the quiet key of single-event rules (aggregate) reads these of every matching event
+    const s = new Set<string>(['observer.ip', 'source.ip', 'user.name']);
     for (const r of this.rules) for (const f of r.fields) s.add(f);
     return s;
   }
