@@ -82,6 +82,8 @@ async function main(): Promise<void> {
   process.stderr.write(`server CPU by thread: ${threadSplit(ticks0, ticksDone)}\n`);
   process.stderr.write(`alerts by rule (top 5): ${byRule.map((x) => `${x.r} ${String(x.n)}`).join(', ')}\n`);
   process.stderr.write(`sent udp ${sent.udp} tcp ${sent.tcp}; received ${engine.counters.received} (UDP dropped by the kernel before we could read: ${String(engine.health().udpKernelDrops)}), spooled ${engine.counters.spooled}, shed ${engine.counters.shed}; brute forces sent ${sent.attacks}, alerts raised ${alerts}; decoded ${stored - engine.counters.undecoded - engine.counters.unparsed}/${stored}\n`);
+  const batches = engine.store.days().reduce((n, d) => n + engine.store.readIndex(d).length, 0);
+  process.stderr.write(`store batches written ${batches} (mean ${Math.round(stored / Math.max(1, batches))} events per gzip member)\n`);
   await svc.stop();
   await db.close();
   rmSync(dataDir, { recursive: true, force: true });
