@@ -48,6 +48,10 @@ interface CompiledRule {
   kv: Map<string, FieldDef> | null;
   assign: string;
   set: [string, string | number][];
+  /** every field the rule can set, in a fixed order: the store writes its fields as values in this order (row-format.ts) */
+  keys: readonly string[];
+  /** index of `keys` in DecoderSet.shapes (set when the set is built) */
+  shape: number;
 }
 export interface Family {
   readonly family: string;
@@ -60,12 +64,16 @@ export interface Family {
   readonly rules: readonly CompiledRule[];
   readonly base: readonly [string, string | number][];
   readonly contains: readonly string[];
+  /** the shape of an undecoded message of this family (its constant fields only) */
+  baseShape: number;
 }
 
 export interface Decoded {
   family: Family;
   rule: string | null;
   fields: LogEvent;
+  /** DecoderSet.shapes index: every key `fields` can hold, in a fixed order */
+  shape: number;
 }
 
 function bad(file: string, why: string): LogAuditError {
@@ -85,6 +93,7 @@ function compileFamily(file: string, spec: FamilySpec, schema: ReadonlyMap<strin
   if (!spec.select || (!spec.select.app && !spec.select.appPrefix && !spec.select.contains)) throw bad(file, 'select needs app, appPrefix or contains');
   if (!Array.isArray(spec.rules) || spec.rules.length === 0) throw bad(file, 'no rules');
   if (!Array.isArray(spec.types) || spec.types.length === 0) throw bad(file, 'no types');
+  const baseKeys = Object.keys(spec.set ?? {});
   const rules = spec.rules.map((r): CompiledRule => {
     let re: RegExp | null = null;
     const groups: [string, FieldDef][] = [];
@@ -104,7 +113,8 @@ function compileFamily(file: string, spec: FamilySpec, schema: ReadonlyMap<strin
     if (!re && !kv) throw bad(file, `rule ${r.name}: needs regex or kv`);
     const set = Object.entries(r.set ?? {});
     for (const [f] of set) fieldOf(schema, file, f);
-    return { name: r.name, on: r.on ?? 'msg', when: r.when ?? null, re, groups, kv, assign: r.kv?.assign ?? '=', set };
+    const keys = [...new Set([...groups.map(([, d]) => d.name), ...(kv ? [...kv.values()].map((d) => d.name) : []), ...baseKeys, ...set.map(([k]) => k)])];
+    return { name: r.name, on: r.on ?? 'msg', when: r.when ?? null, re, groups, kv, assign: r.kv?.assign ?? '=', set, keys, shape: -1 };
   });
   const base = Object.entries(spec.set ?? {});
   for (const [f] of base) fieldOf(schema, file, f);
@@ -114,7 +124,7 @@ function compileFamily(file: string, spec: FamilySpec, schema: ReadonlyMap<strin
   }
   return {
     family: spec.family, vendor: spec.vendor, product: spec.product, observerType: spec.observer_type, dataset: spec.dataset,
-    types: spec.types, file, rules, base, contains: spec.select.contains ?? [],
+    types: spec.types, file, rules, base, contains: spec.select.contains ?? [], baseShape: -1,
   };
 }
 
@@ -163,8 +173,22 @@ export class DecoderSet {
   private readonly byPrefix: [string, Family][] = [];
   private readonly byContains: [string, Family][] = [];
 
+  /**
+   * field-name lists, one per decoder rule (and one per family for its
+   * undecoded messages): a stored row's fields are written as a shape number
+   * and the values in that order, not as an object with its keys (keys were half
+   * the bytes of a batch before compression, and JSON of a values array is about
+   * half the CPU of JSON of the object)
+   */
+  readonly shapes: (readonly string[])[] = [];
+
   constructor(families: Family[]) {
     this.families = families;
+    for (const f of families) {
+      for (const r of f.rules) { r.shape = this.shapes.length; this.shapes.push(r.keys); }
+      f.baseShape = this.shapes.length;
+      this.shapes.push(f.base.map(([k]) => k));
+    }
   }
 
   static load(dir = shippedDir('decoders')): DecoderSet {
@@ -264,10 +288,10 @@ export class DecoderSet {
         if (!r.re && Object.keys(out).length === 0) continue;
         for (const [k, v] of fam.base) if (out[k] === undefined) out[k] = v;
         for (const [k, v] of r.set) out[k] = v;
-        return { family: fam, rule: r.name, fields: out };
+        return { family: fam, rule: r.name, fields: out, shape: r.shape };
       }
     }
-    if (cands.length > 0) return { family: cands[0]!, rule: null, fields: Object.fromEntries(cands[0]!.base) };
+    if (cands.length > 0) return { family: cands[0]!, rule: null, fields: Object.fromEntries(cands[0]!.base), shape: cands[0]!.baseShape };
     return null;
   }
 }

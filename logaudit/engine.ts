@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import type { AlertEventInput } from '../master/alert-events.js';
 import type { LogAuditConfig } from './config.js';
 import { DecoderSet } from './decoders.js';
-import { headerPlan, normaliseRow, rebuildEvent, type HeaderPlan, type Outcome, type RawMessage } from './normalise.js';
-import type { StoredRow } from './row-format.js';
+import { headerPlan, lastAtMs, normaliseInto, rebuildEvent, type HeaderPlan, type Outcome, type RawMessage } from './normalise.js';
+import { RowBatch } from './row-format.js';
 import type { LogEvent } from './schema.js';
 import { Correlator, loadRules, severityOf, type CompiledRule, type RuleHit } from './sigma.js';
 import { Spool } from './spool.js';
@@ -108,7 +108,8 @@ export class LogAuditEngine {
   private readonly lastAlertAt = new Map<string, number>();
   private alertChain: Promise<void> = Promise.resolve();
   private pendingAlerts: AlertOut[] = [];
-  private pendingRows: StoredRow[] = [];
+  /** the store batch being filled: bytes + typed columns, no object per event (row-format.ts RowBatch) */
+  private readonly batch = new RowBatch();
   private timer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
   private readonly cfg: LogAuditConfig;
@@ -221,9 +222,10 @@ export class LogAuditEngine {
       this.process(batch);
       if (fromSpool) {
         // a spooled message leaves the spool only once it is on disk: written synchronously
-        const n = this.pendingRows.length;
-        this.store.appendRows(this.pendingRows, this.now());
-        this.pendingRows = [];
+        const b = this.batch;
+        const n = b.length;
+        const { minMs, maxMs } = b;
+        if (n > 0) this.store.appendEncoded(b.take(), n, minMs, maxMs, this.now());
         this.counters.stored += n;
         this.handled += n;
         this.spool.commit();
@@ -243,20 +245,21 @@ export class LogAuditEngine {
     const opts = { tzOffsetMin: this.cfg.tzOffsetMin, maxSkewMs: this.cfg.maxSkewMs };
     for (let i = 0; i < batch.length; i++) {
       const m = batch[i]!;
-      const { event: e, row } = normaliseRow(m, this.decoders, opts, outcome, this.plan);
-      this.pendingRows.push(row);
+      const e = normaliseInto(m, this.decoders, opts, outcome, this.plan, this.batch);
+      const atMs = lastAtMs();
       this.touchAsset(e, m);
-      const hits = this.correlator.feed(e, m.receivedMs, row.atMs);
+      const hits = this.correlator.feed(e, m.receivedMs, atMs);
       for (const h of hits) this.onHit(h);
     }
-    if (this.pendingRows.length >= STORE_BATCH || (this.queueLength === 0 && this.spool.empty)) this.flushStore();
+    if (this.batch.length >= STORE_BATCH || (this.queueLength === 0 && this.spool.empty)) this.flushStore();
   }
 
   private flushStore(): void {
-    const n = this.pendingRows.length;
+    const b = this.batch;
+    const n = b.length;
     if (n === 0) return;
-    this.store.appendRowsAsync(this.pendingRows, this.now(), (k) => { this.counters.stored += k; this.handled += k; });
-    this.pendingRows = [];
+    const { minMs, maxMs } = b;
+    this.store.appendEncodedAsync(b.take(), n, minMs, maxMs, this.now(), (k) => { this.counters.stored += k; this.handled += k; });
   }
 
   private touchAsset(e: LogEvent, m: RawMessage): void {

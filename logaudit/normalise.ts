@@ -1,7 +1,8 @@
+import { isAscii } from 'node:buffer';
 import iconv from 'iconv-lite';
 import type { DecoderSet } from './decoders.js';
 import type { LogEvent } from './schema.js';
-import { FLAG, type StoredRow } from './row-format.js';
+import { FLAG, type RowBatch, type StoredRow } from './row-format.js';
 import { parseSyslog, type SyslogRecord } from './syslog-parse.js';
 
 /**
@@ -43,10 +44,9 @@ function iso(ms: number): string {
 }
 
 export function decodeText(bytes: Buffer): { text: string; valid: boolean } {
-  // fast path: pure ASCII needs no decoder
-  let ascii = true;
-  for (let i = 0; i < bytes.length; i++) if (bytes[i]! > 0x7f) { ascii = false; break; }
-  if (ascii) return { text: bytes.toString('latin1'), valid: true };
+  // fast path: pure ASCII needs no decoder (node:buffer isAscii is native/SIMD; the byte loop it replaces
+  // was ~0.9 µs per event, ~3 % of the main thread in the bench's profile)
+  if (isAscii(bytes)) return { text: bytes.toString('latin1'), valid: true };
   try {
     return { text: utf8.decode(bytes), valid: true };
   } catch {
@@ -79,6 +79,13 @@ export interface HeaderPlan {
   readonly vendor: boolean;
   readonly sequence: boolean;
   readonly tags: boolean;
+  /**
+   * the decoder fields the consumer reads (absent: all). Copying only those
+   * (~5 of ~10 per event on the shipped samples) instead of Object.assign of
+   * the whole fields object was 0.3 vs 0.8 µs per event in isolation and
+   * makes the event smaller; the stored row keeps every field.
+   */
+  readonly fields?: ReadonlySet<string>;
 }
 
 const FULL: HeaderPlan = { timestamp: true, ingested: true, created: true, hourCst: true, original: true, message: true, syslog: true, hostName: true, labels: true, vendor: true, sequence: true, tags: true };
@@ -91,12 +98,43 @@ export function headerPlan(fields: ReadonlySet<string>): HeaderPlan {
     original: any('event.original'), message: any('message'), hostName: any('host.name'),
     syslog: [...fields].some((f) => f.startsWith('log.syslog.')),
     labels: any('log.file.path', 'labels.collector', 'labels.spooled'), vendor: any('observer.vendor', 'observer.product', 'observer.type'),
-    sequence: any('event.sequence'), tags: any('tags'),
+    sequence: any('event.sequence'), tags: any('tags'), fields,
   };
 }
 
 /** the event plus its stored row (row-format.ts): the same decisions, kept compactly; `plan`: which header fields the event needs */
 export function normaliseRow(raw: RawMessage, decoders: DecoderSet, opts: NormaliseOptions, outcomes: (o: Outcome) => void, plan: HeaderPlan = FULL): { event: LogEvent; row: StoredRow } {
+  const ev = normaliseCore(raw, decoders, opts, outcomes, plan);
+  const row: StoredRow = {
+    atMs: last.atMs, receivedMs: raw.receivedMs, transport: raw.transport, flags: last.flags, from: raw.from, via: raw.via ?? '',
+    dataset: ev['event.dataset'] as string, fields: last.fields, bytes: raw.bytes,
+  };
+  return { event: ev, row };
+}
+
+/**
+ * Like normaliseRow, but the row goes straight into the store batch being
+ * filled (row-format.ts RowBatch: bytes and typed columns, no row object);
+ * the event's resolved time is `lastAtMs()` until the next call.
+ */
+export function normaliseInto(raw: RawMessage, decoders: DecoderSet, opts: NormaliseOptions, outcomes: (o: Outcome) => void, plan: HeaderPlan, batch: RowBatch): LogEvent {
+  const ev = normaliseCore(raw, decoders, opts, outcomes, plan);
+  const shape = last.shape;
+  batch.add(last.atMs, raw.receivedMs, raw.transport, last.flags, raw.from, raw.via ?? '', ev['event.dataset'] as string, last.fields, shape, shape >= 0 ? decoders.shapes[shape]! : NO_KEYS, raw.bytes);
+  last.fields = null;
+  return ev;
+}
+
+/** the resolved event time of the last normaliseInto call */
+export function lastAtMs(): number {
+  return last.atMs;
+}
+
+/** what normaliseCore decided besides the event (one module-level record instead of a result object per event) */
+const last: { atMs: number; flags: number; fields: LogEvent | null; shape: number } = { atMs: 0, flags: 0, fields: null, shape: -1 };
+const NO_KEYS: readonly string[] = [];
+
+function normaliseCore(raw: RawMessage, decoders: DecoderSet, opts: NormaliseOptions, outcomes: (o: Outcome) => void, plan: HeaderPlan): LogEvent {
   const { text, valid } = decodeText(raw.bytes);
   let flags = 0;
   if (!valid) { flags |= FLAG.invalid_utf8; outcomes('invalid_utf8'); }
@@ -122,15 +160,34 @@ export function normaliseRow(raw: RawMessage, decoders: DecoderSet, opts: Normal
       ev['observer.product'] = d.family.product;
       ev['observer.type'] = d.family.observerType;
     }
-    Object.assign(ev, d.fields);
+    if (plan.fields === undefined) Object.assign(ev, d.fields);
+    else {
+      const ks = neededKeys(decoders, plan)[d.shape]!;
+      const f = d.fields;
+      for (let k = 0; k < ks.length; k++) { const v = f[ks[k]!]; if (v !== undefined) ev[ks[k]!] = v; }
+    }
     fields = d.fields;
   } else ev['event.dataset'] = 'unknown';
   if (plan.tags) addTags(ev, flags);
-  const row: StoredRow = {
-    atMs: at, receivedMs: raw.receivedMs, transport: raw.transport, flags, from: raw.from, via: raw.via ?? '',
-    dataset: ev['event.dataset'] as string, fields, bytes: raw.bytes,
-  };
-  return { event: ev, row };
+  last.atMs = at;
+  last.flags = flags;
+  last.fields = fields;
+  last.shape = d ? d.shape : -1;
+  return ev;
+}
+
+/** per decoder shape, the field names a plan's consumer reads (computed once per decoder set and plan) */
+const needed = new WeakMap<DecoderSet, WeakMap<HeaderPlan, (readonly string[])[]>>();
+function neededKeys(decoders: DecoderSet, plan: HeaderPlan): (readonly string[])[] {
+  let byPlan = needed.get(decoders);
+  if (!byPlan) { byPlan = new WeakMap(); needed.set(decoders, byPlan); }
+  let ks = byPlan.get(plan);
+  if (!ks) {
+    const want = plan.fields!;
+    ks = decoders.shapes.map((keys) => keys.filter((k) => want.has(k)));
+    byPlan.set(plan, ks);
+  }
+  return ks;
 }
 
 /** A stored row back to the event normalise() made from it (search, export). */

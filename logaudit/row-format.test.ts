@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DecoderSet } from './decoders.js';
-import { normalise, normaliseRow, rebuildEvent, type RawMessage } from './normalise.js';
-import { decodeRows, encodeRows } from './row-format.js';
+import { lastAtMs, normalise, normaliseInto, normaliseRow, rebuildEvent, type RawMessage } from './normalise.js';
+import { decodeRows, encodeRows, RowBatch } from './row-format.js';
 import { EventStore, verifyStore } from './store.js';
 
 /**
@@ -56,4 +56,71 @@ describe('compact row format', () => {
     expect(s.readIndex(s.days()[0]!).map((b) => b.fmt)).toEqual([undefined, 2]);
     expect(verifyStore(s.root, s.publicKeyPem())).toMatchObject({ ok: true, batches: 2, events: 2 });
   });
+
+  it('the batch filled event by event (RowBatch, the engine\'s path: fields as shape + values) reads back the rows encodeRows writes, across growth and reuse', () => {
+    const msgs = messages();
+    const plan = { timestamp: false, ingested: false, created: false, hourCst: true, original: false, message: true, syslog: false, hostName: true, labels: false, vendor: true, sequence: false, tags: false };
+    const b = new RowBatch();
+    // 3 rounds of > 1 024 rows and > 1 MiB of bytes: the columns and both buffers grow, then are reused
+    for (let round = 0; round < 3; round++) {
+      const rows = [];
+      for (let k = 0; k < 5; k++) {
+        for (const m0 of msgs) {
+          const m = { ...m0, bytes: k === 4 ? Buffer.concat([m0.bytes, Buffer.alloc(5000, 0x61)]) : m0.bytes, from: `10.0.${round}.${k}` };
+          const e = normaliseInto(m, decoders, opts, () => undefined, plan, b);
+          const { event, row } = normaliseRow(m, decoders, opts, () => undefined, plan);
+          expect(e).toStrictEqual(event);
+          expect(lastAtMs()).toBe(row.atMs);
+          rows.push(row);
+        }
+      }
+      expect(b.length).toBe(rows.length);
+      expect(b.minMs).toBe(Math.min(...rows.map((r) => r.atMs)));
+      expect(b.maxMs).toBe(Math.max(...rows.map((r) => r.atMs)));
+      const got = b.take();
+      const back = decodeRows(got);
+      expect(back).toStrictEqual(decodeRows(encodeRows(rows)));
+      // values, not keys: the fields column is smaller than the objects' JSON
+      expect(got.length).toBeLessThan(encodeRows(rows).length);
+      expect(b.length).toBe(0);
+    }
+  });
+
+  it('a row batch whose fields name a shape it does not list is refused with LOG_ERR_STORE_TAMPERED', () => {
+    const b = new RowBatch();
+    const m: RawMessage = { bytes: Buffer.from('<38>1 - h sshd 1 - - Failed password for root from 198.18.0.1 port 22 ssh2'), from: '10.0.0.1', transport: 'udp', receivedMs: at };
+    normaliseInto(m, decoders, opts, () => undefined, planAll, b);
+    const raw = b.take();
+    const ml = raw.readUInt32LE(4);
+    const meta = JSON.parse(raw.toString('utf8', 8, 8 + ml)) as unknown[];
+    (meta[3] as unknown[][])[0]![0] = 7; // shape 7: not in this batch's table of 1
+    const text = Buffer.from(JSON.stringify(meta));
+    const forged = Buffer.concat([raw.subarray(0, 4), Buffer.alloc(4), text, raw.subarray(8 + ml)]);
+    forged.writeUInt32LE(text.length, 4);
+    expect(() => decodeRows(forged)).toThrow(expect.objectContaining({ code: 'LOG_ERR_STORE_TAMPERED' }));
+    const meta2 = JSON.parse(raw.toString('utf8', 8, 8 + ml)) as unknown[];
+    expect(Array.isArray((meta2[3] as unknown[])[0])).toBe(true);
+    expect(decodeRows(raw)[0]!.fields).toMatchObject({ 'source.ip': '198.18.0.1', 'user.name': 'root' });
+  });
+
+  it('the engine\'s batch and the spool\'s synchronous path store rows that read back and verify', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'la-rows-'));
+    const s = new EventStore(dir, () => at, (r) => rebuildEvent(r, decoders, opts));
+    const b = new RowBatch();
+    const m: RawMessage = { bytes: Buffer.from('<38>1 - h sshd 1 - - Failed password for root from 198.18.0.1 port 22 ssh2'), from: '10.0.0.1', transport: 'udp', receivedMs: at };
+    const e = normaliseInto(m, decoders, opts, () => undefined, { ...planAll }, b);
+    s.appendEncoded(b.take(), 1, at, at);
+    normaliseInto(m, decoders, opts, () => undefined, { ...planAll }, b);
+    const done: number[] = [];
+    s.appendEncodedAsync(b.take(), 1, at, at, at, (n) => done.push(n));
+    return s.flushed().then(() => {
+      s.close();
+      expect(done).toEqual([1]);
+      const evs = [...s.read(s.days()[0]!, 0, Infinity)];
+      expect(evs).toStrictEqual([e, e]);
+      expect(verifyStore(s.root, s.publicKeyPem())).toMatchObject({ ok: true, batches: 2, events: 2 });
+    });
+  });
 });
+
+const planAll = { timestamp: true, ingested: true, created: true, hourCst: true, original: true, message: true, syslog: true, hostName: true, labels: true, vendor: true, sequence: true, tags: true };

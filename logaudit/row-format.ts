@@ -1,3 +1,4 @@
+import { LogAuditError } from './errors.js';
 import type { RawMessage } from './normalise.js';
 import type { LogEvent } from './schema.js';
 
@@ -17,7 +18,10 @@ import type { LogEvent } from './schema.js';
  *
  *   batch = u32 n ‖ u32 len(meta) ‖ meta ‖ f64[n] atMs ‖ f64[n] receivedMs
  *           ‖ u8[n] transport ‖ u8[n] flags ‖ u32[n] len(bytes) ‖ bytes…
- *   meta  = UTF-8 JSON [from[], via[], dataset[], fields[]] (fields: the decoder's object or null)
+ *   meta  = UTF-8 JSON [from[], via[], dataset[], fields[], shapes?]
+ *   fields[i] = null (no decoder claimed it), the decoder's object, or
+ *               [s, v1, v2, …]: shapes[s] lists the field names, v the values in that order (null: absent)
+ *   shapes    = [[name, …], …] (batches written by RowBatch; encodeRows writes objects and no shapes)
  *   (little endian)
  */
 export const ROW_FORMAT = 2;
@@ -72,7 +76,7 @@ export function encodeRows(rows: readonly StoredRow[]): Buffer {
 export function decodeRows(b: Buffer): StoredRow[] {
   const n = b.readUInt32LE(0);
   const ml = b.readUInt32LE(4);
-  const [from, via, ds, fields] = JSON.parse(b.toString('utf8', 8, 8 + ml)) as [string[], string[], string[], (LogEvent | null)[]];
+  const [from, via, ds, fields, shapes] = JSON.parse(b.toString('utf8', 8, 8 + ml)) as [string[], string[], string[], (LogEvent | null | unknown[])[], string[][] | undefined];
   let o = 8 + ml;
   const at = o; o += 8 * n;
   const recv = o; o += 8 * n;
@@ -84,9 +88,164 @@ export function decodeRows(b: Buffer): StoredRow[] {
     const l = b.readUInt32LE(len + 4 * i);
     out[i] = {
       atMs: b.readDoubleLE(at + 8 * i), receivedMs: b.readDoubleLE(recv + 8 * i), transport: TRANSPORTS[b[tr + i]!] ?? 'udp', flags: b[fl + i]!,
-      from: from[i]!, via: via[i]!, dataset: ds[i]!, fields: fields[i] ?? null, bytes: b.subarray(o, o + l),
+      from: from[i]!, via: via[i]!, dataset: ds[i]!, fields: fieldsOf(fields[i], shapes), bytes: b.subarray(o, o + l),
     };
     o += l;
   }
   return out;
+}
+
+function fieldsOf(f: LogEvent | null | unknown[] | undefined, shapes: string[][] | undefined): LogEvent | null {
+  if (f === undefined || f === null) return null;
+  if (!Array.isArray(f)) return f;
+  const keys = shapes?.[f[0] as number];
+  if (!keys) throw new LogAuditError('LOG_ERR_STORE_TAMPERED', `row batch: fields refer to shape ${String(f[0])}, which the batch does not list`);
+  const out: LogEvent = {};
+  for (let k = 1; k < f.length; k++) {
+    const v = f[k];
+    if (v !== null && v !== undefined) out[keys[k - 1]!] = v as string | number | string[];
+  }
+  return out;
+}
+
+/**
+ * The store batch being filled, kept as bytes and typed columns: what
+ * `encodeRows` would write, built up one event at a time, so no row object,
+ * fields object or decoded string per event outlives its slice. Rows waiting
+ * for their 4 000-event batch used to survive V8's young-generation
+ * collections and be copied into the old generation (CLOSING.md: a heap
+ * snapshot mid-run held 71 k strings, mostly decoded field values of rows
+ * awaiting their batch); here the fields are JSON text in an off-heap buffer
+ * from the moment they are made, and the original bytes are copied in.
+ * `take()` returns the same bytes `encodeRows` makes for the same rows
+ * (row-format.test.ts) and empties the batch for reuse.
+ */
+export class RowBatch {
+  length = 0;
+  minMs = Infinity;
+  maxMs = -Infinity;
+  private at: Float64Array = new Float64Array(1024);
+  private recv: Float64Array = new Float64Array(1024);
+  private tr: Uint8Array = new Uint8Array(1024);
+  private fl: Uint8Array = new Uint8Array(1024);
+  private len: Uint32Array = new Uint32Array(1024);
+  /** from / via / dataset as indexes into `strings` (a batch holds a few hundred devices, a few datasets) */
+  private from: Uint32Array = new Uint32Array(1024);
+  private via: Uint32Array = new Uint32Array(1024);
+  private ds: Uint32Array = new Uint32Array(1024);
+  private strings: string[] = [];
+  private stringIdx = new Map<string, number>();
+  private bytes: Buffer = Buffer.allocUnsafe(1 << 20);
+  private bytesLen = 0;
+  /** the fields column's JSON elements, comma-separated */
+  private fj: Buffer = Buffer.allocUnsafe(1 << 20);
+  private fjLen = 0;
+  /** shapes used in this batch: DecoderSet shape number → index in `shapeKeys` */
+  private shapeLocal = new Map<number, number>();
+  private shapeKeys: (readonly string[])[] = [];
+
+  /** `shape`/`keys`: the decoder rule's shape number and field names (decoders.ts DecoderSet.shapes); `fields` holds no other keys */
+  add(atMs: number, receivedMs: number, transport: RawMessage['transport'], flags: number, from: string, via: string, dataset: string, fields: LogEvent | null, shape: number, keys: readonly string[], bytes: Buffer): void {
+    const i = this.length;
+    if (i === this.at.length) this.growRows();
+    this.at[i] = atMs;
+    this.recv[i] = receivedMs;
+    this.tr[i] = TRANSPORTS.indexOf(transport);
+    this.fl[i] = flags;
+    this.len[i] = bytes.length;
+    this.from[i] = this.intern(from);
+    this.via[i] = this.intern(via);
+    this.ds[i] = this.intern(dataset);
+    if (atMs < this.minMs) this.minMs = atMs;
+    if (atMs > this.maxMs) this.maxMs = atMs;
+    if (this.bytesLen + bytes.length > this.bytes.length) this.bytes = grow(this.bytes, this.bytesLen, this.bytesLen + bytes.length);
+    this.bytesLen += bytes.copy(this.bytes, this.bytesLen);
+    const j = fields === null ? 'null' : this.values(fields, shape, keys);
+    // worst case 3 UTF-8 bytes per UTF-16 unit, plus the comma
+    if (this.fjLen + j.length * 3 + 1 > this.fj.length) this.fj = grow(this.fj, this.fjLen, this.fjLen + j.length * 3 + 1);
+    if (i > 0) this.fj[this.fjLen++] = 44;
+    this.fjLen += this.fj.write(j, this.fjLen);
+    this.length = i + 1;
+  }
+
+  /** [local shape, values in the shape's order…] as JSON, trailing absent values left out */
+  private values(fields: LogEvent, shape: number, keys: readonly string[]): string {
+    let local = this.shapeLocal.get(shape);
+    if (local === undefined) {
+      local = this.shapeKeys.length;
+      this.shapeKeys.push(keys);
+      this.shapeLocal.set(shape, local);
+    }
+    let end = keys.length;
+    while (end > 0 && fields[keys[end - 1]!] === undefined) end--;
+    // pushed, not `new Array(n)`: a holey array takes JSON.stringify's slow path (3 µs per event in the profile)
+    const v: unknown[] = [local];
+    for (let k = 0; k < end; k++) v.push(fields[keys[k]!]);
+    return JSON.stringify(v);
+  }
+
+  /** the batch in row format (decodeRows reads back the rows encodeRows would have written); the batch is empty afterwards */
+  take(): Buffer {
+    const n = this.length;
+    const json = this.strings.map((s) => JSON.stringify(s));
+    const col = (idx: Uint32Array): string => {
+      const parts: string[] = new Array(n);
+      for (let i = 0; i < n; i++) parts[i] = json[idx[i]!]!;
+      return `[${parts.join(',')}]`;
+    };
+    const head = Buffer.from(`[${col(this.from)},${col(this.via)},${col(this.ds)},[`);
+    const tail = Buffer.from(`],${JSON.stringify(this.shapeKeys)}]`);
+    const ml = head.length + this.fjLen + tail.length;
+    const h = 8 + ml;
+    const b = Buffer.allocUnsafe(h + n * (8 + 8 + 1 + 1 + 4) + this.bytesLen);
+    b.writeUInt32LE(n, 0);
+    b.writeUInt32LE(ml, 4);
+    head.copy(b, 8);
+    this.fj.copy(b, 8 + head.length, 0, this.fjLen);
+    tail.copy(b, 8 + head.length + this.fjLen);
+    let o = h;
+    for (let i = 0; i < n; i++, o += 8) b.writeDoubleLE(this.at[i]!, o);
+    for (let i = 0; i < n; i++, o += 8) b.writeDoubleLE(this.recv[i]!, o);
+    for (let i = 0; i < n; i++) b[o++] = this.tr[i]!;
+    for (let i = 0; i < n; i++) b[o++] = this.fl[i]!;
+    for (let i = 0; i < n; i++, o += 4) b.writeUInt32LE(this.len[i]!, o);
+    this.bytes.copy(b, o, 0, this.bytesLen);
+    this.length = 0;
+    this.minMs = Infinity;
+    this.maxMs = -Infinity;
+    this.bytesLen = 0;
+    this.fjLen = 0;
+    this.strings = [];
+    this.stringIdx = new Map();
+    this.shapeLocal = new Map();
+    this.shapeKeys = [];
+    return b;
+  }
+
+  private intern(s: string): number {
+    let k = this.stringIdx.get(s);
+    if (k === undefined) {
+      k = this.strings.length;
+      this.strings.push(s);
+      this.stringIdx.set(s, k);
+    }
+    return k;
+  }
+
+  private growRows(): void {
+    const m = this.at.length * 2;
+    const f64 = (a: Float64Array): Float64Array => { const x = new Float64Array(m); x.set(a); return x; };
+    const u8 = (a: Uint8Array): Uint8Array => { const x = new Uint8Array(m); x.set(a); return x; };
+    const u32 = (a: Uint32Array): Uint32Array => { const x = new Uint32Array(m); x.set(a); return x; };
+    this.at = f64(this.at); this.recv = f64(this.recv); this.tr = u8(this.tr); this.fl = u8(this.fl);
+    this.len = u32(this.len); this.from = u32(this.from); this.via = u32(this.via); this.ds = u32(this.ds);
+  }
+}
+
+function grow(b: Buffer, used: number, need: number): Buffer {
+  let size = b.length * 2;
+  while (size < need) size *= 2;
+  const x = Buffer.allocUnsafe(size);
+  b.copy(x, 0, 0, used);
+  return x;
 }

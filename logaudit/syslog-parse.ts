@@ -35,6 +35,7 @@ const MONTHS: Record<string, number> = { Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4,
 
 const RE_3164_TIME = /^\*?([A-Z][a-z]{2}) {1,2}(\d{1,2})(?: (\d{4}))? (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?: ?(?:[A-Z]{3,4}|[+-]\d{2}:?\d{2}))?:? /;
 const RE_ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})? /;
+const RE_SEQ = /^\d{1,10}: (?=\*?[A-Z][a-z]{2} )/;
 const RE_TAG = /^([A-Za-z0-9_.\/%@()\-]{1,64}?)(?:\[([^\]\s]{1,32})\])?: ?/;
 
 function zoneMin(z: string | undefined, dflt: number): number {
@@ -86,8 +87,12 @@ export function parseSyslog(line: string, nowMs: number, tzOffsetMin = 480): Sys
   }
   const rec: SyslogRecord = { format: facility === null ? 'raw' : '3164', facility, severity, timeMs: null, host: null, app: null, procid: null, msgid: null, sd: null, msg: s };
   // Cisco IOS sequence number "000123: " before the time
-  const seq = /^\d{1,10}: (?=\*?[A-Z][a-z]{2} )/.exec(s);
-  if (seq) s = s.slice(seq[0].length);
+  // (only tried when the text starts with a digit: the regex on every line was 2.5 % of the main thread in the bench's profile)
+  const c0 = s.charCodeAt(0);
+  if (c0 >= 48 && c0 <= 57) {
+    const seq = RE_SEQ.exec(s);
+    if (seq) s = s.slice(seq[0].length);
+  }
   let m: RegExpExecArray | null;
   let timed = false;
   if ((m = RE_3164_TIME.exec(s)) !== null) {
