@@ -146,22 +146,27 @@ export async function applyChunk(c: ChunkContext, rows: readonly ChunkRow[], nex
     }
     let accepted: CheckedRow[] = [];
     if (keyed.size > 0) {
-      const ins = await tx.query<{ h: string }>(
+      // json (not jsonb: read once) and no RETURNING: a chunk with no duplicate inserts every key, which the row
+      // count says; only otherwise are the keys read back. Same-run micro (PGlite, 8 × 10 000 keys each, load ≈ 9):
+      // jsonb + RETURNING 4 370 ms, json + RETURNING 3 209 ms, json alone 2 656 ms.
+      const ins = await tx.query(
         `INSERT INTO exchange_row_keys (dataset, key_hash, batch_id, row)
-         SELECT $1, decode(x.h, 'hex'), $2, x.r FROM jsonb_to_recordset($3::jsonb) AS x(h text, r int)
-         ON CONFLICT (dataset, key_hash) DO NOTHING RETURNING encode(key_hash, 'hex') AS h`,
+         SELECT $1, decode(x.h, 'hex'), $2, x.r FROM json_to_recordset($3::json) AS x(h text, r int)
+         ON CONFLICT (dataset, key_hash) DO NOTHING`,
         [def.id, batchId, JSON.stringify([...keyed].map(([h, r]) => ({ h, r: r.row })))],
       );
-      const fresh = new Set(ins.rows.map((x) => x.h));
-      const dupes = [...keyed.keys()].filter((h) => !fresh.has(h));
-      if (dupes.length > 0) {
+      if (ins.rowCount < keyed.size) {
+        // A key held by another row (an earlier batch, or an earlier chunk of this one) is a duplicate; a key
+        // held by this very row was inserted just now. (A resumed batch never repeats a committed row: next_row
+        // commits with its chunk.)
         const prior = await tx.query<{ h: string; batch_id: string; row: number }>(
           `SELECT encode(key_hash, 'hex') AS h, batch_id, row FROM exchange_row_keys
-            WHERE dataset = $1 AND key_hash IN (SELECT decode(value, 'hex') FROM jsonb_array_elements_text($2::jsonb))`,
-          [def.id, JSON.stringify(dupes)],
+            WHERE dataset = $1 AND key_hash IN (SELECT decode(value, 'hex') FROM json_array_elements_text($2::json))`,
+          [def.id, JSON.stringify([...keyed.keys()])],
         );
         for (const p of prior.rows) {
           const r = keyed.get(p.h)!;
+          if (p.batch_id === batchId && p.row === r.row) continue;
           errors.push(p.batch_id === batchId
             ? rowError(r.row, def.key[0]!, 'EXC_ERR_DUP_IN_FILE', `同第 ${p.row} 行`)
             : rowError(r.row, def.key[0]!, 'EXC_ERR_DUP_EARLIER', `批次 ${p.batch_id} 第 ${p.row} 行`));

@@ -141,7 +141,26 @@ async function* deflatedSlices(path: string, level: number): AsyncGenerator<{ da
   }
 }
 
-async function writeEntry(fh: FileHandle, at: number, name: string, path: string, password: string, level: number): Promise<Written> {
+/**
+ * A second destination for the archive's bytes as they are written (sftp-stream.ts: the recipient's
+ * `.part` on the SFTP server), so the upload overlaps the re-encrypt. Same bytes at the same offsets as the
+ * local file (the sizes are patched in at the end, as locally); `write` resolves when the mirror can take
+ * more (back-pressure), never rejects: a failing mirror just stops being used.
+ */
+export interface ArchiveMirror {
+  write(buf: Buffer, pos: number): Promise<void>;
+}
+
+/** Writes `buf` at `pos` in the local file and, when given, into the mirror, at the same time. */
+async function put(fh: FileHandle, mirror: ArchiveMirror | undefined, buf: Buffer, pos: number): Promise<void> {
+  if (mirror === undefined) {
+    await fh.write(buf, 0, buf.length, pos);
+    return;
+  }
+  await Promise.all([fh.write(buf, 0, buf.length, pos), mirror.write(buf, pos)]);
+}
+
+async function writeEntry(fh: FileHandle, at: number, name: string, path: string, password: string, level: number, mirror?: ArchiveMirror): Promise<Written> {
   const nameBuf = Buffer.from(name, 'utf8');
   const method = level === 0 ? 0 : 8;
   const extra = aesExtra(method);
@@ -157,7 +176,7 @@ async function writeEntry(fh: FileHandle, at: number, name: string, path: string
   head.writeUInt16LE(nameBuf.length, 26);
   head.writeUInt16LE(extra.length, 28);
   let pos = at;
-  await fh.write(Buffer.concat([head, nameBuf, extra]), 0, 30 + nameBuf.length + extra.length, pos);
+  await put(fh, mirror, Buffer.concat([head, nameBuf, extra]), pos);
   pos += 30 + nameBuf.length + extra.length;
 
   const salt = randomBytes(16);
@@ -165,37 +184,37 @@ async function writeEntry(fh: FileHandle, at: number, name: string, path: string
   const ctr = new WinZipCtr(keys.subarray(0, 32));
   const mac = createHmac('sha1', keys.subarray(32, 64));
   const pre = Buffer.concat([salt, keys.subarray(64, 66)]);
-  await fh.write(pre, 0, pre.length, pos);
+  await put(fh, mirror, pre, pos);
   pos += pre.length;
   let csize = pre.length;
   let usize = 0;
   for await (const s of deflatedSlices(path, level)) {
     ctr.apply(s.data);
     mac.update(s.data);
-    await fh.write(s.data, 0, s.data.length, pos);
+    await put(fh, mirror, s.data, pos);
     pos += s.data.length;
     csize += s.data.length;
     usize += s.plain;
   }
   const tag = mac.digest().subarray(0, 10);
-  await fh.write(tag, 0, 10, pos);
+  await put(fh, mirror, tag, pos);
   csize += 10;
   if (csize > 0xffff_fffe || usize > 0xffff_fffe) throw new Error(`${name}: too large for a plain ZIP entry`);
   const sizes = Buffer.alloc(8);
   sizes.writeUInt32LE(csize, 0);
   sizes.writeUInt32LE(usize, 4);
-  await fh.write(sizes, 0, 8, at + 18);
+  await put(fh, mirror, sizes, at + 18);
   return { name: nameBuf, offset: at, csize, usize, method };
 }
 
 /** Writes `files` into a new AES-256 (AE-2) archive at `outPath`; answers its size in bytes. */
-export async function writeAesZip(files: readonly { name: string; path: string }[], outPath: string, password: string, level = 1): Promise<number> {
+export async function writeAesZip(files: readonly { name: string; path: string }[], outPath: string, password: string, level = 1, mirror?: ArchiveMirror): Promise<number> {
   const fh = await open(outPath, 'w', 0o600);
   try {
     const written: Written[] = [];
     let pos = 0;
     for (const f of files) {
-      const w = await writeEntry(fh, pos, f.name, f.path, password, level);
+      const w = await writeEntry(fh, pos, f.name, f.path, password, level, mirror);
       written.push(w);
       pos = w.offset + 30 + w.name.length + 11 + w.csize;
     }
@@ -227,7 +246,7 @@ export async function writeAesZip(files: readonly { name: string; path: string }
     end.writeUInt32LE(cd.length, 12);
     end.writeUInt32LE(pos, 16);
     const tail = Buffer.concat([cd, end]);
-    await fh.write(tail, 0, tail.length, pos);
+    await put(fh, mirror, tail, pos);
     return pos + tail.length;
   } finally {
     await fh.close();

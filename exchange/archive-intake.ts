@@ -107,6 +107,8 @@ export class ArchiveIntake {
     }
     const work = join(this.workDir, id);
     mkdirSync(work, { recursive: true, mode: 0o700 });
+    const early: string[] = [];
+    let recorded = false;
     try {
       const def = await this.datasets.get(dataset);
       const rule = await this.secrets.passwordRule(department);
@@ -121,8 +123,13 @@ export class ArchiveIntake {
       for (const r of await this.secrets.recipients(dataset)) {
         const s = await this.secrets.recipientSecrets(r.id);
         const fid = randomBytes(9).toString('base64url');
-        const bytes = await encryptZip(data.map((f) => ({ name: basename(f.name), path: f.path })), this.forwarder.localPath(fid), expandPattern(s.zipPattern, this.host.nowMs()));
-        forwards.push({ id: fid, recipientId: r.id, remoteName: `${dataset}-${day}-${fid}.zip`, bytes });
+        const remoteName = `${dataset}-${day}-${fid}.zip`;
+        // the upload to `<name>.part` runs while the archive is written (sftp-forward.ts beginEarly); the
+        // forwarder renames it once the forward below is recorded
+        early.push(fid);
+        const mirror = await this.forwarder.beginEarly(fid, r, s, remoteName);
+        const bytes = await encryptZip(data.map((f) => ({ name: basename(f.name), path: f.path })), this.forwarder.localPath(fid), expandPattern(s.zipPattern, this.host.nowMs()), mirror === undefined ? {} : { mirror });
+        forwards.push({ id: fid, recipientId: r.id, remoteName, bytes });
       }
       const batches: string[] = [];
       await this.record(id, department, dataset, fileName, sha256, size, 'done', null, []);
@@ -145,6 +152,7 @@ export class ArchiveIntake {
           );
         }
       });
+      recorded = true;
       this.host.log(`exchange: archive ${id} taken: ${batches.length} batches, ${forwards.length} forwards`);
       if (forwards.length > 0) void this.forwarder.deliverDue().catch((err: unknown) => this.host.log(`exchange: forward pass failed (retrying): ${(err as Error).message}`));
       return { id, status: 'done', error: null, batches, forwards: forwards.map((f) => f.id) };
@@ -157,6 +165,8 @@ export class ArchiveIntake {
       this.host.log(`exchange: archive ${id} failed ${code}`);
       return { id, status: 'failed', error, batches: [], forwards: [] };
     } finally {
+      // early uploads of forwards that were never recorded: closed, their `.part` never renamed
+      if (!recorded) for (const fid of early) await this.forwarder.discardEarly(fid);
       rmSync(work, { recursive: true, force: true });
     }
   }

@@ -5,6 +5,8 @@ import type { CapabilityHost } from '../admin-api/capability.js';
 import { raiseAlertEvent } from '../master/alert-events.js';
 import { nodeId } from './import-jobs.js';
 import type { ExchangeSecrets, Recipient, RecipientSecrets } from './recipients.js';
+import type { ArchiveMirror } from './archive-aes-writer.js';
+import { SftpPartStream } from './sftp-stream.js';
 
 /**
  * Forwarding re-encrypted archives to recipients over SFTP, exactly once,
@@ -47,18 +49,30 @@ export const FAST_PUT = { chunkSize: 128 * 1024, concurrency: 32 } as const;
  * (return-push.ts).
  */
 export async function putOnce(
-  sftp: SftpClient, rcpt: Pick<Recipient, 'host' | 'port' | 'username' | 'remoteDir'>, s: RecipientSecrets, remoteName: string,
+  sftp: SftpClient, rcpt: Pick<Recipient, 'host' | 'port' | 'username' | 'remoteDir'>, s: Pick<RecipientSecrets, 'privateKey' | 'password'>, remoteName: string,
   connectTimeoutMs: number, source: () => string | Promise<string>,
+  /** `connected`: `sftp` is already connected to this recipient; `partBytes`: `<name>.part` was streamed there complete, of this size */
+  early: { connected: boolean; partBytes?: number } = { connected: false },
 ): Promise<'sent' | 'already-there'> {
-  await sftp.connect({
-    host: rcpt.host, port: rcpt.port, username: rcpt.username, readyTimeout: connectTimeoutMs, retries: 0,
-    ...(s.privateKey !== undefined ? { privateKey: s.privateKey } : { password: s.password! }),
-  });
-  const final = `${rcpt.remoteDir.replace(/\/+$/, '')}/${remoteName}`;
+  if (!early.connected) await sftp.connect(connectOptions(rcpt, s, connectTimeoutMs));
+  const final = remotePath(rcpt, remoteName);
   if ((await sftp.exists(final)) !== false) return 'already-there';
-  await sftp.fastPut(await source(), `${final}.part`, FAST_PUT);
+  // a streamed `.part` is renamed only when every write was acknowledged and its size is the archive's
+  const ready = early.partBytes !== undefined && await sftp.stat(`${final}.part`).then((st) => st.size === early.partBytes, () => false);
+  if (!ready) await sftp.fastPut(await source(), `${final}.part`, FAST_PUT);
   await sftp.rename(`${final}.part`, final);
   return 'sent';
+}
+
+function connectOptions(rcpt: Pick<Recipient, 'host' | 'port' | 'username'>, s: Pick<RecipientSecrets, 'privateKey' | 'password'>, connectTimeoutMs: number): SftpClient.ConnectOptions {
+  return {
+    host: rcpt.host, port: rcpt.port, username: rcpt.username, readyTimeout: connectTimeoutMs, retries: 0,
+    ...(s.privateKey !== undefined ? { privateKey: s.privateKey } : { password: s.password! }),
+  };
+}
+
+function remotePath(rcpt: Pick<Recipient, 'remoteDir'>, remoteName: string): string {
+  return `${rcpt.remoteDir.replace(/\/+$/, '')}/${remoteName}`;
 }
 
 /** The wait before the next attempt after `attempts` failures: 2^n s, at most 5 min. */
@@ -77,6 +91,8 @@ export class SftpForwarder {
   private busy: Promise<void> | null = null;
   /** bytes and seconds of the last successful uploads (the bench reads them) */
   lastRate: { bytes: number; seconds: number } | null = null;
+  /** forwards whose archive is streamed to the recipient's `.part` while it is made (beginEarly), by forward id */
+  private readonly early = new Map<string, { client: SftpClient; stream: SftpPartStream }>();
 
   constructor(
     private readonly host: CapabilityHost,
@@ -104,6 +120,37 @@ export class SftpForwarder {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     await this.busy;
+    for (const id of [...this.early.keys()]) await this.discardEarly(id);
+  }
+
+  /**
+   * Starts forward `id`'s upload while its archive is being written (archive-intake.ts): connects to the
+   * recipient and opens `<remoteName>.part`, whose writes then overlap the re-encrypt (sftp-stream.ts).
+   * Nothing becomes visible to the recipient here: the rename happens in `deliver`, once the forward is in
+   * the ledger, so exactly-once is unchanged. undefined when the server cannot be reached now — the finished
+   * file is then uploaded by `deliver` as before, with its retries.
+   */
+  async beginEarly(id: string, rcpt: Recipient, s: RecipientSecrets, remoteName: string): Promise<ArchiveMirror | undefined> {
+    const client = new SftpClient('exchange-forward');
+    try {
+      const wrapper = await client.connect(connectOptions(rcpt, s, this.opts.connectTimeoutMs));
+      const stream = await SftpPartStream.open(wrapper, `${remotePath(rcpt, remoteName)}.part`);
+      this.early.set(id, { client, stream });
+      return stream;
+    } catch (err) {
+      this.host.log(`exchange: forward ${id}: no early upload (${sftpErrorCode(err)}), the file goes after the archive`);
+      await client.end().catch(() => undefined);
+      return undefined;
+    }
+  }
+
+  /** Closes an early upload whose forward was not recorded (the archive failed): its `.part` is never renamed. */
+  async discardEarly(id: string): Promise<void> {
+    const e = this.early.get(id);
+    if (e === undefined) return;
+    this.early.delete(id);
+    await e.stream.finish().catch(() => false);
+    await e.client.end().catch(() => undefined);
   }
 
   /** Sends every pending forward whose time has come; one run at a time. */
@@ -140,14 +187,17 @@ export class SftpForwarder {
     if (f === null || f.status !== 'pending') return;
     const rcpt = (await this.secrets.recipients()).find((r) => r.id === f.recipientId);
     const local = this.localPath(id);
-    const sftp = new SftpClient('exchange-forward');
+    const e = this.early.get(id);
+    this.early.delete(id);
+    const sftp = e?.client ?? new SftpClient('exchange-forward');
     const t0 = performance.now();
     try {
       if (rcpt === undefined) throw Object.assign(new Error('recipient removed'), { code: 'NO_RECIPIENT' });
+      const streamed = e === undefined ? false : await e.stream.finish();
       await putOnce(sftp, rcpt, await this.secrets.recipientSecrets(rcpt.id), f.remoteName, this.opts.connectTimeoutMs, () => {
         if (!existsSync(local)) throw Object.assign(new Error('local file gone'), { code: 'NO_FILE' });
         return local;
-      });
+      }, { connected: e !== undefined, ...(streamed ? { partBytes: f.bytes } : {}) });
       await this.host.db.query("UPDATE exchange_forwards SET status = 'sent', sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1", [id]);
       this.lastRate = { bytes: f.bytes, seconds: (performance.now() - t0) / 1000 };
       rmSync(local, { force: true });

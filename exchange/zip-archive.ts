@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { BlobReader, configure, ZipReader, ZipWriter, type FileEntry } from '@zip.js/zip.js';
-import { fitsAesWriter, writeAesZip } from './archive-aes-writer.js';
+import { fitsAesWriter, writeAesZip, type ArchiveMirror } from './archive-aes-writer.js';
 import { ExchangeError } from './errors.js';
 
 /**
@@ -153,9 +153,12 @@ export async function extractZip(
  */
 export async function encryptZip(
   files: readonly { name: string; path: string }[], outPath: string, password: string,
-  opts: { zipCrypto?: boolean; level?: number; /** the bench's same-run baseline */ zipJs?: boolean } = {},
+  opts: {
+    zipCrypto?: boolean; level?: number; /** the bench's same-run baseline */ zipJs?: boolean;
+    /** also written into this as it is made (sftp-stream.ts), on the native AES path only */ mirror?: ArchiveMirror;
+  } = {},
 ): Promise<number> {
-  if (opts.zipCrypto !== true && opts.zipJs !== true && await fitsAesWriter(files)) return writeAesZip(files, outPath, password, opts.level ?? 1);
+  if (opts.zipCrypto !== true && opts.zipJs !== true && await fitsAesWriter(files)) return writeAesZip(files, outPath, password, opts.level ?? 1, opts.mirror);
   const w = await limitedFileWriter(outPath, Number.MAX_SAFE_INTEGER);
   try {
     const writer = new ZipWriter(w.stream, {

@@ -153,6 +153,16 @@ describe('PiiCrypto', () => {
     expect(c.encrypt('name', uid, '张三丰').equals(blob)).toBe(false);
   });
 
+  it('draws a fresh IV for every encryption, across refills of its IV pool', () => {
+    const ivs = new Set<string>();
+    for (let i = 0; i < 2500; i++) {
+      const blob = c.encrypt('phone', uid, `138${String(i).padStart(8, '0')}`);
+      ivs.add(blob.subarray(1, 13).toString('hex'));
+      if (i % 500 === 499) expect(c.decrypt('phone', uid, blob)).toBe(`138${String(i).padStart(8, '0')}`);
+    }
+    expect(ivs.size).toBe(2500);
+  });
+
   it('refuses tampered data, another row, another field, an unknown key version', () => {
     const blob = c.encrypt('phone', uid, '13812345678');
     const flipped = Buffer.from(blob);
