@@ -11,6 +11,7 @@ import { candidatePasswords, expandPattern } from './password-rules.js';
 import type { ExchangeSecrets } from './recipients.js';
 import type { SftpForwarder } from './sftp-forward.js';
 import { encryptZip, extractZip, type ZipLimits } from './zip-archive.js';
+import { PollLoop } from './poll-loop.js';
 
 /**
  * Encrypted archives in (issue 10 item 4). An archive arrives in the intake
@@ -41,8 +42,7 @@ export interface ArchiveResult {
 export class ArchiveIntake {
   readonly intakeDir: string;
   private readonly workDir: string;
-  private timer: NodeJS.Timeout | null = null;
-  private busy: Promise<void> | null = null;
+  private readonly loop: PollLoop<void>;
 
   constructor(
     private readonly host: CapabilityHost,
@@ -52,6 +52,7 @@ export class ArchiveIntake {
     private readonly forwarder: SftpForwarder,
     private readonly opts: { pollMs: number; limits: ZipLimits },
   ) {
+    this.loop = new PollLoop(() => this.pollOnce(), { pollMs: this.opts.pollMs, log: (l) => this.host.log(l), what: 'intake' });
     this.intakeDir = join(host.dataDir, 'exchange', 'intake');
     this.workDir = join(host.dataDir, 'exchange', 'work');
     mkdirSync(this.intakeDir, { recursive: true, mode: 0o700 });
@@ -59,40 +60,30 @@ export class ArchiveIntake {
   }
 
   start(): void {
-    if (this.opts.pollMs > 0 && this.timer === null) {
-      // a failed pass is logged and retried at the next tick (an unhandled rejection would end the master)
-      this.timer = setInterval(() => void this.poll().catch((err: unknown) => this.host.log(`exchange: intake pass failed (retrying): ${(err as Error).message}`)), this.opts.pollMs);
-      this.timer.unref();
-    }
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
-    await this.busy;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** Takes every archive waiting in the intake folder (one scan at a time). */
   poll(): Promise<void> {
-    if (this.busy !== null) return this.busy;
-    this.busy = (async () => {
-      try {
-        for (const dataset of safeList(this.intakeDir)) {
-          for (const department of safeList(join(this.intakeDir, dataset))) {
-            const dir = join(this.intakeDir, dataset, department);
-            for (const name of safeList(dir)) {
-              if (extname(name).toLowerCase() !== '.zip') continue;
-              const path = join(dir, name);
-              await this.take(path, dataset, department, name);
-              rmSync(path, { force: true });
-            }
+    return this.loop.run();
+  }
+
+  private async pollOnce(): Promise<void> {
+      for (const dataset of safeList(this.intakeDir)) {
+        for (const department of safeList(join(this.intakeDir, dataset))) {
+          const dir = join(this.intakeDir, dataset, department);
+          for (const name of safeList(dir)) {
+            if (extname(name).toLowerCase() !== '.zip') continue;
+            const path = join(dir, name);
+            await this.take(path, dataset, department, name);
+            rmSync(path, { force: true });
           }
         }
-      } finally {
-        this.busy = null;
       }
-    })();
-    return this.busy;
   }
 
   /** Processes one archive file (left in place: the caller removes it). */

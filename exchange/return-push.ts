@@ -9,6 +9,7 @@ import type { ExchangeSecrets } from './recipients.js';
 import type { ReturnLedger } from './return-ledger.js';
 import { backoffMs, putOnce, sftpErrorCode } from './sftp-forward.js';
 import { encryptZip } from './zip-archive.js';
+import { PollLoop } from './poll-loop.js';
 
 /**
  * Pushing returns to recipients that have an SFTP server (their return
@@ -29,8 +30,7 @@ const LEASE_MS = 10 * 60_000;
 
 export class ReturnPusher {
   private readonly dir: string;
-  private timer: NodeJS.Timeout | null = null;
-  private busy: Promise<void> | null = null;
+  private readonly loop: PollLoop<void>;
 
   constructor(
     private readonly host: CapabilityHost,
@@ -38,37 +38,28 @@ export class ReturnPusher {
     private readonly secrets: ExchangeSecrets,
     private readonly opts: { pollMs: number; maxAttempts: number; connectTimeoutMs: number },
   ) {
+    this.loop = new PollLoop(() => this.passOnce(), { pollMs: this.opts.pollMs, log: (l) => this.host.log(l), what: 'return' });
     this.dir = join(host.dataDir, 'exchange', 'returns');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
   }
 
   start(): void {
-    if (this.opts.pollMs > 0 && this.timer === null) {
-      // a failed pass is logged and retried at the next tick: an unhandled rejection would end the master
-      this.timer = setInterval(() => void this.pass().catch((err: unknown) => this.host.log(`exchange: return pass failed (retrying): ${(err as Error).message}`)), this.opts.pollMs);
-      this.timer.unref();
-    }
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
-    await this.busy;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** Make, push, check overdue; one pass at a time. */
   pass(): Promise<void> {
-    if (this.busy !== null) return this.busy;
-    this.busy = (async () => {
-      try {
-        await this.ledger.produce();
-        await this.pushDue();
-        await this.ledger.checkOverdue();
-      } finally {
-        this.busy = null;
-      }
-    })();
-    return this.busy;
+    return this.loop.run();
+  }
+
+  private async passOnce(): Promise<void> {
+      await this.ledger.produce();
+      await this.pushDue();
+      await this.ledger.checkOverdue();
   }
 
   /** Pushes every return whose push is due. */

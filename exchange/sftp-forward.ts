@@ -7,6 +7,7 @@ import { nodeId } from './import-jobs.js';
 import type { ExchangeSecrets, Recipient, RecipientSecrets } from './recipients.js';
 import type { ArchiveMirror } from './archive-aes-writer.js';
 import { SftpPartStream } from './sftp-stream.js';
+import { PollLoop } from './poll-loop.js';
 
 /**
  * Forwarding re-encrypted archives to recipients over SFTP, exactly once,
@@ -87,8 +88,7 @@ export function sftpErrorCode(err: unknown): string {
 
 export class SftpForwarder {
   readonly dir: string;
-  private timer: NodeJS.Timeout | null = null;
-  private busy: Promise<void> | null = null;
+  private readonly loop: PollLoop<void>;
   /** bytes and seconds of the last successful uploads (the bench reads them) */
   lastRate: { bytes: number; seconds: number } | null = null;
   /** forwards whose archive is streamed to the recipient's `.part` while it is made (beginEarly), by forward id */
@@ -99,6 +99,7 @@ export class SftpForwarder {
     private readonly secrets: ExchangeSecrets,
     private readonly opts: { pollMs: number; maxAttempts: number; connectTimeoutMs: number },
   ) {
+    this.loop = new PollLoop(() => this.deliverDueOnce(), { pollMs: this.opts.pollMs, log: (l) => this.host.log(l), what: 'forward' });
     this.dir = join(host.dataDir, 'exchange', 'forward');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
   }
@@ -108,18 +109,11 @@ export class SftpForwarder {
   }
 
   start(): void {
-    if (this.opts.pollMs > 0 && this.timer === null) {
-      // a pass that fails (the database failing over, say) is logged and retried at the next tick;
-      // an unhandled rejection would end the whole master process
-      this.timer = setInterval(() => void this.deliverDue().catch((err: unknown) => this.host.log(`exchange: forward pass failed (retrying): ${(err as Error).message}`)), this.opts.pollMs);
-      this.timer.unref();
-    }
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
-    await this.busy;
+    await this.loop.stop();
     for (const id of [...this.early.keys()]) await this.discardEarly(id);
   }
 
@@ -155,19 +149,15 @@ export class SftpForwarder {
 
   /** Sends every pending forward whose time has come; one run at a time. */
   deliverDue(): Promise<void> {
-    if (this.busy !== null) return this.busy;
-    this.busy = (async () => {
-      try {
-        const due = await this.host.db.query<{ id: string }>(
-          "SELECT id FROM exchange_forwards WHERE status = 'pending' AND next_attempt_at <= $1 AND node = $2 ORDER BY created_at, id LIMIT 100",
-          [new Date(this.host.nowMs()), nodeId(this.host.dataDir)],
-        );
-        for (const r of due.rows) await this.deliver(r.id);
-      } finally {
-        this.busy = null;
-      }
-    })();
-    return this.busy;
+    return this.loop.run();
+  }
+
+  private async deliverDueOnce(): Promise<void> {
+      const due = await this.host.db.query<{ id: string }>(
+        "SELECT id FROM exchange_forwards WHERE status = 'pending' AND next_attempt_at <= $1 AND node = $2 ORDER BY created_at, id LIMIT 100",
+        [new Date(this.host.nowMs()), nodeId(this.host.dataDir)],
+      );
+      for (const r of due.rows) await this.deliver(r.id);
   }
 
   async get(id: string): Promise<ForwardRow | null> {

@@ -8,6 +8,7 @@ import type { PiiCrypto } from '../master/pii-crypto.js';
 import type { ArchiveIntake, ArchiveResult } from './archive-intake.js';
 import { ExchangeError } from './errors.js';
 import { open, seal } from './secret-box.js';
+import { PollLoop } from './poll-loop.js';
 
 /**
  * Archives pulled from departments' SFTP servers (issue 10 item 4, the
@@ -57,8 +58,7 @@ export function validateSource(id: string, x: unknown): SftpSourceInput {
 
 export class SftpPickup {
   private readonly dir: string;
-  private timer: NodeJS.Timeout | null = null;
-  private busy: Promise<ArchiveResult[]> | null = null;
+  private readonly loop: PollLoop<ArchiveResult[]>;
 
   constructor(
     private readonly host: CapabilityHost,
@@ -67,6 +67,7 @@ export class SftpPickup {
     private readonly intake: ArchiveIntake,
     private readonly opts: { pollMs: number; connectTimeoutMs: number },
   ) {
+    this.loop = new PollLoop(() => this.pollOnce(), { pollMs: this.opts.pollMs, log: (l) => this.host.log(l), what: 'SFTP pickup' });
     this.dir = join(host.dataDir, 'exchange', 'pulled');
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
   }
@@ -90,31 +91,22 @@ export class SftpPickup {
   }
 
   start(): void {
-    if (this.opts.pollMs > 0 && this.timer === null) {
-      this.timer = setInterval(() => void this.poll().catch(() => undefined), this.opts.pollMs);
-      this.timer.unref();
-    }
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
-    await this.busy?.catch(() => undefined);
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** Pulls every waiting archive of every source; a source that cannot be reached is skipped until the next poll. */
   poll(): Promise<ArchiveResult[]> {
-    if (this.busy !== null) return this.busy;
-    this.busy = (async () => {
-      const out: ArchiveResult[] = [];
-      try {
-        for (const src of await this.sources()) out.push(...(await this.pullFrom(src)));
-      } finally {
-        this.busy = null;
-      }
-      return out;
-    })();
-    return this.busy;
+    return this.loop.run();
+  }
+
+  private async pollOnce(): Promise<ArchiveResult[]> {
+    const out: ArchiveResult[] = [];
+    for (const src of await this.sources()) out.push(...(await this.pullFrom(src)));
+    return out;
   }
 
   private async pullFrom(src: SftpSource): Promise<ArchiveResult[]> {
