@@ -9,6 +9,7 @@ import { writeBenchUid } from './build-replica.js';
 import { summariseCpuProfile } from './cpu-profile.js';
 import { LOAD_CORE, OUT, RIVALS_JS, ROOT, SERVER_CORE, WORKER_JS } from './edge-setup.js';
 import { startPinned, stopChild } from './edge-children.js';
+import { pipelineScript } from './edge-pipeline.js';
 import { havePerf, recordPerf, summarisePerf } from './perf-profile.js';
 import { runWrk, writeWrkScript } from './wrk.js';
 
@@ -19,6 +20,7 @@ import { runWrk, writeWrkScript } from './wrk.js';
  *   node dist/bench/edge-scan-gather.js [--dir bench/out/edge-data] [--people 10000000]
  *        [--gather 0,2] [--connections 16] [--duration 4] [--rounds 2]
  *        [--compare <another build's dist/edge/worker.js>] [--hello] [--perf] [--cpu-prof]
+ *        [--route display] [--sessions 5000] [--pipeline 16]
  *
  * One edge server process (dist/edge/worker.js) pinned to core 1 per run,
  * wrk pinned to core 0, values alternated round by round. Per run: req/s,
@@ -32,6 +34,14 @@ import { runWrk, writeWrkScript } from './wrk.js';
  * a 275-byte display-sized body, same connections, same session headers)
  * on the same core, and the last line gives each build's scans per CPU-s
  * as a fraction of it (median of the per-round ratios).
+ * `--route display`: GET /v1/code instead (the display path; the gather
+ * value is then irrelevant, pass `--gather 0`), same sessions, same
+ * hello-world, same A/B — the display's profile and same-run ratio without
+ * a full bench:edge. The 2 s warm-up run of each server signs and stores
+ * the first display of each session, so keep --sessions ≲ 20k there.
+ * `--pipeline N`: every script (edge and hello-world) sends N requests back
+ * to back per connection (bench/edge-pipeline.ts): the kernel's share is
+ * then split over N, and the servers' own per-request work is compared.
  * `--perf`: `perf record` of each run of this build (whole process, kernel
  * included; bench/perf-profile.ts), summarised by part after the run.
  */
@@ -72,14 +82,22 @@ async function main(): Promise<void> {
   const exp = Math.floor(Date.now() / 1000) + 86_400;
   const uid = Buffer.alloc(16);
   const headers: string[] = [];
-  for (let i = 0; i < 5000; i++) {
-    writeBenchUid(randomInt(0, people), uid, 0);
+  const route = arg('route', 'scan');
+  if (route !== 'scan' && route !== 'display') throw new Error(`--route ${route}: scan or display`);
+  const sessions = Number(arg('sessions', '5000'));
+  for (let i = 0; i < sessions; i++) {
+    // display: the same people every run, so the display entries the first run signs and stores serve the next runs
+    writeBenchUid(route === 'display' ? Math.floor((i * people) / sessions) : randomInt(0, people), uid, 0);
     headers.push(`Bearer ${issueSession(key, uid, exp)}`);
   }
   const headersFile = join(OUT, 'edge-scan-gather-sessions.txt');
   const script = join(OUT, 'edge-scan-gather.lua');
   writeFileSync(headersFile, `${headers.join('\n')}\n`);
-  writeWrkScript({ path: script, headersFile, method: 'POST', urlPath: '/v1/scan', scanVenues: 100_000 });
+  if (route === 'scan') writeWrkScript({ path: script, headersFile, method: 'POST', urlPath: '/v1/scan', scanVenues: 100_000 });
+  else writeWrkScript({ path: script, headersFile, method: 'GET', urlPath: '/v1/code' });
+  const urlPath = route === 'scan' ? '/v1/scan' : '/v1/code';
+  const pipeline = Number(arg('pipeline', '0'));
+  if (pipeline > 1) pipelineScript(script, script, pipeline);
   const compare = arg('compare', '');
   const withPerf = process.argv.includes('--perf') && havePerf();
   const withCpuProf = process.argv.includes('--cpu-prof');
@@ -93,6 +111,7 @@ async function main(): Promise<void> {
   const helloBody = join(OUT, 'edge-scan-gather-hello.json');
   if (withHello) {
     writeWrkScript({ path: helloScript, headersFile, method: 'GET', urlPath: '/v1/code' });
+    if (pipeline > 1) pipelineScript(helloScript, helloScript, pipeline);
     // display-sized, like bench:edge's hello-world body (≈ 275 B)
     writeFileSync(helloBody, JSON.stringify({ color: 'green', reason: 'none', since: 1_780_000_000, until: null, name: '张*三', token: `TF1:${'A'.repeat(140)}`, expiresAt: 1_790_000_000, notices: [] }));
   }
@@ -102,7 +121,19 @@ async function main(): Promise<void> {
       try {
         const url = `http://127.0.0.1:${hello.port}/v1/code`;
         await runWrk({ url, script: helloScript, connections, durationSec: 2, core: LOAD_CORE, serverPid: hello.pid });
+        const helloPerf = join(OUT, `edge-hello-${hello.pid}.perf`);
+        const helloPerfDone = withPerf ? recordPerf(hello.pid, helloPerf, Math.max(1, duration - 1)) : Promise.resolve(false);
         const run = await runWrk({ url, script: helloScript, connections, durationSec: duration, core: LOAD_CORE, serverPid: hello.pid });
+        if (await helloPerfDone) {
+          // the ceiling's own profile, to read this build's beside it
+          const p = summarisePerf(helloPerf, 15);
+          if (p !== null) {
+            process.stderr.write('hello-world perf:\n');
+            for (const [c, v] of Object.entries(p.categories).sort((a, b) => b[1] - a[1])) process.stderr.write(`  ${v.toFixed(1).padStart(5)} %  ${c}\n`);
+            for (const x of p.top) process.stderr.write(`  ${x.pct.toFixed(2).padStart(5)} %  ${x.dso}  ${x.sym.slice(0, 100)}\n`);
+          }
+          rmSync(helloPerf, { force: true });
+        }
         helloPerCpu.push(run.reqPerCpuSec);
         process.stderr.write(`hello-world: ${run.qps.toFixed(0)} req/s, server ${(100 * run.serverCoreUse).toFixed(0)} % core, ${run.reqPerCpuSec.toFixed(0)} req per CPU-s\n`);
       } finally {
@@ -115,7 +146,7 @@ async function main(): Promise<void> {
       const profDir = join(OUT, 'edge-scan-cpuprof');
       const { child, port } = await startWorker(dir, key, g, js, profiled ? ['--perf-basic-prof-only-functions'] : v8prof ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []);
       try {
-        const url = `http://127.0.0.1:${port}/v1/scan`;
+        const url = `http://127.0.0.1:${port}${urlPath}`;
         await runWrk({ url, script, connections, durationSec: 2, core: LOAD_CORE, serverPid: child.pid! });
         const m0 = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
         const perfFile = join(OUT, `edge-scan-${child.pid}.perf`);
@@ -159,7 +190,7 @@ async function main(): Promise<void> {
     return `${label}: ${median(e.perCpu).toFixed(0)} req per CPU-s${vsHello}, ${median(e.perCommit).toFixed(1)} scans a commit, ${median(e.qps).toFixed(0)} req/s`;
   });
   if (helloPerCpu.length > 0) parts.push(`hello-world: ${median(helloPerCpu).toFixed(0)} req per CPU-s`);
-  process.stdout.write(`bench:edge-scan-gather (-c${connections}, ${rounds} rounds of ${duration} s, load average ${loadavg()[0]!.toFixed(1)}): ${parts.join('; ')}\n`);
+  process.stdout.write(`bench:edge-scan-gather (${route}${pipeline > 1 ? `, ${pipeline}-deep pipelining` : ''}, -c${connections}, ${rounds} rounds of ${duration} s, load average ${loadavg()[0]!.toFixed(1)}): ${parts.join('; ')}\n`);
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
