@@ -39,6 +39,13 @@ function transpileGraph(entry: string, outDir: string): void {
     seen.add(file);
     const src = readFileSync(file, 'utf8');
     for (const m of src.matchAll(/from '(\.{1,2}\/[^']+)\.js'/g)) todo.push(resolve(dirname(file), `${m[1]}.ts`));
+    // data imported as JSON (the error catalogues, errors.json) is copied as it is
+    for (const m of src.matchAll(/from '(\.{1,2}\/[^']+\.json)' with \{ type: 'json' \}/g)) {
+      const data = resolve(dirname(file), m[1]!);
+      const copy = join(outDir, relative(ROOT, data));
+      mkdirSync(dirname(copy), { recursive: true });
+      writeFileSync(copy, readFileSync(data));
+    }
     const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
     const out = join(outDir, relative(ROOT, file)).replace(/\.ts$/, '.js');
     mkdirSync(dirname(out), { recursive: true });
