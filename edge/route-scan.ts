@@ -3,13 +3,13 @@ import { type CodeRecord, type Venue } from '../core/code-record.js';
 import { CodedError } from '../core/coded-error.js';
 import { verifyTf1 } from '../core/token.js';
 import type { Tf1Claims } from '../core/tf1.js';
-import { activeNotices, entryNotice, riskNotice, staleNotice, type WireNotice } from './display-body.js';
+import { activeNotices, staleNotice, type WireNotice } from './display-body.js';
 import { EdgeError } from './errors.js';
 import { JSON_TYPE, replyCorked } from './http-reply.js';
 import { type Route } from './metrics.js';
 import { ReplicaReader } from './replica-reader.js';
 import { declaredLength, MAX_BODY_BYTES, parseJsonObject, plainVenueField, startBody, stringField, type PendingRequest } from './request-body.js';
-import { scanAnswerBytes, scanFields } from './scan-answer.js';
+import { scanAnswerBytes, scanFields, venueJson, venueParts } from './scan-answer.js';
 import type { ScanWaiter } from './scan-spool.js';
 import { UID_OFFSET } from './session-cache.js';
 import { MAX_VENUE_ID, MAX_TOKEN_TEXT, checkScanTurn, Edge, reloadKeySet, replyError, replyErrorLater, requireReader, session } from './edge-state.js';
@@ -22,20 +22,12 @@ import { MAX_VENUE_ID, MAX_TOKEN_TEXT, checkScanTurn, Edge, reloadKeySet, replyE
 
 // ─── POST /v1/scan, POST /v1/verify ───────────────────────────────────────────
 
-function venueJson(v: Venue): { id: string; name: string; kind: string } {
-  return { id: v.id, name: v.name, kind: v.kind };
-}
-
 function scanNotices(edge: Edge, record: CodeRecord, venue: Venue, reader: ReplicaReader): { notices: WireNotice[]; riskArea: { region: string; level: string } | null } {
+  const v = venueParts(venue, reader);
   const notices = activeNotices(record.notices, edge.nowSec);
-  if (venue.kind === 'entry') notices.push(entryNotice(venue));
-  const area = reader.riskAreaCovering(venue.region);
-  if (area !== undefined) {
-    const n = riskNotice(area);
-    if (n !== null) notices.push(n);
-  }
+  notices.push(...v.notices);
   if (edge.stale) notices.push(staleNotice(edge.lagSec));
-  return { notices, riskArea: area === undefined ? null : { region: area.region, level: area.level } };
+  return { notices, riskArea: v.riskArea };
 }
 
 /** Synchronous part shared by the POST routes: early 413 on a declared oversize body, else start reading. */

@@ -1,5 +1,5 @@
 import { decodeCodeRecord, FORMAT_VERSION, type Color, type Notice, type Venue } from '../core/code-record.js';
-import { activeNotices, entryNotice, riskNotice, staleNotice } from './display-body.js';
+import { activeNotices, entryNotice, riskNotice, staleNotice, type WireNotice } from './display-body.js';
 import type { ReplicaReader } from './replica-reader.js';
 
 /**
@@ -48,17 +48,32 @@ export interface VenueAnswer {
  */
 export const MAX_VENUE_ANSWERS = 50_000;
 
-export function makeVenueAnswer(venue: Venue, reader: ReplicaReader): VenueAnswer {
+/**
+ * What a scan or verify answer says because of the venue alone: the risk area
+ * covering it and the notices it adds (入川即检 at an entry point, the risk
+ * area's), in answer order after the person's own notices. One place for
+ * POST /v1/scan (kept per venue below) and POST /v1/verify (route-scan.ts).
+ */
+export function venueParts(venue: Venue, reader: ReplicaReader): { riskArea: { region: string; level: string } | null; notices: WireNotice[] } {
   const area = reader.riskAreaCovering(venue.region);
-  const riskArea = area === undefined ? null : { region: area.region, level: area.level };
-  const parts: string[] = [];
-  if (venue.kind === 'entry') parts.push(JSON.stringify(entryNotice(venue)));
+  const notices: WireNotice[] = [];
+  if (venue.kind === 'entry') notices.push(entryNotice(venue));
   if (area !== undefined) {
     const n = riskNotice(area);
-    if (n !== null) parts.push(JSON.stringify(n));
+    if (n !== null) notices.push(n);
   }
-  const mid = `,"venue":${JSON.stringify({ id: venue.id, name: venue.name, kind: venue.kind })},"riskArea":${JSON.stringify(riskArea)},"notices":[`;
-  const notices = parts.join(',');
+  return { riskArea: area === undefined ? null : { region: area.region, level: area.level }, notices };
+}
+
+/** The venue's JSON: the `venue` member of scan and verify answers. */
+export function venueJson(v: Venue): { id: string; name: string; kind: string } {
+  return { id: v.id, name: v.name, kind: v.kind };
+}
+
+export function makeVenueAnswer(venue: Venue, reader: ReplicaReader): VenueAnswer {
+  const { riskArea, notices: own } = venueParts(venue, reader);
+  const mid = `,"venue":${JSON.stringify(venueJson(venue))},"riskArea":${JSON.stringify(riskArea)},"notices":[`;
+  const notices = own.map((n) => JSON.stringify(n)).join(',');
   return { venue, mid, notices, idBytes: Buffer.from(venue.id, 'utf8'), tail: Buffer.from(`"${mid}${notices}]}`, 'utf8') };
 }
 

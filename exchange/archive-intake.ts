@@ -73,17 +73,17 @@ export class ArchiveIntake {
   }
 
   private async pollOnce(): Promise<void> {
-      for (const dataset of safeList(this.intakeDir)) {
-        for (const department of safeList(join(this.intakeDir, dataset))) {
-          const dir = join(this.intakeDir, dataset, department);
-          for (const name of safeList(dir)) {
-            if (extname(name).toLowerCase() !== '.zip') continue;
-            const path = join(dir, name);
-            await this.take(path, dataset, department, name);
-            rmSync(path, { force: true });
-          }
+    for (const dataset of safeList(this.intakeDir)) {
+      for (const department of safeList(join(this.intakeDir, dataset))) {
+        const dir = join(this.intakeDir, dataset, department);
+        for (const name of safeList(dir)) {
+          if (extname(name).toLowerCase() !== '.zip') continue;
+          const path = join(dir, name);
+          await this.take(path, dataset, department, name);
+          rmSync(path, { force: true });
         }
       }
+    }
   }
 
   /** Processes one archive file (left in place: the caller removes it). */

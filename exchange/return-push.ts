@@ -57,9 +57,9 @@ export class ReturnPusher {
   }
 
   private async passOnce(): Promise<void> {
-      await this.ledger.produce();
-      await this.pushDue();
-      await this.ledger.checkOverdue();
+    await this.ledger.produce();
+    await this.pushDue();
+    await this.ledger.checkOverdue();
   }
 
   /** Pushes every return whose push is due. */

@@ -153,11 +153,11 @@ export class SftpForwarder {
   }
 
   private async deliverDueOnce(): Promise<void> {
-      const due = await this.host.db.query<{ id: string }>(
-        "SELECT id FROM exchange_forwards WHERE status = 'pending' AND next_attempt_at <= $1 AND node = $2 ORDER BY created_at, id LIMIT 100",
-        [new Date(this.host.nowMs()), nodeId(this.host.dataDir)],
-      );
-      for (const r of due.rows) await this.deliver(r.id);
+    const due = await this.host.db.query<{ id: string }>(
+      "SELECT id FROM exchange_forwards WHERE status = 'pending' AND next_attempt_at <= $1 AND node = $2 ORDER BY created_at, id LIMIT 100",
+      [new Date(this.host.nowMs()), nodeId(this.host.dataDir)],
+    );
+    for (const r of due.rows) await this.deliver(r.id);
   }
 
   async get(id: string): Promise<ForwardRow | null> {

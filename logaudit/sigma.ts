@@ -422,8 +422,7 @@ export class Correlator {
     const by = r.agg.by;
     let group = by.length > 0 ? String(e[by[0]!] ?? '') : '';
     for (let i = 1; i < by.length; i++) group += '|' + String(e[by[i]!] ?? '');
-    let groups = this.state.get(r);
-    if (!groups) { groups = new Map(); this.state.set(r, groups); }
+    const groups = getOrAdd(this.state, r);
     let st = groups.get(group);
     if (!st) { st = { times: [], head: 0, distinct: r.agg.distinct ? new Map() : null, lastHitMs: -Infinity }; groups.set(group, st); }
     const from = t - r.windowMs;

@@ -182,21 +182,14 @@ export class EventStore {
   appendRows(rows: readonly StoredRow[], atMs = this.now()): void {
     if (rows.length === 0) return;
     const { minMs, maxMs } = span(rows);
-    this.write(gzipSync(encodeRows(rows), { level: 1 }), rows.length, minMs, maxMs, atMs, ROW_FORMAT);
+    this.appendEncoded(encodeRows(rows), rows.length, minMs, maxMs, atMs);
   }
 
   /** Like appendRows, compressed on libuv's thread pool; written, indexed and chained in call order. */
   appendRowsAsync(rows: readonly StoredRow[], atMs: number, done: (n: number) => void): void {
     if (rows.length === 0) return;
     const { minMs, maxMs } = span(rows);
-    const raw = encodeRows(rows);
-    // one output chunk (level 1 gives ~⅙ of the input here): the default 16 KiB chunks meant ~25 hops
-    // between the pool thread and the event loop per batch (zlib processCallback was ~5 % of the main thread)
-    const gz = new Promise<Buffer>((res, rej) => gzip(raw, { level: 1, chunkSize: Math.max(16_384, raw.length >> 2) }, (e, b) => (e ? rej(e) : res(b))));
-    this.chain = this.chain.then(async () => {
-      this.write(await gz, rows.length, minMs, maxMs, atMs, ROW_FORMAT);
-      done(rows.length);
-    });
+    this.appendEncodedAsync(encodeRows(rows), rows.length, minMs, maxMs, atMs, done);
   }
 
   /** A batch already in row format (row-format.ts RowBatch.take()), written synchronously (the spool's path). */
