@@ -10,7 +10,7 @@ import { type Route } from './metrics.js';
 import { ReplicaReader } from './replica-reader.js';
 import { declaredLength, MAX_BODY_BYTES, parseJsonObject, plainVenueField, startBody, stringField, type PendingRequest } from './request-body.js';
 import { scanAnswerBytes, scanFields, venueJson, venueParts } from './scan-answer.js';
-import type { ScanWaiter } from './scan-spool.js';
+import type { PendingScan, ScanSpool } from './scan-spool.js';
 import { UID_OFFSET } from './session-cache.js';
 import { MAX_VENUE_ID, MAX_TOKEN_TEXT, checkScanTurn, Edge, reloadKeySet, replyError, replyErrorLater, requireReader, session } from './edge-state.js';
 
@@ -61,12 +61,14 @@ export function onScan(edge: Edge, res: HttpResponse, req: HttpRequest): void {
   res.onData(s.onData);
 }
 
-class ScanRequest implements ScanWaiter {
+class ScanRequest implements PendingScan {
   aborted = false;
   /** the body was handled (answered or staged); later chunks are ignored */
   private done = false;
   private chunks: Buffer[] | null = null;
   private size = 0;
+  /** the venue id read from the body (kept until `prepare`) */
+  private venueId = '';
   /** the 200 answer, made before the fdatasync, sent after it */
   out: Buffer | null = null;
 
@@ -106,10 +108,27 @@ class ScanRequest implements ScanWaiter {
     }
   };
 
+  /** the body is complete: read the venue id now (the bytes go away), do the rest when the group is written */
   private handle(body: Uint8Array): void {
+    try {
+      this.venueId = plainVenueField(body, MAX_VENUE_ID) ?? stringField(parseJsonObject(Buffer.from(body.buffer, body.byteOffset, body.length)), 'venue', MAX_VENUE_ID);
+    } catch (err) {
+      // a 401 goes before anything about the body
+      this.fail(sessionError(this.edge, this.auth) ?? err);
+      return;
+    }
+    this.edge.spool.addPending(this);
+  }
+
+  /**
+   * @internal ScanSpool: the group this scan joins is being written. Runs
+   * for every scan of the group in one loop (same turn, one Date.now()).
+   */
+  prepare(spool: ScanSpool, atMs: number): void {
+    if (this.aborted) return;
     const edge = this.edge;
     try {
-      // the session first (401 before anything about the body), by its slot: no uid copy
+      // the session first (401 before anything about the venue), by its slot: no uid copy
       let src: Uint8Array;
       let off: number;
       const slot = edge.sessions.lookup(this.auth, edge.nowSec);
@@ -120,10 +139,9 @@ class ScanRequest implements ScanWaiter {
         src = session(edge, this.auth).uid;
         off = 0;
       }
-      const venueId = plainVenueField(body, MAX_VENUE_ID) ?? stringField(parseJsonObject(Buffer.from(body.buffer, body.byteOffset, body.length)), 'venue', MAX_VENUE_ID);
       const reader = requireReader(edge);
       if (!edge.scanTurnChecked) checkScanTurn(edge, reader);
-      const va = edge.venueAnswers.get(venueId, reader);
+      const va = edge.venueAnswers.get(this.venueId, reader);
       if (va === undefined) throw new EdgeError('EDGE_ERR_VENUE_UNKNOWN', undefined, 'venue');
       const bytes = reader.codeBytesAt(src, off);
       if (bytes === undefined) throw new EdgeError('EDGE_ERR_NOT_REGISTERED');
@@ -131,10 +149,14 @@ class ScanRequest implements ScanWaiter {
       const color = f.color;
       this.out = scanAnswerBytes(f, va, edge.nowSec, edge.stale, edge.lagSec);
       // durable BEFORE the answer (DESIGN §1, §6): durable() answers after the group's fdatasync
-      edge.spool.addScanWaiter('scan', src, off, va.idBytes, color, Date.now(), this);
+      spool.addScanWaiter('scan', src, off, va.idBytes, color, atMs, this);
     } catch (err) {
-      if (!this.aborted) replyErrorLater(edge, this.res, '/v1/scan', err);
+      this.fail(err);
     }
+  }
+
+  private fail(err: unknown): void {
+    if (!this.aborted) replyErrorLater(this.edge, this.res, '/v1/scan', err);
   }
 
   /** @internal the group's fdatasync returned (ScanSpool): answer now, in the same wake-up */
@@ -149,6 +171,17 @@ class ScanRequest implements ScanWaiter {
     sending = this;
     this.res.cork(sendScan);
     edge.metrics.scansAnswered++;
+  }
+}
+
+/** The 401 a bad session gets, or null: a bad body is reported only for a valid session (rare path). */
+function sessionError(edge: Edge, auth: string): unknown {
+  if (edge.sessions.lookup(auth, edge.nowSec) >= 0) return null;
+  try {
+    session(edge, auth);
+    return null;
+  } catch (err) {
+    return err;
   }
 }
 

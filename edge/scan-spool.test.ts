@@ -2,7 +2,7 @@ import { closeSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, stat
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ScanSpool, SPOOL_DIR, type ScanEvent } from './scan-spool.js';
+import { ScanSpool, SPOOL_DIR, type PendingScan, type ScanEvent } from './scan-spool.js';
 import { decodeRecord, encodeRecord, RECORD_BYTES, WAL_DIR } from './scan-wal.js';
 
 const dirs: string[] = [];
@@ -88,6 +88,59 @@ describe('ScanSpool', () => {
     expect(w.commits).toBe(1);
     expect(w.depth()).toBe(5);
     await w.close();
+  });
+
+  it('makes pending requests\' records when their group is written: one clock per group, answered only after the fdatasync', async () => {
+    const dir = tempDir();
+    const s = ScanSpool.open(dir);
+    const log: string[] = [];
+    const clocks: number[] = [];
+    const done: Promise<void>[] = [];
+    function pending(i: number, stage: 'ok' | 'refuse' | 'throw'): PendingScan {
+      let told: (err: Error | null) => void = () => undefined;
+      done.push(new Promise<void>((r) => (told = (err) => (err === null ? r() : r()))));
+      const p: PendingScan = {
+        prepare(spool, atMs) {
+          log.push(`prepare ${i}`);
+          clocks.push(atMs);
+          if (stage === 'throw') throw new Error('boom');
+          if (stage === 'refuse') {
+            told(null); // answered its own error: not in the group
+            return;
+          }
+          const e = ev(i, atMs);
+          spool.addScanWaiter(e.kind, e.uid, 0, e.venue, e.color, atMs, p);
+        },
+        durable(err) {
+          // the record is on disk before the waiter hears of it
+          log.push(`durable ${i} ${err === null ? 'ok' : err.message} depth ${s.depth()}`);
+          told(err);
+        },
+      };
+      return p;
+    }
+    s.addPending(pending(1, 'ok'));
+    s.addPending(pending(2, 'refuse'));
+    s.addPending(pending(3, 'throw'));
+    s.addPending(pending(4, 'ok'));
+    // nothing is prepared before the end of the tick
+    expect(log).toEqual([]);
+    await Promise.all([done[0], done[1], done[3]]);
+    expect(s.commits).toBe(1);
+    expect(s.written).toBe(2);
+    expect(new Set(clocks).size).toBe(1); // one Date.now() for the group
+    expect(log).toEqual(['prepare 1', 'prepare 2', 'prepare 3', 'prepare 4', 'durable 1 ok depth 2', 'durable 4 ok depth 2']);
+    // requests that arrive while a group is being written make the next group; drained() waits for them
+    log.length = 0;
+    s.addPending(pending(5, 'ok'));
+    await new Promise((r) => setImmediate(r));
+    s.addPending(pending(6, 'ok'));
+    s.addPending(pending(7, 'ok'));
+    await s.drained();
+    expect(log.filter((l) => l.startsWith('durable'))).toEqual(['durable 5 ok depth 3', 'durable 6 ok depth 5', 'durable 7 ok depth 5']);
+    expect(s.commits).toBe(3);
+    expect(await absorbedVenues(s)).toEqual(['V1', 'V4', 'V5', 'V6', 'V7']);
+    await s.close();
   });
 });
 

@@ -74,6 +74,23 @@ export interface ScanWaiter {
   durable(err: Error | null): void;
 }
 
+/**
+ * A request whose record is made only when its group is written
+ * (`ScanSpool.addPending`): `prepare` runs in the turn of the group's
+ * pwrite, for every pending request in one loop, and either stages the
+ * record with `addScanWaiter(…, this)` or answers an error itself. So the
+ * work that is per TURN rather than per request — the venue answers'
+ * validation, lmdb-js's read-transaction renewal and its reset timer, the
+ * clock — is paid once per group, and the replica reads of a group run
+ * back to back while their pages and code are in the CPU cache. Measured
+ * (edge/CLOSING.md, session 2026-12-07 late h3/escan): at -c64 a scan
+ * arrives alone in its wake-up, so these were paid per scan.
+ */
+export interface PendingScan extends ScanWaiter {
+  /** `atMs`: the group's clock (one Date.now() per group) */
+  prepare(spool: ScanSpool, atMs: number): void;
+}
+
 /** One fdatasync's worth of scans (slots 0…count-1 of the staging buffer) and who waits on it. */
 class Group {
   count = 0;
@@ -132,6 +149,10 @@ export class ScanSpool {
   /** the group whose fdatasync is in flight (null: none) */
   private committing: Group | null = null;
   private flushQueued = false;
+  /** requests whose records are made at the next flush (addPending), and the array swapped in while they are prepared */
+  private pending: PendingScan[] = [];
+  private preparing: PendingScan[] = [];
+  private inPrepare = false;
   /** the gathering group's slots, encoded in place as scans arrive (pwrite copies it: reused at once) */
   private stage = Buffer.alloc(RECORD_BYTES * 256);
   /** this process's write-ahead file (created on the first group: readers never make one) */
@@ -225,6 +246,47 @@ export class ScanSpool {
     this.gather(kind, src, uidOff, venue, color, atMs).waiters.push(waiter);
   }
 
+  /**
+   * HOT PATH, deferred form: `p.prepare` is called when the next group is
+   * written (at the end of this tick, or when the group in flight returns),
+   * and stages its record then. Nothing is durable, and nothing may be
+   * answered 200, before `p.durable(null)`.
+   */
+  addPending(p: PendingScan): void {
+    this.pending.push(p);
+    this.queueFlush();
+  }
+
+  private queueFlush(): void {
+    if (this.committing === null && !this.flushQueued && !this.inPrepare) {
+      this.flushQueued = true;
+      // after the poll phase: every request read in this tick joins the group (or after the gather window)
+      if (this.gatherMs > 0) setTimeout(flushSpool, this.gatherMs, this);
+      else setImmediate(flushSpool, this);
+    }
+  }
+
+  /** Makes the records of every pending request (PendingScan.prepare) into the gathering group. */
+  private preparePending(): void {
+    const list = this.pending;
+    this.pending = this.preparing;
+    this.preparing = list;
+    this.inPrepare = true;
+    const at = Date.now();
+    try {
+      for (let i = 0; i < list.length; i++) {
+        try {
+          list[i]!.prepare(this, at);
+        } catch {
+          // prepare answers its own errors; one throwing must not keep the others from the group
+        }
+      }
+    } finally {
+      list.length = 0;
+      this.inPrepare = false;
+    }
+  }
+
   private gather(kind: ScanKind, uid: Uint8Array, uidOff: number, venue: string | Uint8Array, color: Color, atMs: number): Group {
     const g = (this.gathering ??= new Group());
     const off = g.count * RECORD_BYTES;
@@ -236,20 +298,20 @@ export class ScanSpool {
     encodeRecord(this.stage, off, kind, color, atMs, this.writer, this.counter, uid, venue, uidOff);
     this.counter = (this.counter + 1) >>> 0;
     g.count++;
-    if (this.committing === null && !this.flushQueued) {
-      this.flushQueued = true;
-      // after the poll phase: every request read in this tick joins the group (or after the gather window)
-      if (this.gatherMs > 0) setTimeout(flushSpool, this.gatherMs, this);
-      else setImmediate(flushSpool, this);
-    }
+    this.queueFlush();
     return g;
   }
 
   /** @internal writes the gathering group (one pwrite) and starts its fdatasync; the next group goes when it returns */
   flush(): void {
+    if (this.committing !== null) {
+      this.flushQueued = false;
+      return;
+    }
+    if (this.pending.length > 0) this.preparePending();
     this.flushQueued = false;
     const g = this.gathering;
-    if (g === null || this.committing !== null) return;
+    if (g === null) return;
     this.gathering = null;
     this.committing = g;
     let wal: WalFile;
@@ -352,15 +414,15 @@ export class ScanSpool {
     if (this.committing === g) this.committing = null;
     g.settle(err);
     // what gathered during this fdatasync goes now, in one write
-    if (this.gathering !== null) this.flush();
+    if (this.gathering !== null || this.pending.length > 0) this.flush();
   }
 
   /** Resolves once every event appended so far is durable. */
   async drained(): Promise<void> {
     for (;;) {
-      const g = this.gathering ?? this.committing;
+      if (this.committing === null && (this.gathering !== null || this.pending.length > 0)) this.flush();
+      const g = this.committing ?? this.gathering;
       if (g === null) return;
-      if (this.committing === null) this.flush();
       await g.done.catch(() => undefined);
     }
   }
