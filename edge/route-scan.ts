@@ -51,7 +51,9 @@ function startPost(edge: Edge, res: HttpResponse, req: HttpRequest, route: Route
  * in V8/Node glue.
  */
 export function onScan(edge: Edge, res: HttpResponse, req: HttpRequest): void {
-  const len = declaredLength(req.getHeader('content-length'));
+  const cl = req.getHeader('content-length');
+  // a declared length of fewer digits than MAX_BODY_BYTES cannot exceed it (every real scan): no parse
+  const len = cl.length < MAX_BODY_DIGITS ? -1 : declaredLength(cl);
   if (len > MAX_BODY_BYTES) {
     replyError(edge, res, '/v1/scan', new EdgeError('EDGE_ERR_BODY_TOO_LARGE', `Content-Length ${len}`), true);
     return;
@@ -185,13 +187,18 @@ function sessionError(edge: Edge, auth: string): unknown {
   }
 }
 
+const MAX_BODY_DIGITS = String(MAX_BODY_BYTES).length;
+/** the header as bytes: uWS takes them as they are (a string is converted to UTF-8 on every call) */
+const CONTENT_TYPE = Buffer.from('content-type');
+const JSON_TYPE_BYTES = Buffer.from(JSON_TYPE);
+
 /** the request `sendScan` answers (set just before res.cork: no closure per answer) */
 let sending: ScanRequest | null = null;
 
 function sendScan(): void {
   const s = sending!;
   sending = null;
-  s.res.writeHeader('content-type', JSON_TYPE).end(s.out!);
+  s.res.writeHeader(CONTENT_TYPE, JSON_TYPE_BYTES).end(s.out!);
   s.out = null;
 }
 
