@@ -11,6 +11,7 @@ import { LOAD_CORE, OUT, RIVALS_JS, ROOT, SERVER_CORE, WORKER_JS } from './edge-
 import { startPinned, stopChild } from './edge-children.js';
 import { pipelineScript } from './edge-pipeline.js';
 import { havePerf, recordPerf, summarisePerf } from './perf-profile.js';
+import { formatPhases, phases, recordStacks } from './edge-scan-phases.js';
 import { runWrk, writeWrkScript } from './wrk.js';
 
 /**
@@ -45,6 +46,10 @@ import { runWrk, writeWrkScript } from './wrk.js';
  * `--warmup S`: seconds of each server's unmeasured first run (default
  * 2; with 5000 sessions a 2 s run at ≈ 5k scans/s leaves ≈ 15 % of them
  * to be verified for the first time inside the measured run).
+ * `--phases`: instead of `--perf`, `perf record -g` of each run of this
+ * build (and of hello-world with `--hello`) and a table of µs of server
+ * CPU per request by phase — send, recv, the fdatasync's pool thread, the
+ * scan handling, the answers after the fdatasync… (bench/edge-scan-phases.ts).
  * `--perf`: `perf record` of each run of this build (whole process, kernel
  * included; bench/perf-profile.ts), summarised by part after the run.
  */
@@ -107,6 +112,7 @@ async function main(): Promise<void> {
   const compare = arg('compare', '');
   const withPerf = process.argv.includes('--perf') && havePerf();
   const withCpuProf = process.argv.includes('--cpu-prof');
+  const withPhases = process.argv.includes('--phases') && havePerf();
   const builds: [string, string][] = [['this build', WORKER_JS]];
   if (compare !== '') builds.push(['compared', resolve(compare)]);
   const cases = builds.flatMap(([label, js]) => gathers.map((g) => ({ label: `${label}, gather ${g} ms`, js, g })));
@@ -128,9 +134,14 @@ async function main(): Promise<void> {
         const url = `http://127.0.0.1:${hello.port}/v1/code`;
         await runWrk({ url, script: helloScript, connections, durationSec: warmup, core: LOAD_CORE, serverPid: hello.pid });
         const helloPerf = join(OUT, `edge-hello-${hello.pid}.perf`);
-        const helloPerfDone = withPerf ? recordPerf(hello.pid, helloPerf, Math.max(1, duration - 1)) : Promise.resolve(false);
+        const helloPerfDone = withPerf ? recordPerf(hello.pid, helloPerf, Math.max(1, duration - 1)) : withPhases ? recordStacks(hello.pid, helloPerf, Math.max(1, duration - 1)) : Promise.resolve(false);
         const run = await runWrk({ url, script: helloScript, connections, durationSec: duration, core: LOAD_CORE, serverPid: hello.pid });
-        if (await helloPerfDone) {
+        if (withPhases && !withPerf && (await helloPerfDone)) {
+          const rows = phases(helloPerf, run.reqPerCpuSec);
+          if (rows !== null) process.stderr.write(formatPhases('hello-world', rows));
+          rmSync(helloPerf, { force: true });
+        }
+        if (withPerf && (await helloPerfDone)) {
           // the ceiling's own profile, to read this build's beside it
           const p = summarisePerf(helloPerf, 15);
           if (p !== null) {
@@ -147,7 +158,7 @@ async function main(): Promise<void> {
       }
     }
     for (const { label, js, g } of r % 2 === 0 ? cases : [...cases].reverse()) {
-      const profiled = withPerf && js === WORKER_JS;
+      const profiled = (withPerf || withPhases) && js === WORKER_JS;
       const v8prof = withCpuProf && js === WORKER_JS;
       const profDir = join(OUT, 'edge-scan-cpuprof');
       const { child, port } = await startWorker(dir, key, g, js, profiled ? ['--perf-basic-prof-only-functions'] : v8prof ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []);
@@ -156,9 +167,14 @@ async function main(): Promise<void> {
         await runWrk({ url, script, connections, durationSec: warmup, core: LOAD_CORE, serverPid: child.pid! });
         const m0 = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
         const perfFile = join(OUT, `edge-scan-${child.pid}.perf`);
-        const perfDone = profiled ? recordPerf(child.pid!, perfFile, Math.max(1, duration - 1)) : Promise.resolve(false);
+        const perfDone = !profiled ? Promise.resolve(false) : withPerf ? recordPerf(child.pid!, perfFile, Math.max(1, duration - 1)) : recordStacks(child.pid!, perfFile, Math.max(1, duration - 1));
         const run = await runWrk({ url, script, connections, durationSec: duration, core: LOAD_CORE, serverPid: child.pid! });
-        if (await perfDone) {
+        if ((await perfDone) && !withPerf) {
+          const rows = phases(perfFile, run.reqPerCpuSec);
+          if (rows !== null) process.stderr.write(formatPhases(label, rows));
+          rmSync(perfFile, { force: true });
+          rmSync(`/tmp/perf-${child.pid}.map`, { force: true });
+        } else if (profiled) {
           const p = summarisePerf(perfFile, 30);
           if (p !== null) {
             for (const [c, v] of Object.entries(p.categories).sort((a, b) => b[1] - a[1])) process.stderr.write(`  ${v.toFixed(1).padStart(5)} %  ${c}\n`);
