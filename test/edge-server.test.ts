@@ -244,6 +244,8 @@ describe('POST /v1/scan', () => {
       [post(JSON.stringify({ venue: VENUE_NORMAL.id, pad: 'x'.repeat(5000) })), 413, 'EDGE_ERR_BODY_TOO_LARGE'],
       [post(JSON.stringify({ venue: VENUE_NORMAL.id }), null), 401, 'EDGE_ERR_UNAUTHENTICATED'],
       [post(JSON.stringify({ venue: VENUE_NORMAL.id }), 'garbage'), 401, 'CORE_ERR_SESSION_MALFORMED'],
+      // no session and a bad body: the 401 first (the body is read before the session is looked up)
+      [post('{"venue":', null), 401, 'EDGE_ERR_UNAUTHENTICATED'],
       [call(node.base, '/v1/scan', { method: 'POST', auth: node.session(uidOf(9999)), body: JSON.stringify({ venue: VENUE_NORMAL.id }) }), 404, 'not_registered'],
     ];
     for (const [p, status, code] of cases) {
