@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DecoderSet } from './decoders.js';
+import { DecoderSet, unnameGroups } from './decoders.js';
 import { normalise } from './normalise.js';
 import { loadSchema } from './schema.js';
 
@@ -32,4 +35,33 @@ describe('decoders as data', () => {
       }
     });
   }
+});
+
+describe('decoder regexes run without group names', () => {
+  it('numbers named groups as the engine does (plain groups count; (?:, lookarounds, escapes and classes do not)', () => {
+    const src = String.raw`^(a|b)(?:x)(?<user>\w+)\((?<=\()[(?<no>)](?<port>\d+)(?!q)(c)(?<act>\S+)$`;
+    const plain = unnameGroups(src)!;
+    expect(plain.source).toBe(String.raw`^(a|b)(?:x)(\w+)\((?<=\()[(?<no>)](\d+)(?!q)(c)(\S+)$`);
+    expect([...plain.index]).toEqual([['user', 2], ['port', 3], ['act', 5]]);
+    const named = new RegExp(src).exec('axroot(<9cdeny')!;
+    const m = new RegExp(plain.source).exec('axroot(<9cdeny')!;
+    expect([m[2], m[3], m[5]]).toEqual([named.groups!.user, named.groups!.port, named.groups!.act]);
+    expect([m[2], m[3], m[5]]).toEqual(['root', '9', 'deny']);
+  });
+
+  it('a decoder whose regex refers to a group by name is refused with LOG_ERR_DECODER', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'la-dec-'));
+    try {
+      writeFileSync(join(dir, 'x.yaml'), [
+        'family: x', 'vendor: X', 'product: Y', 'observer_type: host', 'dataset: x.y',
+        'select: { app: [xapp] }',
+        'rules:', '  - name: r', String.raw`    regex: '^(?<user__name>\w+) \k<user__name>$'`,
+        'types:', '  - id: x-y', '    name: X Y', '    samples:', "      - line: '<13>1 - h xapp - - - a a'", '        expect: {}',
+      ].join('\n'));
+      expect(() => DecoderSet.load(dir)).toThrow(expect.objectContaining({ code: 'LOG_ERR_DECODER' }));
+      expect(unnameGroups(String.raw`(?<a>x)\k<a>`)).toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -43,15 +43,27 @@ interface CompiledRule {
   name: string;
   on: 'msg' | 'app' | 'line';
   when: string | null;
+  /**
+   * the rule's regex with its group names taken out (same groups, same
+   * numbers): a regex with named groups makes V8 build a dictionary-mode
+   * `groups` object on every match, read back by name per field
+   * (CLOSING.md, session 2026-12-07 late, h3); null without a regex
+   */
   re: RegExp | null;
-  groups: [string, FieldDef][];
-  kv: Map<string, FieldDef> | null;
+  /** per named group: its capture number in `re`, its field and its slot in the values (1 + index in `keys`) */
+  groups: { index: number; def: FieldDef; slot: number }[];
+  /** kv key → field and slot */
+  kv: Map<string, { def: FieldDef; slot: number }> | null;
   assign: string;
-  set: [string, string | number][];
+  /** the family's constant fields (kept when the message set them) and the rule's own (always set), by slot */
+  base: [number, string | number][];
+  set: [number, string | number][];
   /** every field the rule can set, in a fixed order: the store writes its fields as values in this order (row-format.ts) */
   keys: readonly string[];
   /** index of `keys` in DecoderSet.shapes (set when the set is built) */
   shape: number;
+  /** a packed array of 1 + keys.length `undefined`s, copied per match (`slice` of a packed array stays packed) */
+  blank: readonly unknown[];
 }
 export interface Family {
   readonly family: string;
@@ -63,6 +75,8 @@ export interface Family {
   readonly file: string;
   readonly rules: readonly CompiledRule[];
   readonly base: readonly [string, string | number][];
+  /** the values of an undecoded message of this family (slot 0 free, then `base`'s values) */
+  readonly baseVals: readonly unknown[];
   readonly contains: readonly string[];
   /** the shape of an undecoded message of this family (its constant fields only) */
   baseShape: number;
@@ -71,9 +85,56 @@ export interface Family {
 export interface Decoded {
   family: Family;
   rule: string | null;
-  fields: LogEvent;
-  /** DecoderSet.shapes index: every key `fields` can hold, in a fixed order */
+  /**
+   * the extracted fields as values in the shape's order: `vals[1 + i]` is
+   * field `shapes[shape][i]` (undefined: absent); `vals[0]` is left free
+   * for the caller (the row batch writes its batch-local shape number
+   * there). No object keyed by field name per message: building one
+   * (keyed stores in ~200 different key orders) and reading it back for
+   * the store was ~10 % of the engine's thread (CLOSING.md, h3 section).
+   */
+  vals: unknown[];
+  /** DecoderSet.shapes index: every key the values can hold, in a fixed order */
   shape: number;
+}
+
+/** the decoded fields as an object (keys in the shape's order; absent values left out) */
+export function decodedFields(d: Decoded, shapes: readonly (readonly string[])[]): LogEvent {
+  const keys = shapes[d.shape]!;
+  const out: LogEvent = {};
+  for (let i = 0; i < keys.length; i++) {
+    const v = d.vals[i + 1];
+    if (v !== undefined) out[keys[i]!] = v as string | number | string[];
+  }
+  return out;
+}
+
+/**
+ * A regex source without its group names, and the capture number of each
+ * named group (counted as the engine does: every unescaped `(` outside a
+ * character class that is not `(?:`, `(?=`, `(?!`, `(?<=`, `(?<!`).
+ * Null when the source refers to a group by name (`\k<name>`), which only the
+ * named form can express.
+ */
+export function unnameGroups(src: string): { source: string; index: Map<string, number> } | null {
+  if (src.includes('\\k<')) return null;
+  const index = new Map<string, number>();
+  let out = '';
+  let n = 0;
+  let inClass = false;
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i]!;
+    if (c === '\\') { out += c + (src[i + 1] ?? ''); i++; continue; }
+    if (inClass) { if (c === ']') inClass = false; out += c; continue; }
+    if (c === '[') { inClass = true; out += c; continue; }
+    if (c === '(') {
+      if (src[i + 1] !== '?') { n++; out += c; continue; }
+      const named = /^\(\?<([A-Za-z_][A-Za-z0-9_]*)>/.exec(src.slice(i));
+      if (named) { n++; index.set(named[1]!, n); out += '('; i += named[0].length - 1; continue; }
+    }
+    out += c;
+  }
+  return { source: out, index };
 }
 
 function bad(file: string, why: string): LogAuditError {
@@ -94,37 +155,46 @@ function compileFamily(file: string, spec: FamilySpec, schema: ReadonlyMap<strin
   if (!Array.isArray(spec.rules) || spec.rules.length === 0) throw bad(file, 'no rules');
   if (!Array.isArray(spec.types) || spec.types.length === 0) throw bad(file, 'no types');
   const baseKeys = Object.keys(spec.set ?? {});
+  const base = Object.entries(spec.set ?? {});
+  for (const [f] of base) fieldOf(schema, file, f);
   const rules = spec.rules.map((r): CompiledRule => {
     let re: RegExp | null = null;
-    const groups: [string, FieldDef][] = [];
+    const named: [string, FieldDef][] = [];
+    let index: Map<string, number> | null = null;
     if (r.regex !== undefined) {
-      try { re = new RegExp(r.regex); } catch (e) { throw bad(file, `rule ${r.name}: ${(e as Error).message}`); }
+      const plain = unnameGroups(r.regex);
+      if (!plain) throw bad(file, `rule ${r.name}: a back-reference by group name (\\k<…>) is not supported`);
+      try { new RegExp(r.regex); re = new RegExp(plain.source); } catch (e) { throw bad(file, `rule ${r.name}: ${(e as Error).message}`); }
+      index = plain.index;
       const names = [...r.regex.matchAll(/\(\?<([A-Za-z_][A-Za-z0-9_]*)>/g)].map((m) => m[1]!);
       for (const g of names) {
         const target = r.map?.[g] ?? g.replace(/__/g, '.');
-        groups.push([g, fieldOf(schema, file, target)]);
+        named.push([g, fieldOf(schema, file, target)]);
       }
     }
-    let kv: Map<string, FieldDef> | null = null;
-    if (r.kv) {
-      kv = new Map();
-      for (const [k, f] of Object.entries(r.kv.map)) kv.set(k, fieldOf(schema, file, f));
-    }
-    if (!re && !kv) throw bad(file, `rule ${r.name}: needs regex or kv`);
+    let kvDefs: [string, FieldDef][] = [];
+    if (r.kv) kvDefs = Object.entries(r.kv.map).map(([k, f]) => [k, fieldOf(schema, file, f)]);
+    if (!re && !r.kv) throw bad(file, `rule ${r.name}: needs regex or kv`);
     const set = Object.entries(r.set ?? {});
     for (const [f] of set) fieldOf(schema, file, f);
-    const keys = [...new Set([...groups.map(([, d]) => d.name), ...(kv ? [...kv.values()].map((d) => d.name) : []), ...baseKeys, ...set.map(([k]) => k)])];
-    return { name: r.name, on: r.on ?? 'msg', when: r.when ?? null, re, groups, kv, assign: r.kv?.assign ?? '=', set, keys, shape: -1 };
+    const keys = [...new Set([...named.map(([, d]) => d.name), ...kvDefs.map(([, d]) => d.name), ...baseKeys, ...set.map(([k]) => k)])];
+    const slot = (name: string): number => keys.indexOf(name) + 1;
+    const groups = named.map(([g, def]) => ({ index: index!.get(g)!, def, slot: slot(def.name) }));
+    const kv = r.kv ? new Map(kvDefs.map(([k, def]) => [k, { def, slot: slot(def.name) }])) : null;
+    const blank: unknown[] = [];
+    for (let i = 0; i <= keys.length; i++) blank.push(undefined);
+    return {
+      name: r.name, on: r.on ?? 'msg', when: r.when ?? null, re, groups, kv, assign: r.kv?.assign ?? '=',
+      base: base.map(([k, v]) => [slot(k), v]), set: set.map(([k, v]) => [slot(k), v]), keys, shape: -1, blank,
+    };
   });
-  const base = Object.entries(spec.set ?? {});
-  for (const [f] of base) fieldOf(schema, file, f);
   for (const t of spec.types) {
     if (!/^[a-z0-9][a-z0-9-]{1,63}$/.test(t.id) || !t.name) throw bad(file, `type ${JSON.stringify(t.id)}`);
     if (!Array.isArray(t.samples) || t.samples.length === 0) throw bad(file, `type ${t.id} has no sample line`);
   }
   return {
     family: spec.family, vendor: spec.vendor, product: spec.product, observerType: spec.observer_type, dataset: spec.dataset,
-    types: spec.types, file, rules, base, contains: spec.select.contains ?? [], baseShape: -1,
+    types: spec.types, file, rules, base, baseVals: [undefined, ...base.map(([, v]) => v)], contains: spec.select.contains ?? [], baseShape: -1,
   };
 }
 
@@ -135,7 +205,9 @@ function isKeySep(c: number): boolean {
 }
 
 /** key=value pairs, values optionally "quoted" (Fortinet, Hillstone, Sangfor, Topsec, Palo Alto's kv mode, auditd) */
-function kvPairs(s: string, assign: string, want: Map<string, FieldDef>, out: LogEvent): void {
+/** key=value pairs into `vals` by slot (the first value of a field wins); returns how many were set */
+function kvPairs(s: string, assign: string, want: Map<string, { def: FieldDef; slot: number }>, vals: unknown[]): number {
+  let got = 0;
   let i = 0;
   const n = s.length;
   while (i < n) {
@@ -158,13 +230,14 @@ function kvPairs(s: string, assign: string, want: Map<string, FieldDef>, out: Lo
       val = e === n && s[e - 1] === '.' ? s.slice(j, e - 1) : s.slice(j, e);
       j = e;
     }
-    const def = want.get(key);
-    if (def && out[def.name] === undefined) {
-      const v = coerce(def, val);
-      if (v !== undefined && v !== '') out[def.name] = v;
+    const w = want.get(key);
+    if (w !== undefined && vals[w.slot] === undefined) {
+      const v = coerce(w.def, val);
+      if (v !== undefined && v !== '') { vals[w.slot] = v; got++; }
     }
     i = j + 1;
   }
+  return got;
 }
 
 export class DecoderSet {
@@ -275,23 +348,26 @@ export class DecoderSet {
           m = r.re.exec(subject);
           if (!m) continue;
         }
-        const out: LogEvent = {};
+        const vals = r.blank.slice();
+        let got = 0;
         if (m) {
-          for (const [g, def] of r.groups) {
-            const v = m.groups?.[g];
+          const gs = r.groups;
+          for (let k = 0; k < gs.length; k++) {
+            const g = gs[k]!;
+            const v = m[g.index];
             if (v === undefined || v === '') continue;
-            const c = coerce(def, v);
-            if (c !== undefined) out[def.name] = c;
+            const c = coerce(g.def, v);
+            if (c !== undefined) { vals[g.slot] = c; got++; }
           }
         }
-        if (r.kv) kvPairs(subject, r.assign, r.kv, out);
-        if (!r.re && Object.keys(out).length === 0) continue;
-        for (const [k, v] of fam.base) if (out[k] === undefined) out[k] = v;
-        for (const [k, v] of r.set) out[k] = v;
-        return { family: fam, rule: r.name, fields: out, shape: r.shape };
+        if (r.kv) got += kvPairs(subject, r.assign, r.kv, vals);
+        if (!r.re && got === 0) continue;
+        for (let k = 0; k < r.base.length; k++) { const b = r.base[k]!; if (vals[b[0]] === undefined) vals[b[0]] = b[1]; }
+        for (let k = 0; k < r.set.length; k++) { const b = r.set[k]!; vals[b[0]] = b[1]; }
+        return { family: fam, rule: r.name, vals, shape: r.shape };
       }
     }
-    if (cands.length > 0) return { family: cands[0]!, rule: null, fields: Object.fromEntries(cands[0]!.base), shape: cands[0]!.baseShape };
+    if (cands.length > 0) return { family: cands[0]!, rule: null, vals: cands[0]!.baseVals.slice(), shape: cands[0]!.baseShape };
     return null;
   }
 }

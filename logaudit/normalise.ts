@@ -1,6 +1,6 @@
 import { isAscii } from 'node:buffer';
 import iconv from 'iconv-lite';
-import type { DecoderSet } from './decoders.js';
+import { decodedFields, type Decoded, type DecoderSet } from './decoders.js';
 import type { LogEvent } from './schema.js';
 import { FLAG, type RowBatch, type StoredRow } from './row-format.js';
 import { parseSyslog, type SyslogRecord } from './syslog-parse.js';
@@ -107,8 +107,9 @@ export function normaliseRow(raw: RawMessage, decoders: DecoderSet, opts: Normal
   const ev = normaliseCore(raw, decoders, opts, outcomes, plan);
   const row: StoredRow = {
     atMs: last.atMs, receivedMs: raw.receivedMs, transport: raw.transport, flags: last.flags, from: raw.from, via: raw.via ?? '',
-    dataset: ev['event.dataset'] as string, fields: last.fields, bytes: raw.bytes,
+    dataset: ev['event.dataset'] as string, fields: last.vals === null ? null : decodedFields({ vals: last.vals, shape: last.shape } as Decoded, decoders.shapes), bytes: raw.bytes,
   };
+  last.vals = null;
   return { event: ev, row };
 }
 
@@ -120,8 +121,8 @@ export function normaliseRow(raw: RawMessage, decoders: DecoderSet, opts: Normal
 export function normaliseInto(raw: RawMessage, decoders: DecoderSet, opts: NormaliseOptions, outcomes: (o: Outcome) => void, plan: HeaderPlan, batch: RowBatch): LogEvent {
   const ev = normaliseCore(raw, decoders, opts, outcomes, plan);
   const shape = last.shape;
-  batch.add(last.atMs, raw.receivedMs, raw.transport, last.flags, raw.from, raw.via ?? '', ev['event.dataset'] as string, last.fields, shape, shape >= 0 ? decoders.shapes[shape]! : NO_KEYS, raw.bytes);
-  last.fields = null;
+  batch.add(last.atMs, raw.receivedMs, raw.transport, last.flags, raw.from, raw.via ?? '', ev['event.dataset'] as string, last.vals, shape, shape >= 0 ? decoders.shapes[shape]! : NO_KEYS, raw.bytes);
+  last.vals = null;
   return ev;
 }
 
@@ -131,7 +132,7 @@ export function lastAtMs(): number {
 }
 
 /** what normaliseCore decided besides the event (one module-level record instead of a result object per event) */
-const last: { atMs: number; flags: number; fields: LogEvent | null; shape: number } = { atMs: 0, flags: 0, fields: null, shape: -1 };
+const last: { atMs: number; flags: number; vals: unknown[] | null; shape: number } = { atMs: 0, flags: 0, vals: null, shape: -1 };
 const NO_KEYS: readonly string[] = [];
 
 function normaliseCore(raw: RawMessage, decoders: DecoderSet, opts: NormaliseOptions, outcomes: (o: Outcome) => void, plan: HeaderPlan): LogEvent {
@@ -152,7 +153,7 @@ function normaliseCore(raw: RawMessage, decoders: DecoderSet, opts: NormaliseOpt
   if (d ? d.rule === null : rec.format !== 'raw') { flags |= FLAG.undecoded; outcomes('undecoded'); }
   if (raw.spooled) flags |= FLAG.spooled;
   const ev = headerEvent(raw, text, rec, at, flags, plan);
-  let fields: LogEvent | null = null;
+  let vals: unknown[] | null = null;
   if (d) {
     ev['event.dataset'] = d.family.dataset;
     if (plan.vendor) {
@@ -160,31 +161,35 @@ function normaliseCore(raw: RawMessage, decoders: DecoderSet, opts: NormaliseOpt
       ev['observer.product'] = d.family.product;
       ev['observer.type'] = d.family.observerType;
     }
-    if (plan.fields === undefined) Object.assign(ev, d.fields);
+    if (plan.fields === undefined) Object.assign(ev, decodedFields(d, decoders.shapes));
     else {
-      const ks = neededKeys(decoders, plan)[d.shape]!;
-      const f = d.fields;
-      for (let k = 0; k < ks.length; k++) { const v = f[ks[k]!]; if (v !== undefined) ev[ks[k]!] = v; }
+      const { names, slots } = neededKeys(decoders, plan)[d.shape]!;
+      const v = d.vals;
+      for (let k = 0; k < names.length; k++) { const x = v[slots[k]!]; if (x !== undefined) ev[names[k]!] = x as string | number | string[]; }
     }
-    fields = d.fields;
+    vals = d.vals;
   } else ev['event.dataset'] = 'unknown';
   if (plan.tags) addTags(ev, flags);
   last.atMs = at;
   last.flags = flags;
-  last.fields = fields;
+  last.vals = vals;
   last.shape = d ? d.shape : -1;
   return ev;
 }
 
-/** per decoder shape, the field names a plan's consumer reads (computed once per decoder set and plan) */
-const needed = new WeakMap<DecoderSet, WeakMap<HeaderPlan, (readonly string[])[]>>();
-function neededKeys(decoders: DecoderSet, plan: HeaderPlan): (readonly string[])[] {
+/** per decoder shape, the field names a plan's consumer reads and their slots in the decoded values (computed once per decoder set and plan) */
+interface Needed { names: readonly string[]; slots: readonly number[] }
+const needed = new WeakMap<DecoderSet, WeakMap<HeaderPlan, Needed[]>>();
+function neededKeys(decoders: DecoderSet, plan: HeaderPlan): Needed[] {
   let byPlan = needed.get(decoders);
   if (!byPlan) { byPlan = new WeakMap(); needed.set(decoders, byPlan); }
   let ks = byPlan.get(plan);
   if (!ks) {
     const want = plan.fields!;
-    ks = decoders.shapes.map((keys) => keys.filter((k) => want.has(k)));
+    ks = decoders.shapes.map((keys) => {
+      const names = keys.filter((k) => want.has(k));
+      return { names, slots: names.map((k) => keys.indexOf(k) + 1) };
+    });
     byPlan.set(plan, ks);
   }
   return ks;

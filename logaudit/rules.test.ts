@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LogEvent } from './schema.js';
-import { compileRule, Correlator, loadRules } from './sigma.js';
+import { compileRule, Correlator, Distinct, loadRules } from './sigma.js';
 
 /**
  * Every shipped Sigma rule is run against its own `tests:` section: the
@@ -55,6 +55,42 @@ describe('correlation rules (Sigma)', () => {
     expect(at(T0 + 1_000, T0 - 11 * 3_600_000)).toBe(0); // same key, a device clock hours off
     expect(at(T0 + 30_000, T0 + 30_000)).toBe(0);
     expect(at(T0 + 61_000, T0 - 86_400_000)).toBe(1); // a minute of intake later
+  });
+
+  it('plain values match case-insensitively, also where lower-casing changes the character or the length', () => {
+    const fields = new Set(['event.action', 'user.name']);
+    const rule = (v: string) => compileRule({ title: 't', id: 'x', zh: '测试', level: 'low', detection: { s: { 'user.name': v }, condition: 's' } }, 'f', fields);
+    const ascii = rule('KAdmin');
+    expect(['KAdmin', 'kadmin', 'KADMIN', '\u212Aadmin'].map((u) => ascii.match({ 'user.name': u }))).toEqual([true, true, true, true]); // U+212A KELVIN SIGN lower-cases to 'k'
+    expect(['kadmin2', 'kadmi', 'admin', '\u0130kadmin'].map((u) => ascii.match({ 'user.name': u }))).toEqual([false, false, false, false]);
+    const dotted = rule('\u0130nfo'); // 'İnfo' lower-cases to 'i' + U+0307 + 'nfo' (one unit longer)
+    expect(['\u0130nfo', '\u0130NFO', 'i\u0307nfo'].map((u) => dotted.match({ 'user.name': u }))).toEqual([true, true, true]);
+    expect(['info', 'Info'].map((u) => dotted.match({ 'user.name': u }))).toEqual([false, false]);
+    const num = rule('22');
+    expect([num.match({ 'user.name': 22 }), num.match({ 'user.name': '22' }), num.match({ 'user.name': 220 })]).toEqual([true, true, false]);
+  });
+
+  it('count(field) windows: the sighting queue gives the counts and first times of a last-seen-ordered map', () => {
+    // the reference: the ordered Map the queue replaced (delete + set per sighting, expire from the front)
+    let seed = 7;
+    const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+    const d = new Distinct();
+    const ref = new Map<string, number>();
+    let t = 1_000_000;
+    const windowMs = 60_000;
+    for (let i = 0; i < 30_000; i++) {
+      // mostly a few hot values (replaced sightings pile up behind a live front: the queue is compacted), times out of order
+      const v = rnd(10) < 8 ? `hot${rnd(3)}` : `v${rnd(500)}`;
+      t += rnd(40);
+      const at = t - rnd(5) * 1000;
+      if (i % 7000 === 6999) { d.clear(); ref.clear(); }
+      const from = at - windowMs;
+      ref.delete(v);
+      ref.set(v, at);
+      for (const [k, x] of ref) { if (x >= from) break; ref.delete(k); }
+      const first = d.see(v, at, from);
+      expect([d.size, first, d.lastTime()]).toEqual([ref.size, ref.values().next().value, [...ref.values()].pop()]);
+    }
   });
 
   it('refuses bad rules with LOG_ERR_RULE', () => {
