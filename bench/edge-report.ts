@@ -110,17 +110,17 @@ export function markdown(r: Report): string {
   L.push(`Edge RSS after the runs: ${bytes(r.edgeMemory.rssKiB * 1024)} (anonymous ${bytes(r.edgeMemory.anonKiB * 1024)}, file-backed LMDB pages ${bytes(r.edgeMemory.fileKiB * 1024)} — page cache shared by all server processes of a node; session cache capacity ${human(r.sessionCache)} sessions).`);
   L.push(`Warm-up (first display of each active session: session HMAC, Ed25519 sign on the pool, render, LMDB put — same pinned core): ${human(r.warmup.perSec)} displays/s (${human(r.warmup.requests)} in ${r.warmup.sec.toFixed(1)} s).`);
   L.push(
-    `80 % load method: open loop (bench/edge-open-loop.ts, wrk2-style): ${human(r.atLoad.targetQps)} req/s scheduled at constant intervals over ${r.atLoad.connections} keep-alive connections (a request due on a busy connection is pipelined), ` +
-      `latency from each request's scheduled time to its answer; server at ${(100 * r.atLoad.serverCoreUse).toFixed(0)} % of its core; the generator fell behind its schedule by ≤ ${r.atLoad.run.lateMs.toFixed(1)} ms ` +
-      `(edge run) / ${r.helloAtLoad.run.lateMs.toFixed(1)} ms (hello-world run) — the generator's own lateness counts in the latencies. The generator runs in its own process pinned to the load core.`,
+    `80 % load method: open loop (bench/open-loop.c, C, epoll, wrk2-style; \`${r.atLoad.command}\`): ${human(r.atLoad.targetQps)} req/s scheduled at constant intervals (timerfd) over ${r.atLoad.connections} keep-alive connections (a request due on a busy connection is pipelined), ` +
+      `latency from each request's SCHEDULED time to its answer, 1 s warm-up not measured; server at ${(100 * r.atLoad.serverCoreUse).toFixed(0)} % of its core; the generator's own send lag (included in the latencies): p99 ${ms(r.atLoad.run.sendLagP99)}, max ${r.atLoad.run.lateMs.toFixed(1)} ms ` +
+      `(edge run) / p99 ${ms(r.helloAtLoad.run.sendLagP99)}, max ${r.helloAtLoad.run.lateMs.toFixed(1)} ms (hello-world run); unanswered ${r.atLoad.run.unanswered} / ${r.helloAtLoad.run.unanswered}.`,
   );
   if (r.atObserved !== undefined) {
     const e = r.atObserved.edge;
     const h = r.atObserved.hello;
     L.push(
       `Open loop at 80 % of the QPS the edge answered in this run (${human(e.targetQps)} req/s — what the server's share of its core allowed): ` +
-        `edge p50 ${ms(e.run.p50)}, p99 ${ms(e.run.p99)}, p99.9 ${ms(e.run.p999)} (${human(e.run.achievedQps)} req/s answered, server ${(100 * e.serverCoreUse).toFixed(0)} % core, generator late ≤ ${e.run.lateMs.toFixed(1)} ms); ` +
-        `hello-world p50 ${ms(h.run.p50)}, p99 ${ms(h.run.p99)}, p99.9 ${ms(h.run.p999)} (late ≤ ${h.run.lateMs.toFixed(1)} ms).`,
+        `edge p50 ${ms(e.run.p50)}, p99 ${ms(e.run.p99)}, p99.9 ${ms(e.run.p999)} (${human(e.run.achievedQps)} req/s answered, server ${(100 * e.serverCoreUse).toFixed(0)} % core, generator send lag p99 ${ms(e.run.sendLagP99)}); ` +
+        `hello-world p50 ${ms(h.run.p50)}, p99 ${ms(h.run.p99)}, p99.9 ${ms(h.run.p999)} (send lag p99 ${ms(h.run.sendLagP99)}).`,
     );
   }
   L.push(`Scans (group commit, edge/scan-spool.ts: one pwrite + fdatasync of a pre-zeroed write-ahead file per group): at -c${o.connections} ${human(r.scanGroups.events)} scans in ${human(r.scanGroups.commits)} fdatasyncs = ${r.scanGroups.commits > 0 ? (r.scanGroups.events / r.scanGroups.commits).toFixed(1) : '—'} scans a group; scan vs hello-world per CPU-second ${(r.scan.reqPerCpuSec / r.hello.reqPerCpuSec).toFixed(2)} (goal ≥ 0.6).`);

@@ -1,5 +1,5 @@
 import { cpuSeconds } from './proc-stat.js';
-import { getRequests, openLoopInChild, type OpenLoopResult } from './edge-open-loop.js';
+import { loadCommand, runLoad, type LoadOptions, type OpenLoopResult } from './edge-open-loop.js';
 import { type WrkRun } from './wrk.js';
 import { LOAD_CORE, LOAD_FRACTION, OPEN_LOOP_CONNECTIONS, human, ms, median } from './edge-setup.js';
 
@@ -54,25 +54,31 @@ export interface AtLoad {
   readonly serverCoreUse: number;
   /** achieved QPS / peak */
   readonly fraction: number;
+  /** the generator's command line */
+  readonly command: string;
 }
 
 /**
  * Latency at LOAD_FRACTION of peak with the open-loop generator
- * (bench/edge-open-loop.ts: constant rate, latency from each request's
- * scheduled time — wrk2's method; wrk's delay() ticks in whole ms).
+ * (bench/open-loop.c via bench/edge-open-loop.ts: constant rate, latency
+ * from each request's scheduled time — wrk2's method; wrk's delay() ticks
+ * in whole ms), pinned to the load core like wrk.
  */
-export async function atLoad(port: number, headers: readonly string[], serverPid: number, rate: number, duration: number): Promise<AtLoad> {
+export async function atLoad(port: number, authFile: string, serverPid: number, rate: number, duration: number, onSpawn?: (pid: number) => void): Promise<AtLoad> {
+  const opts: LoadOptions = { host: '127.0.0.1', port, authFile, path: '/v1/code', rate, durationSec: duration, warmupSec: 1, connections: OPEN_LOOP_CONNECTIONS, core: LOAD_CORE };
   const c0 = readCpu(serverPid);
   const t0 = performance.now();
-  const run = await openLoopInChild({ host: '127.0.0.1', port, requests: getRequests('/v1/code', `127.0.0.1:${port}`, headers), rate, durationSec: duration, connections: OPEN_LOOP_CONNECTIONS }, LOAD_CORE);
+  const run = await runLoad(opts, onSpawn);
   const wall = (performance.now() - t0) / 1000;
-  return { targetQps: rate, connections: OPEN_LOOP_CONNECTIONS, run, serverCoreUse: (readCpu(serverPid) - c0) / wall, fraction: run.achievedQps / (rate / LOAD_FRACTION) };
+  return { targetQps: rate, connections: OPEN_LOOP_CONNECTIONS, run, serverCoreUse: (readCpu(serverPid) - c0) / wall, fraction: run.achievedQps / (rate / LOAD_FRACTION), command: loadCommand(opts) };
 }
 
 export function describeOpen(r: AtLoad): string {
   const o = r.run;
-  return `${human(o.achievedQps).padStart(7)} req/s of ${human(o.offeredQps)} offered  p50 ${ms(o.p50)}  p99 ${ms(o.p99)}  p99.9 ${ms(o.p999)}  max ${ms(o.max)}  server ${(100 * r.serverCoreUse).toFixed(0)} % core  generator ${o.cpuSec.toFixed(1)} CPU-s, late ≤ ${o.lateMs.toFixed(1)} ms` +
-    (o.statusErrors + o.socketErrors > 0 ? `  ERRORS status ${o.statusErrors} socket ${o.socketErrors}` : '');
+  const bad = o.statusErrors + o.socketErrors + o.parseErrors + o.unanswered;
+  return `${human(o.achievedQps).padStart(7)} req/s of ${human(o.offeredQps)} offered  p50 ${ms(o.p50)}  p99 ${ms(o.p99)}  p99.9 ${ms(o.p999)}  max ${ms(o.max)}  server ${(100 * r.serverCoreUse).toFixed(0)} % core  ` +
+    `generator ${o.cpuSec.toFixed(1)} CPU-s, send lag p99 ${ms(o.sendLagP99)} (max ${o.lateMs.toFixed(1)} ms)` +
+    (bad > 0 ? `  ERRORS status ${o.statusErrors} socket ${o.socketErrors} parse ${o.parseErrors} unanswered ${o.unanswered}` : '');
 }
 
 export function readCpu(pid: number): number {

@@ -22,6 +22,7 @@ import { children, killAllNow, killWrk, RedisBodies, startPinned, startSweepChil
 import { aggregate, atLoad, describe, describeOpen, pairedRatio, readCpu } from './edge-results.js';
 import { markdown, type ReplicaInfo, type Report, type Warmup } from './edge-report.js';
 import { pipelineScript } from './edge-pipeline.js';
+import { openLoopBinary } from './edge-open-loop.js';
 /**
  * `npm run bench:edge` — the edge's display path against its ceiling and
  * its baseline, in one run (issue 3, item 8; DESIGN §1 operating contract).
@@ -99,6 +100,8 @@ function preflight(): void {
   if (!haveCommand('taskset', ['-V'])) {
     throw new Error('taskset is not installed. Install it with:  apt-get install -y util-linux');
   }
+  // the open-loop generator is C, compiled now: no C compiler fails here, not after the replica build
+  openLoopBinary();
   for (const f of [WORKER_JS, RIVALS_JS]) {
     if (!existsSync(f)) throw new Error(`${f} is missing: run \`npm run build\` (npm run bench:edge does)`);
   }
@@ -409,20 +412,19 @@ async function main(): Promise<void> {
     }
 
     say(`latency at ${100 * LOAD_FRACTION} % of peak (${human(edgeRes.reqPerCpuSec)} req per CPU-s), open loop`);
-    const headerLines = sessions.tokens.map((t) => `Bearer ${t}`);
-    const load = await atLoad(edge.port, headerLines, edge.pid, LOAD_FRACTION * edgeRes.reqPerCpuSec, o.duration);
+    const load = await atLoad(edge.port, sessions.headersFile, edge.pid, LOAD_FRACTION * edgeRes.reqPerCpuSec, o.duration, trackWrk);
     say(`at load: ${describeOpen(load)}`);
     // the machine's own floor at the same offered rate: hello-world, same generator
-    const helloAtLoad = await atLoad(hello.port, headerLines, hello.pid, LOAD_FRACTION * edgeRes.reqPerCpuSec, o.duration);
+    const helloAtLoad = await atLoad(hello.port, sessions.headersFile, hello.pid, LOAD_FRACTION * edgeRes.reqPerCpuSec, o.duration, trackWrk);
     say(`hello-world, same offered rate: ${describeOpen(helloAtLoad)}`);
     // and at 80 % of the QPS the edge actually answered in this run (wrk, closed loop): on a shared
     // machine the server gets only part of its core, and 80 % of its per-CPU-second peak can then be
     // more than it can answer at all (session 2026-12-07: server at 21 % of its core, every latency
     // past the 1 s histogram) — this point shows the latency below saturation on the machine as it is
     const observedRate = LOAD_FRACTION * edgeRes.qps;
-    const edgeObserved = await atLoad(edge.port, headerLines, edge.pid, observedRate, o.duration);
+    const edgeObserved = await atLoad(edge.port, sessions.headersFile, edge.pid, observedRate, o.duration, trackWrk);
     say(`at 80 % of the edge's answered QPS: ${describeOpen(edgeObserved)}`);
-    const helloObserved = await atLoad(hello.port, headerLines, hello.pid, observedRate, o.duration);
+    const helloObserved = await atLoad(hello.port, sessions.headersFile, hello.pid, observedRate, o.duration, trackWrk);
     say(`hello-world, same offered rate: ${describeOpen(helloObserved)}`);
 
     await stopChild(hello.child);
