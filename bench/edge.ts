@@ -17,9 +17,9 @@ import { summariseCpuProfile, type ProfileSummary } from './cpu-profile.js';
 import { havePerf, recordPerf, summarisePerf, type PerfSummary } from './perf-profile.js';
 import { machine, memory } from './proc-stat.js';
 import { haveCommand, runWrk, writeWrkScript, type WrkRun } from './wrk.js';
-import { HOT_SESSIONS, LOAD_CORE, LOAD_FRACTION, OUT, parseArgs, PROVINCE_QPS, RIVALS_JS, ROOT, say, SERVER_CORE, WORKER_JS, bytes, human, ms, type Options } from './edge-setup.js';
+import { HOT_SESSIONS, LOAD_CORE, LOAD_FRACTION, OUT, median, parseArgs, PROVINCE_QPS, RIVALS_JS, ROOT, say, SERVER_CORE, WORKER_JS, bytes, human, ms, type Options } from './edge-setup.js';
 import { children, killAllNow, killWrk, RedisBodies, startPinned, startSweepChild, stopChild, trackWrk, type Served } from './edge-children.js';
-import { aggregate, atLoad, describe, describeOpen, pairedRatio, readCpu } from './edge-results.js';
+import { aggregate, atLoad, closedRun, describe, describeClosed, describeOpen, pairedRatio, readCpu, type ClosedRun } from './edge-results.js';
 import { markdown, type ReplicaInfo, type Report, type Warmup } from './edge-report.js';
 import { pipelineScript } from './edge-pipeline.js';
 import { openLoopBinary } from './edge-open-loop.js';
@@ -394,6 +394,20 @@ async function main(): Promise<void> {
     const baseRes = aggregate('baseline', runs.baseline!);
     const hotRes = aggregate('hot', runs.hot!);
 
+    // the same display vs hello-world comparison with the C client in closed loop (bench/open-loop.c --rate 0):
+    // wrk's Lua request() nearly fills its own core (94–96 %), so there the client may be the limit
+    const closedC: { edge: ClosedRun[]; hello: ClosedRun[] } = { edge: [], hello: [] };
+    for (let round = 0; round < o.rounds; round++) {
+      const pair = round % 2 === 0 ? (['edge', 'hello'] as const) : (['hello', 'edge'] as const);
+      for (const key of pair) {
+        const s = key === 'edge' ? edge : hello;
+        const r = await closedRun(s.port, sessions.headersFile, s.pid, o.duration, o.connections, 1, trackWrk);
+        closedC[key].push(r);
+        say(`C client, closed loop, round ${round + 1}/${o.rounds} ${(key === 'edge' ? 'edge GET /v1/code' : 'uWS hello-world').padEnd(18)} ${describeClosed(r)}`);
+      }
+    }
+    const closedRatio = median(closedC.edge.map((r, i) => r.reqPerCpuSec / closedC.hello[i]!.reqPerCpuSec));
+
     let pipelined: Report['pipelined'] = null;
     if (o.pipeline > 0) {
       // the servers' own per-request cost, with the kernel's and the wake-up's shared by o.pipeline requests
@@ -522,6 +536,7 @@ async function main(): Promise<void> {
       baselineRedisCpuShare: redisPid !== null && baselineWall > 0 ? redisCpu / baselineWall : null,
       atLoad: load,
       atObserved: { edge: edgeObserved, hello: helloObserved },
+      closedC: { ...closedC, ratio: closedRatio },
       scanGroups,
       scanWide,
       absorb,
@@ -566,6 +581,7 @@ async function main(): Promise<void> {
         (scanWide === null ? '' : `, ${(scanWide.run.reqPerCpuSec / helloRes.reqPerCpuSec).toFixed(2)} × at -c${scanWide.connections} (${(scanWide.events / Math.max(1, scanWide.commits)).toFixed(1)} a commit)`) +
         '; ' +
         (pipelined === null ? '' : `pipelined ${pipelined.depth}-deep: display ${(pipelined.edge.reqPerCpuSec / pipelined.hello.reqPerCpuSec).toFixed(2)} × hello-world, ${(pipelined.edge.reqPerCpuSec / pipelined.baseline.reqPerCpuSec).toFixed(1)} × baseline; `) +
+        `C client closed loop: display ${closedRatio.toFixed(2)} × hello-world per CPU-s (${human(median(closedC.edge.map((r) => r.reqPerCpuSec)))}); ` +
         `p99 at 80 % open loop ${ms(load.run.p99)} (hello-world ${ms(helloAtLoad.run.p99)}), at 80 % of the answered QPS (${human(edgeObserved.targetQps)} req/s) ${ms(edgeObserved.run.p99)} (hello-world ${ms(helloObserved.run.p99)})` +
         (sweep === null ? '' : `; display during sweep ${(sweep.run.reqPerCpuSec / edgeRes.reqPerCpuSec).toFixed(2)} × (longest step ${sweep.metrics.maxStepMs.toFixed(1)} ms)`) +
         `; load average at start ${loadAvgAtStart[0]!.toFixed(1)}\n`,
