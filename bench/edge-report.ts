@@ -120,7 +120,7 @@ export function markdown(r: Report): string {
   L.push(`Edge RSS after the runs: ${bytes(r.edgeMemory.rssKiB * 1024)} (anonymous ${bytes(r.edgeMemory.anonKiB * 1024)}, file-backed LMDB pages ${bytes(r.edgeMemory.fileKiB * 1024)} — page cache shared by all server processes of a node; session cache capacity ${human(r.sessionCache)} sessions).`);
   L.push(`Warm-up (first display of each active session: session HMAC, Ed25519 sign on the pool, render, LMDB put — same pinned core): ${human(r.warmup.perSec)} displays/s (${human(r.warmup.requests)} in ${r.warmup.sec.toFixed(1)} s).`);
   L.push(
-    `80 % load method: open loop (bench/open-loop.c, C, epoll, wrk2-style; \`${r.atLoad.command}\`): ${human(r.atLoad.targetQps)} req/s scheduled at constant intervals (timerfd) over ${r.atLoad.connections} keep-alive connections (a request due on a busy connection is pipelined), ` +
+    `80 % load method: open loop (bench/open-loop.c, C, epoll, wrk2-style; \`${r.atLoad.command}\`): ${human(r.atLoad.targetQps)} req/s scheduled at constant intervals (epoll_pwait2 ns timeouts) over ${r.atLoad.connections} keep-alive connections (a request due on a busy connection is pipelined), ` +
       `latency from each request's SCHEDULED time to its answer, 1 s warm-up not measured; server at ${(100 * r.atLoad.serverCoreUse).toFixed(0)} % of its core; the generator's own send lag (included in the latencies): p99 ${ms(r.atLoad.run.sendLagP99)}, max ${r.atLoad.run.lateMs.toFixed(1)} ms ` +
       `(edge run) / p99 ${ms(r.helloAtLoad.run.sendLagP99)}, max ${r.helloAtLoad.run.lateMs.toFixed(1)} ms (hello-world run); unanswered ${r.atLoad.run.unanswered} / ${r.helloAtLoad.run.unanswered}.`,
   );
