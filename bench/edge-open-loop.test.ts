@@ -30,6 +30,7 @@ beforeAll(async () => {
   writeFileSync(authFile, 'Bearer ok1\nBearer ok2\r\n\nBearer bad\n');
   node = createServer((req, res) => {
     seen.add(req.headers.authorization ?? '');
+    if (req.headers.authorization === 'Bearer hang') return; // never answered
     const bad = req.headers.authorization === 'Bearer bad';
     // a body larger than one TCP segment on loopback is still one read; 70 kB is not
     const body = bad ? '{"error":"x"}' : JSON.stringify({ ok: true, pad: 'p'.repeat(70_000) });
@@ -97,6 +98,17 @@ describe('open-loop generator (bench/open-loop.c)', () => {
     expect(r.completed).toBeGreaterThan(0);
     expect(r.completed).toBe(r.sent);
     expect(r.statusErrors + r.socketErrors + r.parseErrors).toBe(0);
+  });
+
+  it('counts requests that are never answered, and puts their wait into the percentiles', async () => {
+    const hangFile = join(dir, 'hang.txt');
+    writeFileSync(hangFile, 'Bearer hang\n');
+    const r = await runLoad({ ...base(nodePort), authFile: hangFile, rate: 100, connections: 1 });
+    expect(r.sent).toBe(50);
+    expect(r.completed).toBe(0);
+    expect(r.unanswered).toBe(50);
+    // each waited at least the 2 s drain
+    expect(r.p50).toBeGreaterThanOrEqual(2_000_000);
   });
 
   it('refuses a bad rate and a missing file with a message', async () => {

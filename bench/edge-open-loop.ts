@@ -52,7 +52,10 @@ export interface OpenLoopResult {
   readonly statusErrors: number;
   readonly socketErrors: number;
   readonly parseErrors: number;
-  /** latency percentiles, µs, from scheduled (open) or actual (closed) send to the answer */
+  /**
+   * latency percentiles, µs, from scheduled (open) or actual (closed) send to the answer; unanswered
+   * requests count with their wait so far (a lower bound), so an overloaded server is not flattered
+   */
   readonly p50: number;
   readonly p90: number;
   readonly p99: number;

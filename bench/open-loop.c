@@ -33,7 +33,10 @@
  *
  * Only the window [warm-up, warm-up + duration) of SCHEDULED times is
  * measured; after it, answers are awaited ≤ --drain seconds and the ones
- * still missing are reported as `unanswered`.
+ * still missing are reported as `unanswered` — and enter the percentiles
+ * with their latency so far (end − scheduled, a lower bound), as do those
+ * lost with a closed connection: an overloaded server's p99 is not
+ * flattered by leaving out the answers that never came.
  *
  * Output: one JSON object on stdout (µs). Errors: a message on stderr,
  * exit 2 (usage) or 1 (run).
@@ -200,9 +203,13 @@ static void conn_lost(conn_t *c, const char *why) {
   if (socketErrors + parseErrors < 5) fprintf(stderr, "open-loop: connection %d lost: %s (errno %d)\n", (int)(c - conns), why, errno);
   c->dead = 1;
   if (strncmp(why, "answer", 6) != 0 && strncmp(why, "unframeable", 11) != 0) socketErrors++;
+  int64_t now = now_ns();
   for (uint32_t k = 0; k < c->len; k++) {
     int64_t t = c->due[(c->head + k) & (c->cap - 1)];
-    if (t >= measureFrom && t < measureTo) lostOnClose++;
+    if (t >= measureFrom && t < measureTo) {
+      lostOnClose++;
+      hrec(&lat, (uint64_t)(now > t ? now - t : 0)); /* a lower bound: it never came */
+    }
   }
   c->len = 0;
   epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
@@ -547,7 +554,10 @@ int main(int argc, char **argv) {
     if (c->dead) continue;
     for (uint32_t q = 0; q < c->len; q++) {
       int64_t t = c->due[(c->head + q) & (c->cap - 1)];
-      if (t >= measureFrom && t < measureTo) unanswered++;
+      if (t >= measureFrom && t < measureTo) {
+        unanswered++;
+        hrec(&lat, (uint64_t)(end > t ? end - t : 0)); /* a lower bound: still waiting when the run ended */
+      }
     }
     close(c->fd);
   }
