@@ -17,11 +17,12 @@ import { summariseCpuProfile, type ProfileSummary } from './cpu-profile.js';
 import { havePerf, recordPerf, summarisePerf, type PerfSummary } from './perf-profile.js';
 import { machine, memory } from './proc-stat.js';
 import { haveCommand, runWrk, writeWrkScript, type WrkRun } from './wrk.js';
-import { HOT_SESSIONS, LOAD_CORE, LOAD_FRACTION, OUT, parseArgs, PROVINCE_QPS, RIVALS_JS, ROOT, say, SERVER_CORE, WORKER_JS, bytes, human, ms, type Options } from './edge-setup.js';
+import { HOT_SESSIONS, LOAD_CORE, LOAD_FRACTION, OUT, median, parseArgs, PROVINCE_QPS, RIVALS_JS, ROOT, say, SERVER_CORE, WORKER_JS, bytes, human, ms, type Options } from './edge-setup.js';
 import { children, killAllNow, killWrk, RedisBodies, startPinned, startSweepChild, stopChild, trackWrk, type Served } from './edge-children.js';
-import { aggregate, atLoad, describe, describeOpen, pairedRatio, readCpu } from './edge-results.js';
+import { aggregate, atLoad, closedRun, describe, describeClosed, describeOpen, pairedRatio, readCpu, type ClosedRun } from './edge-results.js';
 import { markdown, type ReplicaInfo, type Report, type Warmup } from './edge-report.js';
 import { pipelineScript } from './edge-pipeline.js';
+import { openLoopBinary } from './edge-open-loop.js';
 /**
  * `npm run bench:edge` — the edge's display path against its ceiling and
  * its baseline, in one run (issue 3, item 8; DESIGN §1 operating contract).
@@ -99,6 +100,8 @@ function preflight(): void {
   if (!haveCommand('taskset', ['-V'])) {
     throw new Error('taskset is not installed. Install it with:  apt-get install -y util-linux');
   }
+  // the open-loop generator is C, compiled now: no C compiler fails here, not after the replica build
+  openLoopBinary();
   for (const f of [WORKER_JS, RIVALS_JS]) {
     if (!existsSync(f)) throw new Error(`${f} is missing: run \`npm run build\` (npm run bench:edge does)`);
   }
@@ -391,6 +394,20 @@ async function main(): Promise<void> {
     const baseRes = aggregate('baseline', runs.baseline!);
     const hotRes = aggregate('hot', runs.hot!);
 
+    // the same display vs hello-world comparison with the C client in closed loop (bench/open-loop.c --rate 0):
+    // wrk's Lua request() nearly fills its own core (94–96 %), so there the client may be the limit
+    const closedC: { edge: ClosedRun[]; hello: ClosedRun[] } = { edge: [], hello: [] };
+    for (let round = 0; round < o.rounds; round++) {
+      const pair = round % 2 === 0 ? (['edge', 'hello'] as const) : (['hello', 'edge'] as const);
+      for (const key of pair) {
+        const s = key === 'edge' ? edge : hello;
+        const r = await closedRun(s.port, sessions.headersFile, s.pid, o.duration, o.connections, 1, trackWrk);
+        closedC[key].push(r);
+        say(`C client, closed loop, round ${round + 1}/${o.rounds} ${(key === 'edge' ? 'edge GET /v1/code' : 'uWS hello-world').padEnd(18)} ${describeClosed(r)}`);
+      }
+    }
+    const closedRatio = median(closedC.edge.map((r, i) => r.reqPerCpuSec / closedC.hello[i]!.reqPerCpuSec));
+
     let pipelined: Report['pipelined'] = null;
     if (o.pipeline > 0) {
       // the servers' own per-request cost, with the kernel's and the wake-up's shared by o.pipeline requests
@@ -409,20 +426,19 @@ async function main(): Promise<void> {
     }
 
     say(`latency at ${100 * LOAD_FRACTION} % of peak (${human(edgeRes.reqPerCpuSec)} req per CPU-s), open loop`);
-    const headerLines = sessions.tokens.map((t) => `Bearer ${t}`);
-    const load = await atLoad(edge.port, headerLines, edge.pid, LOAD_FRACTION * edgeRes.reqPerCpuSec, o.duration);
+    const load = await atLoad(edge.port, sessions.headersFile, edge.pid, LOAD_FRACTION * edgeRes.reqPerCpuSec, o.duration, trackWrk);
     say(`at load: ${describeOpen(load)}`);
     // the machine's own floor at the same offered rate: hello-world, same generator
-    const helloAtLoad = await atLoad(hello.port, headerLines, hello.pid, LOAD_FRACTION * edgeRes.reqPerCpuSec, o.duration);
+    const helloAtLoad = await atLoad(hello.port, sessions.headersFile, hello.pid, LOAD_FRACTION * edgeRes.reqPerCpuSec, o.duration, trackWrk);
     say(`hello-world, same offered rate: ${describeOpen(helloAtLoad)}`);
     // and at 80 % of the QPS the edge actually answered in this run (wrk, closed loop): on a shared
     // machine the server gets only part of its core, and 80 % of its per-CPU-second peak can then be
     // more than it can answer at all (session 2026-12-07: server at 21 % of its core, every latency
     // past the 1 s histogram) — this point shows the latency below saturation on the machine as it is
     const observedRate = LOAD_FRACTION * edgeRes.qps;
-    const edgeObserved = await atLoad(edge.port, headerLines, edge.pid, observedRate, o.duration);
+    const edgeObserved = await atLoad(edge.port, sessions.headersFile, edge.pid, observedRate, o.duration, trackWrk);
     say(`at 80 % of the edge's answered QPS: ${describeOpen(edgeObserved)}`);
-    const helloObserved = await atLoad(hello.port, headerLines, hello.pid, observedRate, o.duration);
+    const helloObserved = await atLoad(hello.port, sessions.headersFile, hello.pid, observedRate, o.duration, trackWrk);
     say(`hello-world, same offered rate: ${describeOpen(helloObserved)}`);
 
     await stopChild(hello.child);
@@ -520,6 +536,7 @@ async function main(): Promise<void> {
       baselineRedisCpuShare: redisPid !== null && baselineWall > 0 ? redisCpu / baselineWall : null,
       atLoad: load,
       atObserved: { edge: edgeObserved, hello: helloObserved },
+      closedC: { ...closedC, ratio: closedRatio },
       scanGroups,
       scanWide,
       absorb,
@@ -564,6 +581,7 @@ async function main(): Promise<void> {
         (scanWide === null ? '' : `, ${(scanWide.run.reqPerCpuSec / helloRes.reqPerCpuSec).toFixed(2)} × at -c${scanWide.connections} (${(scanWide.events / Math.max(1, scanWide.commits)).toFixed(1)} a commit)`) +
         '; ' +
         (pipelined === null ? '' : `pipelined ${pipelined.depth}-deep: display ${(pipelined.edge.reqPerCpuSec / pipelined.hello.reqPerCpuSec).toFixed(2)} × hello-world, ${(pipelined.edge.reqPerCpuSec / pipelined.baseline.reqPerCpuSec).toFixed(1)} × baseline; `) +
+        `C client closed loop: display ${closedRatio.toFixed(2)} × hello-world per CPU-s (${human(median(closedC.edge.map((r) => r.reqPerCpuSec)))}); ` +
         `p99 at 80 % open loop ${ms(load.run.p99)} (hello-world ${ms(helloAtLoad.run.p99)}), at 80 % of the answered QPS (${human(edgeObserved.targetQps)} req/s) ${ms(edgeObserved.run.p99)} (hello-world ${ms(helloObserved.run.p99)})` +
         (sweep === null ? '' : `; display during sweep ${(sweep.run.reqPerCpuSec / edgeRes.reqPerCpuSec).toFixed(2)} × (longest step ${sweep.metrics.maxStepMs.toFixed(1)} ms)`) +
         `; load average at start ${loadAvgAtStart[0]!.toFixed(1)}\n`,
