@@ -324,18 +324,6 @@ function releaseDirLock(lockPath: string): void {
 }
 
 /**
- * shared_buffers of an embedded master on disk, in MiB (PGlite's default is
- * PostgreSQL's 128 MB; memory instances, the tests', keep it). PGlite keeps the buffer pool inside its WASM heap,
- * which never shrinks, while evicted pages still sit in the OS page cache
- * behind PGlite's file system; a smaller pool is resident memory saved, not
- * data lost. Measured by exchange/bench/import.ts (100k rows, load 5–9,
- * exchange/CLOSING.md "Session 2026-12-07 late (h3/ximport)"): 32 MB → RSS
- * before the upload 237 vs 369–399 MiB and import peak 521 vs 632–652 MiB,
- * CPU per row not higher (37.4 vs 45–46 s for the 100k).
- */
-export const PGLITE_SHARED_BUFFERS_MB = 32;
-
-/**
  * Opens the embedded master. `dir` undefined → in memory (tests). Opening a
  * new directory runs initdb (≈ 3.4 s here, FACTS): open once per process.
  */
@@ -350,10 +338,7 @@ export async function openPglite(dir?: string): Promise<SqlClient> {
   try {
     const db = path === undefined
       ? await PGlite.create({ parsers: PGLITE_PARSERS })
-      : await PGlite.create(path, {
-        parsers: PGLITE_PARSERS,
-        startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS_MB}MB`],
-      });
+      : await PGlite.create(path, { parsers: PGLITE_PARSERS });
     return new PgliteClient(db, lockPath);
   } catch (err) {
     if (lockPath !== undefined) releaseDirLock(lockPath);
