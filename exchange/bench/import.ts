@@ -251,7 +251,8 @@ async function main(): Promise<void> {
   const login = await fetch(`${base}/admin/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'bench', password }) });
   const { token } = (await login.json()) as { token: string };
 
-  console.log(`  RSS before the upload (PGlite master + admin-api started): ${Math.round(process.memoryUsage().rss / 1048576)} MiB, peak so far ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB`);
+  const m0 = process.memoryUsage();
+  console.log(`  RSS before the upload (PGlite master + admin-api started): ${Math.round(m0.rss / 1048576)} MiB (JS heap used ${Math.round(m0.heapUsed / 1048576)}, external ${Math.round(m0.external / 1048576)}), peak so far ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB`);
   let peakDuring = 0;
   // what holds the memory: JS heap vs external (PGlite's WASM memory is an ArrayBuffer counted in external)
   const peaks = { heapUsed: 0, external: 0, arrayBuffers: 0 };
@@ -280,6 +281,9 @@ async function main(): Promise<void> {
   }
   if (FORWARD_MB > 0) await forwardRate(FORWARD_MB);
 
+  // WAL written and CPU seconds used by the import (per-CPU-second figures survive a shared machine's load)
+  const lsn0 = (await db.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]!.l;
+  const cpu0 = process.cpuUsage();
   const t1 = Date.now();
   const form = new FormData();
   form.append('dataset', 'nat-result');
@@ -306,6 +310,9 @@ async function main(): Promise<void> {
         throw new Error(`expected exactly ${bad} rejected and ${N - bad} facts, got ${JSON.stringify(b.rows)} and ${facts.rows[0]!.n} facts`);
       }
       clearInterval(sampler);
+      const wal = (await db.query<{ b: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::text AS b', [lsn0])).rows[0]!.b;
+      const cpu = process.cpuUsage(cpu0);
+      console.log(`  WAL written by the import: ${Math.round(Number(wal) / 1048576)} MiB; this process's CPU: ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (all its threads) = ${Math.round(N / ((cpu.user + cpu.system) / 1e6))} rows per CPU-second`);
       const mib = (x: number): number => Math.round(x / 1048576);
       console.log(`  RSS sampled during the import: peak ${mib(peakDuring)} MiB (peaks: JS heap used ${mib(peaks.heapUsed)}, external ${mib(peaks.external)}, of which ArrayBuffers ${mib(peaks.arrayBuffers)} MiB)`);
       await app.close();
