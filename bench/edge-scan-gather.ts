@@ -11,7 +11,7 @@ import { LOAD_CORE, OUT, RIVALS_JS, ROOT, SERVER_CORE, WORKER_JS } from './edge-
 import { startPinned, stopChild } from './edge-children.js';
 import { pipelineScript } from './edge-pipeline.js';
 import { havePerf, recordPerf, summarisePerf } from './perf-profile.js';
-import { formatPhases, phases, recordStacks } from './edge-scan-phases.js';
+import { formatPhases, phases } from './edge-scan-phases.js';
 import { runWrk, writeWrkScript } from './wrk.js';
 
 /**
@@ -134,7 +134,7 @@ async function main(): Promise<void> {
         const url = `http://127.0.0.1:${hello.port}/v1/code`;
         await runWrk({ url, script: helloScript, connections, durationSec: warmup, core: LOAD_CORE, serverPid: hello.pid });
         const helloPerf = join(OUT, `edge-hello-${hello.pid}.perf`);
-        const helloPerfDone = withPerf ? recordPerf(hello.pid, helloPerf, Math.max(1, duration - 1)) : withPhases ? recordStacks(hello.pid, helloPerf, Math.max(1, duration - 1)) : Promise.resolve(false);
+        const helloPerfDone = withPerf ? recordPerf(hello.pid, helloPerf, Math.max(1, duration - 1)) : withPhases ? recordPerf(hello.pid, helloPerf, Math.max(1, duration - 1), undefined, true) : Promise.resolve(false);
         const run = await runWrk({ url, script: helloScript, connections, durationSec: duration, core: LOAD_CORE, serverPid: hello.pid });
         if (withPhases && !withPerf && (await helloPerfDone)) {
           const rows = phases(helloPerf, run.reqPerCpuSec);
@@ -167,7 +167,7 @@ async function main(): Promise<void> {
         await runWrk({ url, script, connections, durationSec: warmup, core: LOAD_CORE, serverPid: child.pid! });
         const m0 = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
         const perfFile = join(OUT, `edge-scan-${child.pid}.perf`);
-        const perfDone = !profiled ? Promise.resolve(false) : withPerf ? recordPerf(child.pid!, perfFile, Math.max(1, duration - 1)) : recordStacks(child.pid!, perfFile, Math.max(1, duration - 1));
+        const perfDone = !profiled ? Promise.resolve(false) : withPerf ? recordPerf(child.pid!, perfFile, Math.max(1, duration - 1)) : recordPerf(child.pid!, perfFile, Math.max(1, duration - 1), undefined, true);
         const run = await runWrk({ url, script, connections, durationSec: duration, core: LOAD_CORE, serverPid: child.pid! });
         if ((await perfDone) && !withPerf) {
           const rows = phases(perfFile, run.reqPerCpuSec);

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 
 /**
  * Where a server's CPU goes, per request, by phase of the request's life
@@ -31,23 +31,7 @@ export interface PhaseRow {
   readonly usPerRequest: number;
 }
 
-/** Starts `perf record -g` on `pid` for `sec` seconds; resolves true once the file is written. */
-export function recordStacks(pid: number, file: string, sec: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const child = spawn('perf', ['record', '-g', '-F', '999', '-p', String(pid), '-o', file, '--', 'sleep', String(sec)], { stdio: 'ignore' });
-    const kill = setTimeout(() => child.kill('SIGKILL'), (sec + 20) * 1000);
-    child.on('error', () => {
-      clearTimeout(kill);
-      resolve(false);
-    });
-    child.on('close', (code) => {
-      clearTimeout(kill);
-      resolve(code === 0);
-    });
-  });
-}
-
-/** The phases of a `recordStacks` file, largest first; `reqPerCpuSec` of the same run scales them to µs per request. */
+/** The phases of a `recordPerf(…, callGraph = true)` file, largest first; `reqPerCpuSec` of the same run scales them to µs per request. */
 export function phases(file: string, reqPerCpuSec: number): PhaseRow[] | null {
   const r = spawnSync('perf', ['script', '-i', file, '-F', 'ip,sym'], { encoding: 'utf8', maxBuffer: 1 << 30 });
   if (r.status !== 0) return null;

@@ -25,10 +25,15 @@ export function havePerf(): boolean {
   return r.error === undefined && r.status === 0;
 }
 
-/** Starts `perf record -F 999 -p <pid> -o <file> -- sleep <sec>`; resolves when it has written the file. */
-export function recordPerf(pid: number, file: string, sec: number, onSpawn?: (c: ChildProcess) => void): Promise<boolean> {
+/**
+ * Starts `perf record -F 999 -p <pid> -o <file> -- sleep <sec>` (with `-g`
+ * when `callGraph`: the stacks edge-scan-phases.ts sorts into phases);
+ * resolves when it has written the file.
+ */
+export function recordPerf(pid: number, file: string, sec: number, onSpawn?: (c: ChildProcess) => void, callGraph = false): Promise<boolean> {
   return new Promise((resolve) => {
-    const child = spawn('perf', ['record', '-F', '999', '-p', String(pid), '-o', file, '--', 'sleep', String(sec)], { stdio: 'ignore' });
+    const args = ['record', ...(callGraph ? ['-g'] : []), '-F', '999', '-p', String(pid), '-o', file, '--', 'sleep', String(sec)];
+    const child = spawn('perf', args, { stdio: 'ignore' });
     onSpawn?.(child);
     const kill = setTimeout(() => child.kill('SIGKILL'), (sec + 20) * 1000);
     child.on('error', () => {

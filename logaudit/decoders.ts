@@ -98,12 +98,11 @@ export interface Decoded {
   shape: number;
 }
 
-/** the decoded fields as an object (keys in the shape's order; absent values left out) */
-export function decodedFields(d: Decoded, shapes: readonly (readonly string[])[]): LogEvent {
-  const keys = shapes[d.shape]!;
+/** decoded values (`Decoded.vals`) as an object: `keys` = the shape's field names (DecoderSet.shapes[shape]); absent values left out */
+export function decodedFields(vals: readonly unknown[], keys: readonly string[]): LogEvent {
   const out: LogEvent = {};
   for (let i = 0; i < keys.length; i++) {
-    const v = d.vals[i + 1];
+    const v = vals[i + 1];
     if (v !== undefined) out[keys[i]!] = v as string | number | string[];
   }
   return out;
@@ -154,7 +153,6 @@ function compileFamily(file: string, spec: FamilySpec, schema: ReadonlyMap<strin
   if (!spec.select || (!spec.select.app && !spec.select.appPrefix && !spec.select.contains)) throw bad(file, 'select needs app, appPrefix or contains');
   if (!Array.isArray(spec.rules) || spec.rules.length === 0) throw bad(file, 'no rules');
   if (!Array.isArray(spec.types) || spec.types.length === 0) throw bad(file, 'no types');
-  const baseKeys = Object.keys(spec.set ?? {});
   const base = Object.entries(spec.set ?? {});
   for (const [f] of base) fieldOf(schema, file, f);
   const rules = spec.rules.map((r): CompiledRule => {
@@ -177,7 +175,7 @@ function compileFamily(file: string, spec: FamilySpec, schema: ReadonlyMap<strin
     if (!re && !r.kv) throw bad(file, `rule ${r.name}: needs regex or kv`);
     const set = Object.entries(r.set ?? {});
     for (const [f] of set) fieldOf(schema, file, f);
-    const keys = [...new Set([...named.map(([, d]) => d.name), ...kvDefs.map(([, d]) => d.name), ...baseKeys, ...set.map(([k]) => k)])];
+    const keys = [...new Set([...named.map(([, d]) => d.name), ...kvDefs.map(([, d]) => d.name), ...base.map(([k]) => k), ...set.map(([k]) => k)])];
     const slot = (name: string): number => keys.indexOf(name) + 1;
     const groups = named.map(([g, def]) => ({ index: index!.get(g)!, def, slot: slot(def.name) }));
     const kv = r.kv ? new Map(kvDefs.map(([k, def]) => [k, { def, slot: slot(def.name) }])) : null;

@@ -1,6 +1,6 @@
 import { isAscii } from 'node:buffer';
 import iconv from 'iconv-lite';
-import { decodedFields, type Decoded, type DecoderSet } from './decoders.js';
+import { decodedFields, type DecoderSet } from './decoders.js';
 import type { LogEvent } from './schema.js';
 import { FLAG, type RowBatch, type StoredRow } from './row-format.js';
 import { parseSyslog, type SyslogRecord } from './syslog-parse.js';
@@ -107,7 +107,7 @@ export function normaliseRow(raw: RawMessage, decoders: DecoderSet, opts: Normal
   const ev = normaliseCore(raw, decoders, opts, outcomes, plan);
   const row: StoredRow = {
     atMs: last.atMs, receivedMs: raw.receivedMs, transport: raw.transport, flags: last.flags, from: raw.from, via: raw.via ?? '',
-    dataset: ev['event.dataset'] as string, fields: last.vals === null ? null : decodedFields({ vals: last.vals, shape: last.shape } as Decoded, decoders.shapes), bytes: raw.bytes,
+    dataset: ev['event.dataset'] as string, fields: last.vals === null ? null : decodedFields(last.vals, decoders.shapes[last.shape]!), bytes: raw.bytes,
   };
   last.vals = null;
   return { event: ev, row };
@@ -161,7 +161,7 @@ function normaliseCore(raw: RawMessage, decoders: DecoderSet, opts: NormaliseOpt
       ev['observer.product'] = d.family.product;
       ev['observer.type'] = d.family.observerType;
     }
-    if (plan.fields === undefined) Object.assign(ev, decodedFields(d, decoders.shapes));
+    if (plan.fields === undefined) Object.assign(ev, decodedFields(d.vals, decoders.shapes[d.shape]!));
     else {
       const { names, slots } = neededKeys(decoders, plan)[d.shape]!;
       const v = d.vals;

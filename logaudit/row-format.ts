@@ -187,7 +187,7 @@ export class RowBatch {
     if (this.fjLen + j.length * 3 > this.fj.length) this.fj = grow(this.fj, this.fjLen, this.fjLen + j.length * 3);
     // "[a,b]" → "a,b" after what is there, comma-separated: the opening bracket becomes the comma
     // (or is dropped for the first chunk), the closing one is not kept
-    const at = this.fjLen === 0 ? 0 : this.fjLen;
+    const at = this.fjLen;
     const w = this.fj.write(j, at);
     if (at === 0) { this.fj.copyWithin(0, 1, w); this.fjLen = w - 2; } else { this.fj[at] = 44; this.fjLen = at + w - 1; }
   }
